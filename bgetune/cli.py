@@ -1,0 +1,163 @@
+"""Command line: `bgetune ingest|status|...`. Every command works on a workspace folder and can print --json.
+
+Commands of each pipeline area live in bgetune/commands/<area>.py, each with a ``register(app)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+app = typer.Typer(
+    name="bgetune",
+    help="Fine-tune an embedding model on your own documents, and prove it retrieves better.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+WorkspaceOpt = typer.Option(
+    None, "--workspace", "-w", help="Project folder (default: $BGETUNE_WORKSPACE or ./bgetune-workspace)."
+)
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object instead of text.")
+
+# Areas register their commands here; each module defines register(app).
+COMMAND_MODULES = ["data", "train", "evaluate", "pipeline", "agent"]
+
+
+def open_workspace(workspace: Path | None, *, create: bool = True):
+    from bgetune.config import Settings
+    from bgetune.workspace import Workspace
+
+    settings = Settings(workspace=workspace)
+    return Workspace(settings.workspace, create=create), settings
+
+
+def emit(obj: Any, as_json: bool, text: str | None = None) -> None:
+    """Print JSON (one object, last on stdout) or the human text."""
+    if as_json:
+        typer.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+    elif text is not None:
+        typer.echo(text)
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+class TqdmProgress:
+    """A progress callback (done, total, label) drawing a tqdm bar on stderr."""
+
+    def __init__(self, desc: str, unit: str = "file", disable: bool = False) -> None:
+        self.desc, self.unit, self.disable = desc, unit, disable
+        self.bar = None
+
+    def __call__(self, done: int, total: int, label: str = "") -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, disable=self.disable, file=sys.stderr)
+        self.bar.total = total
+        self.bar.n = done
+        if label:
+            self.bar.set_postfix_str(label[-40:], refresh=False)
+        self.bar.refresh()
+        if done >= total:
+            self.bar.close()
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Files or folders (PDF, DOCX, Markdown, TXT, HTML, JSONL)."),
+    workspace: Path | None = WorkspaceOpt,
+    base_model: str | None = typer.Option(
+        None, "--base-model", help="Hub id, local folder or 'bundled'; its tokenizer sizes the chunks."
+    ),
+    chunk_tokens: int | None = typer.Option(None, "--chunk-tokens", help="Chunk size in tokens (default 256)."),
+    chunk_overlap: int | None = typer.Option(None, "--chunk-overlap", help="Overlap in tokens (default 32)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Load and chunk documents into the workspace. Unchanged files are skipped; bad files are listed."""
+    from bgetune.config import Settings
+    from bgetune.tools.ingest import ingest as run_ingest
+    from bgetune.workspace import Workspace
+
+    settings = Settings(workspace=workspace, base_model=base_model, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
+    ws = Workspace(settings.workspace)
+    if base_model:
+        ws.set_setting("base_model", base_model)
+    report = run_ingest(ws, paths, settings=settings, progress=TqdmProgress("ingest", disable=as_json))
+    summary = report.summary() | {"workspace": str(ws.root)}
+    lines = []
+    if report.note:
+        lines.append(f"note: {report.note}")
+    for f in report.files:
+        if f.status == "failed":
+            lines.append(f"  FAILED  {f.path}: {f.error}")
+        elif f.status == "duplicate":
+            lines.append(f"  skipped {f.path}: {f.error}")
+        else:
+            pages = f" {f.pages} pages," if f.pages else ""
+            lines.append(f"  {f.status:<8}{f.path}:{pages} {f.chunks} chunks" + (f" [{f.language}]" if f.language else ""))
+    lines.append(
+        f"{summary['added']} added, {summary['replaced']} replaced, {summary['unchanged']} unchanged, "
+        f"{summary['failed']} failed; workspace {ws.root}"
+    )
+    emit(summary, as_json, "\n".join(lines))
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+@app.command()
+def status(workspace: Path | None = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
+    """What the workspace holds: documents, pages, chunks, pairs by status, splits, runs."""
+    ws, _ = open_workspace(workspace, create=False) if (workspace or os.environ.get("BGETUNE_WORKSPACE")) else open_workspace(None)
+    st = ws.stats()
+    st["failures"] = [{"path": d["path"], "error": d["error"]} for d in ws.documents(status="error")]
+    text = [
+        f"workspace {st['workspace']}",
+        f"documents {st['documents']} ({st['pages']} pages), failed {st['documents_failed']}",
+        f"chunks {st['chunks']} {st['chunk_languages']}",
+        "pairs " + ", ".join(f"{k} {v}" for k, v in st["pairs"].items()),
+    ]
+    if st["splits"]:
+        text.append("splits " + ", ".join(f"{k} {v}" for k, v in st["splits"].items()))
+    for f in st["failures"]:
+        text.append(f"  failed: {f['path']}: {f['error']}")
+    emit(st, as_json, "\n".join(text))
+
+
+def _register_areas() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"bgetune.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"bgetune.commands.{name}":
+                continue  # that area is not built yet
+            raise
+        module.register(app)
+
+
+_register_areas()
+
+
+def main() -> None:
+    from bgetune.models import ModelError
+    from bgetune.workspace import WorkspaceError
+
+    try:
+        app()
+    except (WorkspaceError, ModelError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Settings: one keyword-only dataclass; every field falls back to a BGETUNE_* environment variable."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_float(name: str, default: float | None) -> float | None:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:  # a clear error beats a silent default
+        raise ValueError(f"environment variable {name}={value!r} is not a number") from exc
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env_float(name, float(default))
+    return int(value) if value is not None else default
+
+
+@dataclass(kw_only=True)
+class Settings:
+    """Everything configurable. Pass explicitly; unset fields are read from the environment."""
+
+    workspace: Path | None = None
+    base_model: str | None = None
+    device: str | None = None
+    # LLM (any OpenAI-compatible server). OPENAI_* variables are a fallback.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = field(default=None, repr=False)
+    llm_concurrency: int | None = None
+    llm_timeout_s: float | None = None
+    llm_max_retries: int | None = None
+    # price in currency units per million tokens; None = unknown (no money estimate)
+    llm_price_in: float | None = None
+    llm_price_out: float | None = None
+    # ingestion / chunking
+    chunk_tokens: int | None = None
+    chunk_overlap: int | None = None
+    max_file_mb: float | None = None
+    max_pages: int | None = None
+
+    def __post_init__(self) -> None:
+        ws = self.workspace or _env("BGETUNE_WORKSPACE", "bgetune-workspace")
+        self.workspace = Path(ws).expanduser()
+        self.base_model = self.base_model or _env("BGETUNE_BASE_MODEL")
+        self.device = self.device or _env("BGETUNE_DEVICE")
+        self.llm_base_url = self.llm_base_url or _env("BGETUNE_LLM_BASE_URL") or _env("OPENAI_BASE_URL")
+        self.llm_model = self.llm_model or _env("BGETUNE_LLM_MODEL") or _env("OPENAI_MODEL")
+        self.llm_api_key = self.llm_api_key or _env("BGETUNE_LLM_API_KEY") or _env("OPENAI_API_KEY")
+        if self.llm_concurrency is None:
+            self.llm_concurrency = _env_int("BGETUNE_LLM_CONCURRENCY", 4)
+        if self.llm_timeout_s is None:
+            self.llm_timeout_s = _env_float("BGETUNE_LLM_TIMEOUT", 60.0)
+        if self.llm_max_retries is None:
+            self.llm_max_retries = _env_int("BGETUNE_LLM_MAX_RETRIES", 4)
+        if self.llm_price_in is None:
+            self.llm_price_in = _env_float("BGETUNE_LLM_PRICE_IN", None)
+        if self.llm_price_out is None:
+            self.llm_price_out = _env_float("BGETUNE_LLM_PRICE_OUT", None)
+        if self.chunk_tokens is None:
+            self.chunk_tokens = _env_int("BGETUNE_CHUNK_TOKENS", 256)
+        if self.chunk_overlap is None:
+            self.chunk_overlap = _env_int("BGETUNE_CHUNK_OVERLAP", 32)
+        if self.max_file_mb is None:
+            self.max_file_mb = _env_float("BGETUNE_MAX_FILE_MB", 200.0)
+        if self.max_pages is None:
+            self.max_pages = _env_int("BGETUNE_MAX_PAGES", 5000)
+
+    @property
+    def llm_configured(self) -> bool:
+        """True when an LLM server is configured (a base URL or an API key for the default server)."""
+        return bool(self.llm_base_url or self.llm_api_key)
+
+    @property
+    def llm_model_name(self) -> str:
+        return self.llm_model or "gpt-4o-mini"
+
+    def redacted(self) -> dict:
+        """A dict safe to log or show: the API key is never included."""
+        out = asdict(self)
+        out["workspace"] = str(self.workspace)
+        out["llm_api_key"] = "***" if self.llm_api_key else None
+        return out
+
+
+def redact(text: str, settings: Settings | None = None) -> str:
+    """Remove the configured API key (and any key-looking env values) from text before it is shown or stored."""
+    secrets = []
+    if settings is not None and settings.llm_api_key:
+        secrets.append(settings.llm_api_key)
+    for name in ("BGETUNE_LLM_API_KEY", "OPENAI_API_KEY"):
+        v = os.environ.get(name)
+        if v:
+            secrets.append(v)
+    for s in secrets:
+        if len(s) >= 4:
+            text = text.replace(s, "***")
+    return text
