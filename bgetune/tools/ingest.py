@@ -184,6 +184,9 @@ def decode_text(data: bytes, path: Path | str = "") -> str:
             if _printable_share(text[:4000]) > 0.95:
                 return text
         raise IngestError("this looks like a binary file, not text", "pass the original document instead")
+    control = sum(1 for b in head if b < 9 or 13 < b < 27 or 27 < b < 32)
+    if head and control > len(head) * 0.05:
+        raise IngestError("this looks like a binary file, not text", "pass the original document instead")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
