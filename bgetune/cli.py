@@ -63,7 +63,9 @@ class TqdmProgress:
         from tqdm import tqdm
 
         if self.bar is None:
-            self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, disable=self.disable, file=sys.stderr)
+            self.bar = tqdm(
+                total=total, desc=self.desc, unit=self.unit, disable=self.disable, file=sys.stderr
+            )
         self.bar.total = total
         self.bar.n = done
         if label:
@@ -80,7 +82,9 @@ def ingest(
     base_model: str | None = typer.Option(
         None, "--base-model", help="Hub id, local folder or 'bundled'; its tokenizer sizes the chunks."
     ),
-    chunk_tokens: int | None = typer.Option(None, "--chunk-tokens", help="Chunk size in tokens (default 256)."),
+    chunk_tokens: int | None = typer.Option(
+        None, "--chunk-tokens", help="Chunk size in tokens (default 256)."
+    ),
     chunk_overlap: int | None = typer.Option(None, "--chunk-overlap", help="Overlap in tokens (default 32)."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -89,7 +93,9 @@ def ingest(
     from bgetune.tools.ingest import ingest as run_ingest
     from bgetune.workspace import Workspace
 
-    settings = Settings(workspace=workspace, base_model=base_model, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
+    settings = Settings(
+        workspace=workspace, base_model=base_model, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap
+    )
     ws = Workspace(settings.workspace)
     if base_model:
         ws.set_setting("base_model", base_model)
@@ -105,7 +111,10 @@ def ingest(
             lines.append(f"  skipped {f.path}: {f.error}")
         else:
             pages = f" {f.pages} pages," if f.pages else ""
-            lines.append(f"  {f.status:<8}{f.path}:{pages} {f.chunks} chunks" + (f" [{f.language}]" if f.language else ""))
+            lines.append(
+                f"  {f.status:<8}{f.path}:{pages} {f.chunks} chunks"
+                + (f" [{f.language}]" if f.language else "")
+            )
     lines.append(
         f"{summary['added']} added, {summary['replaced']} replaced, {summary['unchanged']} unchanged, "
         f"{summary['failed']} failed; workspace {ws.root}"
@@ -118,7 +127,11 @@ def ingest(
 @app.command()
 def status(workspace: Path | None = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
     """What the workspace holds: documents, pages, chunks, pairs by status, splits, runs."""
-    ws, _ = open_workspace(workspace, create=False) if (workspace or os.environ.get("BGETUNE_WORKSPACE")) else open_workspace(None)
+    ws, _ = (
+        open_workspace(workspace, create=False)
+        if (workspace or os.environ.get("BGETUNE_WORKSPACE"))
+        else open_workspace(None)
+    )
     st = ws.stats()
     st["failures"] = [{"path": d["path"], "error": d["error"]} for d in ws.documents(status="error")]
     text = [

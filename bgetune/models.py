@@ -119,7 +119,9 @@ def is_offline(timeout_s: float = 2.0) -> bool:
         import urllib.request
 
         try:
-            with urllib.request.urlopen(f"{endpoint}/api/models/BAAI/bge-small-en-v1.5", timeout=timeout_s) as r:
+            with urllib.request.urlopen(
+                f"{endpoint}/api/models/BAAI/bge-small-en-v1.5", timeout=timeout_s
+            ) as r:
                 result.append(r.status == 200 and b"bge" in r.read(4096))
         except Exception:
             result.append(False)
@@ -141,7 +143,11 @@ def _hub_cached_path(model_id: str) -> str | None:
 
 
 def resolve_base_model(
-    spec: str | None = None, *, language: str | None = None, family: str | None = None, offline: bool | None = None
+    spec: str | None = None,
+    *,
+    language: str | None = None,
+    family: str | None = None,
+    offline: bool | None = None,
 ) -> ResolvedModel:
     """Turn ``--base-model`` (or None: choose by corpus language) into a loadable model with its family rules.
 
@@ -219,9 +225,12 @@ def cpu_has_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def load_model(resolved: ResolvedModel, *, device: str | None = None, max_seq_length: int | None = None) -> SentenceTransformer:
+def load_model(
+    resolved: ResolvedModel, *, device: str | None = None, max_seq_length: int | None = None
+) -> SentenceTransformer:
     """Load a SentenceTransformer with the family's rules applied (query prompt, pooling). Offline-safe."""
     from sentence_transformers import SentenceTransformer
+
     try:
         from sentence_transformers.sentence_transformer.modules import Pooling as PoolingModule
     except ImportError:  # sentence-transformers < 6
@@ -308,7 +317,12 @@ def model_fingerprint(model: SentenceTransformer, resolved: ResolvedModel | None
 
 
 def corpus_embeddings(
-    ws: Any, model: SentenceTransformer, *, fingerprint: str | None = None, batch_size: int = 64, show_progress: bool = False
+    ws: Any,
+    model: SentenceTransformer,
+    *,
+    fingerprint: str | None = None,
+    batch_size: int = 64,
+    show_progress: bool = False,
 ) -> tuple[list[str], np.ndarray]:
     """(chunk ids, passage embeddings) of every chunk in the workspace, cached under artifacts/cache/ by model
     fingerprint and chunk ids, so mining, filtering and evaluation encode the corpus once."""
@@ -326,7 +340,9 @@ def corpus_embeddings(
                 return ids, emb
         except (OSError, ValueError):
             pass
-    emb = encode(model, [r["text"] for r in rows], kind="passage", batch_size=batch_size, show_progress=show_progress)
+    emb = encode(
+        model, [r["text"] for r in rows], kind="passage", batch_size=batch_size, show_progress=show_progress
+    )
     import io
 
     buf = io.BytesIO()

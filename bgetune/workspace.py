@@ -229,7 +229,8 @@ class Workspace:
                     conn.execute(stmt)
             if version != len(MIGRATIONS):
                 conn.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (SCHEMA_VERSION_KEY, str(len(MIGRATIONS)))
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
+                    (SCHEMA_VERSION_KEY, str(len(MIGRATIONS))),
                 )
 
     @property
@@ -279,12 +280,16 @@ class Workspace:
 
     def stats(self) -> dict[str, Any]:
         """Counts per stage, for `bgetune status` and the agent."""
-        docs = self.query("SELECT status, count(*) n, coalesce(sum(pages),0) p FROM documents GROUP BY status")
+        docs = self.query(
+            "SELECT status, count(*) n, coalesce(sum(pages),0) p FROM documents GROUP BY status"
+        )
         by_status = {r["status"]: (r["n"], r["p"]) for r in docs}
         pair_rows = self.query("SELECT status, count(*) n FROM pairs GROUP BY status")
         langs = self.query("SELECT language, count(*) n FROM chunks GROUP BY language")
         splits = self.query("SELECT split, count(*) n FROM pairs WHERE split IS NOT NULL GROUP BY split")
-        last_runs = self.query("SELECT kind, status, id, finished_at FROM runs ORDER BY started_at DESC LIMIT 10")
+        last_runs = self.query(
+            "SELECT kind, status, id, finished_at FROM runs ORDER BY started_at DESC LIMIT 10"
+        )
         return {
             "workspace": str(self.root),
             "documents": by_status.get("ok", (0, 0))[0],
@@ -309,7 +314,12 @@ class Workspace:
         return run_id
 
     def finish_run(
-        self, run_id: str, *, status: str = "done", result: dict[str, Any] | None = None, error: str | None = None,
+        self,
+        run_id: str,
+        *,
+        status: str = "done",
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
         artifact_dir: str | None = None,
     ) -> None:
         with self.tx() as c:
@@ -324,7 +334,11 @@ class Workspace:
         return _run_dict(row) if row else None
 
     def last_run(self, kind: str, *, status: str | None = "done") -> dict[str, Any] | None:
-        sql = "SELECT * FROM runs WHERE kind=?" + (" AND status=?" if status else "") + " ORDER BY started_at DESC LIMIT 1"
+        sql = (
+            "SELECT * FROM runs WHERE kind=?"
+            + (" AND status=?" if status else "")
+            + " ORDER BY started_at DESC LIMIT 1"
+        )
         row = self.conn.execute(sql, (kind, status) if status else (kind,)).fetchone()
         return _run_dict(row) if row else None
 

@@ -67,8 +67,11 @@ def _ingested_samples(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("samples-ws")
     ws = Workspace(root / "ws")
-    report = ingest(ws, [SAMPLES / "en" / "R-FAQ.pdf", SAMPLES / "zh" / "food-safety-law.md"],
-                    settings=Settings(workspace=ws.root))
+    report = ingest(
+        ws,
+        [SAMPLES / "en" / "R-FAQ.pdf", SAMPLES / "zh" / "food-safety-law.md"],
+        settings=Settings(workspace=ws.root),
+    )
     assert report.ok, report.summary()
     ws.close()
     return root / "ws"

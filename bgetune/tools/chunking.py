@@ -48,12 +48,21 @@ def split_sentences(text: str) -> list[str]:
 class Chunker:
     """Splits parsed documents into chunks of at most ``max_tokens`` tokens (model tokenizer), with overlap."""
 
-    def __init__(self, tokenizer: Any, *, max_tokens: int = 256, overlap: int = 32, model_name: str = "",
-                 note: str | None = None) -> None:
+    def __init__(
+        self,
+        tokenizer: Any,
+        *,
+        max_tokens: int = 256,
+        overlap: int = 32,
+        model_name: str = "",
+        note: str | None = None,
+    ) -> None:
         if max_tokens < 16:
             raise ValueError(f"chunk size {max_tokens} tokens is too small; use at least 16")
         if not 0 <= overlap < max_tokens // 2:
-            raise ValueError(f"chunk overlap {overlap} must be between 0 and half the chunk size ({max_tokens // 2})")
+            raise ValueError(
+                f"chunk overlap {overlap} must be between 0 and half the chunk size ({max_tokens // 2})"
+            )
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.overlap = overlap
@@ -61,7 +70,9 @@ class Chunker:
         self.note = note
 
     @classmethod
-    def for_model(cls, spec: str | None, *, max_tokens: int = 256, overlap: int = 32, language: str | None = None) -> Chunker:
+    def for_model(
+        cls, spec: str | None, *, max_tokens: int = 256, overlap: int = 32, language: str | None = None
+    ) -> Chunker:
         """A chunker using the tokenizer of the base model ``spec`` (or the bundled model when it is unavailable)."""
         from transformers import AutoTokenizer
 
@@ -100,7 +111,13 @@ class Chunker:
         if doc.records is not None:  # JSONL knowledge-base export: records are chunks as they are
             counts = self.count([r["text"] for r in doc.records])
             return [
-                Chunk(r["text"], n, heading=r.get("title"), language=detect_language(r["text"]), ext_id=r.get("id"))
+                Chunk(
+                    r["text"],
+                    n,
+                    heading=r.get("title"),
+                    language=detect_language(r["text"]),
+                    ext_id=r.get("id"),
+                )
                 for r, n in zip(doc.records, counts, strict=True)
                 if r["text"].strip()
             ]
@@ -124,8 +141,14 @@ class Chunker:
                 pages = [u.page for u in cur if u.page is not None]
                 heading = next((u.heading for u in reversed(cur) if u.heading), ())
                 chunks.append(
-                    Chunk(text, cur_tokens, min(pages) if pages else None, max(pages) if pages else None,
-                          " > ".join(heading) if heading else None, detect_language(text))
+                    Chunk(
+                        text,
+                        cur_tokens,
+                        min(pages) if pages else None,
+                        max(pages) if pages else None,
+                        " > ".join(heading) if heading else None,
+                        detect_language(text),
+                    )
                 )
             if keep_overlap and self.overlap:
                 tail: list[_Unit] = []

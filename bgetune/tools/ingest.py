@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bgetune.config import Settings
-from bgetune.text import clean_text, detect_language, join_lines
+from bgetune.text import clean_text, join_lines
 from bgetune.workspace import Workspace, now_iso
 
 SUPPORTED = {
@@ -117,11 +117,15 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[
             return
         key = (st.st_dev, st.st_ino)
         if key in seen_dirs:
-            problems.append(FileResult(str(d), "failed", error="symlink loop: this folder was already visited — skipped"))
+            problems.append(
+                FileResult(str(d), "failed", error="symlink loop: this folder was already visited — skipped")
+            )
             return
         seen_dirs.add(key)
         if depth > MAX_DEPTH:
-            problems.append(FileResult(str(d), "failed", error=f"folder nested deeper than {MAX_DEPTH} levels — skipped"))
+            problems.append(
+                FileResult(str(d), "failed", error=f"folder nested deeper than {MAX_DEPTH} levels — skipped")
+            )
             return
         try:
             entries = sorted(os.scandir(d), key=lambda e: e.name)
@@ -152,7 +156,8 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[
         elif p.suffix.lower() not in SUPPORTED:
             problems.append(
                 FileResult(
-                    str(p), "failed",
+                    str(p),
+                    "failed",
                     error=f"unsupported file type {p.suffix or '(none)'!r} — convert it to PDF, DOCX, Markdown, TXT, "
                     "HTML or JSONL",
                 )
@@ -224,7 +229,7 @@ _HEADING_NUM = re.compile(
 )
 _TOC_LINE = re.compile(r"(?:\.\s*){4,}\s*[ivxlc\d]+\s*$", re.I)
 _BULLET = re.compile(r"^\s*(?:[•●▪◦\-–*]|\(?\d{1,2}[.)）]|（[一二三四五六七八九十\d]+）)\s*")
-_SENT_END = tuple(".!?:。！？；：”」\"")
+_SENT_END = tuple('.!?:。！？；：”」"')
 
 
 def parse_pdf(path: Path, *, max_pages: int = 5000) -> ParsedDocument:
@@ -236,7 +241,8 @@ def parse_pdf(path: Path, *, max_pages: int = 5000) -> ParsedDocument:
         msg = str(exc)
         if "password" in msg.lower():
             raise IngestError(
-                "the PDF is encrypted (password protected)", "remove the password (e.g. `qpdf --decrypt in.pdf out.pdf`)"
+                "the PDF is encrypted (password protected)",
+                "remove the password (e.g. `qpdf --decrypt in.pdf out.pdf`)",
             ) from exc
         raise IngestError(
             f"the PDF is corrupt or truncated ({msg.split('(', 1)[-1].rstrip(').') or msg})",
@@ -248,7 +254,8 @@ def parse_pdf(path: Path, *, max_pages: int = 5000) -> ParsedDocument:
             raise IngestError("the PDF has no pages", "check the file")
         if n > max_pages:
             raise IngestError(
-                f"the PDF has {n} pages, over the limit of {max_pages}", "split it, or raise BGETUNE_MAX_PAGES"
+                f"the PDF has {n} pages, over the limit of {max_pages}",
+                "split it, or raise BGETUNE_MAX_PAGES",
             )
         pages: list[list[str]] = []
         for i in range(n):
@@ -293,12 +300,34 @@ def _drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
         drop = {k for k, c in counts.items() if c >= max(3, 0.4 * n) and k not in ("", "#")}
         # page numbers alone
         drop.add("#")
-    for lines in pages:
+    # running headers that carry the page number ("Chapter 2: R Basics 7"): the number minus the page index is
+    # the same on many pages
+    offsets: Counter[int] = Counter()
+    if n >= 4:
+        for idx, lines in enumerate(pages):
+            nonempty = [ln for ln in lines if ln]
+            for ln in set(nonempty[:1] + nonempty[-1:]):
+                num = _edge_number(ln)
+                if num is not None:
+                    offsets[num - idx] += 1
+    page_offset = None
+    if offsets:
+        off, cnt = offsets.most_common(1)[0]
+        if cnt >= max(3, 0.4 * n):
+            page_offset = off
+    for idx, lines in enumerate(pages):
         nonempty = [ln for ln in lines if ln]
         edge_idx = set(range(min(2, len(nonempty)))) | set(range(max(0, len(nonempty) - 2), len(nonempty)))
         kept = []
         for i, ln in enumerate(nonempty):
             if i in edge_idx and _running_key(ln) in drop:
+                continue
+            if (
+                page_offset is not None
+                and i in (0, len(nonempty) - 1)
+                and _edge_number(ln) == idx + page_offset
+                and len(ln) < 80
+            ):
                 continue
             if re.fullmatch(r"[ivxlcdm\d]+", ln.strip(), re.I) and i in edge_idx:
                 continue
@@ -307,6 +336,16 @@ def _drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
             kept.append(ln)
         out.append(kept)
     return out
+
+
+def _edge_number(line: str) -> int | None:
+    """A page number at the start or end of a header/footer line."""
+    m = (
+        re.match(r"^\s*(\d{1,4})\s+\S", line)
+        or re.search(r"\S\s+(\d{1,4})\s*$", line)
+        or re.fullmatch(r"\s*(\d{1,4})\s*", line)
+    )
+    return int(m.group(1)) if m else None
 
 
 def _looks_like_heading(line: str) -> bool:
@@ -318,7 +357,13 @@ def _looks_like_heading(line: str) -> bool:
     if re.match(r"^\d+(\.\d+)*\.?\s*$", s):
         return False
     # numbered headings do not end like a sentence (questions are fine: FAQ headings)
-    return not s.endswith((".", "。", ",", "，", ";", "；", ":")) and not re.match(r"^\d+[.,]\d", s)
+    if s.endswith((".", "。", ",", "，", ";", "；", ":")):
+        return False
+    # after the number comes a capitalised word, CJK, or a path ("3.13. /opt"): not "3.5 million rows"
+    m = re.match(r"^(?:\d+(?:\.\d+)*\.?|[A-Z](?:\.\d+)*\.?|第\S+?[章节篇部分条])\s*(\S)", s)
+    return bool(m) and (
+        m.group(1).isupper() or m.group(1) in '/`"“' or bool(re.match(r"[\u4e00-\u9fff]", m.group(1)))
+    )
 
 
 def _lines_to_blocks(pages: list[list[str]]) -> list[Block]:
@@ -378,7 +423,9 @@ def parse_markdown(path: Path, text: str) -> ParsedDocument:
         if para:
             joined = ""
             for ln in para:
-                joined = join_lines(joined, ln.strip()) if not in_code else (joined + "\n" + ln if joined else ln)
+                joined = (
+                    join_lines(joined, ln.strip()) if not in_code else (joined + "\n" + ln if joined else ln)
+                )
             if joined.strip():
                 blocks.append(Block(_strip_md_inline(joined.strip()), None, tuple(heading)))
             para.clear()
@@ -428,8 +475,27 @@ def parse_text(path: Path, text: str) -> ParsedDocument:
     return ParsedDocument(path, "text", None, blocks)
 
 
-_HTML_BLOCKS = {"p", "li", "pre", "blockquote", "td", "th", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
-                "div", "section", "article", "caption", "figcaption"}
+_HTML_BLOCKS = {
+    "p",
+    "li",
+    "pre",
+    "blockquote",
+    "td",
+    "th",
+    "dt",
+    "dd",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "div",
+    "section",
+    "article",
+    "caption",
+    "figcaption",
+}
 
 
 def parse_html(path: Path, text: str) -> ParsedDocument:
@@ -466,7 +532,9 @@ def parse_docx(path: Path) -> ParsedDocument:
     except ImportError as exc:  # pragma: no cover
         raise IngestError("python-docx is not installed", "pip install python-docx") from exc
     if not zipfile.is_zipfile(path):
-        raise IngestError("the DOCX file is corrupt (not a zip package)", "re-save it from Word or LibreOffice")
+        raise IngestError(
+            "the DOCX file is corrupt (not a zip package)", "re-save it from Word or LibreOffice"
+        )
     _check_zip_bomb(path)
     try:
         d = docx.Document(str(path))
@@ -536,8 +604,13 @@ def parse_jsonl(path: Path, text: str) -> ParsedDocument:
             continue
         rid = obj.get("id", obj.get("_id", obj.get("segment_id")))
         title = obj.get("title") or obj.get("heading") or (obj.get("metadata") or {}).get("title")
-        records.append({"id": str(rid) if rid is not None else None, "text": clean_text(body).strip(),
-                        "title": title if isinstance(title, str) else None})
+        records.append(
+            {
+                "id": str(rid) if rid is not None else None,
+                "text": clean_text(body).strip(),
+                "title": title if isinstance(title, str) else None,
+            }
+        )
     if not records:
         raise IngestError(
             "no usable records: expected one JSON object per line with a 'text' field (and an 'id')",
@@ -553,7 +626,9 @@ def parse_file(path: Path, *, max_bytes: float, max_pages: int) -> ParsedDocumen
     try:
         st = path.stat()
     except OSError as exc:
-        raise IngestError(f"cannot read the file ({exc.strerror})", "check the path and its permissions") from exc
+        raise IngestError(
+            f"cannot read the file ({exc.strerror})", "check the path and its permissions"
+        ) from exc
     if not stat.S_ISREG(st.st_mode):
         raise IngestError("not a regular file", "pass documents, not devices or pipes")
     if st.st_size == 0:
@@ -565,11 +640,15 @@ def parse_file(path: Path, *, max_bytes: float, max_pages: int) -> ParsedDocumen
         )
     kind = SUPPORTED.get(path.suffix.lower())
     if kind is None:
-        raise IngestError(f"unsupported file type {path.suffix!r}", "convert it to PDF, DOCX, Markdown, TXT, HTML or JSONL")
+        raise IngestError(
+            f"unsupported file type {path.suffix!r}", "convert it to PDF, DOCX, Markdown, TXT, HTML or JSONL"
+        )
     if kind == "pdf":
         with open(path, "rb") as fh:
             if not fh.read(1024).lstrip().startswith(b"%PDF"):
-                raise IngestError("the file is not a PDF (no %PDF header)", "check the file; it may be misnamed")
+                raise IngestError(
+                    "the file is not a PDF (no %PDF header)", "check the file; it may be misnamed"
+                )
         return parse_pdf(path, max_pages=max_pages)
     if kind == "docx":
         return parse_docx(path)
@@ -657,7 +736,9 @@ def _ingest_one(ws: Workspace, path: Path, chunker: Any, max_bytes: float, max_p
     except IngestError as exc:
         return _record_failure(ws, path, sha, str(exc))
     except MemoryError:
-        return _record_failure(ws, path, sha, "ran out of memory reading the file — split it into smaller files")
+        return _record_failure(
+            ws, path, sha, "ran out of memory reading the file — split it into smaller files"
+        )
     except Exception as exc:  # a parser bug must not stop the other files
         return _record_failure(ws, path, sha, f"could not parse the file ({type(exc).__name__}: {exc})")
     lang_counts = Counter(c.language for c in chunks)
@@ -672,16 +753,35 @@ def _ingest_one(ws: Workspace, path: Path, chunker: Any, max_bytes: float, max_p
             c.execute(
                 "UPDATE documents SET name=?, sha256=?, type=?, size=?, pages=?, language=?, status='ok', error=NULL, "
                 "n_chunks=?, ingested_at=? WHERE id=?",
-                (path.name, sha, parsed.type, path.stat().st_size, parsed.pages, doc_lang, len(chunks), now_iso(),
-                 existing["id"]),
+                (
+                    path.name,
+                    sha,
+                    parsed.type,
+                    path.stat().st_size,
+                    parsed.pages,
+                    doc_lang,
+                    len(chunks),
+                    now_iso(),
+                    existing["id"],
+                ),
             )
             doc_id = existing["id"]
         else:
             cur = c.execute(
                 "INSERT INTO documents(path, name, sha256, type, size, pages, language, status, n_chunks, ingested_at) "
                 "VALUES(?,?,?,?,?,?,?,?,?,?)",
-                (spath, path.name, sha, parsed.type, path.stat().st_size, parsed.pages, doc_lang, "ok", len(chunks),
-                 now_iso()),
+                (
+                    spath,
+                    path.name,
+                    sha,
+                    parsed.type,
+                    path.stat().st_size,
+                    parsed.pages,
+                    doc_lang,
+                    "ok",
+                    len(chunks),
+                    now_iso(),
+                ),
             )
             doc_id = cur.lastrowid
         seen: Counter[str] = Counter()
@@ -690,15 +790,28 @@ def _ingest_one(ws: Workspace, path: Path, chunker: Any, max_bytes: float, max_p
             key = (ch.ext_id or "") + "\0" + ch.text
             cid = chunk_id(sha, ch.text, seen[key], ch.ext_id)
             seen[key] += 1
-            rows.append((cid, doc_id, ordinal, ch.ext_id, ch.page_start, ch.page_end, ch.heading, ch.text,
-                         ch.n_tokens, ch.language))
+            rows.append(
+                (
+                    cid,
+                    doc_id,
+                    ordinal,
+                    ch.ext_id,
+                    ch.page_start,
+                    ch.page_end,
+                    ch.heading,
+                    ch.text,
+                    ch.n_tokens,
+                    ch.language,
+                )
+            )
         c.executemany(
             "INSERT INTO chunks(id, document_id, ord, ext_id, page_start, page_end, heading, text, n_tokens, language) "
             "VALUES(?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
-    return FileResult(spath, "replaced" if existing else "added", chunks=len(chunks), pages=parsed.pages,
-                      language=doc_lang)
+    return FileResult(
+        spath, "replaced" if existing else "added", chunks=len(chunks), pages=parsed.pages, language=doc_lang
+    )
 
 
 def _record_failure(ws: Workspace, path: Path, sha: str | None, error: str) -> FileResult:
@@ -712,5 +825,8 @@ def _record_failure(ws: Workspace, path: Path, sha: str | None, error: str) -> F
                 (spath, path.name, sha, SUPPORTED.get(path.suffix.lower()), "error", error, now_iso()),
             )
         elif row["status"] == "error":
-            c.execute("UPDATE documents SET sha256=?, error=?, ingested_at=? WHERE id=?", (sha, error, now_iso(), row["id"]))
+            c.execute(
+                "UPDATE documents SET sha256=?, error=?, ingested_at=? WHERE id=?",
+                (sha, error, now_iso(), row["id"]),
+            )
     return FileResult(spath, "failed", error=error)

@@ -62,7 +62,9 @@ def test_unsupported_file_named_directly_and_missing_path(tmp_path, workspace):
 
 def test_reingest_unchanged_is_noop_and_changed_file_replaces(tmp_path, workspace):
     md = tmp_path / "guide.md"
-    md.write_text("# Install\n\nRun the installer and follow the prompts.\n\n# Upgrade\n\nUse the package manager.\n")
+    md.write_text(
+        "# Install\n\nRun the installer and follow the prompts.\n\n# Upgrade\n\nUse the package manager.\n"
+    )
     first = _ingest(workspace, md)
     assert first.files[0].status == "added"
     ids_before = {c["id"] for c in workspace.chunks()}
@@ -105,7 +107,10 @@ def test_chunks_respect_size_and_are_never_empty(sample_ws):
 
 def test_jsonl_export_keeps_records_and_ids(tmp_path, workspace):
     kb = tmp_path / "kb.jsonl"
-    rows = [{"id": "a-1", "text": "Refunds are issued within 14 days."}, {"id": "a-2", "text": "退货需在七天内申请。"}]
+    rows = [
+        {"id": "a-1", "text": "Refunds are issued within 14 days."},
+        {"id": "a-2", "text": "退货需在七天内申请。"},
+    ]
     kb.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\nnot json\n")
     report = _ingest(workspace, kb)
     assert report.ok
@@ -141,7 +146,9 @@ def test_decode_text_encodings():
     s = "数据安全法规定了数据处理者的义务。"
     assert decode_text(s.encode("gb18030")) == s
     assert decode_text(s.encode("utf-16")) == s
-    assert decode_text("plain ASCII saved as UTF-16 without a BOM".encode("utf-16-le")).startswith("plain ASCII")
+    assert decode_text("plain ASCII saved as UTF-16 without a BOM".encode("utf-16-le")).startswith(
+        "plain ASCII"
+    )
     assert decode_text(("\ufeff" + s).encode("utf-8")) == s
     from bgetune.tools.ingest import IngestError
 
@@ -193,10 +200,14 @@ def test_sigkill_mid_ingest_leaves_exactly_one_copy(tmp_path):
     # every document present is complete: its chunk count matches
     for doc in ws.documents():
         assert doc["n_chunks"] == ws.scalar("SELECT count(*) FROM chunks WHERE document_id=?", (doc["id"],))
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+    subprocess.run(
+        cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300
+    )
     ws2 = Workspace(ws_dir)
     assert ws2.scalar("SELECT count(*) FROM documents WHERE status='ok'") == 40
-    dup = ws2.scalar("SELECT count(*) FROM (SELECT document_id, ord FROM chunks GROUP BY document_id, ord HAVING count(*) > 1)")
+    dup = ws2.scalar(
+        "SELECT count(*) FROM (SELECT document_id, ord FROM chunks GROUP BY document_id, ord HAVING count(*) > 1)"
+    )
     assert dup == 0
     assert ws2.scalar("SELECT count(DISTINCT text || document_id) FROM chunks") == ws2.scalar(
         "SELECT count(*) FROM chunks"

@@ -114,7 +114,9 @@ def test_bge_rules_on_bundled_model(bundled_path):
 def test_status_json_cli(sample_ws):
     out = subprocess.run(
         [sys.executable, "-m", "bgetune.cli", "status", "--workspace", str(sample_ws.root), "--json"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     st = json.loads(out.stdout)
     assert st["documents"] == 2 and st["pages"] == 52 and st["chunks"] > 100
