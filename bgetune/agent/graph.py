@@ -1,0 +1,302 @@
+"""The agent graph: agent -> (gate -> review) -> tools -> agent.
+
+- ``agent``: the LLM (tools bound) or, with no LLM configured, the offline planner, decides the next tool call
+  or replies.
+- ``gate``: for a tool costing gpu or paid-llm, builds the approval payload (estimate, editable settings).
+- ``review``: ``interrupt(payload)``; the resume value alone decides. Approve -> ``tools`` with the approved
+  arguments; reject -> a helpful reply, end of turn. Side effects come after the interrupt (the node re-runs
+  from its top on resume).
+- ``tools``: runs one call; a gated tool runs only with the approval the review node recorded for that very
+  call id. Progress goes to the custom stream (``get_stream_writer``).
+
+Input: ``{"messages": [HumanMessage(text, additional_kwargs={"attachments": [...]})], "workspace": path,
+"files": [...]}``; resume: ``Command(resume={"action": "approve"|"reject", "settings": {...}})``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command, interrupt
+
+from bgetune.agent.llm import bind_agent_tools, make_agent_model, normalize_ai_message
+from bgetune.agent.planner import OFFLINE_NOTE, compose_reply, language, plan_request
+from bgetune.agent.prompts import system_prompt
+from bgetune.agent.registry import REGISTRY, ToolContext, ToolError, compact, stage_snapshot, tool_schemas
+from bgetune.agent.review import APPROVE, approved_args, decide, prepare_approval, reject_reply
+from bgetune.agent.state import AgentState
+from bgetune.config import Settings, redact
+
+log = logging.getLogger(__name__)
+
+MAX_TOOL_CALLS_PER_TURN = 12
+MAX_HISTORY = 40
+
+
+def _last_human_index(messages: list[AnyMessage]) -> int:
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage):
+            return i
+    return -1
+
+
+def _text(msg: AnyMessage | None) -> str:
+    if msg is None:
+        return ""
+    c = msg.content
+    return (
+        c if isinstance(c, str) else " ".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in c)
+    )
+
+
+def _trim(messages: list[AnyMessage], limit: int = MAX_HISTORY) -> list[AnyMessage]:
+    """The last ``limit`` messages, starting at a user message (never orphaning tool results)."""
+    if len(messages) <= limit:
+        return list(messages)
+    tail = messages[-limit:]
+    for i, m in enumerate(tail):
+        if isinstance(m, HumanMessage):
+            return tail[i:]
+    return messages[_last_human_index(messages) :]
+
+
+def _turn_results(messages: list[AnyMessage]) -> list[tuple[str, Any, bool]]:
+    """(tool, result, ok) of every tool run since the last user message."""
+    import json
+
+    out = []
+    for m in messages[_last_human_index(messages) + 1 :]:
+        if isinstance(m, ToolMessage):
+            ok = m.status != "error"
+            try:
+                res = json.loads(m.content) if ok else m.content
+            except (TypeError, ValueError):
+                res = m.content
+            out.append((m.name or "", res, ok))
+    return out
+
+
+def _call(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    return {"name": tool, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
+
+
+def build_graph(checkpointer: Any = None, model: Any = None, settings: Settings | None = None) -> Any:
+    """A compiled agent graph. ``model``: a chat model (LLM mode); None = an LLM from ``settings`` if one is
+    configured, else the offline planner. ``checkpointer``: None = in-memory (interrupts need one)."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    settings = settings or Settings()
+    if model is None and settings.llm_configured:
+        model = make_agent_model(settings)
+    offline = model is None
+    bound = None if offline else bind_agent_tools(model, tool_schemas(settings))
+    known = set(REGISTRY)
+    workspaces: dict[str, Any] = {}
+
+    def open_ws(state: AgentState) -> Any:
+        from bgetune.workspace import Workspace
+
+        path = str(Path(state.get("workspace") or settings.workspace).expanduser().resolve())
+        if path not in workspaces:
+            workspaces[path] = Workspace(path)
+        return workspaces[path]
+
+    def ctx_for(state: AgentState, progress: Any = None) -> ToolContext:
+        return ToolContext(
+            ws=open_ws(state), settings=settings, files=list(state.get("files") or []), progress=progress
+        )
+
+    # ------------------------------------------------------------------ agent
+    def agent(state: AgentState) -> dict[str, Any]:
+        messages = state.get("messages") or []
+        stages = stage_snapshot(open_ws(state))
+        n_calls = sum(
+            1
+            for m in messages[_last_human_index(messages) + 1 :]
+            if isinstance(m, AIMessage) and m.tool_calls
+        )
+        if n_calls >= MAX_TOOL_CALLS_PER_TURN:
+            return {
+                "messages": [
+                    AIMessage(f"I stopped after {n_calls} tool calls in one turn. Tell me how to go on.")
+                ],
+                "stages": stages,
+                "plan": [],
+            }
+        if offline:
+            return offline_agent(state, messages, stages)
+        try:
+            ai = bound.invoke(
+                [SystemMessage(system_prompt(stages, list(state.get("files") or [])))] + _trim(messages)
+            )
+        except Exception as exc:  # noqa: BLE001 - a server failure becomes a reply, never a crash
+            log.warning("LLM call failed: %s", redact(str(exc), settings))
+            return {
+                "messages": [
+                    AIMessage(
+                        f"The LLM server ({settings.llm_base_url or 'default'}) failed: {redact(str(exc), settings)[:300]}. "
+                        "Check BGETUNE_LLM_BASE_URL / BGETUNE_LLM_MODEL, or unset them to use offline mode."
+                    )
+                ],
+                "stages": stages,
+            }
+        return {"messages": [normalize_ai_message(ai, known)], "stages": stages}
+
+    def offline_agent(
+        state: AgentState, messages: list[AnyMessage], stages: dict[str, Any]
+    ) -> dict[str, Any]:
+        last = messages[-1] if messages else None
+        human = messages[_last_human_index(messages)] if messages else None
+        lang = language(_text(human))
+        first = not any(isinstance(m, AIMessage) and m.content for m in messages)
+        note = ("\n\n" + OFFLINE_NOTE[lang]) if first else ""
+        if isinstance(last, HumanMessage):
+            plan = plan_request(
+                _text(last),
+                files=list(state.get("files") or []),
+                new_files=bool(last.additional_kwargs.get("attachments")),
+                stages=stages,
+            )
+            if plan.reply is not None:
+                return {
+                    "messages": [AIMessage(plan.reply + note)],
+                    "plan": [],
+                    "intent": plan.intent,
+                    "stages": stages,
+                }
+            steps, intent = plan.steps, plan.intent
+        else:
+            steps, intent = list(state.get("plan") or []), state.get("intent") or ""
+            if isinstance(last, ToolMessage) and last.status == "error":
+                steps = []  # a failed step ends the plan; the reply explains
+        if steps:
+            step = steps[0]
+            return {
+                "messages": [AIMessage("", tool_calls=[_call(step["tool"], step["args"])])],
+                "plan": steps[1:],
+                "intent": intent,
+                "stages": stages,
+            }
+        reply = compose_reply(intent, lang, _turn_results(messages), stages)
+        return {"messages": [AIMessage(reply + note)], "plan": [], "stages": stages}
+
+    def route_agent(state: AgentState) -> str:
+        last = (state.get("messages") or [None])[-1]
+        if not isinstance(last, AIMessage) or not last.tool_calls:
+            return END
+        call = last.tool_calls[0]
+        spec = REGISTRY.get(call["name"])
+        if spec is None:
+            return "tools"
+        try:
+            args = spec.parse(call.get("args"))
+        except ToolError:
+            return "tools"  # reports the bad arguments
+        return "gate" if spec.gated(settings, args) else "tools"
+
+    # ------------------------------------------------------------------ gate + review
+    def gate(state: AgentState) -> Command:
+        call = state["messages"][-1].tool_calls[0]
+        spec = REGISTRY[call["name"]]
+        try:
+            payload = prepare_approval(spec, ctx_for(state), spec.parse(call.get("args")), call)
+        except Exception as exc:  # noqa: BLE001 - cannot even estimate: report, run nothing
+            msg = ToolMessage(
+                f"cannot prepare {spec.name}: {redact(str(exc), settings)}",
+                tool_call_id=call["id"],
+                name=spec.name,
+                status="error",
+            )
+            return Command(goto="agent", update={"messages": [msg]})
+        return Command(goto="review", update={"pending": payload})
+
+    def review(state: AgentState) -> Command:
+        pending = state.get("pending") or {}
+        decision = interrupt(pending)
+        # everything below runs once, after the user answered
+        call = state["messages"][-1].tool_calls[0]
+        spec = REGISTRY[call["name"]]
+        action, edits = decide(decision)
+        lang = language(_text(state["messages"][_last_human_index(state["messages"])]))
+        if action == APPROVE and pending.get("tool_call_id") == call["id"]:
+            try:
+                args = approved_args(spec, pending, edits)
+            except ToolError as exc:
+                msg = ToolMessage(f"not run: {exc}", tool_call_id=call["id"], name=spec.name, status="error")
+                return Command(
+                    goto=END,
+                    update={
+                        "messages": [msg, AIMessage(f"{exc}. Nothing ran; ask again with a valid value.")],
+                        "pending": None,
+                        "plan": [],
+                    },
+                )
+            approval = {"tool_call_id": call["id"], "tool": spec.name, "args": args}
+            return Command(goto="tools", update={"approval": approval, "pending": None})
+        msg = ToolMessage(
+            f"The user rejected {spec.name}; it did not run.",
+            tool_call_id=call["id"],
+            name=spec.name,
+            status="error",
+        )
+        return Command(
+            goto=END,
+            update={
+                "messages": [msg, AIMessage(reject_reply(spec.name, lang))],
+                "pending": None,
+                "approval": None,
+                "plan": [],
+            },
+        )
+
+    # ------------------------------------------------------------------ tools
+    def tools(state: AgentState) -> dict[str, Any]:
+        call = state["messages"][-1].tool_calls[0]
+        name, call_id = call["name"], call["id"]
+        writer = get_stream_writer()
+
+        def progress(done: int, total: int, label: str = "") -> None:
+            writer({"type": "progress", "tool": name, "done": done, "total": total, "label": label})
+
+        ctx = ctx_for(state, progress)
+        writer({"type": "tool_start", "tool": name, "args": call.get("args") or {}})
+        try:
+            spec = REGISTRY.get(name)
+            if spec is None:
+                raise ToolError(f"unknown tool {name!r}; known tools: {', '.join(REGISTRY)}")
+            args = spec.parse(call.get("args"))
+            if spec.gated(settings, args):
+                approval = state.get("approval") or {}
+                if approval.get("tool_call_id") != call_id or approval.get("tool") != name:
+                    raise ToolError(f"{name} needs the user's approval and was not approved; it did not run")
+                args = spec.parse(approval["args"])
+            result = spec.run(ctx, args)
+            msg = ToolMessage(compact(result), tool_call_id=call_id, name=name)
+        except ToolError as exc:
+            msg = ToolMessage(str(exc), tool_call_id=call_id, name=name, status="error")
+        except Exception as exc:  # noqa: BLE001 - a failing tool is reported to the agent and the user
+            log.exception("tool %s failed", name)
+            msg = ToolMessage(
+                f"{type(exc).__name__}: {redact(str(exc), settings)}"[:2000],
+                tool_call_id=call_id,
+                name=name,
+                status="error",
+            )
+        writer({"type": "tool_end", "tool": name, "ok": msg.status != "error"})
+        return {"messages": [msg], "approval": None, "stages": stage_snapshot(ctx.ws)}
+
+    builder = StateGraph(AgentState)
+    builder.add_node("agent", agent)
+    builder.add_node("gate", gate, destinations=("review", "agent"))
+    builder.add_node("review", review, destinations=("tools", END))
+    builder.add_node("tools", tools)
+    builder.add_edge(START, "agent")
+    builder.add_conditional_edges("agent", route_agent, ["gate", "tools", END])
+    builder.add_edge("tools", "agent")
+    return builder.compile(checkpointer=checkpointer if checkpointer is not None else InMemorySaver())

@@ -1,0 +1,92 @@
+"""The approval gate: costly tool calls (gpu, paid-llm) stop here until the user answers.
+
+``prepare_approval`` builds the payload (what will run, editable settings, estimate, cost) before the interrupt;
+``decide`` reads the resume value. Approval can only come from that resume value: a dict
+``{"action": "approve", "settings": {...}}``. Anything else — a missing value, model output, tool arguments,
+document text — counts as "not approved".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bgetune.agent.planner import _say
+from bgetune.agent.registry import ToolContext, ToolError, ToolSpec
+
+APPROVE = "approve"
+
+
+def prepare_approval(spec: ToolSpec, ctx: ToolContext, args: Any, call: dict[str, Any]) -> dict[str, Any]:
+    """The interrupt payload of the approval contract (docs/CONTRACTS.md). Reads only; runs nothing."""
+    estimate = spec.estimate(ctx, args) if spec.estimate else {}
+    editable = spec.editable(ctx, args) if spec.editable else {}
+    title = spec.title(ctx, args, estimate) if spec.title else f"Run {spec.name}"
+    cost = spec.cost_for(ctx.settings, args)
+    what = "GPU/compute time" if cost == "gpu" else "paid LLM tokens"
+    return {
+        "type": "approval",
+        "tool": spec.name,
+        "tool_call_id": call["id"],
+        "title": title,
+        "cost": cost,
+        "settings": editable,
+        "args": dict(call.get("args") or {}),
+        "estimate": estimate,
+        "message": (
+            f"{title}. This costs {what}. Approve to run it, approve with edited settings, or reject to stop "
+            "(nothing runs until you approve)."
+        ),
+    }
+
+
+def decide(value: Any) -> tuple[str, dict[str, Any]]:
+    """(action, edits) from a resume value; only an explicit ``{"action": "approve"}`` approves."""
+    if not isinstance(value, dict):
+        return "reject", {}
+    action = str(value.get("action", "")).strip().lower()
+    edits = value.get("settings") or {}
+    if action != APPROVE:
+        return "reject", {}
+    return APPROVE, edits if isinstance(edits, dict) else {}
+
+
+def approved_args(spec: ToolSpec, pending: dict[str, Any], edits: dict[str, Any]) -> dict[str, Any]:
+    """The arguments that will run: the call's, the settings shown (so what was approved is what runs), the edits.
+
+    Only keys shown as editable settings may be edited; raises ToolError on invalid values."""
+    shown = pending.get("settings") or {}
+    unknown = sorted(set(edits) - set(shown))
+    if unknown:
+        raise ToolError(
+            f"cannot edit {', '.join(unknown)} here; editable settings: {', '.join(shown) or 'none'}"
+        )
+    args = dict(pending.get("args") or {})
+    args.update({k: v for k, v in shown.items() if v is not None})
+    args.update({k: v for k, v in edits.items() if v not in (None, "")})
+    spec.parse(args)  # validate now: a bad edit is reported, not run
+    return args
+
+
+def reject_reply(tool: str, lang: str) -> str:
+    """A helpful answer after the user said no: nothing ran, and what they can do next."""
+    if tool == "train":
+        return _say(
+            lang,
+            'OK — training was not started; nothing ran. You can change settings ("epochs 1", "max steps 50", '
+            '"batch size 16", "use bge-m3"), review the data again ("show pairs"), ask "what does training '
+            'cost?", or say "train" when you are ready.',
+            "好的，训练没有开始，什么都没运行。你可以修改设置（“训练1轮”、“最多 50 步”、“batch size 16”、“用 bge-m3”），"
+            "再看看数据（“看看数据”），问“训练要多久？”，准备好了再说“开始训练”。",
+        )
+    if tool == "generate_pairs":
+        return _say(
+            lang,
+            'OK — no LLM calls were made. You can generate with the free offline generator ("generate offline"), '
+            "or approve again with fewer chunks (edit max_chunks).",
+            "好的，没有调用 LLM。你可以用免费的离线生成器（“离线生成”），或减少分块数（修改 max_chunks）后再批准。",
+        )
+    return _say(
+        lang,
+        f'OK — {tool} did not run. Tell me what to change, or say "help".',
+        f"好的，{tool} 没有运行。告诉我要改什么，或说“帮助”。",
+    )
