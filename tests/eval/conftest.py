@@ -1,0 +1,61 @@
+"""Fixtures for the evaluation area: a sample workspace with hand-made pairs and a 'tuned' model folder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bgetune.workspace import now_iso
+
+
+def first_sentence(text: str, n: int = 12) -> str:
+    """A query-like prefix of a chunk (its first words)."""
+    words = text.split()
+    return " ".join(words[:n])
+
+
+def insert_pair(ws, chunk: dict, query: str, *, split: str, status: str = "approved") -> int:
+    now = now_iso()
+    with ws.tx() as c:
+        cur = c.execute(
+            "INSERT INTO pairs(chunk_id, query, passage, source, kind, language, status, split, created_at, updated_at) "
+            "VALUES(?,?,?,?,?,?,?,?,?,?)",
+            (
+                chunk["id"],
+                query,
+                chunk["text"],
+                "test",
+                "question",
+                chunk["language"],
+                status,
+                split,
+                now,
+                now,
+            ),
+        )
+        return int(cur.lastrowid)
+
+
+@pytest.fixture
+def eval_ws(sample_ws):
+    """sample_ws with approved pairs over real English chunks: test (12), val (6) and train (12) splits.
+    Queries are word spans from the middle of each chunk, so the bundled model finds most but not all."""
+    chunks = [c for c in sample_ws.chunks() if c["language"] == "en" and len(c["text"].split()) > 40]
+    assert len(chunks) >= 30, len(chunks)
+    picked = chunks[:: max(1, len(chunks) // 30)][:30]
+    for i, ch in enumerate(picked):
+        words = ch["text"].split()
+        query = " ".join(words[10:20])
+        split = "test" if i % 5 in (0, 1) else "val" if i % 5 == 2 else "train"
+        insert_pair(sample_ws, ch, query, split=split)
+    return sample_ws
+
+
+@pytest.fixture
+def tuned_dir(st_model, tmp_path):
+    """The bundled model saved as a 'tuned' export folder (same weights: base and tuned tie)."""
+    path = tmp_path / "tuned"
+    st_model.save(str(path))
+    (path / "bgetune.json").write_text(json.dumps({"base_family": "generic"}))
+    return str(path)
