@@ -1,0 +1,159 @@
+"""One driver for the CLI chat and the Gradio UI: a persistent conversation on a workspace.
+
+``AgentSession(workspace, settings, thread_id)`` keeps the graph's checkpoints in ``<workspace>/chat.sqlite``
+(SqliteSaver), so a restarted process continues the same thread, a pending approval included.
+
+Events (plain dicts) yielded by :meth:`AgentSession.send` and :meth:`AgentSession.resume`:
+
+- ``{"type": "message", "content": str}`` — the assistant's reply text
+- ``{"type": "tool_call", "tool": str, "args": dict, "id": str}`` — the agent decided to call a tool
+- ``{"type": "tool_start" | "tool_end", "tool": str, ...}`` — a tool began / finished (``ok`` on tool_end)
+- ``{"type": "progress", "tool": str, "done": int, "total": int, "label": str}`` — long-tool progress
+- ``{"type": "tool_result", "tool": str, "ok": bool, "content": str, "id": str}`` — a tool's result (JSON text)
+- ``{"type": "approval", "tool", "title", "cost", "settings", "estimate", "message", "tool_call_id", "args"}`` —
+  the graph stopped and waits: answer with ``resume("approve", settings={...edits})`` or ``resume("reject")``
+- ``{"type": "error", "content": str}`` — the turn failed (the conversation stays usable)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.types import Command
+
+from bgetune.config import Settings, redact
+
+CHAT_DB = "chat.sqlite"
+
+
+def message_events(message: Any) -> list[dict[str, Any]]:
+    """The events one graph message stands for."""
+    out: list[dict[str, Any]] = []
+    if isinstance(message, AIMessage):
+        for call in message.tool_calls or []:
+            out.append(
+                {"type": "tool_call", "tool": call["name"], "args": call.get("args") or {}, "id": call["id"]}
+            )
+        if isinstance(message.content, str) and message.content.strip():
+            out.append({"type": "message", "content": message.content})
+    elif isinstance(message, ToolMessage):
+        out.append(
+            {
+                "type": "tool_result",
+                "tool": message.name or "",
+                "ok": message.status != "error",
+                "content": str(message.content),
+                "id": message.tool_call_id,
+            }
+        )
+    return out
+
+
+class AgentSession:
+    """A conversation thread on one workspace, persisted in ``<workspace>/chat.sqlite``."""
+
+    def __init__(
+        self,
+        workspace: str | Path | None = None,
+        settings: Settings | None = None,
+        thread_id: str = "main",
+        *,
+        model: Any = None,
+        checkpointer: Any = None,
+    ) -> None:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        from bgetune.agent.graph import build_graph
+
+        self.settings = settings or Settings(workspace=Path(workspace) if workspace else None)
+        self.workspace = Path(workspace or self.settings.workspace).expanduser().resolve()
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        self.thread_id = thread_id
+        self._conn: sqlite3.Connection | None = None
+        if checkpointer is None:
+            self._conn = sqlite3.connect(self.workspace / CHAT_DB, check_same_thread=False)
+            checkpointer = SqliteSaver(self._conn)
+        self.checkpointer = checkpointer
+        self.graph = build_graph(checkpointer=checkpointer, model=model, settings=self.settings)
+        self.config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
+
+    # ------------------------------------------------------------------ driving
+    def send(self, text: str, files: list[str | Path] | None = None) -> Iterator[dict[str, Any]]:
+        """One user message (with optional attachments). A pending approval is rejected first: the user moved on."""
+        if self.pending_approval() is not None:
+            yield from self.resume("reject")
+        paths = [str(Path(f).expanduser().resolve()) for f in files or []]
+        message = HumanMessage(text, additional_kwargs={"attachments": paths} if paths else {})
+        yield from self._stream({"messages": [message], "workspace": str(self.workspace), "files": paths})
+
+    def resume(self, action: str, settings: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Answer the pending approval: ``"approve"`` (optionally with edited settings) or ``"reject"``."""
+        if self.pending_approval() is None:
+            yield {"type": "error", "content": "nothing is waiting for approval"}
+            return
+        yield from self._stream(Command(resume={"action": action, "settings": dict(settings or {})}))
+
+    def _stream(self, graph_input: Any) -> Iterator[dict[str, Any]]:
+        try:
+            for mode, chunk in self.graph.stream(graph_input, self.config, stream_mode=["updates", "custom"]):
+                if mode == "custom":
+                    if isinstance(chunk, dict):
+                        yield chunk
+                    continue
+                for node, update in chunk.items():
+                    if node == "__interrupt__":
+                        for intr in update:
+                            yield dict(intr.value) | {"type": "approval"}
+                    elif isinstance(update, dict):
+                        for m in update.get("messages") or []:
+                            yield from message_events(m)
+        except Exception as exc:  # noqa: BLE001 - shown to the user; the checkpoint before the failure stays
+            yield {"type": "error", "content": f"{type(exc).__name__}: {redact(str(exc), self.settings)}"}
+
+    # ------------------------------------------------------------------ inspection
+    def pending_approval(self) -> dict[str, Any] | None:
+        """The approval payload the thread waits on, or None."""
+        state = self.graph.get_state(self.config)
+        for intr in state.interrupts or ():
+            if isinstance(intr.value, dict) and intr.value.get("type") == "approval":
+                return dict(intr.value)
+        return None
+
+    def history(self) -> list[dict[str, Any]]:
+        """The conversation so far as events (for a UI reloading a thread)."""
+        values = self.graph.get_state(self.config).values or {}
+        out: list[dict[str, Any]] = []
+        for m in values.get("messages") or []:
+            if isinstance(m, HumanMessage):
+                out.append(
+                    {
+                        "type": "user",
+                        "content": m.content,
+                        "attachments": m.additional_kwargs.get("attachments", []),
+                    }
+                )
+            else:
+                out.extend(message_events(m))
+        return out
+
+    def stages(self) -> dict[str, Any]:
+        """What each pipeline stage holds now."""
+        from bgetune.agent.registry import stage_snapshot
+        from bgetune.workspace import Workspace
+
+        return stage_snapshot(Workspace(self.workspace))
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> AgentSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

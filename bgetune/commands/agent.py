@@ -1,0 +1,199 @@
+"""`bgetune chat`: the Gradio UI, or with --cli a terminal chat with the same approval prompts."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import shlex
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bgetune.cli import WorkspaceOpt
+
+EXIT_WORDS = {"/quit", "/exit", "quit", "exit", "退出"}
+
+
+def _echo(text: str, **style: Any) -> None:
+    typer.secho(text, **style)
+
+
+def render_approval(payload: dict[str, Any]) -> str:
+    """The approval payload as terminal text."""
+    lines = [f"APPROVAL NEEDED ({payload.get('cost')}): {payload.get('title')}"]
+    est = payload.get("estimate") or {}
+    if est:
+        keep = {k: v for k, v in est.items() if not isinstance(v, dict | list)}
+        lines.append("  estimate: " + ", ".join(f"{k}={v}" for k, v in keep.items()))
+    settings = payload.get("settings") or {}
+    if settings:
+        lines.append("  settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+    lines.append("  " + str(payload.get("message", "")))
+    return "\n".join(lines)
+
+
+def parse_edits(text: str) -> dict[str, str]:
+    """`epochs=2 max_steps=10` -> {"epochs": "2", "max_steps": "10"} (values are validated by the agent)."""
+    out = {}
+    for token in shlex.split(text):
+        if "=" in token:
+            k, v = token.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def split_attachments(line: str) -> tuple[str, list[str]]:
+    """`fine-tune on these @a.pdf @docs/` -> ("fine-tune on these", ["a.pdf", "docs/"])."""
+    words, files = [], []
+    for token in line.split():
+        if token.startswith("@") and len(token) > 1:
+            files.append(token[1:])
+        else:
+            words.append(token)
+    return " ".join(words), files
+
+
+class _Printer:
+    """Prints session events; progress as one rewritten line on stderr."""
+
+    def __init__(self) -> None:
+        self.progress_open = False
+
+    def _end_progress(self) -> None:
+        if self.progress_open:
+            sys.stderr.write("\n")
+            self.progress_open = False
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "progress":
+            total = event.get("total") or 0
+            sys.stderr.write(
+                f"\r  {event.get('tool')}: {event.get('done')}/{total} {str(event.get('label', ''))[:40]:<40}"
+            )
+            sys.stderr.flush()
+            self.progress_open = True
+            return
+        self._end_progress()
+        if kind == "message":
+            _echo(f"bgetune> {event['content']}", fg=typer.colors.GREEN)
+        elif kind == "tool_call":
+            args = json.dumps(event.get("args") or {}, ensure_ascii=False)
+            _echo(f"  -> {event['tool']} {args}", dim=True)
+        elif kind == "tool_result" and not event.get("ok"):
+            _echo(f"  ! {event['tool']}: {event['content'][:500]}", fg=typer.colors.YELLOW)
+        elif kind == "error":
+            _echo(f"error: {event['content']}", fg=typer.colors.RED, err=True)
+
+
+def ask_approval(session: Any, prompt: Callable[[str], str], show: Callable[[dict[str, Any]], None]) -> bool:
+    """Ask until the pending approval is answered; False when input ended (the approval stays pending)."""
+    while (payload := session.pending_approval()) is not None:
+        _echo(render_approval(payload), fg=typer.colors.CYAN)
+        try:
+            answer = prompt("approve? [a]pprove / [r]eject / [e]dit settings: ").strip().lower()
+        except EOFError:
+            return False
+        if answer in ("a", "approve", "y", "yes", "批准", "同意"):
+            events: Iterable[dict[str, Any]] = session.resume("approve")
+        elif answer in ("r", "reject", "n", "no", "拒绝"):
+            events = session.resume("reject")
+        elif answer in ("e", "edit", "修改"):
+            try:
+                edits = parse_edits(prompt("settings (e.g. epochs=2 max_steps=10): "))
+            except (EOFError, ValueError):
+                continue
+            events = session.resume("approve", settings=edits)
+        else:
+            _echo("please answer a, r or e", fg=typer.colors.YELLOW)
+            continue
+        for event in events:
+            show(event)
+    return True
+
+
+def run_cli_chat(
+    session: Any,
+    *,
+    prompt: Callable[[str], str] = input,
+    first: str | None = None,
+    files: list[str] | None = None,
+) -> None:
+    """The terminal chat loop (testable: pass ``prompt``)."""
+    show = _Printer()
+    mode = "LLM " + session.settings.llm_model_name if session.settings.llm_configured else "offline mode"
+    _echo(
+        f"bgetune chat — workspace {session.workspace}, thread {session.thread_id}, {mode}. "
+        "Attach files with @path; /quit to leave.",
+        dim=True,
+    )
+    if not ask_approval(session, prompt, show):
+        return
+    pending_first = first
+    while True:
+        if pending_first is not None:
+            line, pending_first = pending_first, None
+        else:
+            try:
+                line = prompt("you> ")
+            except (EOFError, KeyboardInterrupt):
+                _echo("")
+                return
+        if line.strip().lower() in EXIT_WORDS:
+            return
+        text, attached = split_attachments(line)
+        attached = (files or []) + attached
+        files = None
+        missing = [f for f in attached if not Path(f).expanduser().exists()]
+        if missing:
+            _echo(f"not found: {', '.join(missing)}", fg=typer.colors.RED)
+            continue
+        if not text.strip() and not attached:
+            continue
+        for event in session.send(text, files=attached or None):
+            show(event)
+        if not ask_approval(session, prompt, show):
+            return
+
+
+def _launch_ui(**kwargs: Any) -> None:
+    from bgetune.ui import app as ui_app
+
+    params = inspect.signature(ui_app.main).parameters
+    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    ui_app.main(**{k: v for k, v in kwargs.items() if accepts_any or k in params})
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def chat(
+        workspace: Path | None = WorkspaceOpt,
+        cli: bool = typer.Option(False, "--cli", help="Chat in the terminal instead of the browser UI."),
+        thread: str = typer.Option(
+            "main", "--thread", help="Conversation id (kept in <workspace>/chat.sqlite)."
+        ),
+        file: list[Path] = typer.Option(None, "--file", "-f", help="Attach documents to the first message."),
+        message: str | None = typer.Option(None, "--message", "-m", help="First message to send."),
+        llm_base_url: str | None = typer.Option(
+            None, "--llm-base-url", help="OpenAI-compatible server (default: offline)."
+        ),
+        llm_model: str | None = typer.Option(None, "--llm-model", help="Model name on that server."),
+        host: str = typer.Option("127.0.0.1", "--host", help="UI: address to listen on."),
+        port: int | None = typer.Option(None, "--port", help="UI: port (default: Gradio's)."),
+    ) -> None:
+        """Talk to the assistant: it runs the pipeline and asks before anything costly (GPU or paid LLM)."""
+        from bgetune.config import Settings
+
+        settings = Settings(workspace=workspace, llm_base_url=llm_base_url, llm_model=llm_model)
+        if not cli:
+            _launch_ui(
+                workspace=settings.workspace, settings=settings, thread_id=thread, host=host, port=port
+            )
+            return
+        from bgetune.agent.runner import AgentSession
+
+        with AgentSession(settings.workspace, settings, thread) as session:
+            run_cli_chat(session, first=message, files=[str(f) for f in file or []])
