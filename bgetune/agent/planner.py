@@ -365,9 +365,9 @@ def plan_request(
         lang,
         reply=_say(
             lang,
-            'I\'m not sure what you\'d like me to do. Try "fine-tune bge on these PDFs", "show pairs", "approve all", '
+            'I\'m not sure what you mean. What would you like me to do? Try "fine-tune bge on these PDFs", "show pairs", "approve all", '
             '"epochs 3", "train", "evaluate" or "status" — or say "help".',
-            "我没太明白你想做什么。可以试试“用这些PDF微调bge模型”、“看看数据”、“全部通过”、“训练3轮”、“开始训练”、"
+            "我没太明白你的意思，你想让我做什么？可以试试“用这些PDF微调bge模型”、“看看数据”、“全部通过”、“训练3轮”、“开始训练”、"
             "“评估”或“进度”，也可以说“帮助”。",
         ),
     )
