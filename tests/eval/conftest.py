@@ -9,12 +9,6 @@ import pytest
 from bgetune.workspace import now_iso
 
 
-def first_sentence(text: str, n: int = 12) -> str:
-    """A query-like prefix of a chunk (its first words)."""
-    words = text.split()
-    return " ".join(words[:n])
-
-
 def insert_pair(ws, chunk: dict, query: str, *, split: str, status: str = "approved") -> int:
     now = now_iso()
     with ws.tx() as c:
@@ -39,11 +33,18 @@ def insert_pair(ws, chunk: dict, query: str, *, split: str, status: str = "appro
 
 @pytest.fixture
 def eval_ws(sample_ws):
-    """sample_ws with approved pairs over real English chunks: test (12), val (6) and train (12) splits.
-    Queries are word spans from the middle of each chunk, so the bundled model finds most but not all."""
+    """sample_ws cut to 75 real chunks (60 en, 15 zh), with approved pairs over 30 English ones: test (12),
+    val (6), train (12). Queries are word spans from inside each chunk: the bundled model finds most, not all."""
     chunks = [c for c in sample_ws.chunks() if c["language"] == "en" and len(c["text"].split()) > 40]
-    assert len(chunks) >= 30, len(chunks)
-    picked = chunks[:: max(1, len(chunks) // 30)][:30]
+    assert len(chunks) >= 60, len(chunks)
+    keep = chunks[:60] + [c for c in sample_ws.chunks() if c["language"] == "zh"][:15]
+    with sample_ws.tx() as conn:  # a small corpus keeps encoding fast on a shared CPU
+        conn.execute("CREATE TEMP TABLE keep(id TEXT PRIMARY KEY)")
+        conn.executemany("INSERT INTO keep VALUES(?)", [(c["id"],) for c in keep])
+        conn.execute("DELETE FROM chunks WHERE id NOT IN (SELECT id FROM keep)")
+        conn.execute("DROP TABLE keep")
+    sample_ws.set_setting("base_model", "bundled")
+    picked = chunks[:60:2]
     for i, ch in enumerate(picked):
         words = ch["text"].split()
         query = " ".join(words[10:20])

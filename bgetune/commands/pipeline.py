@@ -1,0 +1,81 @@
+"""CLI: `bgetune run DOCS... --workspace W [--base-model M] [--llm-base-url U] --yes --json`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bgetune.cli import JsonOpt, WorkspaceOpt, emit, fail
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run_cmd(
+        paths: list[Path] = typer.Argument(
+            ..., help="Documents or folders (PDF, DOCX, Markdown, TXT, HTML, JSONL)."
+        ),
+        workspace: Path | None = WorkspaceOpt,
+        base_model: str | None = typer.Option(None, "--base-model", help="Hub id, folder or 'bundled'."),
+        llm_base_url: str | None = typer.Option(
+            None,
+            "--llm-base-url",
+            help="OpenAI-compatible server for query generation (none: offline generator).",
+        ),
+        yes: bool = typer.Option(
+            False, "--yes", "-y", help="Approve every pair the filters keep, and train."
+        ),
+        epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (default: the trainer's)."),
+        guard: bool = typer.Option(False, "--guard", help="Also run the out-of-domain forgetting guard."),
+        as_json: bool = JsonOpt,
+    ) -> None:
+        """The whole pipeline without questions: ingest, generate, filter, train, evaluate, calibrate, export."""
+        from bgetune.config import Settings
+        from bgetune.models import ModelError
+        from bgetune.pipeline import PipelineError, run_pipeline
+        from bgetune.tools.evaluation import EvaluationError
+
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            fail(f"not found: {', '.join(missing)}")
+        cfg = None
+        if epochs is not None:
+            from bgetune.tools.training import TrainConfig
+
+            cfg = TrainConfig(base_model=base_model, epochs=epochs)
+        ws_path = Settings(workspace=workspace).workspace
+        log = (lambda m: typer.echo(m, err=True)) if not as_json else None
+        try:
+            res = run_pipeline(
+                paths,
+                workspace=ws_path,
+                base_model=base_model,
+                llm_base_url=llm_base_url,
+                yes=yes,
+                train_config=cfg,
+                guard=guard,
+                log=log,
+            )
+        except (PipelineError, EvaluationError, ModelError) as exc:
+            fail(str(exc))
+            return
+        if res.get("status") != "done":
+            emit(
+                res,
+                as_json,
+                f"{res['pairs']['kept']} pairs kept, {res['pairs']['rejected']} rejected. "
+                f"Next: {res['next_step']}",
+            )
+            return
+        b, t = res["metrics"]["base"], res["metrics"].get("tuned", {})
+        ci = res.get("ci") or {}
+        lines = [
+            f"model: {res['model_dir']} (base {res['base_model']})",
+            f"pairs: {res['pairs']['kept']} kept, {res['pairs']['rejected']} rejected",
+            f"nDCG@10 {b['ndcg@10']:.3f} -> {t.get('ndcg@10', float('nan')):.3f}"
+            + (f" (gain {ci['diff']:+.3f}, 95% CI {ci['low']:+.3f}..{ci['high']:+.3f})" if ci else ""),
+            f"MRR@10 {b['mrr@10']:.3f} -> {t.get('mrr@10', float('nan')):.3f}; "
+            f"hit@1 {b['hit@1']:.3f} -> {t.get('hit@1', float('nan')):.3f}",
+            f"threshold {res['threshold']:.3f} (max F1 on held-out pairs)",
+        ]
+        emit(res, as_json, "\n".join(lines))
