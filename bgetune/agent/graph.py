@@ -204,8 +204,21 @@ def build_graph(checkpointer: Any = None, model: Any = None, settings: Settings 
     def gate(state: AgentState) -> Command:
         call = state["messages"][-1].tool_calls[0]
         spec = REGISTRY[call["name"]]
+        writer = get_stream_writer()
+
+        def progress(done: int, total: int, label: str = "") -> None:
+            writer(
+                {
+                    "type": "progress",
+                    "tool": f"estimate {spec.name}",
+                    "done": done,
+                    "total": total,
+                    "label": label,
+                }
+            )
+
         try:
-            payload = prepare_approval(spec, ctx_for(state), spec.parse(call.get("args")), call)
+            payload = prepare_approval(spec, ctx_for(state, progress), spec.parse(call.get("args")), call)
         except Exception as exc:  # noqa: BLE001 - cannot even estimate: report, run nothing
             msg = ToolMessage(
                 f"cannot prepare {spec.name}: {redact(str(exc), settings)}",
@@ -281,7 +294,8 @@ def build_graph(checkpointer: Any = None, model: Any = None, settings: Settings 
         except ToolError as exc:
             msg = ToolMessage(str(exc), tool_call_id=call_id, name=name, status="error")
         except Exception as exc:  # noqa: BLE001 - a failing tool is reported to the agent and the user
-            log.exception("tool %s failed", name)
+            log.warning("tool %s failed: %s", name, redact(str(exc), settings)[:300])
+            log.debug("tool %s traceback", name, exc_info=True)
             msg = ToolMessage(
                 f"{type(exc).__name__}: {redact(str(exc), settings)}"[:2000],
                 tool_call_id=call_id,

@@ -304,9 +304,10 @@ def plan_request(
 
     if START_TRAIN.search(rest) or re.search(r"\btrain\b", rest, _I):
         pre = []
-        if not stages.get("splits"):
+        resplit = bool(stages.get("unsplit")) or not stages.get("splits")
+        if resplit:
             pre.append(_step("split_dataset"))
-        if not stages.get("negatives"):
+        if resplit or not stages.get("negatives"):
             pre.append(_step("mine_negatives"))
         return Plan("train", lang, steps=steps + pre + [_step("train"), _step("evaluate")])
 
@@ -481,7 +482,16 @@ def compose_reply(
                 )
             )
         elif tool == "split_dataset":
-            lines.append(_say(lang, f"Split: {r}", f"数据划分：{r}"))
+            counts = ", ".join(f"{k} {v}" for k, v in (r.get("pairs") or {}).items())
+            lines.append(
+                _say(
+                    lang,
+                    f"Split by {r.get('unit', 'document')}: {counts}.",
+                    f"按{r.get('unit', 'document')}划分：{counts}。",
+                )
+            )
+            if r.get("warning"):
+                lines.append(f"  ! {r['warning']}")
         elif tool == "mine_negatives":
             lines.append(
                 _say(

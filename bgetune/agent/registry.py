@@ -137,6 +137,7 @@ def stage_snapshot(ws: Workspace) -> dict[str, Any]:
         "pairs": st["pairs"],
         "splits": st["splits"],
         "negatives": st["negatives"],
+        "unsplit": ws.scalar(UNSPLIT_SQL),
         "last_runs": runs,
         "settings": {k: v for k, v in ws.settings().items() if k in TRAIN_SETTINGS},
     }
@@ -354,9 +355,22 @@ def train_config(ctx: ToolContext, a: TrainArgs) -> Any:
     return mod.TrainConfig(**values)
 
 
+UNSPLIT_SQL = "SELECT count(*) FROM pairs WHERE status IN ('proposed','approved','edited') AND split IS NULL"
+
+
+def ensure_split(ctx: ToolContext) -> dict[str, Any] | None:
+    """Split (free, deterministic) when kept pairs have no split yet; training and its estimate need one."""
+    if not ctx.ws.scalar(UNSPLIT_SQL):
+        return None
+    return _need("bgetune.tools.split", "split").make_split(ctx.ws)
+
+
 def _train_estimate(ctx: ToolContext, a: TrainArgs) -> dict[str, Any]:
     mod = _need("bgetune.tools.training", "training")
-    return mod.estimate_training(ctx.ws, train_config(ctx, a))
+    if not ctx.ws.scalar("SELECT count(*) FROM pairs WHERE status IN ('approved','edited')"):
+        raise ToolError("no approved pairs to train on: review the proposed pairs and approve them first")
+    ensure_split(ctx)
+    return mod.estimate_training(ctx.ws, train_config(ctx, a), progress=ctx.progress)
 
 
 def _train_editable(ctx: ToolContext, a: TrainArgs) -> dict[str, Any]:
@@ -377,8 +391,7 @@ def _train(ctx: ToolContext, a: TrainArgs) -> dict[str, Any]:
     mod = _need("bgetune.tools.training", "training")
     if not ctx.ws.scalar("SELECT count(*) FROM pairs WHERE status IN ('approved','edited')"):
         raise ToolError("no approved pairs to train on: review the proposed pairs and approve them first")
-    if not ctx.ws.scalar("SELECT count(*) FROM pairs WHERE split IS NOT NULL"):
-        _need("bgetune.tools.split", "split").make_split(ctx.ws)
+    ensure_split(ctx)
     out = mod.train(ctx.ws, train_config(ctx, a), progress=ctx.progress)
     curve = out.get("loss_curve") or []
     if len(curve) > 12:  # keep the message short: first, evenly spaced, last

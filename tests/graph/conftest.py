@@ -44,7 +44,10 @@ A rollback must be possible within ten minutes; every release carries its rollba
 
 def call(name: str, **args: Any) -> AIMessage:
     """An AI message with one tool call."""
-    return AIMessage("", tool_calls=[{"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:8]}", "type": "tool_call"}])
+    return AIMessage(
+        "",
+        tool_calls=[{"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:8]}", "type": "tool_call"}],
+    )
 
 
 class ScriptedChatModel(BaseChatModel):
@@ -64,7 +67,9 @@ class ScriptedChatModel(BaseChatModel):
         self.bound_tools, self.bind_kwargs = list(tools), kwargs
         return self
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
         self.prompts.append(list(messages))
         if not self.script:
             raise AssertionError("the scripted model ran out of answers")
@@ -82,7 +87,7 @@ def scripted() -> Callable[..., ScriptedChatModel]:
 
 @pytest.fixture
 def docs(tmp_path: Path) -> list[Path]:
-    """Two small real documents: a 2-page slice of a real PDF (the R FAQ) and a Markdown page."""
+    """Two small real documents: a 1-page slice of a real PDF (the R FAQ) and a Markdown page."""
     from pypdf import PdfReader, PdfWriter
 
     from tests.conftest import SAMPLES
@@ -90,7 +95,7 @@ def docs(tmp_path: Path) -> list[Path]:
     folder = tmp_path / "docs"
     folder.mkdir(parents=True, exist_ok=True)
     reader, writer = PdfReader(SAMPLES / "en" / "R-FAQ.pdf"), PdfWriter()
-    for page in reader.pages[4:6]:
+    for page in reader.pages[4:5]:
         writer.add_page(page)
     pdf = folder / "r-faq-slice.pdf"
     with open(pdf, "wb") as fh:

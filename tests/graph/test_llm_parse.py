@@ -18,10 +18,27 @@ def test_fenced_json_becomes_a_tool_call():
 
 
 def test_variants():
-    assert text_tool_call('<tool_call>\n{"name": "show_pairs", "arguments": {"limit": 3}}\n</tool_call>', KNOWN)["args"] == {"limit": 3}
-    assert text_tool_call('{"name": "set_setting", "arguments": "{\\"name\\": \\"epochs\\", \\"value\\": \\"2\\"}"}', KNOWN)["args"]["name"] == "epochs"
-    assert text_tool_call('```json\n{"type": "function", "function": {"name": "evaluate", "parameters": {}}}\n```', KNOWN)["name"] == "evaluate"
-    assert text_tool_call("<think>maybe train?</think>```json\n[{\"name\": \"status\", \"arguments\": {}}]\n```", KNOWN)["name"] == "status"
+    assert text_tool_call(
+        '<tool_call>\n{"name": "show_pairs", "arguments": {"limit": 3}}\n</tool_call>', KNOWN
+    )["args"] == {"limit": 3}
+    assert (
+        text_tool_call(
+            '{"name": "set_setting", "arguments": "{\\"name\\": \\"epochs\\", \\"value\\": \\"2\\"}"}', KNOWN
+        )["args"]["name"]
+        == "epochs"
+    )
+    assert (
+        text_tool_call(
+            '```json\n{"type": "function", "function": {"name": "evaluate", "parameters": {}}}\n```', KNOWN
+        )["name"]
+        == "evaluate"
+    )
+    assert (
+        text_tool_call(
+            '<think>maybe train?</think>```json\n[{"name": "status", "arguments": {}}]\n```', KNOWN
+        )["name"]
+        == "status"
+    )
 
 
 def test_unknown_names_and_prose_stay_text():
@@ -32,8 +49,10 @@ def test_unknown_names_and_prose_stay_text():
 
 
 def test_one_call_per_turn():
-    calls = [{"name": "status", "args": {}, "id": "a", "type": "tool_call"},
-             {"name": "train", "args": {}, "id": "b", "type": "tool_call"}]
+    calls = [
+        {"name": "status", "args": {}, "id": "a", "type": "tool_call"},
+        {"name": "train", "args": {}, "id": "b", "type": "tool_call"},
+    ]
     assert [c["id"] for c in normalize_ai_message(AIMessage("", tool_calls=calls), KNOWN).tool_calls] == ["a"]
 
 

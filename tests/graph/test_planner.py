@@ -15,7 +15,12 @@ def tools(plan) -> list[str]:
 
 @pytest.mark.parametrize(
     "text",
-    ["fine-tune bge on these PDFs", "Fine tune BGE on these docs please", "用这些PDF微调bge模型", "帮我用这些文档微调一个模型"],
+    [
+        "fine-tune bge on these PDFs",
+        "Fine tune BGE on these docs please",
+        "用这些PDF微调bge模型",
+        "帮我用这些文档微调一个模型",
+    ],
 )
 def test_finetune_with_files(text):
     plan = plan_request(text, files=["/x/a.pdf"], new_files=True, stages={})
@@ -90,7 +95,9 @@ def test_settings_are_settings_not_training(text, name, value):
     assert "train" not in tools(plan)
 
 
-@pytest.mark.parametrize("text", ["train", "start training", "开始训练", "训练", "Train the model now", "go ahead and train"])
+@pytest.mark.parametrize(
+    "text", ["train", "start training", "开始训练", "训练", "Train the model now", "go ahead and train"]
+)
 def test_train_commands(text):
     plan = plan_request(text, stages=READY)
     assert plan.intent == "train"
@@ -105,8 +112,15 @@ def test_train_skips_done_stages_and_keeps_settings():
 
 @pytest.mark.parametrize(
     "text",
-    ["don't train yet", "do not start training", "先别训练", "先不要训练，我再看看数据", "wait, don't fine-tune yet",
-     "hold off on training", "不要导出"],
+    [
+        "don't train yet",
+        "do not start training",
+        "先别训练",
+        "先不要训练，我再看看数据",
+        "wait, don't fine-tune yet",
+        "hold off on training",
+        "不要导出",
+    ],
 )
 def test_negations_never_act(text):
     plan = plan_request(text, files=["/x/a.pdf"], stages=READY)
@@ -114,7 +128,14 @@ def test_negations_never_act(text):
 
 
 @pytest.mark.parametrize(
-    "text", ["what does training cost?", "How long will training take?", "训练要多久？", "训练需要多少钱", "should I train now?"]
+    "text",
+    [
+        "what does training cost?",
+        "How long will training take?",
+        "训练要多久？",
+        "训练需要多少钱",
+        "should I train now?",
+    ],
 )
 def test_cost_questions_estimate_only(text):
     plan = plan_request(text, stages=READY)
@@ -126,7 +147,7 @@ def test_cost_questions_estimate_only(text):
     ("text", "query"),
     [
         ("why does 'nightly backup time' miss", "nightly backup time"),
-        ("Why is \"restore a file\" not found?", "restore a file"),
+        ('Why is "restore a file" not found?', "restore a file"),
         ("为什么'备份保留多久'检索不到", "备份保留多久"),
         ("为什么“如何回滚”找不到", "如何回滚"),
         ("why does 'how to train a model' miss?", "how to train a model"),
@@ -158,8 +179,12 @@ def test_attachments_alone_are_ingested():
 def test_replies_are_in_the_users_language_and_say_what_next():
     zh = compose_reply("approve_all", "zh", [("approve_all_pairs", {"approved": 4}, True)], READY)
     assert "已通过 4" in zh and "开始训练" in zh
-    en = compose_reply("finetune", "en", [("generate_pairs", {"pairs_added": 9, "mode": "offline", "chunks_done": 3}, True)],
-                       READY)
+    en = compose_reply(
+        "finetune",
+        "en",
+        [("generate_pairs", {"pairs_added": 9, "mode": "offline", "chunks_done": 3}, True)],
+        READY,
+    )
     assert "Generated 9 pairs" in en and "approve all" in en
     failed = compose_reply("train", "en", [("train", "the training step is not available", False)], READY)
     assert "failed" in failed and "status" in failed
