@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,15 @@ def _side_by_side(metrics: dict[str, dict[str, float]], ci: dict[str, Any] | Non
 
 
 def _ws_if_any(workspace: Path | None):
-    if workspace or os.environ.get("BGETUNE_WORKSPACE") or Path("bgetune-workspace").exists():
+    """The workspace when one was named (must exist) or the default one exists; else None."""
+    if workspace:
         return open_workspace(workspace, create=False)[0]
+    from bgetune.config import Settings
+    from bgetune.workspace import DB_NAME
+
+    default = Settings().workspace
+    if default and (Path(default) / DB_NAME).exists():
+        return open_workspace(None, create=False)[0]
     return None
 
 
