@@ -12,8 +12,6 @@ from typing import Any
 
 import typer
 
-from bgetune.cli import WorkspaceOpt
-
 EXIT_WORDS = {"/quit", "/exit", "quit", "exit", "退出"}
 
 
@@ -168,6 +166,8 @@ def _launch_ui(**kwargs: Any) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    from bgetune.cli import WorkspaceOpt  # here, not at the top: bgetune.cli imports this module
+
     @app.command()
     def chat(
         workspace: Path | None = WorkspaceOpt,

@@ -106,6 +106,28 @@ def docs(tmp_path: Path) -> list[Path]:
 
 
 @pytest.fixture
+def reviewed_ws(tmp_path, docs):
+    """A workspace with documents ingested, pairs generated offline, filtered and approved (tools called directly)."""
+    from bgetune.config import Settings
+    from bgetune.tools.filtering import filter_pairs
+    from bgetune.tools.ingest import ingest
+    from bgetune.tools.qa_generation import generate_pairs
+    from bgetune.tools.review import approve_all
+    from bgetune.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws")
+    settings = Settings(workspace=ws.root)
+    assert ingest(ws, docs, settings=settings).ok
+    generate_pairs(ws, settings, mode="offline")
+    filter_pairs(ws, settings=settings)
+    assert approve_all(ws) > 0
+    ws.set_setting("max_steps", 2)
+    ws.set_setting("epochs", 1)
+    ws.close()
+    return tmp_path / "ws"
+
+
+@pytest.fixture
 def injected_doc(tmp_path: Path) -> Path:
     p = tmp_path / "docs" / "notes.md"
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 
 from bgetune.agent.runner import AgentSession
@@ -85,27 +84,6 @@ def test_full_conversation_with_scripted_model(tmp_path, docs, scripted):
     )
     assert '"chunks"' in fake.prompts[-1][0].content
     assert fake.bind_kwargs == {"parallel_tool_calls": False}
-
-
-@pytest.fixture
-def reviewed_ws(tmp_path, docs):
-    """A workspace with documents ingested, pairs generated offline, filtered and approved (tools called directly)."""
-    from bgetune.tools.filtering import filter_pairs
-    from bgetune.tools.ingest import ingest
-    from bgetune.tools.qa_generation import generate_pairs
-    from bgetune.tools.review import approve_all
-    from bgetune.workspace import Workspace
-
-    ws = Workspace(tmp_path / "ws")
-    settings = Settings(workspace=ws.root)
-    assert ingest(ws, docs, settings=settings).ok
-    generate_pairs(ws, settings, mode="offline")
-    filter_pairs(ws, settings=settings)
-    assert approve_all(ws) > 0
-    ws.set_setting("max_steps", 2)
-    ws.set_setting("epochs", 1)
-    ws.close()
-    return tmp_path / "ws"
 
 
 def test_reject_at_the_gate_trains_nothing_and_says_what_next(tmp_path, reviewed_ws, scripted):
