@@ -82,6 +82,16 @@ def _turn_results(messages: list[AnyMessage]) -> list[tuple[str, Any, bool]]:
     return out
 
 
+def _repeated(call: dict[str, Any], messages: list[AnyMessage]) -> bool:
+    """True when this turn already made the same call (same tool, same arguments)."""
+    for m in messages[_last_human_index(messages) + 1 :]:
+        if isinstance(m, AIMessage):
+            for c in m.tool_calls or []:
+                if c["name"] == call["name"] and c.get("args") == call.get("args"):
+                    return True
+    return False
+
+
 def _call(tool: str, args: dict[str, Any]) -> dict[str, Any]:
     return {"name": tool, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
 
@@ -146,7 +156,12 @@ def build_graph(checkpointer: Any = None, model: Any = None, settings: Settings 
                 ],
                 "stages": stages,
             }
-        return {"messages": [normalize_ai_message(ai, known)], "stages": stages}
+        ai = normalize_ai_message(ai, known)
+        if ai.tool_calls and _repeated(ai.tool_calls[0], messages):
+            # small models loop on the same call: answer with what that call already returned
+            result = next((m.content for m in reversed(messages) if isinstance(m, ToolMessage)), "")
+            ai = AIMessage(f"Result of {ai.tool_calls[0]['name']}: {str(result)[:1500]}", id=ai.id)
+        return {"messages": [ai], "stages": stages}
 
     def offline_agent(
         state: AgentState, messages: list[AnyMessage], stages: dict[str, Any]

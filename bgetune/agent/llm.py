@@ -51,8 +51,13 @@ def _candidates(text: str) -> list[str]:
     out = [m.group(1).strip() for m in _FENCED.finditer(text)]
     out += [m.group(1).strip() for m in _TAGGED.finditer(text)]
     stripped = text.strip()
-    if stripped.startswith("{"):
+    if stripped.startswith(("{", "[")):
         out.append(stripped)
+        try:  # several objects, one per line, or prose after the first: keep the first complete value
+            value, _ = json.JSONDecoder().raw_decode(stripped)
+            out.append(json.dumps(value))
+        except json.JSONDecodeError:
+            pass
     return out
 
 

@@ -72,3 +72,8 @@ def test_schemas_hide_injected_arguments_and_tag_costs():
 def test_invented_approval_arguments_are_dropped():
     args = REGISTRY["train"].parse({"approved": True, "confirm": "yes", "max_steps": 2})
     assert not hasattr(args, "approved") and args.max_steps == 2
+
+
+def test_several_bare_objects_take_the_first():
+    text = '{"name": "status", "arguments": {}}\n{"name": "show_pairs", "arguments": {"limit": 10}}'
+    assert text_tool_call(text, KNOWN)["name"] == "status"
