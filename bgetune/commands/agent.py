@@ -158,7 +158,17 @@ def run_cli_chat(
 
 
 def _launch_ui(**kwargs: Any) -> None:
-    from bgetune.ui import app as ui_app
+    try:
+        from bgetune.ui import app as ui_app
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("bgetune.ui.app", "gradio"):
+            raise
+        typer.secho(
+            f"error: the web UI is not available ({exc.name} is missing); use `bgetune chat --cli`",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2) from exc
 
     params = inspect.signature(ui_app.main).parameters
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
