@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import shlex
@@ -159,7 +160,7 @@ def run_cli_chat(
 
 def _launch_ui(**kwargs: Any) -> None:
     try:
-        from bgetune.ui import app as ui_app
+        ui_app = importlib.import_module("bgetune.ui.app")
     except ModuleNotFoundError as exc:
         if exc.name not in ("bgetune.ui.app", "gradio"):
             raise
