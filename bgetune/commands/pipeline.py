@@ -26,6 +26,9 @@ def register(app: typer.Typer) -> None:
             False, "--yes", "-y", help="Approve every pair the filters keep, and train."
         ),
         epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (default: the trainer's)."),
+        max_steps: int | None = typer.Option(
+            None, "--max-steps", help="Stop training after N steps (smoke runs)."
+        ),
         guard: bool = typer.Option(False, "--guard", help="Also run the out-of-domain forgetting guard."),
         as_json: bool = JsonOpt,
     ) -> None:
@@ -39,10 +42,12 @@ def register(app: typer.Typer) -> None:
         if missing:
             fail(f"not found: {', '.join(missing)}")
         cfg = None
-        if epochs is not None:
+        if epochs is not None or max_steps is not None:
             from bgetune.tools.training import TrainConfig
 
-            cfg = TrainConfig(base_model=base_model, epochs=epochs)
+            cfg = TrainConfig(
+                base_model=base_model, max_steps=max_steps, **({"epochs": epochs} if epochs else {})
+            )
         ws_path = Settings(workspace=workspace).workspace
         log = (lambda m: typer.echo(m, err=True)) if not as_json else None
         try:
