@@ -1,0 +1,1081 @@
+"""Contrastive fine-tuning of a sentence-transformers model: fast, family-correct, resumable.
+
+A hand-written loop around the sentence-transformers model's own forward (the model stays a standard
+``SentenceTransformer`` that saves and loads normally). Loss: MultipleNegativesRankingLoss with
+``scale = 1 / family temperature`` (BGE 0.02 -> 50), hard negatives as extra passages, the family's query
+instruction prepended to queries, positives of a query masked out of its negatives; a GradCache variant
+(CachedMNRL) when the batch does not fit; optional Matryoshka dims and LoRA.
+Speed over the stock Trainer recipe: texts are tokenised once, batches are length-grouped and padded to the
+batch's own longest text (rounded to 8), bf16 autocast on CUDA and on CPUs with AMX/AVX512-bf16, no
+Trainer/collator overhead per step.
+Batches never hold two pairs of one chunk or near-duplicate queries. Each epoch ends with a small validation
+(nDCG@10 of val-split pairs against the corpus), early stopping, and an atomic checkpoint (weights,
+optimizer, scheduler, epoch/step, RNG) under ``artifacts/runs/<run_id>/``; ``resume=True`` continues the last
+interrupted run from its last complete checkpoint. Under ``torchrun`` (WORLD_SIZE > 1) the same code runs
+data-parallel: in-batch negatives are gathered across processes with gradient, gradients are averaged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import os
+import random
+import resource
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bgetune.tools.negatives import resolve_for_workspace, trainable_pairs
+from bgetune.workspace import Workspace, atomic_write_json
+
+Progress = Callable[[int, int, str], None]
+
+QUERY_LEN_CAP = 128
+PASSAGE_LEN_CAP = 512
+NEAR_DUP_QUERY_RATIO = 90.0
+CKPT_PREFIX = "checkpoint-epoch-"
+COMPLETE = "COMPLETE"
+
+
+class TrainingError(RuntimeError):
+    """A training problem the user can fix (no data, bad option, nothing to resume)."""
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    """Training options. ``None`` means: derive from the data or the hardware."""
+
+    base_model: str | None = None  # hub id, folder, 'bundled'; None = the workspace's choice
+    family: str | None = None  # override the family rules (e.g. 'bge-en' on the bundled model)
+    epochs: int = 3
+    lr: float | None = None  # None: 2e-5 for small models (< 150M params), 1e-5 above
+    batch_size: int = 32  # pairs per step (per process under torchrun)
+    mini_batch_size: int | None = None  # set (< batch_size) for the GradCache loss (CachedMNRL)
+    max_query_len: int | None = None  # None: p99 of the data's query tokens, capped at 128
+    max_passage_len: int | None = None  # None: p99 of the data's passage tokens, capped at the model's max
+    hard_negatives: int = 1  # mined negatives per query per step (rotated each epoch); 0 = in-batch only
+    lora: bool = False
+    lora_r: int = 16
+    matryoshka_dims: list[int] | None = None
+    max_steps: int | None = (
+        None  # stop after this many steps in total (the epoch still ends with eval + checkpoint)
+    )
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    patience: int = 1  # epochs without a better val nDCG@10 before stopping
+    seed: int = 13
+    device: str | None = None
+    bf16: bool | None = None  # None: on CUDA and on CPUs with AMX/AVX512-bf16
+    resume: bool = False
+    val_corpus_max: int = 20_000  # chunks scored in the per-epoch validation (positives always included)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------- data
+@dataclass
+class Example:
+    pair_id: int
+    query_ids: list[int]
+    pos: int  # passage index (into Data.passages)
+    negs: list[int]  # passage indices of mined negatives, by rank
+    positives: frozenset[int]  # every passage index that answers this query
+    qnorm: str
+
+
+@dataclass
+class Data:
+    examples: list[Example]
+    passages: list[list[int]]  # token ids per passage index
+    max_query_len: int
+    max_passage_len: int
+    n_val: int = 0
+
+
+def _p99(lengths: list[int]) -> int:
+    return int(np.percentile(lengths, 99)) if lengths else 0
+
+
+def _tokenize(tok: Any, texts: list[str], max_len: int) -> list[list[int]]:
+    out: list[list[int]] = []
+    for i in range(0, len(texts), 1024):
+        enc = tok(texts[i : i + 1024], truncation=True, max_length=max_len, add_special_tokens=True)
+        out.extend(enc["input_ids"])
+    return out
+
+
+def load_data(ws: Workspace, model: Any, cfg: TrainConfig, query_prompt: str) -> Data:
+    """Pre-tokenised training examples from the trainable train-split pairs and their stored negatives."""
+    from bgetune.text import normalize_for_match
+
+    pairs = trainable_pairs(ws, ("train",))
+    if not pairs:
+        raise TrainingError(
+            f"no trainable pairs in the train split of {ws.root}: approve pairs (review) and make a split first"
+        )
+    texts = {r["id"]: r["text"] for r in ws.query("SELECT id, text FROM chunks")}
+    negs: dict[int, list[str]] = {}
+    if cfg.hard_negatives > 0:
+        for r in ws.query("SELECT pair_id, chunk_id FROM negatives ORDER BY pair_id, rank"):
+            negs.setdefault(r["pair_id"], []).append(r["chunk_id"])
+    index: dict[str, int] = {}
+    ptexts: list[str] = []
+
+    def pidx(key: str, text: str) -> int:
+        if key not in index:
+            index[key] = len(ptexts)
+            ptexts.append(text)
+        return index[key]
+
+    raw = []
+    for p in pairs:
+        if p["chunk_id"] and p["chunk_id"] in texts:
+            pos = pidx(p["chunk_id"], texts[p["chunk_id"]])
+        else:
+            pos = pidx(f"own:{p['id']}", p["passage"])
+        positives = {pos} | {pidx(c, texts[c]) for c in p["positives"] if c in texts}
+        n = [pidx(c, texts[c]) for c in negs.get(p["id"], []) if c in texts]
+        n = [x for x in n if x not in positives]
+        raw.append((p, pos, n, frozenset(positives)))
+
+    tok = model.tokenizer
+    cap_p = min(PASSAGE_LEN_CAP, int(model.max_seq_length or PASSAGE_LEN_CAP))
+    q_texts = [query_prompt + p["query"] for p, *_ in raw]
+    q_ids = _tokenize(tok, q_texts, QUERY_LEN_CAP)
+    p_ids = _tokenize(tok, ptexts, cap_p)
+    mq = cfg.max_query_len or max(8, min(QUERY_LEN_CAP, _p99([len(x) for x in q_ids])))
+    mp = cfg.max_passage_len or max(16, min(cap_p, _p99([len(x) for x in p_ids])))
+    q_ids = [_truncate(x, mq) for x in q_ids]
+    p_ids = [_truncate(x, mp) for x in p_ids]
+    examples = [
+        Example(p["id"], q_ids[i], pos, n, positives, normalize_for_match(p["query"]))
+        for i, (p, pos, n, positives) in enumerate(raw)
+    ]
+    n_val = int(
+        ws.scalar("SELECT count(*) FROM pairs WHERE status IN ('approved','edited') AND split='val'") or 0
+    )
+    return Data(examples, p_ids, mq, mp, n_val)
+
+
+def _truncate(ids: list[int], n: int) -> list[int]:
+    """Truncate keeping the final special token ([SEP] / </s>)."""
+    return ids if len(ids) <= n else ids[: n - 1] + ids[-1:]
+
+
+def plan_batches(data: Data, batch_size: int, *, seed: int, epoch: int, group: int = 64) -> list[list[int]]:
+    """Length-grouped batches of example indices: never two pairs of one chunk, nor near-duplicate queries.
+
+    Shuffle, sort mega-batches of ``group`` batches by length, fill batches greedily skipping conflicts,
+    then shuffle the batch order. Deterministic in (seed, epoch)."""
+    from rapidfuzz import fuzz
+
+    rng = random.Random(seed * 1000 + epoch)
+    order = list(range(len(data.examples)))
+    rng.shuffle(order)
+    ex = data.examples
+    cost = [len(e.query_ids) + len(data.passages[e.pos]) for e in ex]
+    batches: list[list[int]] = []
+    mega = batch_size * group
+    for start in range(0, len(order), mega):
+        chunk = sorted(order[start : start + mega], key=lambda i: cost[i])
+        open_batches: list[tuple[list[int], set[int], list[str]]] = []
+        for i in chunk:
+            e = ex[i]
+            placed = False
+            for b, used, queries in open_batches:
+                if used & e.positives:
+                    continue
+                if any(
+                    q == e.qnorm or fuzz.ratio(q, e.qnorm, score_cutoff=NEAR_DUP_QUERY_RATIO) for q in queries
+                ):
+                    continue
+                b.append(i)
+                used.update(e.positives)
+                queries.append(e.qnorm)
+                placed = True
+                break
+            if not placed:
+                open_batches.append(([i], set(e.positives), [e.qnorm]))
+            full = [ob for ob in open_batches if len(ob[0]) >= batch_size]
+            for ob in full:
+                batches.append(ob[0])
+                open_batches.remove(ob)
+        batches.extend(ob[0] for ob in open_batches)
+    rng.shuffle(batches)
+    return batches
+
+
+# ---------------------------------------------------------------------------------------------- model pieces
+class _Dist:
+    """Process-group facts; a no-op on one process."""
+
+    def __init__(self) -> None:
+        import torch.distributed as dist
+
+        self.enabled = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+        self.rank = dist.get_rank() if self.enabled else 0
+        self.world = dist.get_world_size() if self.enabled else 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.enabled:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def broadcast(self, obj: Any) -> Any:
+        if not self.enabled:
+            return obj
+        import torch.distributed as dist
+
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def gather(self, t: Any) -> tuple[Any, int]:
+        """All processes' tensors concatenated (with gradient), and this process's row offset."""
+        if not self.enabled:
+            return t, 0
+        import torch
+        import torch.distributed as dist
+        import torch.distributed.nn.functional as dnn
+
+        n = torch.tensor([t.shape[0]], device=t.device)
+        sizes = [torch.zeros_like(n) for _ in range(self.world)]
+        dist.all_gather(sizes, n)
+        sizes_i = [int(s.item()) for s in sizes]
+        m = max(sizes_i)
+        if t.shape[0] < m:
+            pad = torch.zeros((m - t.shape[0], *t.shape[1:]), dtype=t.dtype, device=t.device)
+            t = torch.cat([t, pad])
+        parts = dnn.all_gather(t) if t.requires_grad else _plain_gather(t, self.world)
+        out = torch.cat([p[:s] for p, s in zip(parts, sizes_i, strict=True)])
+        return out, sum(sizes_i[: self.rank])
+
+    def average_grads(self, params: list[Any]) -> None:
+        if not self.enabled:
+            return
+        import torch
+        import torch.distributed as dist
+
+        grads = [p.grad for p in params if p.grad is not None]
+        bucket: list[Any] = []
+        size = 0
+        for g in grads + [None]:
+            if g is not None:
+                bucket.append(g)
+                size += g.numel()
+            if bucket and (g is None or size > 8_000_000):
+                flat = torch.cat([b.reshape(-1) for b in bucket])
+                dist.all_reduce(flat)
+                flat /= self.world
+                off = 0
+                for b in bucket:
+                    b.copy_(flat[off : off + b.numel()].view_as(b))
+                    off += b.numel()
+                bucket, size = [], 0
+
+    def broadcast_params(self, params: list[Any]) -> None:
+        if self.enabled:
+            import torch.distributed as dist
+
+            for p in params:
+                dist.broadcast(p.data, src=0)
+
+
+def _plain_gather(t: Any, world: int) -> list[Any]:
+    import torch
+    import torch.distributed as dist
+
+    parts = [torch.empty_like(t) for _ in range(world)]
+    dist.all_gather(parts, t)
+    return parts
+
+
+def _pad(seqs: list[list[int]], pad_id: int, device: Any, multiple: int) -> dict[str, Any]:
+    import torch
+
+    n = max(len(s) for s in seqs)
+    n = int(math.ceil(n / multiple) * multiple)
+    ids = torch.full((len(seqs), n), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), n), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, : len(s)] = 1
+    return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
+
+
+class _Embedder:
+    """Runs the sentence-transformers model's own forward on pre-tokenised, padded batches."""
+
+    def __init__(self, model: Any, device: Any, bf16: bool) -> None:
+        import torch
+
+        self.model = model
+        self.device = device
+        tok = model.tokenizer
+        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+        self.type_ids = "token_type_ids" in getattr(tok, "model_input_names", [])
+        self.multiple = 8
+        dev_type = "cuda" if str(device).startswith("cuda") else "cpu"
+        self.autocast = (
+            (lambda: torch.autocast(dev_type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+        )
+
+    def __call__(self, seqs: list[list[int]]) -> Any:
+        import torch
+
+        feats = _pad(seqs, self.pad_id, self.device, self.multiple)
+        if self.type_ids:
+            feats["token_type_ids"] = torch.zeros_like(feats["input_ids"])
+        with self.autocast():
+            emb = self.model(feats)["sentence_embedding"]
+        return emb.float()
+
+    def padded_tokens(self, seqs: list[list[int]]) -> int:
+        n = max(len(s) for s in seqs)
+        return len(seqs) * int(math.ceil(n / self.multiple) * self.multiple)
+
+
+def contrastive_loss(
+    q: Any, p: Any, labels: Any, mask: Any, scale: float, dims: list[int] | None = None
+) -> Any:
+    """MNRL: cross-entropy of scaled cosine similarities, each query against every passage; ``mask`` (True)
+    removes other positives of a query from its negatives. With ``dims``: Matryoshka, averaged over dims."""
+    import torch
+    import torch.nn.functional as F
+
+    losses = []
+    for d in dims or [q.shape[1]]:
+        qn = F.normalize(q[:, :d], dim=-1)
+        pn = F.normalize(p[:, :d], dim=-1)
+        logits = (qn @ pn.T) * scale
+        logits = logits.masked_fill(mask, torch.finfo(logits.dtype).min)
+        losses.append(F.cross_entropy(logits, labels))
+    return torch.stack(losses).mean()
+
+
+@contextlib.contextmanager
+def _rng_fork(state: Any) -> Iterator[None]:
+    """Replay a saved torch RNG state (so GradCache's second forward sees the same dropout)."""
+    import torch
+
+    saved = torch.get_rng_state()
+    cuda_saved = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state_all(state[1])
+    try:
+        yield
+    finally:
+        torch.set_rng_state(saved)
+        if cuda_saved is not None:
+            torch.cuda.set_rng_state_all(cuda_saved)
+
+
+def _rng_now() -> tuple[Any, Any]:
+    import torch
+
+    return torch.get_rng_state(), (torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+
+
+class Stepper:
+    """One optimisation step on a batch of examples (plain or GradCache), data-parallel aware."""
+
+    def __init__(
+        self,
+        model: Any,
+        data: Data,
+        *,
+        scale: float,
+        dims: list[int] | None,
+        hard: int,
+        device: Any,
+        bf16: bool,
+        mini_batch: int | None,
+        dist: _Dist | None = None,
+    ) -> None:
+        self.embed = _Embedder(model, device, bf16)
+        self.data = data
+        self.scale = scale
+        self.dims = dims
+        self.hard = hard
+        self.device = device
+        self.mini_batch = mini_batch
+        self.dist = dist or _Dist()
+
+    def inputs(self, batch: list[int], epoch: int) -> tuple[list[list[int]], list[list[int]], list[int]]:
+        """(query token ids, passage token ids, passage indices): positives first, then hard negatives."""
+        ex = [self.data.examples[i] for i in batch]
+        queries = [e.query_ids for e in ex]
+        pidx = [e.pos for e in ex]
+        used = set()
+        for e in ex:
+            used |= e.positives
+        for e in ex:
+            if self.hard and e.negs:
+                k = min(self.hard, len(e.negs))
+                start = (epoch * k) % len(e.negs)
+                rot = (e.negs[start:] + e.negs[:start])[:k]
+                pidx.extend(n for n in rot if n not in used)
+        return queries, [self.data.passages[i] for i in pidx], pidx
+
+    def tokens(self, batch: list[int], epoch: int) -> int:
+        q, p, _ = self.inputs(batch, epoch)
+        return self.embed.padded_tokens(q) + self.embed.padded_tokens(p)
+
+    def _loss_from(self, q: Any, p: Any, batch: list[int], pidx: list[int]) -> Any:
+        import torch
+
+        n_local_pos = len(batch)
+        pos_q, q_off = self.dist.gather(p[:n_local_pos])
+        neg_q, _ = self.dist.gather(p[n_local_pos:]) if self.dist.enabled else (p[n_local_pos:], 0)
+        all_p = torch.cat([pos_q, neg_q])
+        ids = torch.tensor(pidx, device=q.device)
+        g_pos, _ = self.dist.gather(ids[:n_local_pos])
+        g_neg, _ = self.dist.gather(ids[n_local_pos:]) if self.dist.enabled else (ids[n_local_pos:], 0)
+        all_ids = torch.cat([g_pos, g_neg]).tolist()
+        labels = torch.arange(len(batch), device=q.device) + q_off
+        mask = torch.zeros((len(batch), len(all_ids)), dtype=torch.bool)
+        for r, i in enumerate(batch):
+            positives = self.data.examples[i].positives
+            for c, pid in enumerate(all_ids):
+                if pid in positives and c != r + q_off:
+                    mask[r, c] = True
+        return contrastive_loss(q, all_p, labels, mask.to(q.device), self.scale, self.dims)
+
+    def loss_backward(self, batch: list[int], epoch: int) -> float:
+        """Forward + backward for one batch; returns the loss value."""
+        queries, passages, pidx = self.inputs(batch, epoch)
+        if not self.mini_batch or self.mini_batch >= len(queries) + len(passages):
+            q = self.embed(queries)
+            p = self.embed(passages)
+            loss = self._loss_from(q, p, batch, pidx)
+            loss.backward()
+            return float(loss.detach())
+        return self._cached(queries, passages, batch, pidx)
+
+    def _cached(
+        self, queries: list[list[int]], passages: list[list[int]], batch: list[int], pidx: list[int]
+    ) -> float:
+        """GradCache: embed without graph, loss gradient w.r.t. embeddings, then re-embed mini-batches with graph."""
+        import torch
+
+        mb = self.mini_batch or 16
+        chunks: list[tuple[list[list[int]], Any]] = []
+        reps = []
+        with torch.no_grad():
+            for seqs in (queries, passages):
+                out = []
+                for i in range(0, len(seqs), mb):
+                    part = seqs[i : i + mb]
+                    state = _rng_now()
+                    out.append(self.embed(part))
+                    chunks.append((part, state))
+                reps.append(torch.cat(out))
+        q = reps[0].detach().requires_grad_()
+        p = reps[1].detach().requires_grad_()
+        loss = self._loss_from(q, p, batch, pidx)
+        loss.backward()
+        grads = torch.cat([q.grad, p.grad])
+        off = 0
+        for part, state in chunks:
+            with _rng_fork(state):
+                emb = self.embed(part)
+            g = grads[off : off + len(part)]
+            off += len(part)
+            (emb * g).sum().backward()
+        return float(loss.detach())
+
+
+# ---------------------------------------------------------------------------------------------- validation
+def val_queries(ws: Workspace) -> list[dict[str, Any]]:
+    return [p for p in trainable_pairs(ws, ("val",)) if p["positives"]]
+
+
+def evaluate_val(
+    ws: Workspace, model: Any, pairs: list[dict[str, Any]], *, corpus_max: int = 20_000, seed: int = 13
+) -> dict[str, float]:
+    """nDCG@10, MRR@10 and recall@10 of val pairs against the corpus (capped at ``corpus_max`` chunks,
+    every positive kept)."""
+    from bgetune.models import encode
+
+    if not pairs:
+        return {}
+    rows = ws.query("SELECT id, text FROM chunks ORDER BY document_id, ord")
+    if len(rows) > corpus_max:
+        keep = {c for p in pairs for c in p["positives"]}
+        rest = [r for r in rows if r["id"] not in keep]
+        random.Random(seed).shuffle(rest)
+        rows = [r for r in rows if r["id"] in keep] + rest[: max(0, corpus_max - len(keep))]
+    ids = [r["id"] for r in rows]
+    was_training = model.training
+    model.eval()
+    try:
+        c_emb = encode(model, [r["text"] for r in rows], kind="passage")
+        q_emb = encode(model, [p["query"] for p in pairs], kind="query")
+    finally:
+        model.train(was_training)
+    k = min(10, len(ids))
+    scores = q_emb @ c_emb.T
+    top = np.argsort(-scores, axis=1)[:, :k]
+    ndcg = mrr = rec = 0.0
+    for qi, p in enumerate(pairs):
+        rel = set(p["positives"])
+        hits = [ids[j] in rel for j in top[qi]]
+        dcg = sum(1.0 / math.log2(r + 2) for r, h in enumerate(hits) if h)
+        idcg = sum(1.0 / math.log2(r + 2) for r in range(min(len(rel), k)))
+        ndcg += dcg / idcg
+        mrr += next((1.0 / (r + 1) for r, h in enumerate(hits) if h), 0.0)
+        rec += sum(hits) / len(rel)
+    n = len(pairs)
+    return {"ndcg@10": ndcg / n, "mrr@10": mrr / n, "recall@10": rec / n, "queries": n, "corpus": len(ids)}
+
+
+# ---------------------------------------------------------------------------------------------- setup helpers
+def _setup_distributed(device: str | None) -> tuple[_Dist, str]:
+    """Initialise the process group under torchrun (WORLD_SIZE > 1); return it and this process's device."""
+    import torch
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() and device != "cpu" else "gloo"
+        dist.init_process_group(backend)
+    d = _Dist()
+    if d.enabled and torch.cuda.is_available() and device != "cpu":
+        local = int(os.environ.get("LOCAL_RANK", d.rank))
+        torch.cuda.set_device(local)
+        return d, f"cuda:{local}"
+    from bgetune.models import best_device
+
+    return d, best_device(device)
+
+
+def _use_bf16(cfg: TrainConfig, device: str) -> bool:
+    from bgetune.models import cpu_has_bf16
+
+    if cfg.bf16 is not None:
+        return cfg.bf16
+    if os.environ.get("BGETUNE_NO_BF16") == "1":
+        return False
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.is_bf16_supported()
+    return cpu_has_bf16()
+
+
+def _apply_lora(model: Any, r: int) -> None:
+    from peft import LoraConfig, get_peft_model
+
+    tm = model[0]
+    base = tm.auto_model
+    names = {n.split(".")[-1] for n, m in base.named_modules() if m.__class__.__name__ == "Linear"}
+    targets = [t for t in ("query", "key", "value", "q_proj", "k_proj", "v_proj", "dense") if t in names]
+    cfg = LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.05, target_modules=targets or None)
+    tm.auto_model = get_peft_model(base, cfg)
+
+
+def _merged_copy(model: Any, lora: bool) -> Any:
+    """A plain SentenceTransformer to save: LoRA adapters merged into the weights."""
+    if not lora:
+        return model
+    m = copy.deepcopy(model)
+    m[0].auto_model = m[0].auto_model.merge_and_unload()
+    return m
+
+
+def _save_model(model: Any, lora: bool, out: Path) -> None:
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    m = _merged_copy(model, lora)
+    m.save(str(tmp), create_model_card=False)
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _peak_memory_gb(device: str) -> float:
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def _default_lr(model: Any, lora: bool) -> float:
+    n = sum(p.numel() for p in model.parameters())
+    if lora:
+        return 1e-4
+    return 2e-5 if n < 150_000_000 else 1e-5
+
+
+def _make_optimizer(model: Any, cfg: TrainConfig, lr: float, total_steps: int) -> tuple[Any, Any]:
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=lr,
+    )
+    warm = max(1, int(total_steps * cfg.warmup_ratio))
+
+    def lam(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (total_steps - step) / max(1, total_steps - warm))
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lam)
+
+
+def _prepare(ws: Workspace, cfg: TrainConfig, device: str | None = None, model: Any = None) -> dict[str, Any]:
+    """Model (family rules applied), data, device and loss settings shared by train() and estimate_training()."""
+    import torch
+
+    from bgetune.models import load_model
+
+    resolved = resolve_for_workspace(ws, cfg.base_model)
+    if cfg.family:
+        resolved = resolved.with_family(cfg.family)
+    device = device or cfg.device
+    from bgetune.models import best_device
+
+    device = best_device(device)
+    if model is None:
+        model = load_model(resolved, device=device)
+    else:
+        model.to(device)
+    prompt = (model.prompts or {}).get("query", "") or ""
+    data = load_data(ws, model, cfg, prompt)
+    model.max_seq_length = max(data.max_passage_len, data.max_query_len)
+    dims = sorted({int(d) for d in cfg.matryoshka_dims or []}, reverse=True) or None
+    full = model.get_embedding_dimension()
+    if dims and (dims[0] > full or dims[-1] < 1):
+        raise TrainingError(f"matryoshka dims {dims} must lie in 1..{full} (the model's embedding size)")
+    if dims and dims[0] != full:
+        dims = [full, *dims]
+    torch.manual_seed(cfg.seed)
+    return {
+        "resolved": resolved,
+        "model": model,
+        "data": data,
+        "device": device,
+        "dims": dims,
+        "bf16": _use_bf16(cfg, str(device)),
+        "scale": resolved.family.scale,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- estimate
+def estimate_training(
+    ws: Workspace, config: TrainConfig, *, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Steps, expected wall time (from timing real steps here), peak memory and device, for approval."""
+    import torch
+
+    t0 = time.perf_counter()
+    prep = _prepare(ws, config)
+    model, data, device = prep["model"], prep["data"], prep["device"]
+    if config.lora:
+        _apply_lora(model, config.lora_r)
+    if str(device).startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    batches = plan_batches(data, config.batch_size, seed=config.seed, epoch=0)
+    steps_epoch = len(batches)
+    total = steps_epoch * config.epochs
+    if config.max_steps:
+        total = min(total, config.max_steps)
+    stepper = Stepper(
+        model,
+        data,
+        scale=prep["scale"],
+        dims=prep["dims"],
+        hard=config.hard_negatives,
+        device=device,
+        bf16=prep["bf16"],
+        mini_batch=config.mini_batch_size,
+    )
+    toks = [stepper.tokens(b, 0) for b in batches]
+    # time the steps nearest the median cost (one warm-up, then two measured)
+    order = sorted(range(len(batches)), key=lambda i: abs(toks[i] - float(np.median(toks))))
+    probe = [batches[i] for i in order[:3]]
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-9)
+    model.train()
+    per_token: list[float] = []
+    for n, b in enumerate(probe):
+        t = time.perf_counter()
+        stepper.loss_backward(b, 0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if str(device).startswith("cuda"):
+            torch.cuda.synchronize()
+        if n > 0 or len(probe) == 1:
+            per_token.append((time.perf_counter() - t) / max(1, stepper.tokens(b, 0)))
+        if progress:
+            progress(n + 1, len(probe), "timing steps")
+    cost = float(np.mean(per_token))
+    train_s = cost * sum(toks) * config.epochs
+    if config.max_steps and total < steps_epoch * config.epochs:
+        train_s *= total / (steps_epoch * config.epochs)
+    # validation per epoch: encode the (capped) corpus + val queries; time 16 passages
+    n_val = data.n_val
+    eval_s = 0.0
+    if n_val:
+        from bgetune.models import encode
+
+        sample = [r["text"] for r in ws.query("SELECT text FROM chunks LIMIT 16")]
+        model.eval()
+        t = time.perf_counter()
+        encode(model, sample, kind="passage")
+        per = (time.perf_counter() - t) / max(1, len(sample))
+        n_chunks = min(config.val_corpus_max, int(ws.scalar("SELECT count(*) FROM chunks") or 0))
+        eval_s = per * (n_chunks + n_val) * config.epochs
+    seconds = train_s + eval_s + 10.0  # + loading and saving
+    del opt
+    return {
+        "steps": total,
+        "steps_per_epoch": steps_epoch,
+        "epochs": config.epochs,
+        "pairs": len(data.examples),
+        "val_pairs": n_val,
+        "hard_negatives": sum(1 for e in data.examples if e.negs),
+        "seconds": round(seconds, 1),
+        "minutes": round(seconds / 60, 2),
+        "peak_memory_gb": round(_peak_memory_gb(str(device)), 2),
+        "device": str(device),
+        "bf16": prep["bf16"],
+        "batch_size": config.batch_size,
+        "max_query_len": data.max_query_len,
+        "max_passage_len": data.max_passage_len,
+        "base_model": prep["resolved"].spec,
+        "family": prep["resolved"].family.name,
+        "lr": config.lr or _default_lr(model, config.lora),
+        "measured_in_s": round(time.perf_counter() - t0, 1),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def _latest_checkpoint(run_dir: Path) -> Path | None:
+    best = None
+    for d in run_dir.glob(CKPT_PREFIX + "*"):
+        if d.is_dir() and (d / COMPLETE).exists():
+            try:
+                n = int(d.name[len(CKPT_PREFIX) :])
+            except ValueError:
+                continue
+            if best is None or n > best[0]:
+                best = (n, d)
+    return best[1] if best else None
+
+
+def _save_checkpoint(
+    run_dir: Path, epoch: int, model: Any, opt: Any, sched: Any, state: dict[str, Any]
+) -> Path:
+    import torch
+
+    out = run_dir / f"{CKPT_PREFIX}{epoch}"
+    tmp = run_dir / f".{out.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    sd = (
+        {k: v for k, v in model.state_dict().items() if k in trainable}
+        if state["config"]["lora"]
+        else model.state_dict()
+    )
+    rng = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+    torch.save(
+        {"model": sd, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": rng},
+        tmp / "state.pt",
+    )
+    atomic_write_json(tmp / "meta.json", state)
+    (tmp / COMPLETE).write_text("ok\n")
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    for old in run_dir.glob(CKPT_PREFIX + "*"):
+        if old != out:
+            shutil.rmtree(old, ignore_errors=True)
+    return out
+
+
+def _resumable_run(ws: Workspace) -> tuple[str, Path] | None:
+    """The newest train run that did not finish and has a complete checkpoint."""
+    for r in ws.query(
+        "SELECT id, status, artifact_dir FROM runs WHERE kind='train' ORDER BY started_at DESC"
+    ):
+        if r["status"] == "done":
+            return None
+        run_dir = (
+            Path(r["artifact_dir"]) if r["artifact_dir"] else ws.artifact_path("runs", r["id"], mkdir=False)
+        )
+        if _latest_checkpoint(run_dir):
+            return r["id"], run_dir
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- train
+def train(
+    ws: Workspace, config: TrainConfig, *, progress: Progress | None = None, model: Any = None
+) -> dict[str, Any]:
+    """Fine-tune on the workspace's train pairs; returns {run_id, model_dir, steps, loss_curve, best_val,
+    resumed_from, ...}. With ``config.resume`` continue the last interrupted run from its last checkpoint."""
+    import torch
+
+    dist, device = _setup_distributed(config.device)
+    cfg = config
+    run_id: str | None = None
+    run_dir: Path | None = None
+    ckpt: Path | None = None
+    note = None
+    if dist.main:
+        if cfg.resume:
+            found = _resumable_run(ws)
+            if found:
+                run_id, run_dir = found
+                ckpt = _latest_checkpoint(run_dir)
+                meta = json.loads((ckpt / "meta.json").read_text())
+                saved = meta["config"]
+                saved.update(
+                    {"resume": True, "device": cfg.device, "epochs": max(cfg.epochs, saved["epochs"])}
+                )
+                if cfg.max_steps is not None:
+                    saved["max_steps"] = cfg.max_steps
+                cfg = TrainConfig(**saved)
+                with ws.tx() as c:
+                    c.execute(
+                        "UPDATE runs SET status='running', finished_at=NULL, error=NULL WHERE id=?", (run_id,)
+                    )
+            else:
+                note = "nothing to resume (no interrupted run with a checkpoint): starting a new run"
+        if run_id is None:
+            run_id = ws.start_run("train", cfg.to_dict())
+            run_dir = ws.artifact_path("runs", run_id, "x").parent
+            with ws.tx() as c:
+                c.execute("UPDATE runs SET artifact_dir=? WHERE id=?", (str(run_dir), run_id))
+    run_id, run_dir_s, ckpt_s, cfg_d = dist.broadcast(
+        (run_id, str(run_dir) if run_dir else None, str(ckpt) if ckpt else None, cfg.to_dict())
+    )
+    cfg = TrainConfig(**cfg_d)
+    run_dir = Path(run_dir_s)
+    ckpt = Path(ckpt_s) if ckpt_s else None
+    try:
+        result = _train(ws, cfg, run_id, run_dir, ckpt, dist, device, progress, model)
+        result["note"] = note
+        if dist.main:
+            ws.finish_run(run_id, result=result, artifact_dir=str(run_dir))
+        return result
+    except BaseException as exc:
+        if dist.main:
+            status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "failed"
+            ws.finish_run(run_id, status=status, error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if dist.enabled:
+            with contextlib.suppress(Exception):
+                torch.distributed.barrier()
+
+
+def _train(
+    ws: Workspace,
+    cfg: TrainConfig,
+    run_id: str,
+    run_dir: Path,
+    ckpt: Path | None,
+    dist: _Dist,
+    device: str,
+    progress: Progress | None,
+    model: Any,
+) -> dict[str, Any]:
+    import torch
+
+    t_start = time.perf_counter()
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    prep = _prepare(ws, cfg, device=device, model=model)
+    model, data = prep["model"], prep["data"]
+    if cfg.lora:
+        _apply_lora(model, cfg.lora_r)
+    params = [p for p in model.parameters() if p.requires_grad]
+    dist.broadcast_params(params)
+    steps_epoch = len(plan_batches(data, cfg.batch_size, seed=cfg.seed, epoch=0)) // dist.world
+    if steps_epoch == 0:
+        raise TrainingError(f"{len(data.examples)} train pairs are too few for {dist.world} processes")
+    total = steps_epoch * cfg.epochs
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    lr = cfg.lr or _default_lr(model, cfg.lora)
+    opt, sched = _make_optimizer(model, cfg, lr, total)
+    stepper = Stepper(
+        model,
+        data,
+        scale=prep["scale"],
+        dims=prep["dims"],
+        hard=cfg.hard_negatives,
+        device=device,
+        bf16=prep["bf16"],
+        mini_batch=cfg.mini_batch_size,
+        dist=dist,
+    )
+    vals = val_queries(ws) if dist.main else []
+    state: dict[str, Any] = {
+        "config": cfg.to_dict(),
+        "epoch": 0,
+        "step": 0,
+        "loss_curve": [],
+        "val_history": [],
+        "best_val": None,
+        "best_epoch": None,
+        "bad_epochs": 0,
+        "base_val": None,
+        "lr": lr,
+    }
+    resumed_from = None
+    if ckpt is not None:
+        blob = torch.load(ckpt / "state.pt", map_location=device, weights_only=False)
+        model.load_state_dict(blob["model"], strict=not cfg.lora)
+        opt.load_state_dict(blob["optimizer"])
+        sched.load_state_dict(blob["scheduler"])
+        state.update(json.loads((ckpt / "meta.json").read_text()))
+        state["config"] = cfg.to_dict()
+        rng = blob["rng"]
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+        torch.set_rng_state(rng["torch"])
+        if rng.get("cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        resumed_from = {"epoch": state["epoch"], "step": state["step"], "checkpoint": str(ckpt)}
+    elif dist.main and vals:
+        state["base_val"] = evaluate_val(ws, model, vals, corpus_max=cfg.val_corpus_max, seed=cfg.seed)
+    model_dir = run_dir / "model"
+    stop = state.get("stopped", False)
+    pairs_seen = 0
+    train_time = 0.0
+    for epoch in range(state["epoch"], cfg.epochs):
+        if stop or (cfg.max_steps and state["step"] >= cfg.max_steps):
+            break
+        model.train()
+        batches = plan_batches(data, cfg.batch_size, seed=cfg.seed, epoch=epoch)
+        mine = batches[dist.rank :: dist.world][:steps_epoch]
+        t_epoch = time.perf_counter()
+        for batch in mine:
+            if cfg.max_steps and state["step"] >= cfg.max_steps:
+                break
+            loss = _step_with_oom_fallback(stepper, batch, epoch)
+            dist.average_grads(params)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            state["step"] += 1
+            pairs_seen += len(batch) * dist.world
+            state["loss_curve"].append([state["step"], round(loss, 5)])
+            if progress and dist.main:
+                progress(state["step"], total, f"epoch {epoch + 1}/{cfg.epochs} loss {loss:.4f}")
+        train_time += time.perf_counter() - t_epoch
+        state["epoch"] = epoch + 1
+        if dist.main:
+            if vals:
+                v = evaluate_val(ws, model, vals, corpus_max=cfg.val_corpus_max, seed=cfg.seed)
+                state["val_history"].append({"epoch": epoch + 1, "step": state["step"], **v})
+                best = state["best_val"]
+                if best is None or v["ndcg@10"] > best["ndcg@10"] + 1e-6:
+                    state["best_val"], state["best_epoch"], state["bad_epochs"] = v, epoch + 1, 0
+                    _save_model(model, cfg.lora, model_dir)
+                else:
+                    state["bad_epochs"] += 1
+                    if state["bad_epochs"] >= cfg.patience:
+                        state["stopped"] = stop = True
+            else:
+                _save_model(model, cfg.lora, model_dir)
+                state["best_epoch"] = epoch + 1
+            atomic_write_json(run_dir / "loss_curve.json", state["loss_curve"])
+            _save_checkpoint(run_dir, epoch + 1, model, opt, sched, state)
+        stop = bool(dist.broadcast(stop))
+        dist.barrier()
+    if dist.main and not model_dir.exists():
+        _save_model(model, cfg.lora, model_dir)
+    if dist.main:
+        atomic_write_json(run_dir / "loss_curve.json", state["loss_curve"])
+        atomic_write_json(
+            model_dir / "bgetune.json",
+            {
+                "base_model": prep["resolved"].spec,
+                "base_family": prep["resolved"].family.name,
+                "run_id": run_id,
+                "scale": prep["scale"],
+                "query_prompt": (model.prompts or {}).get("query", ""),
+                "best_epoch": state["best_epoch"],
+                "best_val": state["best_val"],
+                "base_val": state["base_val"],
+            },
+        )
+    return {
+        "run_id": run_id,
+        "model_dir": str(model_dir),
+        "run_dir": str(run_dir),
+        "steps": state["step"],
+        "epochs_done": state["epoch"],
+        "loss_curve": state["loss_curve"],
+        "best_val": state["best_val"] or {},
+        "base_val": state["base_val"] or {},
+        "best_epoch": state["best_epoch"],
+        "val_history": state["val_history"],
+        "early_stopped": bool(state.get("stopped")),
+        "resumed_from": resumed_from,
+        "pairs": len(data.examples),
+        "pairs_with_negatives": sum(1 for e in data.examples if e.negs),
+        "base_model": prep["resolved"].spec,
+        "family": prep["resolved"].family.name,
+        "scale": prep["scale"],
+        "lr": lr,
+        "batch_size": cfg.batch_size,
+        "world_size": dist.world,
+        "max_query_len": data.max_query_len,
+        "max_passage_len": data.max_passage_len,
+        "bf16": prep["bf16"],
+        "device": str(device),
+        "pairs_per_s": round(pairs_seen / train_time, 2) if train_time > 0 else None,
+        "seconds": round(time.perf_counter() - t_start, 1),
+        "config": cfg.to_dict(),
+    }
+
+
+def _step_with_oom_fallback(stepper: Stepper, batch: list[int], epoch: int) -> float:
+    """One forward+backward; on CUDA out-of-memory switch to the GradCache loss (same batch, smaller pieces)."""
+    import torch
+
+    while True:
+        try:
+            return stepper.loss_backward(batch, epoch)
+        except torch.cuda.OutOfMemoryError:
+            mb = stepper.mini_batch or len(batch)
+            if mb <= 2:
+                raise
+            stepper.mini_batch = mb // 2
+            torch.cuda.empty_cache()
+            for p in stepper.embed.model.parameters():
+                p.grad = None
