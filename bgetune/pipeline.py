@@ -37,11 +37,12 @@ def run_pipeline(
     yes: bool = False,
     train_config: Any = None,
     guard: bool = False,
+    split: dict[str, float] | None = None,
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run every stage without questions. Without ``yes`` it stops after filtering (pairs wait for review).
-    ``train_config``: a TrainConfig (its base_model is filled in). Returns the `bgetune run --json` object."""
+    ``train_config``: a TrainConfig (its base_model is filled in); ``split``: make_split fractions {val, test}. Returns the `bgetune run --json` object."""
     from bgetune.config import Settings
     from bgetune.tools.ingest import ingest
     from bgetune.workspace import Workspace
@@ -101,7 +102,7 @@ def run_pipeline(
             "text or configure an LLM (--llm-base-url) for better queries"
         )
     stage(4, "split")
-    out["stages"]["split"] = make_split(ws)
+    out["stages"]["split"] = make_split(ws, **(split or {}))
 
     from bgetune.tools.export import export_model
     from bgetune.tools.negatives import mine_negatives

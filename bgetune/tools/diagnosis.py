@@ -363,8 +363,26 @@ def diagnose(
             "term_overlap": overlap,
         }
     )
+    splits = {
+        r["split"]
+        for r in ws.query(
+            f"SELECT split FROM chunks WHERE id IN ({','.join('?' * len(exp_ids))})", list(exp_ids)
+        )
+    }
+    held_out = "test" in splits
+    out["training_coverage"]["expected_split"] = sorted(s for s in splits if s)
     out["verdict"], out["next_step"] = _verdict(
-        main, per_model, competitors, truncated, answer_cut, loc, covered, on_chunk, overlap, max_len
+        main,
+        per_model,
+        competitors,
+        truncated,
+        answer_cut,
+        loc,
+        covered,
+        on_chunk,
+        overlap,
+        max_len,
+        held_out,
     )
     return out
 
@@ -380,6 +398,7 @@ def _verdict(
     on_chunk: int,
     overlap: dict[str, Any],
     max_len: int,
+    held_out: bool = False,
 ) -> tuple[str, str]:
     m = pm[main]
     rank, thr = m["rank"], m.get("threshold")
@@ -420,16 +439,21 @@ def _verdict(
             f"{worse}.",
             f"Re-chunk with smaller chunks (`bgetune ingest --chunk-tokens {max(64, max_len // 2)}`).",
         )
-    if not covered:
-        return (
-            f"Ranked {rank}: no training query is close to this one, so the topic was not trained on{worse}.",
-            "Add pairs on this topic (generate more from its document or import real questions), then retrain.",
-        )
     if thr is not None and rank <= 3 and m["score"] >= thr:
         return (
             f"Ranked {rank} and above the threshold {thr:.3f}: it is retrieved in a top-{max(3, rank)} "
             f"context, just not first{worse}.",
             "Add pairs on this topic with the winning passage as a hard negative to sharpen the ranking.",
+        )
+    if not covered:
+        held = (
+            " (its chunk is held out in the test split, so none of its pairs were trained on)"
+            if held_out
+            else ""
+        )
+        return (
+            f"Ranked {rank}: no training query is close to this one, so the topic was not trained on{held}{worse}.",
+            "Add pairs on this topic (generate more from its document or import real questions), then retrain.",
         )
     real = [c for c in competitors if not c["plausible_answer"]]
     lex = "; the query shares few terms with it" if overlap["coverage"] < 0.3 else ""

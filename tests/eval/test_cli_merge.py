@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -126,3 +127,26 @@ def test_debian_faq_reference_figures(bundled_path):
     assert en["metrics"]["hit@10"] == pytest.approx(0.883, abs=0.002)
     zh = evaluate_golden("bundled", DEBIAN_FAQ / "corpus.zh.jsonl", DEBIAN_FAQ / "golden.zh.jsonl")
     assert zh["metrics"]["ndcg@10"] == pytest.approx(0.179, abs=0.002)
+
+
+@pytest.mark.slow
+def test_forgetting_guard_offers_a_merge(eval_ws, st_model, tmp_path):
+    """A 'tuned' model with damaged weights forgets the out-of-domain set; the guard picks a mix on val data."""
+    import torch
+
+    from bgetune.tools.merge import ALPHAS, forgetting_guard
+
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in st_model.parameters():
+            p.add_(torch.randn_like(p) * p.std() * 0.6)
+    damaged = tmp_path / "damaged"
+    st_model.save(str(damaged))
+    corpus, golden = _small_debian(tmp_path)
+    res = forgetting_guard(eval_ws, tuned_dir=str(damaged), ood_corpus=str(corpus), ood_golden=str(golden))
+    assert res["ood_set"] == "user: golden.jsonl" and res["ood_queries"] == 12
+    assert res["forgetting"] > 0.01 and res["merge_recommended"]
+    assert [r["alpha"] for r in res["merge"]["alphas"]] == list(ALPHAS)
+    assert res["merge"]["alpha"] < 1.0
+    if 0 < res["merge"]["alpha"] < 1:
+        assert "merged" in res["ood"] and (Path(res["merged_dir"]) / "config.json").exists()
