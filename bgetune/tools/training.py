@@ -583,11 +583,12 @@ def _apply_lora(model: Any, r: int) -> None:
     from peft import LoraConfig, get_peft_model
 
     tm = model[0]
-    base = tm.auto_model
+    attr = "model" if hasattr(tm, "model") else "auto_model"  # sentence-transformers >= 6 / older
+    base = getattr(tm, attr)
     names = {n.split(".")[-1] for n, m in base.named_modules() if m.__class__.__name__ == "Linear"}
     targets = [t for t in ("query", "key", "value", "q_proj", "k_proj", "v_proj", "dense") if t in names]
     cfg = LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.05, target_modules=targets or None)
-    tm.auto_model = get_peft_model(base, cfg)
+    setattr(tm, attr, get_peft_model(base, cfg))
 
 
 def _merged_copy(model: Any, lora: bool) -> Any:
@@ -595,7 +596,8 @@ def _merged_copy(model: Any, lora: bool) -> Any:
     if not lora:
         return model
     m = copy.deepcopy(model)
-    m[0].auto_model = m[0].auto_model.merge_and_unload()
+    attr = "model" if hasattr(m[0], "model") else "auto_model"
+    setattr(m[0], attr, getattr(m[0], attr).merge_and_unload())
     return m
 
 
@@ -744,6 +746,7 @@ def estimate_training(
 
         sample = [r["text"] for r in ws.query("SELECT text FROM chunks LIMIT 16")]
         model.eval()
+        encode(model, sample[:2], kind="passage")  # warm-up
         t = time.perf_counter()
         encode(model, sample, kind="passage")
         per = (time.perf_counter() - t) / max(1, len(sample))

@@ -49,3 +49,34 @@ def pairs_ws(sample_ws):
     """sample_ws (R-FAQ.pdf + food-safety-law.md) with 40 approved pairs, 32 train / 8 val."""
     insert_pairs(sample_ws, 40)
     return sample_ws
+
+
+@pytest.fixture(scope="session")
+def _mined_ws(_ingested_samples, tmp_path_factory):
+    """Samples workspace with pairs, one extra positive, and negatives mined once with the bundled model."""
+    import shutil
+
+    from bgetune.tools.negatives import mine_negatives
+
+    dst = tmp_path_factory.mktemp("mined") / "ws"
+    shutil.copytree(_ingested_samples, dst)
+    ws = Workspace(dst)
+    ids = insert_pairs(ws, 40)
+    # an extra positive for the first pair: the chunk that follows its own chunk
+    own = ws.scalar("SELECT chunk_id FROM pairs WHERE id=?", (ids[0],))
+    ch = ws.chunk(own)
+    nxt = ws.scalar("SELECT id FROM chunks WHERE document_id=? AND ord=?", (ch["document_id"], ch["ord"] + 1))
+    with ws.tx() as c:
+        c.execute("INSERT INTO pair_positives(pair_id, chunk_id, origin) VALUES(?,?,?)", (ids[0], nxt, "test"))
+    result = mine_negatives(ws, base_model="bundled")
+    ws.close()
+    return dst, result
+
+
+@pytest.fixture
+def mined_ws(_mined_ws, tmp_path):
+    import shutil
+
+    dst = tmp_path / "mined-ws"
+    shutil.copytree(_mined_ws[0], dst)
+    return Workspace(dst)

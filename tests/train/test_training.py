@@ -1,0 +1,138 @@
+"""Training on real pairs with the real bundled model: batches, loss, checkpoints, export, estimate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from bgetune.models import BGE_EN_INSTRUCTION
+from bgetune.tools.training import (
+    Data,
+    Example,
+    TrainConfig,
+    contrastive_loss,
+    estimate_training,
+    plan_batches,
+    train,
+)
+
+
+def _data(queries: list[str], chunks: list[int]) -> Data:
+    ex = [Example(i, [1, 2, 3], c, [], frozenset({c}), q) for i, (q, c) in enumerate(zip(queries, chunks, strict=True))]
+    return Data(ex, [[1] * (5 + i) for i in range(max(chunks) + 1)], 8, 32)
+
+
+def test_batches_never_hold_one_chunk_twice_or_near_duplicate_queries():
+    queries = [f"how do i configure option number {i} in the tool" for i in range(40)]
+    queries += ["how do i configure option number 3 in the tool?", "how do i configure option number 3 in the tools"]
+    chunks = [i % 15 for i in range(42)]
+    data = _data([q.lower() for q in queries], chunks)
+    batches = plan_batches(data, 8, seed=1, epoch=0)
+    assert sorted(i for b in batches for i in b) == list(range(42))
+    from rapidfuzz import fuzz
+
+    for b in batches:
+        assert len(b) <= 8
+        assert len({chunks[i] for i in b}) == len(b)
+        for x in b:
+            for y in b:
+                if x < y:
+                    assert fuzz.ratio(queries[x], queries[y]) < 90 or queries[x][-2:] != queries[y][-2:] or x == y
+    near = {3, 40, 41}
+    assert all(len(near & set(b)) <= 1 for b in batches)
+    assert plan_batches(data, 8, seed=1, epoch=0) == batches
+    assert plan_batches(data, 8, seed=1, epoch=1) != batches
+
+
+def test_loss_uses_scale_and_masks_other_positives():
+    q = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    p = torch.nn.functional.normalize(torch.randn(6, 8), dim=-1)
+    labels = torch.arange(4)
+    none = torch.zeros(4, 6, dtype=torch.bool)
+    ref = torch.nn.functional.cross_entropy(q @ p.T * 50, labels)
+    assert torch.allclose(contrastive_loss(q, p, labels, none, 50.0), ref)
+    mask = none.clone()
+    mask[0, 5] = True
+    masked = contrastive_loss(q, p, labels, mask, 50.0)
+    logits = q @ p.T * 50
+    logits[0, 5] = -1e30
+    assert torch.allclose(masked, torch.nn.functional.cross_entropy(logits, labels), atol=1e-5)
+    mat = contrastive_loss(q, p, labels, none, 20.0, dims=[8, 4])
+    assert mat.ndim == 0 and torch.isfinite(mat)
+
+
+def _cfg(**kw) -> TrainConfig:
+    base = dict(base_model="bundled", family="bge-en", epochs=2, batch_size=8, max_steps=3, max_passage_len=96,
+                val_corpus_max=40, device="cpu")
+    return TrainConfig(**(base | kw))
+
+
+@pytest.mark.slow
+def test_train_bge_rules_checkpoint_and_export_loads_in_fresh_python(mined_ws, tmp_path):
+    ws = mined_ws
+    res = train(ws, _cfg())
+    assert res["scale"] == 50.0 and res["family"] == "bge-en"
+    assert res["steps"] == 3 and [s for s, _ in res["loss_curve"]] == [1, 2, 3]
+    assert all(loss > 0 for _, loss in res["loss_curve"])
+    assert res["pairs"] == 32 and res["pairs_with_negatives"] > 0
+    assert res["base_val"]["queries"] == 8 and "ndcg@10" in res["best_val"]
+    run_dir = ws.artifact_path("runs", res["run_id"], "x").parent
+    assert json.loads((run_dir / "loss_curve.json").read_text()) == res["loss_curve"]
+    assert list(run_dir.glob("checkpoint-epoch-*/COMPLETE"))
+    assert ws.last_run("train")["id"] == res["run_id"]
+
+    from bgetune.tools.export import export_model
+
+    calib = ws.artifacts / "calibration.json"
+    calib.write_text(json.dumps({"threshold_f1": 0.5}))
+    out = export_model(ws, out_dir=tmp_path / "export")
+    assert out["pooling"] == "cls" and out["query_prompt"] == BGE_EN_INSTRUCTION
+    folder = tmp_path / "export"
+    assert json.loads((folder / "bgetune.json").read_text())["base_family"] == "bge-en"
+    assert (folder / "calibration.json").exists()
+    card = (folder / "README.md").read_text()
+    assert "training pairs: 32" in card and "nDCG@10" in card
+    code = textwrap.dedent(f"""
+        import json, numpy as np
+        from sentence_transformers import SentenceTransformer
+        m = SentenceTransformer({str(folder)!r})
+        q = m.encode(["what about the R FAQ"], prompt_name="query", normalize_embeddings=True)
+        manual = m.encode([{BGE_EN_INSTRUCTION!r} + "what about the R FAQ"], normalize_embeddings=True)
+        print(json.dumps({{"prompt": m.prompts["query"], "pool": m[1].pooling_mode, "same": bool(np.allclose(q, manual, atol=1e-5))}}))
+    """)
+    env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got == {"prompt": BGE_EN_INSTRUCTION, "pool": "cls", "same": True}
+
+
+@pytest.mark.slow
+def test_estimate_times_real_steps(mined_ws):
+    est = estimate_training(mined_ws, _cfg(max_steps=None, epochs=1))
+    assert est["steps"] == est["steps_per_epoch"] >= 4 and est["pairs"] == 32
+    assert est["seconds"] > 0 and est["device"] == "cpu" and est["peak_memory_gb"] > 0
+    assert est["family"] == "bge-en" and est["max_passage_len"] == 96
+
+
+@pytest.mark.slow
+def test_gradcache_lora_and_matryoshka_run(mined_ws):
+    res = train(mined_ws, _cfg(epochs=1, max_steps=2, mini_batch_size=4, lora=True, lora_r=4,
+                               matryoshka_dims=[128, 64]))
+    assert res["steps"] == 2 and all(torch.isfinite(torch.tensor(loss)) for _, loss in res["loss_curve"])
+    from sentence_transformers import SentenceTransformer
+
+    m = SentenceTransformer(res["model_dir"], device="cpu")
+    assert not any("lora" in n for n, _ in m.named_parameters())
+
+
+def test_no_pairs_is_a_clear_error(sample_ws):
+    from bgetune.tools.training import TrainingError
+
+    with pytest.raises(TrainingError, match="no trainable pairs in the train split"):
+        train(sample_ws, _cfg())
