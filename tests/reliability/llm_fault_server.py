@@ -3,7 +3,7 @@
 Each request to ``/v1/chat/completions`` (or ``/chat/completions``) takes the next behaviour from a queue (or the
 default when the queue is empty). Behaviours:
 
-- ``ok()``: a valid chat completion; its content is a QA JSON list built from the passage in the prompt (or the
+- ``ok(text=None, delay=0)``: a valid chat completion (after ``delay`` seconds); its content is a QA JSON list built from the passage in the prompt (or the
   given text).
 - ``status(code, body=None, retry_after=None)``: an HTTP error (429 with Retry-After, 500, 401 ...).
 - ``echo_auth(code=500)``: an error whose body echoes the request's Authorization header (a leaky proxy).
@@ -42,8 +42,8 @@ class Behaviour:
     text: str | None = None
 
 
-def ok(text: str | None = None) -> Behaviour:
-    return Behaviour("ok", text=text)
+def ok(text: str | None = None, delay: float = 0.0) -> Behaviour:
+    return Behaviour("ok", text=text, seconds=min(delay, MAX_HANG_S))
 
 
 def status(code: int, body: str | None = None, retry_after: float | str | None = None) -> Behaviour:
@@ -170,6 +170,8 @@ class FaultServer:
                 self.wfile.write(data)
 
             def _do_ok(self, b: Behaviour, body: dict[str, Any] | None) -> None:
+                if b.seconds:
+                    server._stop.wait(b.seconds)
                 self._send_json(200, completion(b.text if b.text is not None else qa_answer_for(body)))
 
             def _do_status(self, b: Behaviour, body: dict[str, Any] | None) -> None:
