@@ -1,0 +1,292 @@
+"""Filters with reasons: every rejected pair says why (pairs.reasons), and a person's decision is never overturned.
+
+Checks: query length, passage length, vague/context-missing queries, LLM refusals and "not mentioned" answers,
+round trip with the base model (the pair's own chunk must rank in the top k of the whole corpus or pass a
+similarity bar), and exact / near-duplicate queries (rapidfuzz; the better pair is kept).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from bgetune.config import Settings
+from bgetune.text import cjk_count, corpus_language, normalize_ws
+from bgetune.workspace import Workspace, now_iso
+
+Progress = Callable[[int, int, str], None]
+
+# the statuses a filter may change; approved / edited / user-rejected pairs are the user's
+_FILTER_OWNED = "(status='proposed' OR (status='rejected' AND coalesce(status_by,'filter')='filter'))"
+
+_VAGUE_ZH = re.compile(
+    r"^(它|它们|他|她|这|那|该|此|其|本条|本法|本章|本节|上述|前款|以上|下列|这个|那个|这些|那些)"
+    r"|本条|本款|本节|本章|前款|上述|上文|文中|该条|该法|这段|这一条|这条规定|此规定|以上内容|这个规定|它的|它们的"
+)
+_VAGUE_EN = re.compile(
+    r"^(it|this|that|they|these|those|he|she|its)\b"
+    r"|\b(this|the above|the following|the previous|the preceding|aforementioned|said|that) "
+    r"(section|passage|text|document|chapter|article|paragraph|table|figure|clause|page|excerpt|context|rule)\b"
+    r"|\b(mentioned (above|here|earlier)|in the (text|passage|excerpt)|according to the (text|passage|document|excerpt))\b",
+    re.I,
+)
+_REFUSAL = re.compile(
+    r"not mentioned|no information|not (?:provided|specified|stated|given) in|cannot be answered|can't be answered"
+    r"|unable to (?:answer|find)|i (?:cannot|can't|am unable)|as an ai|^n/?a$|^none$|^sorry\b"
+    r"|未提及|没有提到|未提到|没有提及|无法回答|文中没有|文中未|原文没有|不知道|无相关信息|抱歉",
+    re.I,
+)
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'_+./\-]*")
+
+
+def _is_zh(text: str) -> bool:
+    return cjk_count(text) >= 2
+
+
+def _zh_len(text: str) -> int:
+    return len(re.sub(r"[\s\W_]+", "", text))
+
+
+def text_reasons(
+    query: str,
+    passage: str,
+    *,
+    kind: str | None = None,
+    zh_min: int = 5,
+    zh_max: int = 50,
+    en_min_words: int = 3,
+    en_keyword_min_words: int = 2,
+    en_max_words: int = 30,
+    passage_min_chars: int = 12,
+    passage_max_chars: int = 6000,
+    check_passage_refusal: bool = True,
+) -> list[str]:
+    """Reasons (possibly none) why a (query, positive text) pair is unfit, from the texts alone."""
+    reasons = []
+    q = normalize_ws(query)
+    if _is_zh(q):
+        n = _zh_len(q)
+        if n < zh_min:
+            reasons.append("query_too_short")
+        elif n > zh_max:
+            reasons.append("query_too_long")
+        if _VAGUE_ZH.search(q):
+            reasons.append("vague_query")
+    else:
+        words = _WORD.findall(q)
+        low = en_keyword_min_words if kind == "keyword" else en_min_words
+        if len(words) < low or len(q) < 6:
+            reasons.append("query_too_short")
+        elif len(words) > en_max_words:
+            reasons.append("query_too_long")
+        if _VAGUE_EN.search(q):
+            reasons.append("vague_query")
+    if _REFUSAL.search(q) or (check_passage_refusal and _REFUSAL.search(passage[:200])):
+        reasons.append("refusal")
+    p = normalize_ws(passage)
+    plen = _zh_len(p) if _is_zh(p) else len(p)
+    if plen < (passage_min_chars // 2 if _is_zh(p) else passage_min_chars) or len(_WORD.findall(p)) + cjk_count(p) < 3:
+        reasons.append("passage_too_short")
+    elif len(p) > passage_max_chars:
+        reasons.append("passage_too_long")
+    return reasons
+
+
+def _norm_query(q: str) -> str:
+    return re.sub(r"[\s\W_]+", " ", q.lower()).strip()
+
+
+def _load_model(ws: Workspace, settings: Settings | None, base_model: Any):
+    """(model, fingerprint) from a loaded SentenceTransformer, a spec string, or the workspace's choice."""
+    from bgetune.models import load_model, model_fingerprint, resolve_base_model
+
+    if base_model is not None and not isinstance(base_model, str):
+        return base_model, model_fingerprint(base_model)
+    spec = base_model or ws.get_setting("base_model") or (settings.base_model if settings else None)
+    lang = corpus_language(ws.stats()["chunk_languages"])
+    resolved = resolve_base_model(spec, language=lang)
+    model = load_model(resolved, device=settings.device if settings else None)
+    return model, model_fingerprint(model, resolved)
+
+
+def round_trip(
+    ws: Workspace, pairs: list[dict[str, Any]], model: Any, *, fingerprint: str | None = None
+) -> dict[int, tuple[int, float]]:
+    """{pair id: (rank of its own chunk among all chunks (1 = best), cosine similarity)} for pairs with a chunk."""
+    from bgetune.models import corpus_embeddings, encode
+
+    todo = [p for p in pairs if p["chunk_id"]]
+    if not todo:
+        return {}
+    ids, emb = corpus_embeddings(ws, model, fingerprint=fingerprint)
+    index = {cid: i for i, cid in enumerate(ids)}
+    todo = [p for p in todo if p["chunk_id"] in index]
+    qemb = encode(model, [p["query"] for p in todo], kind="query")
+    out: dict[int, tuple[int, float]] = {}
+    for start in range(0, len(todo), 512):
+        part = todo[start : start + 512]
+        sims = qemb[start : start + len(part)] @ emb.T
+        for j, p in enumerate(part):
+            own = sims[j, index[p["chunk_id"]]]
+            rank = int((sims[j] > own).sum()) + 1
+            out[p["id"]] = (rank, float(own))
+    return out
+
+
+def _better_key(p: dict[str, Any]) -> tuple:
+    """Sort key: user-approved first, then real questions, then best round trip, then oldest."""
+    user = 0 if p["status"] in ("approved", "edited") else 1
+    real = 0 if p["kind"] == "real" else 1
+    rt = p.get("_rt")
+    return (user, real, rt[0] if rt else 10**6, -(rt[1] if rt else 0.0), p["id"])
+
+
+def near_duplicates(queries: list[str], *, threshold: float = 92.0) -> list[tuple[int, int]]:
+    """Index pairs (i < j) of queries that are near-duplicates (rapidfuzz ratio on normalised text >= threshold)."""
+    from rapidfuzz import fuzz, process
+
+    norm = [_norm_query(q) for q in queries]
+    out = []
+    n = len(norm)
+    block = 1000
+    for s in range(0, n, block):
+        m = process.cdist(norm[s : s + block], norm, scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.uint8, workers=1)
+        rows, cols = np.nonzero(m)
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            i = s + r
+            if i < c:
+                out.append((i, c))
+    return out
+
+
+def filter_pairs(
+    ws: Workspace,
+    *,
+    settings: Settings | None = None,
+    base_model: Any = None,
+    progress: Progress | None = None,
+    top_k: int = 10,
+    min_similarity: float = 0.6,
+    near_dup_threshold: float = 92.0,
+    round_trip_check: bool = True,
+    min_language_pass_rate: float = 0.35,
+    **length_bounds: Any,
+) -> dict:
+    """Apply every filter to the pairs a filter may judge (proposed, filter-rejected); record reasons and scores.
+
+    A language whose pairs the base model can barely place (pass rate below ``min_language_pass_rate``) is not
+    round-trip filtered: the base model cannot judge it, and those are the pairs fine-tuning should teach."""
+    rows = [dict(r) for r in ws.query(
+        "SELECT p.id, p.chunk_id, p.query, p.passage, p.kind, p.source, p.status, p.status_by, p.scores, p.language, "
+        "c.text AS chunk_text FROM pairs p LEFT JOIN chunks c ON c.id=p.chunk_id ORDER BY p.id"
+    )]
+    judged = [r for r in rows if r["status"] == "proposed" or (r["status"] == "rejected" and (r["status_by"] or "filter") == "filter")]
+    total_steps = 3
+    if progress:
+        progress(0, total_steps, "text checks")
+    reasons: dict[int, list[str]] = {}
+    for r in judged:
+        positive = r["chunk_text"] or r["passage"]
+        reasons[r["id"]] = text_reasons(
+            r["query"], positive, kind=r["kind"], check_passage_refusal=False, **length_bounds
+        )
+        if (r["source"] or "").startswith("llm:") and _REFUSAL.search(r["passage"][:200]) and "refusal" not in reasons[r["id"]]:
+            reasons[r["id"]].append("refusal")
+
+    notes: list[str] = []
+    rt_info: dict[str, Any] = {"checked": 0, "top_k": top_k, "min_similarity": min_similarity, "skipped_languages": []}
+    if round_trip_check and judged:
+        if progress:
+            progress(1, total_steps, "round trip (base model)")
+        model, fp = _load_model(ws, settings, base_model)
+        judged_ids = {r["id"] for r in judged}
+        rt = round_trip(ws, [r for r in rows if r["status"] != "rejected" or r["id"] in judged_ids], model, fingerprint=fp)
+        for r in rows:
+            r["_rt"] = rt.get(r["id"])
+        by_lang: dict[str, list[bool]] = {}
+        for r in judged:
+            if r["_rt"]:
+                lang = "zh" if _is_zh(r["query"]) else "en"
+                by_lang.setdefault(lang, []).append(r["_rt"][0] <= top_k or r["_rt"][1] >= min_similarity)
+        skip = set()
+        for lang, oks in by_lang.items():
+            rate = sum(oks) / len(oks)
+            rt_info[f"pass_rate_{lang}"] = round(rate, 3)
+            if len(oks) >= 10 and rate < min_language_pass_rate:
+                skip.add(lang)
+                notes.append(
+                    f"round-trip check skipped for {lang} queries: the base model places only {rate:.0%} of their own "
+                    f"chunks in its top {top_k}, so it cannot judge this language (fine-tuning is what fixes that)"
+                )
+        rt_info["skipped_languages"] = sorted(skip)
+        for r in judged:
+            if not r["_rt"]:
+                continue
+            rt_info["checked"] += 1
+            lang = "zh" if _is_zh(r["query"]) else "en"
+            rank, sim = r["_rt"]
+            if lang not in skip and rank > top_k and sim < min_similarity:
+                reasons[r["id"]].append("round_trip_failed")
+    if progress:
+        progress(2, total_steps, "duplicates")
+
+    # duplicates among the surviving candidates and the user's kept pairs; the better one stays
+    pool = [r for r in rows if r["status"] in ("approved", "edited") or (r["id"] in reasons and not reasons[r["id"]])]
+    pool.sort(key=_better_key)
+    kept_ids: set[int] = set()
+    exact_seen: dict[str, int] = {}
+    dupes = near_duplicates([r["query"] for r in pool], threshold=near_dup_threshold)
+    neighbours: dict[int, list[int]] = {}
+    for i, j in dupes:
+        neighbours.setdefault(j, []).append(i)
+    for idx, r in enumerate(pool):
+        key = _norm_query(r["query"])
+        if r["id"] in reasons:
+            if key in exact_seen:
+                reasons[r["id"]].append("duplicate_query")
+                continue
+            if any(pool[i]["id"] in kept_ids for i in neighbours.get(idx, [])):
+                reasons[r["id"]].append("near_duplicate_query")
+                continue
+        exact_seen.setdefault(key, r["id"])
+        kept_ids.add(r["id"])
+
+    # write: status, reasons, scores, events (only for pairs a filter may judge)
+    ts = now_iso()
+    by_reason: Counter[str] = Counter()
+    with ws.tx() as c:
+        for r in judged:
+            rs = sorted(set(reasons[r["id"]]), key=reasons[r["id"]].index)
+            by_reason.update(rs)
+            scores = json.loads(r["scores"] or "{}")
+            if r.get("_rt"):
+                scores["rt_rank"], scores["rt_sim"] = r["_rt"][0], round(r["_rt"][1], 4)
+            new_status = "rejected" if rs else "proposed"
+            cur = c.execute(
+                f"UPDATE pairs SET status=?, reasons=?, scores=?, status_by=?, status_why=?, updated_at=? "
+                f"WHERE id=? AND {_FILTER_OWNED}",
+                (new_status, json.dumps(rs), json.dumps(scores), "filter" if rs else None,
+                 ", ".join(rs) if rs else None, ts, r["id"]),
+            )
+            if cur.rowcount and new_status != r["status"]:
+                c.execute(
+                    "INSERT INTO pair_events(pair_id, action, actor, why, old, new, at) VALUES(?,?,?,?,?,?,?)",
+                    (r["id"], "filter", "filter", ", ".join(rs) or "passes all filters", r["status"], new_status, ts),
+                )
+    if progress:
+        progress(3, total_steps, "done")
+    counts = {s: ws.scalar("SELECT count(*) FROM pairs WHERE status=?", (s,)) for s in ("proposed", "approved", "edited", "rejected")}
+    return {
+        "kept": counts["proposed"] + counts["approved"] + counts["edited"],
+        "rejected": counts["rejected"],
+        "judged": len(judged),
+        "by_reason": dict(by_reason.most_common()),
+        "status": counts,
+        "round_trip": rt_info,
+        "notes": notes,
+    }

@@ -1,0 +1,476 @@
+"""Offline query generator: deterministic, no network, Chinese and English.
+
+Produces what users type, not copies of sentences: questions built from definitions ("X is a Y" -> "What is X?",
+"X是指Y" -> "什么是X？"), instructions ("To do X, ..." -> "How do I do X?", "如果您希望X" -> "如何X？"), law articles
+("标签应当标明下列事项" -> "标签应当标明哪些事项？", "...的，由...处罚款" -> "...会受到什么处罚？"), question
+headings, and keyword queries from the chunk's salient terms (TF-IDF of the chunk against the whole corpus).
+Every query must contain a term specific to its chunk, and must not copy a long run of the chunk.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bgetune.text import detect_language, normalize_ws
+from bgetune.tools.chunking import split_sentences
+
+SOURCE = "offline"
+GENERATOR_VERSION = "offline-v1"
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class GenQuery:
+    """One generated query with its supporting span (an exact substring of the chunk)."""
+
+    query: str
+    kind: str  # question | keyword | long-tail
+    passage: str
+    rule: str = ""
+
+
+EN_STOP = set(
+    """a about above after again against all also am an and any are as at be because been before being below between
+    both but by can could did do does doing down during each either else etc even ever every few for from further
+    get gets got had has have having he her here hers him his how however i if in into is it its itself just least
+    less let like make makes many may me might more most much must my no nor not now of off on once one only or other
+    our out over own per please rather really same see shall she should since so some such than that the their them
+    then there these they this those through thus to too under until up upon us use used uses using very via was we
+    well were what when where whether which while who whom whose why will with within without would yet you your
+    yours able new way ways case cases example examples e.g i.e section chapter following given note see also
+    usually often always sometimes several various another first second number part point means called
+    http https www com org net html htm pdf ftp contains contain containing
+    """.split()
+)
+_EN_PRONOUN_SUBJ = {"it", "this", "that", "they", "these", "those", "there", "he", "she", "which", "what", "here", "we", "you", "i"}
+ZH_STOP = set(
+    """的 了 和 与 或 及 以及 在 是 等 对 由 应 应当 其 并 为 以 于 将 被 把 从 向 上 下 中 时 后 前 可以 可 不 没有 有 有关 相关
+    规定 本法 依照 按照 依法 进行 一个 这个 那个 这些 那些 我们 您 你 他们 它 它们 如果 但是 因为 所以 可能 需要 使用 通过
+    其他 以上 以下 之一 情形 情况 下列 所 该 此 同时 已经 还 也 都 就 而 则 即 并且 或者 以及 包括 方面 要求 之间 一些 这种
+    什么 如何 怎么 哪些 注意 例如 比如 这样 那么 目前 现在 当前 任何 每个 各 各自 自己 非常 更 最 很
+    """.split()
+)
+_ZH_PRONOUN = re.compile(r"^(它|它们|这|那|该|此|其|本|上述|前款|本条|以下|下列)")
+_LATIN_TERM = re.compile(r"[A-Za-z][A-Za-z0-9_+./\-]*[A-Za-z0-9+]|[A-Za-z]")
+_EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_+'\-./]*[A-Za-z0-9+]|[A-Za-z]")
+_ARTICLE = re.compile(r"第[一二三四五六七八九十百千零〇两\d]+条")
+_CN_NUM_ITEM = re.compile(r"^[（(][一二三四五六七八九十\d]+[)）]")
+_HEADING_NUM = re.compile(r"^\s*(?:[\dA-Z]+(?:\.\d+)*\.?|第[一二三四五六七八九十百\d]+[章节条])\s*")
+
+
+# ---------------------------------------------------------------------------------------------- terms
+def _jieba():
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.ERROR)
+    return jieba
+
+
+def zh_words(text: str) -> list[str]:
+    """Content words of a Chinese text (jieba), plus Latin technical terms."""
+    out = []
+    for w in _jieba().lcut(text):
+        w = w.strip()
+        if not w:
+            continue
+        if _LATIN_TERM.fullmatch(w):
+            if len(w) >= 2 and w.lower() not in EN_STOP:
+                out.append(w)
+            continue
+        if len(w) < 2 or w in ZH_STOP or not re.search(r"[\u4e00-\u9fff]", w):
+            continue
+        if re.fullmatch(r"[第\d一二三四五六七八九十百千零〇两条款项章节]+", w):
+            continue
+        out.append(w)
+    return out
+
+
+def en_terms(text: str) -> list[str]:
+    """Lower-cased content words and two/three-word phrases (runs of non-stopwords inside one sentence)."""
+    out: list[str] = []
+    for sent in re.split(r"[.,;:!?()\[\]{}\"“”]+\s|\n\n", text):
+        words = [w.strip(".-/'") for w in _EN_WORD.findall(sent)]
+        run: list[str] = []
+        for w in [*words, ""]:
+            lw = w.lower()
+            if lw and lw not in EN_STOP and len(lw) > 1 and not lw.isdigit():
+                run.append(lw)
+                out.append(lw)
+                continue
+            for n in (2, 3):
+                for i in range(len(run) - n + 1):
+                    out.append(" ".join(run[i : i + n]))
+            run = []
+    return out
+
+
+def chunk_terms(text: str, language: str) -> list[str]:
+    return zh_words(text) if language in ("zh", "mixed") else en_terms(text)
+
+
+@functools.lru_cache(maxsize=1)
+def _en_ranks() -> dict[str, int]:
+    """Word -> rank in the bundled model's WordPiece vocabulary (roughly frequency order): common words rank low."""
+    try:
+        from bgetune.models import bundled_model_path
+
+        words = (Path(bundled_model_path()) / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    except Exception:  # the weight is only a refinement
+        return {}
+    return {w: i for i, w in enumerate(words) if i >= 1996}
+
+
+@functools.lru_cache(maxsize=1)
+def _zh_idf() -> tuple[dict[str, float], float]:
+    try:
+        import jieba.analyse
+
+        _jieba()
+        t = jieba.analyse.default_tfidf
+        return t.idf_freq, t.median_idf
+    except Exception:
+        return {}, 1.0
+
+
+def general_weight(term: str) -> float:
+    """How specific a term is in the language at large (1 = rare/technical, ~0.3 = everyday word)."""
+    if re.search(r"[\u4e00-\u9fff]", term):
+        idf, median = _zh_idf()
+        v = idf.get(term)
+        return 1.0 if v is None else max(0.25, min(1.0, v / median) ** 1.5)
+    ranks = _en_ranks()
+    ws = []
+    for w in term.lower().split():
+        r = ranks.get(w)
+        ws.append(1.0 if r is None else 0.3 if r < 5000 else 0.55 if r < 9000 else 0.8 if r < 15000 else 1.0)
+    return max(ws) if len(ws) > 1 else ws[0] if ws else 1.0
+
+
+class CorpusStats:
+    """Document frequencies of terms over the chunks, for TF-IDF salience."""
+
+    def __init__(self, chunk_terms_list: Iterable[list[str]]) -> None:
+        self.df: Counter[str] = Counter()
+        self.n = 0
+        for terms in chunk_terms_list:
+            self.n += 1
+            self.df.update(set(terms))
+
+    def idf(self, term: str) -> float:
+        return math.log((1 + self.n) / (1 + self.df.get(term, 0))) + 1.0
+
+    def salient(self, terms: list[str], k: int = 6) -> list[tuple[str, float]]:
+        """Top-k terms of one chunk by tf-idf; phrases beat their own words; near-ubiquitous terms dropped."""
+        tf = Counter(terms)
+        scored = []
+        for t, c in tf.items():
+            if self.n >= 5 and self.df.get(t, 0) > 0.3 * self.n:
+                continue
+            n_words = t.count(" ") + 1
+            if n_words > 1 and c < 2 and self.df.get(t, 0) < 2 and self.n > 20:
+                continue  # a one-off phrase is usually an accident of the text, not a term
+            bonus = 1.0 + 0.35 * (n_words - 1) + (0.15 if len(t) >= 4 else 0.0)
+            scored.append((t, (1 + math.log(c)) * self.idf(t) * bonus * general_weight(t)))
+        scored.sort(key=lambda x: (-x[1], x[0]))
+        picked: list[tuple[str, float]] = []
+        for t, s in scored:
+            tl = t.lower()
+            if any(tl in p.lower() or p.lower() in tl for p, _ in picked):
+                continue
+            picked.append((t, s))
+            if len(picked) >= k:
+                break
+        return picked
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _sentences(text: str) -> list[str]:
+    """Exact substrings of text: sentences, and the lines of list-like blocks."""
+    out = []
+    for para in re.split(r"\n\s*\n", text):
+        for s in split_sentences(para):
+            s = s.strip()
+            if s:
+                out.append(s)
+    return out
+
+
+def _clean_en(s: str) -> str:
+    return normalize_ws(s).strip(" ,;:-")
+
+
+def _you_to_i(s: str) -> str:
+    s = re.sub(r"\byourself\b", "myself", s)
+    s = re.sub(r"\byour\b", "my", s)
+    s = re.sub(r"\byou\b", "I", s)
+    return s
+
+
+def copies_text(query: str, text: str, *, max_run: int = 6) -> bool:
+    """True when the query repeats a run of more than max_run words (en) or 16 characters (zh) of the text."""
+    q = normalize_ws(query).lower().rstrip("?？。.!")
+    t = normalize_ws(text).lower()
+    if re.search(r"[\u4e00-\u9fff]", q):
+        qz = re.sub(r"\s+", "", q)
+        tz = re.sub(r"\s+", "", t)
+        return len(qz) >= 17 and any(qz[i : i + 17] in tz for i in range(0, len(qz) - 16))
+    words = q.split()
+    if len(words) <= max_run:
+        return False
+    return any(" ".join(words[i : i + max_run + 1]) in t for i in range(len(words) - max_run))
+
+
+# ---------------------------------------------------------------------------------------------- English rules
+_DEF_EN = re.compile(
+    r"^(?:The |An? )?(?P<x>[A-Za-z][\w+./\-]*(?: [\w+./\-]+){0,4}?)(?: \([^)]{1,30}\))? (?P<v>is|are|means|refers to) "
+    r"(?:a|an|the|one|any|used|called|defined|simply|basically|essentially|short for)\b"
+)
+_TO_EN = re.compile(r"^(?:In order )?[Tt]o (?P<x>[a-z]+ [^,;:]{3,70}), ")
+_IFYOU_EN = re.compile(r"\b(?:[Ii]f|[Ww]hen) you (?:want|need|wish|would like|have) to (?P<x>[a-z]+ [^,;:.]{3,60})")
+_YOUCAN_EN = re.compile(r"\b[Yy]ou (?:can|could|should|must|may|need to)(?: also| then| simply| just)? (?P<x>(?:use|run|install|set|add|change|get|find|check|create|remove|edit|type|call|put|configure|specify|build|make|read|write|load|save|select|enable|disable|upgrade|update|download|obtain|try|report|send|subscribe|compile|convert|mount|access) [^,;:.]{3,60})")
+_USE_TO_EN = re.compile(r"\b[Uu]se (?P<tool>[^,;:.]{2,40}?) to (?P<x>[a-z]+ [^,;:.]{3,50})")
+_EN_BAD_X = re.compile(r"\b(this|that|these|those|it|them|above|below|following|former|latter)\b", re.I)
+
+
+def _en_rules(sent: str) -> list[tuple[str, str, str]]:
+    """(query, kind, rule) candidates from one English sentence."""
+    s = _clean_en(sent)
+    out: list[tuple[str, str, str]] = []
+    m = _DEF_EN.match(s)
+    if m:
+        x = m.group("x").strip()
+        first = x.split()[0].lower()
+        if first not in _EN_PRONOUN_SUBJ and first not in EN_STOP and len(x) >= 3 and not _EN_BAD_X.search(x):
+            verb = "are" if m.group("v") == "are" else "is"
+            out.append((f"What {verb} {x}?", "question", "definition"))
+    for rx, template, rule in (
+        (_TO_EN, "How do I {x}?", "purpose"),
+        (_IFYOU_EN, "How can I {x}?", "if-you"),
+        (_YOUCAN_EN, "How do I {x}?", "you-can"),
+    ):
+        m = rx.search(s)
+        if m:
+            x = _you_to_i(m.group("x").strip().rstrip(".)"))
+            x = re.sub(r"\s+(?:by|with|using|from|via|in order|which|that|so|and|as)\b.*$", "", x) if len(x.split()) > 7 else x
+            if 2 <= len(x.split()) <= 10 and not _EN_BAD_X.search(x):
+                out.append((template.format(x=x), "question", rule))
+    m = _USE_TO_EN.search(s)
+    if m:
+        x = _you_to_i(m.group("x").strip())
+        if 2 <= len(x.split()) <= 8 and not _EN_BAD_X.search(x):
+            out.append((f"how to {x}", "long-tail", "use-to"))
+    return out
+
+
+def _en_heading_questions(chunk: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Question lines and heading paths of the chunk ('7.39 How do I create a plot?') as user questions."""
+    out = []
+    text = chunk["text"]
+    pos = 0
+    for raw in text.splitlines(keepends=True):
+        line, start = raw.strip(), pos
+        pos += len(raw)
+        if start > 0.6 * len(text):  # a question near the end is answered by the next chunk
+            break
+        if 12 <= len(line) <= 140 and line.endswith("?") and _HEADING_NUM.match(line):
+            q = _HEADING_NUM.sub("", line).strip()
+            if len(q.split()) >= 3:
+                out.append((q, "question", "heading-question"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- Chinese rules
+_ZH_DEF = re.compile(r"^(?:本法所称|所谓)?(?P<x>[^，。；：、\s（(]{2,14})(?:，)?(?:是指|指的是|是一种|是一个|是一套|是用于)")
+_ZH_IFYOU = re.compile(r"(?:如果|若|假如)(?:您|你|用户)?(?:想要|希望|需要|打算|想|要)(?P<x>[^，。；：]{3,28})")
+_ZH_TO = re.compile(r"(?:^|[。；\n])(?:要|为了|若要|如需)(?P<x>[^，。；：]{3,24})，(?:请|您|你|可以|只需|应|需要|必须|就)")
+_ZH_USE = re.compile(r"(?:使用|用|运行|执行|安装)\s*(?P<tool>[A-Za-z][\w\-./]*)\s*(?:命令|工具|程序)?\s*(?:来|以|可以)(?P<x>[^，。；：]{2,20})")
+_ZH_LIST = re.compile(r"(?P<pre>[^，。；：\n]{2,30}?)下列(?P<what>[^，。；：\n]{1,12})[：:]")
+_ZH_PENALTY = re.compile(r"(?:^|[。；：\n]|，)(?P<x>[^，。；：\n]{4,40}?)的，(?:由|处|依照|责令|没收|对)")
+_ZH_DUTY = re.compile(r"(?:^|[。；\n]|，)(?P<s>[^，。；：\n]{2,26}?)应当(?P<v>[^，。；：\n]{4,36})")
+_ZH_FORBID = re.compile(r"(?:^|[。；\n]|，)(?P<s>[^，。；：\n]{2,20}?)不得(?P<v>[^，。；：\n]{3,28})")
+_ZH_AUTHORITY = re.compile(r"(部门|政府|机构|委员会|院|局|协会|机关|组织)$")
+
+
+def _zh_strip(x: str) -> str:
+    x = re.sub(r"^(违反本法规定|依照本法规定|除本法另有规定外|有下列情形之一|对于|关于|对|在|但|并|而|且|同时)[，,]?", "", x.strip())
+    return x.strip(" ，、：")
+
+
+def _zh_rules(sent: str, *, law: bool) -> list[tuple[str, str, str]]:
+    s = re.sub(r"\s+", "", sent)
+    s = _ARTICLE.sub("", s).lstrip("　 ")
+    out: list[tuple[str, str, str]] = []
+    m = _ZH_DEF.match(s)
+    if m and not _ZH_PRONOUN.match(m.group("x")):
+        out.append((f"什么是{m.group('x')}？", "question", "zh-definition"))
+    m = _ZH_IFYOU.search(s)
+    if m:
+        out.append((f"如何{m.group('x')}？", "question", "zh-if-you"))
+    m = _ZH_TO.search(s)
+    if m and not _ZH_PRONOUN.match(m.group("x")):
+        out.append((f"怎么{m.group('x')}？", "question", "zh-purpose"))
+    m = _ZH_USE.search(s)
+    if m:
+        out.append((f"怎样用{m.group('tool')}{m.group('x')}？", "question", "zh-use"))
+    m = _ZH_LIST.search(s)
+    if m:
+        pre = _zh_strip(m.group("pre"))
+        if len(pre) >= 2 and not _ZH_PRONOUN.match(pre):
+            what = m.group("what")
+            what = "情形" if what.startswith("情形") else what
+            out.append((f"{pre}哪些{what}？", "question", "zh-list"))
+    if law:
+        m = _ZH_PENALTY.search(s)
+        if m:
+            x = _zh_strip(m.group("x"))
+            if 4 <= len(x) <= 30 and not _ZH_PRONOUN.match(x):
+                out.append((f"{x}会受到什么处罚？", "question", "zh-penalty"))
+        m = _ZH_DUTY.search(s)
+        if m:
+            subj, verb = _zh_strip(m.group("s")), m.group("v")
+            if 2 <= len(subj) and not _ZH_PRONOUN.match(subj) and "下列" not in verb:
+                if _ZH_AUTHORITY.search(subj):
+                    out.append((f"谁负责{verb}？", "question", "zh-who"))
+                elif len(verb) <= 14:
+                    out.append((f"{subj}需要{verb}吗？", "question", "zh-duty"))
+        m = _ZH_FORBID.search(s)
+        if m:
+            subj = _zh_strip(m.group("s"))
+            if len(subj) >= 2 and not _ZH_PRONOUN.match(subj):
+                out.append((f"{subj}可以{m.group('v')}吗？", "question", "zh-forbid"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- generator
+def _keyword_query(terms: list[str], language: str) -> str:
+    return " ".join(terms)
+
+
+def _has_salient(query: str, salient: list[str]) -> bool:
+    ql = query.lower()
+    return any(t.lower() in ql for t in salient)
+
+
+def _support(text: str, sentences: list[str], needles: list[str]) -> str:
+    """The sentence holding most of the needles (exact substring of the chunk), else the chunk's first sentence."""
+    best, best_n = None, 0
+    for s in sentences:
+        sl = s.lower()
+        n = sum(1 for t in needles if t and t.lower() in sl)
+        if n > best_n:
+            best, best_n = s, n
+    return best or (sentences[0] if sentences else text)
+
+
+def generate_for_chunk(chunk: dict[str, Any], stats: CorpusStats, *, max_queries: int = 5) -> list[GenQuery]:
+    """Queries for one chunk, best first; deterministic."""
+    lang = chunk.get("language") or detect_language(chunk["text"])
+    lang = "zh" if lang in ("zh", "mixed") else "en"
+    text = unwrap(chunk["text"]) if lang == "zh" else chunk["text"]
+    terms = chunk_terms(text, lang)
+    top = [t for t, _ in stats.salient(terms, k=8)]
+    if not top:
+        return []
+    sentences = _sentences(text)
+    law = lang == "zh" and bool(_ARTICLE.search(text) or "法" in (chunk.get("heading") or ""))
+    specific = top[:8]
+    cands: list[GenQuery] = []
+
+    rule_hits: list[tuple[int, GenQuery]] = []
+    if lang == "en":
+        for q, kind, rule in _en_heading_questions(chunk):
+            rule_hits.append((0, GenQuery(q, kind, _support(text, sentences, [q]), rule)))
+    for i, s in enumerate(sentences):
+        found = _zh_rules(s, law=law) if lang == "zh" else _en_rules(s)
+        for q, kind, rule in found:
+            # prefer rules whose query holds a salient term, then earlier sentences
+            score = (0 if _has_salient(q, specific) else 2) + min(i, 20) / 100
+            rule_hits.append((int(score * 100), GenQuery(q, kind, s, rule)))
+    rule_hits.sort(key=lambda x: x[0])
+    for _, g in rule_hits:
+        cands.append(g)
+
+    # keyword queries from the salient terms (2-3 terms), and a long-tail variant
+    if lang == "en":
+        kw = []
+        for t in top:
+            if sum(len(k.split()) for k in kw) + len(t.split()) > 5:
+                break
+            kw.append(t)
+        kw = kw[:3] or top[:1]
+    else:
+        kw = top[:2]
+    if lang == "zh" and len(top) >= 3 and len(top[0]) + len(top[1]) < 5:
+        kw = top[:3]
+    cands.append(GenQuery(_keyword_query(kw, lang), "keyword", _support(text, sentences, kw), "keywords"))
+    if len(top) >= 4:
+        alt = [top[0], top[3]] if lang == "zh" else [top[1], top[3]]
+        cands.append(GenQuery(_keyword_query(alt, lang), "keyword", _support(text, sentences, alt), "keywords-2"))
+    # a question around the most salient term
+    t0 = top[0]
+    if lang == "zh":
+        if _LATIN_TERM.fullmatch(t0) or (len(t0) >= 3 and general_weight(t0) > 0.8):
+            q0 = f"{t0}是什么？" if not law else f"{t0}有哪些规定？"
+        else:
+            q0 = f"{t0}有哪些规定？" if law else ""
+    else:
+        q0 = f"what is {t0}" if ((" " in t0 and len(t0.split()) <= 3) or any(c in t0 for c in "-_./+")) else f"{t0} {top[1]}" if len(top) > 1 else t0
+    if q0:
+        cands.append(GenQuery(q0, "long-tail" if lang == "en" else "question", _support(text, sentences, [t0]), "salient-question"))
+
+    out: list[GenQuery] = []
+    seen: set[str] = set()
+    for g in cands:
+        q = normalize_ws(g.query)
+        key = re.sub(r"[\s?？。.!]", "", q.lower())
+        if not key or key in seen or copies_text(q, text):
+            continue
+        if not _has_salient(q, specific) and g.rule not in ("heading-question",):
+            continue
+        seen.add(key)
+        out.append(GenQuery(q, g.kind, g.passage, g.rule))
+        if len(out) >= max_queries:
+            break
+    return out
+
+
+def unwrap(text: str) -> str:
+    """Undo hard line wraps inside Chinese text (a wrap between two CJK characters is not a space)."""
+    return re.sub(r"(?<=[\u3000-\u9fff\uff00-\uffef])[ \t]*\n[ \t]*(?=[\u3000-\u9fff\uff00-\uffef])", "", text)
+
+
+def build_stats(chunks: list[dict[str, Any]]) -> CorpusStats:
+    def terms_of(c: dict[str, Any]) -> list[str]:
+        lang = c.get("language") or detect_language(c["text"])
+        if lang in ("zh", "mixed"):
+            return chunk_terms(unwrap(c["text"]), "zh")
+        return chunk_terms(c["text"], "en")
+
+    return CorpusStats(terms_of(c) for c in chunks)
+
+
+def generate_offline(
+    chunks: list[dict[str, Any]],
+    *,
+    corpus: list[dict[str, Any]] | None = None,
+    max_queries: int = 5,
+    progress: Progress | None = None,
+) -> dict[str, list[GenQuery]]:
+    """{chunk id: queries} for the given chunks; salience is measured against ``corpus`` (default: the chunks)."""
+    stats = build_stats(corpus if corpus is not None else chunks)
+    out: dict[str, list[GenQuery]] = {}
+    for i, c in enumerate(chunks):
+        out[c["id"]] = generate_for_chunk(c, stats, max_queries=max_queries)
+        if progress:
+            progress(i + 1, len(chunks), c.get("heading") or c["id"][:8])
+    return out
