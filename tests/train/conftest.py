@@ -67,7 +67,9 @@ def _mined_ws(_ingested_samples, tmp_path_factory):
     ch = ws.chunk(own)
     nxt = ws.scalar("SELECT id FROM chunks WHERE document_id=? AND ord=?", (ch["document_id"], ch["ord"] + 1))
     with ws.tx() as c:
-        c.execute("INSERT INTO pair_positives(pair_id, chunk_id, origin) VALUES(?,?,?)", (ids[0], nxt, "test"))
+        c.execute(
+            "INSERT INTO pair_positives(pair_id, chunk_id, origin) VALUES(?,?,?)", (ids[0], nxt, "test")
+        )
     result = mine_negatives(ws, base_model="bundled")
     ws.close()
     return dst, result

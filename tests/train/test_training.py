@@ -23,13 +23,19 @@ from bgetune.tools.training import (
 
 
 def _data(queries: list[str], chunks: list[int]) -> Data:
-    ex = [Example(i, [1, 2, 3], c, [], frozenset({c}), q) for i, (q, c) in enumerate(zip(queries, chunks, strict=True))]
+    ex = [
+        Example(i, [1, 2, 3], c, [], frozenset({c}), q)
+        for i, (q, c) in enumerate(zip(queries, chunks, strict=True))
+    ]
     return Data(ex, [[1] * (5 + i) for i in range(max(chunks) + 1)], 8, 32)
 
 
 def test_batches_never_hold_one_chunk_twice_or_near_duplicate_queries():
     queries = [f"how do i configure option number {i} in the tool" for i in range(40)]
-    queries += ["how do i configure option number 3 in the tool?", "how do i configure option number 3 in the tools"]
+    queries += [
+        "how do i configure option number 3 in the tool?",
+        "how do i configure option number 3 in the tools",
+    ]
     chunks = [i % 15 for i in range(42)]
     data = _data([q.lower() for q in queries], chunks)
     batches = plan_batches(data, 8, seed=1, epoch=0)
@@ -42,7 +48,11 @@ def test_batches_never_hold_one_chunk_twice_or_near_duplicate_queries():
         for x in b:
             for y in b:
                 if x < y:
-                    assert fuzz.ratio(queries[x], queries[y]) < 90 or queries[x][-2:] != queries[y][-2:] or x == y
+                    assert (
+                        fuzz.ratio(queries[x], queries[y]) < 90
+                        or queries[x][-2:] != queries[y][-2:]
+                        or x == y
+                    )
     near = {3, 40, 41}
     assert all(len(near & set(b)) <= 1 for b in batches)
     assert plan_batches(data, 8, seed=1, epoch=0) == batches
@@ -67,8 +77,16 @@ def test_loss_uses_scale_and_masks_other_positives():
 
 
 def _cfg(**kw) -> TrainConfig:
-    base = dict(base_model="bundled", family="bge-en", epochs=2, batch_size=8, max_steps=3, max_passage_len=96,
-                val_corpus_max=40, device="cpu")
+    base = dict(
+        base_model="bundled",
+        family="bge-en",
+        epochs=2,
+        batch_size=8,
+        max_steps=3,
+        max_passage_len=96,
+        val_corpus_max=40,
+        device="cpu",
+    )
     return TrainConfig(**(base | kw))
 
 
@@ -122,8 +140,10 @@ def test_estimate_times_real_steps(mined_ws):
 
 @pytest.mark.slow
 def test_gradcache_lora_and_matryoshka_run(mined_ws):
-    res = train(mined_ws, _cfg(epochs=1, max_steps=2, mini_batch_size=4, lora=True, lora_r=4,
-                               matryoshka_dims=[128, 64]))
+    res = train(
+        mined_ws,
+        _cfg(epochs=1, max_steps=2, mini_batch_size=4, lora=True, lora_r=4, matryoshka_dims=[128, 64]),
+    )
     assert res["steps"] == 2 and all(torch.isfinite(torch.tensor(loss)) for _, loss in res["loss_curve"])
     from sentence_transformers import SentenceTransformer
 
