@@ -90,7 +90,10 @@ def text_reasons(
         reasons.append("refusal")
     p = normalize_ws(passage)
     plen = _zh_len(p) if _is_zh(p) else len(p)
-    if plen < (passage_min_chars // 2 if _is_zh(p) else passage_min_chars) or len(_WORD.findall(p)) + cjk_count(p) < 3:
+    if (
+        plen < (passage_min_chars // 2 if _is_zh(p) else passage_min_chars)
+        or len(_WORD.findall(p)) + cjk_count(p) < 3
+    ):
         reasons.append("passage_too_short")
     elif len(p) > passage_max_chars:
         reasons.append("passage_too_long")
@@ -155,7 +158,9 @@ def near_duplicates(queries: list[str], *, threshold: float = 92.0) -> list[tupl
     n = len(norm)
     block = 1000
     for s in range(0, n, block):
-        m = process.cdist(norm[s : s + block], norm, scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.uint8, workers=1)
+        m = process.cdist(
+            norm[s : s + block], norm, scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.uint8, workers=1
+        )
         rows, cols = np.nonzero(m)
         for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
             i = s + r
@@ -181,11 +186,19 @@ def filter_pairs(
 
     A language whose pairs the base model can barely place (pass rate below ``min_language_pass_rate``) is not
     round-trip filtered: the base model cannot judge it, and those are the pairs fine-tuning should teach."""
-    rows = [dict(r) for r in ws.query(
-        "SELECT p.id, p.chunk_id, p.query, p.passage, p.kind, p.source, p.status, p.status_by, p.scores, p.language, "
-        "c.text AS chunk_text FROM pairs p LEFT JOIN chunks c ON c.id=p.chunk_id ORDER BY p.id"
-    )]
-    judged = [r for r in rows if r["status"] == "proposed" or (r["status"] == "rejected" and (r["status_by"] or "filter") == "filter")]
+    rows = [
+        dict(r)
+        for r in ws.query(
+            "SELECT p.id, p.chunk_id, p.query, p.passage, p.kind, p.source, p.status, p.status_by, p.scores, p.language, "
+            "c.text AS chunk_text FROM pairs p LEFT JOIN chunks c ON c.id=p.chunk_id ORDER BY p.id"
+        )
+    ]
+    judged = [
+        r
+        for r in rows
+        if r["status"] == "proposed"
+        or (r["status"] == "rejected" and (r["status_by"] or "filter") == "filter")
+    ]
     total_steps = 3
     if progress:
         progress(0, total_steps, "text checks")
@@ -195,17 +208,28 @@ def filter_pairs(
         reasons[r["id"]] = text_reasons(
             r["query"], positive, kind=r["kind"], check_passage_refusal=False, **length_bounds
         )
-        if (r["source"] or "").startswith("llm:") and _REFUSAL.search(r["passage"][:200]) and "refusal" not in reasons[r["id"]]:
+        if (
+            (r["source"] or "").startswith("llm:")
+            and _REFUSAL.search(r["passage"][:200])
+            and "refusal" not in reasons[r["id"]]
+        ):
             reasons[r["id"]].append("refusal")
 
     notes: list[str] = []
-    rt_info: dict[str, Any] = {"checked": 0, "top_k": top_k, "min_similarity": min_similarity, "skipped_languages": []}
+    rt_info: dict[str, Any] = {
+        "checked": 0,
+        "top_k": top_k,
+        "min_similarity": min_similarity,
+        "skipped_languages": [],
+    }
     if round_trip_check and judged:
         if progress:
             progress(1, total_steps, "round trip (base model)")
         model, fp = _load_model(ws, settings, base_model)
         judged_ids = {r["id"] for r in judged}
-        rt = round_trip(ws, [r for r in rows if r["status"] != "rejected" or r["id"] in judged_ids], model, fingerprint=fp)
+        rt = round_trip(
+            ws, [r for r in rows if r["status"] != "rejected" or r["id"] in judged_ids], model, fingerprint=fp
+        )
         for r in rows:
             r["_rt"] = rt.get(r["id"])
         by_lang: dict[str, list[bool]] = {}
@@ -236,7 +260,11 @@ def filter_pairs(
         progress(2, total_steps, "duplicates")
 
     # duplicates among the surviving candidates and the user's kept pairs; the better one stays
-    pool = [r for r in rows if r["status"] in ("approved", "edited") or (r["id"] in reasons and not reasons[r["id"]])]
+    pool = [
+        r
+        for r in rows
+        if r["status"] in ("approved", "edited") or (r["id"] in reasons and not reasons[r["id"]])
+    ]
     pool.sort(key=_better_key)
     kept_ids: set[int] = set()
     exact_seen: dict[str, int] = {}
@@ -270,17 +298,35 @@ def filter_pairs(
             cur = c.execute(
                 f"UPDATE pairs SET status=?, reasons=?, scores=?, status_by=?, status_why=?, updated_at=? "
                 f"WHERE id=? AND {_FILTER_OWNED}",
-                (new_status, json.dumps(rs), json.dumps(scores), "filter" if rs else None,
-                 ", ".join(rs) if rs else None, ts, r["id"]),
+                (
+                    new_status,
+                    json.dumps(rs),
+                    json.dumps(scores),
+                    "filter" if rs else None,
+                    ", ".join(rs) if rs else None,
+                    ts,
+                    r["id"],
+                ),
             )
             if cur.rowcount and new_status != r["status"]:
                 c.execute(
                     "INSERT INTO pair_events(pair_id, action, actor, why, old, new, at) VALUES(?,?,?,?,?,?,?)",
-                    (r["id"], "filter", "filter", ", ".join(rs) or "passes all filters", r["status"], new_status, ts),
+                    (
+                        r["id"],
+                        "filter",
+                        "filter",
+                        ", ".join(rs) or "passes all filters",
+                        r["status"],
+                        new_status,
+                        ts,
+                    ),
                 )
     if progress:
         progress(3, total_steps, "done")
-    counts = {s: ws.scalar("SELECT count(*) FROM pairs WHERE status=?", (s,)) for s in ("proposed", "approved", "edited", "rejected")}
+    counts = {
+        s: ws.scalar("SELECT count(*) FROM pairs WHERE status=?", (s,))
+        for s in ("proposed", "approved", "edited", "rejected")
+    }
     return {
         "kept": counts["proposed"] + counts["approved"] + counts["edited"],
         "rejected": counts["rejected"],

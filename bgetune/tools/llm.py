@@ -31,7 +31,11 @@ class LLMError(RuntimeError):
 
 
 def make_chat_model(
-    settings: Settings, *, temperature: float = 0.3, max_tokens: int | None = 1024, timeout_s: float | None = None
+    settings: Settings,
+    *,
+    temperature: float = 0.3,
+    max_tokens: int | None = 1024,
+    timeout_s: float | None = None,
 ) -> BaseChatModel:
     """A ChatOpenAI client for the configured OpenAI-compatible server (retries are done by :func:`call_with_retry`)."""
     from langchain_openai import ChatOpenAI
@@ -114,7 +118,9 @@ def extract_json(text: str) -> Any:
     raise ValueError("no JSON found in the model's answer")
 
 
-def parse_json_list(text: str, *, keys: tuple[str, ...] = ("items", "pairs", "questions", "queries", "data")) -> list:
+def parse_json_list(
+    text: str, *, keys: tuple[str, ...] = ("items", "pairs", "questions", "queries", "data")
+) -> list:
     """A JSON list from an LLM answer: a bare list, an object wrapping one under a common key, a single object,
     or the complete objects of a truncated list."""
     value = extract_json(text)
@@ -174,7 +180,11 @@ def call_with_retry(
             retryable, after = retry_info(exc)
             if not retryable or attempt >= max_retries:
                 raise
-            delay = after if after is not None else min(max_delay, base_delay * (2**attempt)) * (0.5 + random.random())
+            delay = (
+                after
+                if after is not None
+                else min(max_delay, base_delay * (2**attempt)) * (0.5 + random.random())
+            )
             delay = min(max(delay, 0.0), max_delay)
             if on_retry:
                 on_retry(attempt + 1, exc, delay)

@@ -50,7 +50,23 @@ EN_STOP = set(
     http https www com org net html htm pdf ftp contains contain containing
     """.split()
 )
-_EN_PRONOUN_SUBJ = {"it", "this", "that", "they", "these", "those", "there", "he", "she", "which", "what", "here", "we", "you", "i"}
+_EN_PRONOUN_SUBJ = {
+    "it",
+    "this",
+    "that",
+    "they",
+    "these",
+    "those",
+    "there",
+    "he",
+    "she",
+    "which",
+    "what",
+    "here",
+    "we",
+    "you",
+    "i",
+}
 ZH_STOP = set(
     """的 了 和 与 或 及 以及 在 是 等 对 由 应 应当 其 并 为 以 于 将 被 把 从 向 上 下 中 时 后 前 可以 可 不 没有 有 有关 相关
     规定 本法 依照 按照 依法 进行 一个 这个 那个 这些 那些 我们 您 你 他们 它 它们 如果 但是 因为 所以 可能 需要 使用 通过
@@ -236,8 +252,12 @@ _DEF_EN = re.compile(
     r"(?:a|an|the|one|any|used|called|defined|simply|basically|essentially|short for)\b"
 )
 _TO_EN = re.compile(r"^(?:In order )?[Tt]o (?P<x>[a-z]+ [^,;:]{3,70}), ")
-_IFYOU_EN = re.compile(r"\b(?:[Ii]f|[Ww]hen) you (?:want|need|wish|would like|have) to (?P<x>[a-z]+ [^,;:.]{3,60})")
-_YOUCAN_EN = re.compile(r"\b[Yy]ou (?:can|could|should|must|may|need to)(?: also| then| simply| just)? (?P<x>(?:use|run|install|set|add|change|get|find|check|create|remove|edit|type|call|put|configure|specify|build|make|read|write|load|save|select|enable|disable|upgrade|update|download|obtain|try|report|send|subscribe|compile|convert|mount|access) [^,;:.]{3,60})")
+_IFYOU_EN = re.compile(
+    r"\b(?:[Ii]f|[Ww]hen) you (?:want|need|wish|would like|have) to (?P<x>[a-z]+ [^,;:.]{3,60})"
+)
+_YOUCAN_EN = re.compile(
+    r"\b[Yy]ou (?:can|could|should|must|may|need to)(?: also| then| simply| just)? (?P<x>(?:use|run|install|set|add|change|get|find|check|create|remove|edit|type|call|put|configure|specify|build|make|read|write|load|save|select|enable|disable|upgrade|update|download|obtain|try|report|send|subscribe|compile|convert|mount|access) [^,;:.]{3,60})"
+)
 _USE_TO_EN = re.compile(r"\b[Uu]se (?P<tool>[^,;:.]{2,40}?) to (?P<x>[a-z]+ [^,;:.]{3,50})")
 _EN_BAD_X = re.compile(r"\b(this|that|these|those|it|them|above|below|following|former|latter)\b", re.I)
 
@@ -261,7 +281,11 @@ def _en_rules(sent: str) -> list[tuple[str, str, str]]:
         m = rx.search(s)
         if m:
             x = _you_to_i(m.group("x").strip().rstrip(".)"))
-            x = re.sub(r"\s+(?:by|with|using|from|via|in order|which|that|so|and|as)\b.*$", "", x) if len(x.split()) > 7 else x
+            x = (
+                re.sub(r"\s+(?:by|with|using|from|via|in order|which|that|so|and|as)\b.*$", "", x)
+                if len(x.split()) > 7
+                else x
+            )
             if 2 <= len(x.split()) <= 10 and not _EN_BAD_X.search(x):
                 out.append((template.format(x=x), "question", rule))
     m = _USE_TO_EN.search(s)
@@ -290,10 +314,18 @@ def _en_heading_questions(chunk: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 # ---------------------------------------------------------------------------------------------- Chinese rules
-_ZH_DEF = re.compile(r"^(?:本法所称|所谓)?(?P<x>[^，。；：、\s（(]{2,14})(?:，)?(?:是指|指的是|是一种|是一个|是一套|是用于)")
-_ZH_IFYOU = re.compile(r"(?:如果|若|假如)(?:您|你|用户)?(?:想要|希望|需要|打算|想|要)(?P<x>[^，。；：]{3,28})")
-_ZH_TO = re.compile(r"(?:^|[。；\n])(?:要|为了|若要|如需)(?P<x>[^，。；：]{3,24})，(?:请|您|你|可以|只需|应|需要|必须|就)")
-_ZH_USE = re.compile(r"(?:使用|用|运行|执行|安装)\s*(?P<tool>[A-Za-z][\w\-./]*)\s*(?:命令|工具|程序)?\s*(?:来|以|可以)(?P<x>[^，。；：]{2,20})")
+_ZH_DEF = re.compile(
+    r"^(?:本法所称|所谓)?(?P<x>[^，。；：、\s（(]{2,14})(?:，)?(?:是指|指的是|是一种|是一个|是一套|是用于)"
+)
+_ZH_IFYOU = re.compile(
+    r"(?:如果|若|假如)(?:您|你|用户)?(?:想要|希望|需要|打算|想|要)(?P<x>[^，。；：]{3,28})"
+)
+_ZH_TO = re.compile(
+    r"(?:^|[。；\n])(?:要|为了|若要|如需)(?P<x>[^，。；：]{3,24})，(?:请|您|你|可以|只需|应|需要|必须|就)"
+)
+_ZH_USE = re.compile(
+    r"(?:使用|用|运行|执行|安装)\s*(?P<tool>[A-Za-z][\w\-./]*)\s*(?:命令|工具|程序)?\s*(?:来|以|可以)(?P<x>[^，。；：]{2,20})"
+)
 _ZH_LIST = re.compile(r"(?P<pre>[^，。；：\n]{2,30}?)下列(?P<what>[^，。；：\n]{1,12})[：:]")
 _ZH_PENALTY = re.compile(r"(?:^|[。；：\n]|，)(?P<x>[^，。；：\n]{4,40}?)的，(?:由|处|依照|责令|没收|对)")
 _ZH_DUTY = re.compile(r"(?:^|[。；\n]|，)(?P<s>[^，。；：\n]{2,26}?)应当(?P<v>[^，。；：\n]{4,36})")
@@ -302,7 +334,11 @@ _ZH_AUTHORITY = re.compile(r"(部门|政府|机构|委员会|院|局|协会|机�
 
 
 def _zh_strip(x: str) -> str:
-    x = re.sub(r"^(违反本法规定|依照本法规定|除本法另有规定外|有下列情形之一|对于|关于|对|在|但|并|而|且|同时)[，,]?", "", x.strip())
+    x = re.sub(
+        r"^(违反本法规定|依照本法规定|除本法另有规定外|有下列情形之一|对于|关于|对|在|但|并|而|且|同时)[，,]?",
+        "",
+        x.strip(),
+    )
     return x.strip(" ，、：")
 
 
@@ -415,7 +451,9 @@ def generate_for_chunk(chunk: dict[str, Any], stats: CorpusStats, *, max_queries
     cands.append(GenQuery(_keyword_query(kw, lang), "keyword", _support(text, sentences, kw), "keywords"))
     if len(top) >= 4:
         alt = [top[0], top[3]] if lang == "zh" else [top[1], top[3]]
-        cands.append(GenQuery(_keyword_query(alt, lang), "keyword", _support(text, sentences, alt), "keywords-2"))
+        cands.append(
+            GenQuery(_keyword_query(alt, lang), "keyword", _support(text, sentences, alt), "keywords-2")
+        )
     # a question around the most salient term
     t0 = top[0]
     if lang == "zh":
@@ -424,9 +462,22 @@ def generate_for_chunk(chunk: dict[str, Any], stats: CorpusStats, *, max_queries
         else:
             q0 = f"{t0}有哪些规定？" if law else ""
     else:
-        q0 = f"what is {t0}" if ((" " in t0 and len(t0.split()) <= 3) or any(c in t0 for c in "-_./+")) else f"{t0} {top[1]}" if len(top) > 1 else t0
+        q0 = (
+            f"what is {t0}"
+            if ((" " in t0 and len(t0.split()) <= 3) or any(c in t0 for c in "-_./+"))
+            else f"{t0} {top[1]}"
+            if len(top) > 1
+            else t0
+        )
     if q0:
-        cands.append(GenQuery(q0, "long-tail" if lang == "en" else "question", _support(text, sentences, [t0]), "salient-question"))
+        cands.append(
+            GenQuery(
+                q0,
+                "long-tail" if lang == "en" else "question",
+                _support(text, sentences, [t0]),
+                "salient-question",
+            )
+        )
 
     out: list[GenQuery] = []
     seen: set[str] = set()
@@ -446,7 +497,9 @@ def generate_for_chunk(chunk: dict[str, Any], stats: CorpusStats, *, max_queries
 
 def unwrap(text: str) -> str:
     """Undo hard line wraps inside Chinese text (a wrap between two CJK characters is not a space)."""
-    return re.sub(r"(?<=[\u3000-\u9fff\uff00-\uffef])[ \t]*\n[ \t]*(?=[\u3000-\u9fff\uff00-\uffef])", "", text)
+    return re.sub(
+        r"(?<=[\u3000-\u9fff\uff00-\uffef])[ \t]*\n[ \t]*(?=[\u3000-\u9fff\uff00-\uffef])", "", text
+    )
 
 
 def build_stats(chunks: list[dict[str, Any]]) -> CorpusStats:

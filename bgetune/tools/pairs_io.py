@@ -15,11 +15,46 @@ from bgetune.config import Settings
 from bgetune.text import corpus_language, detect_language, normalize_for_match, normalize_ws
 from bgetune.workspace import Workspace, atomic_write_text, now_iso
 
-QUERY_HEADERS = ("query", "question", "questions", "q", "user question", "user_query", "问题", "标准问", "标准问题",
-                 "用户问题", "提问", "问句", "相似问", "查询")
-ANSWER_HEADERS = ("answer", "answers", "a", "pos", "positive", "passage", "response", "reply", "document", "doc",
-                  "clicked", "clicked document", "content", "text", "答案", "回答", "标准答案", "答复", "回复", "文档",
-                  "内容", "段落")
+QUERY_HEADERS = (
+    "query",
+    "question",
+    "questions",
+    "q",
+    "user question",
+    "user_query",
+    "问题",
+    "标准问",
+    "标准问题",
+    "用户问题",
+    "提问",
+    "问句",
+    "相似问",
+    "查询",
+)
+ANSWER_HEADERS = (
+    "answer",
+    "answers",
+    "a",
+    "pos",
+    "positive",
+    "passage",
+    "response",
+    "reply",
+    "document",
+    "doc",
+    "clicked",
+    "clicked document",
+    "content",
+    "text",
+    "答案",
+    "回答",
+    "标准答案",
+    "答复",
+    "回复",
+    "文档",
+    "内容",
+    "段落",
+)
 
 
 class ImportError_(ValueError):
@@ -43,7 +78,9 @@ def _pick(headers: list[str], wanted: str | None, candidates: tuple[str, ...], w
     )
 
 
-def _read_rows(path: Path, query_col: str | None, answer_col: str | None) -> Iterator[tuple[int, str, list[str]]]:
+def _read_rows(
+    path: Path, query_col: str | None, answer_col: str | None
+) -> Iterator[tuple[int, str, list[str]]]:
     """(row number as a person sees it, query, answers) for every data row."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
@@ -76,7 +113,9 @@ def _read_rows(path: Path, query_col: str | None, answer_col: str | None) -> Ite
         try:
             wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:
-            raise ImportError_(f"{path.name}: not a readable Excel file ({exc}); save it as .xlsx or .csv") from exc
+            raise ImportError_(
+                f"{path.name}: not a readable Excel file ({exc}); save it as .xlsx or .csv"
+            ) from exc
         sheet = wb.worksheets[0]
         it = sheet.iter_rows(values_only=True)
         header = [str(h).strip() if h is not None else "" for h in next(it, [])]
@@ -116,8 +155,15 @@ def _read_rows(path: Path, query_col: str | None, answer_col: str | None) -> Ite
 class _Linker:
     """Finds the chunk(s) holding an answer: normalised substring, else fuzzy, else embedding match."""
 
-    def __init__(self, ws: Workspace, *, fuzzy_min: float = 90.0, settings: Settings | None = None,
-                 base_model: Any = None, embed_min: float = 0.8) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        *,
+        fuzzy_min: float = 90.0,
+        settings: Settings | None = None,
+        base_model: Any = None,
+        embed_min: float = 0.8,
+    ) -> None:
         self.ws = ws
         self.rows = ws.query("SELECT id, text FROM chunks ORDER BY document_id, ord")
         self.norm = [normalize_for_match(r["text"]) for r in self.rows]
@@ -218,8 +264,16 @@ def import_pairs(
             cur = c.execute(
                 "INSERT OR IGNORE INTO pairs(chunk_id, query, passage, source, kind, language, status, reasons, scores, "
                 "status_by, created_at, updated_at) VALUES(?,?,?,?,'real',?,'proposed','[]',?,'import',?,?)",
-                (primary, query, passage, source, detect_language(query),
-                 json.dumps({"link": how, "row": n, "answers": len(answers)}, ensure_ascii=False), ts, ts),
+                (
+                    primary,
+                    query,
+                    passage,
+                    source,
+                    detect_language(query),
+                    json.dumps({"link": how, "row": n, "answers": len(answers)}, ensure_ascii=False),
+                    ts,
+                    ts,
+                ),
             )
             if not cur.rowcount:
                 existing += 1
@@ -227,7 +281,10 @@ def import_pairs(
             imported += 1
             pid = cur.lastrowid
             for cid in chunk_ids[1:]:
-                c.execute("INSERT OR IGNORE INTO pair_positives(pair_id, chunk_id, origin) VALUES(?,?,?)", (pid, cid, "import"))
+                c.execute(
+                    "INSERT OR IGNORE INTO pair_positives(pair_id, chunk_id, origin) VALUES(?,?,?)",
+                    (pid, cid, "import"),
+                )
             c.execute(
                 "INSERT INTO pair_events(pair_id, action, actor, why, old, new, at) VALUES(?,?,?,?,?,?,?)",
                 (pid, "import", "import", f"{path.name} row {n}", None, "proposed", ts),
@@ -238,7 +295,11 @@ def import_pairs(
         "rows": rows_total,
         "imported": imported,
         "already_imported": existing,
-        "linked": {"exact": stats["exact"] + stats["spans"], "fuzzy": stats["fuzzy"], "embedding": stats["embedding"]},
+        "linked": {
+            "exact": stats["exact"] + stats["spans"],
+            "fuzzy": stats["fuzzy"],
+            "embedding": stats["embedding"],
+        },
         "own_passage": stats["none"],
         "bad_rows": bad,
     }
@@ -248,12 +309,20 @@ def import_pairs(
 def _query_prompt(ws: Workspace) -> str:
     from bgetune.models import DEFAULT_BY_LANGUAGE, family_for
 
-    spec = ws.get_setting("base_model") or DEFAULT_BY_LANGUAGE.get(corpus_language(ws.stats()["chunk_languages"]), "")
+    spec = ws.get_setting("base_model") or DEFAULT_BY_LANGUAGE.get(
+        corpus_language(ws.stats()["chunk_languages"]), ""
+    )
     return family_for(str(spec)).query_prompt
 
 
-def export_training_jsonl(ws: Workspace, out_path: str | Path, *, split: str | None = "train",
-                          random_negatives: int = 7, seed: int = 13) -> dict:
+def export_training_jsonl(
+    ws: Workspace,
+    out_path: str | Path,
+    *,
+    split: str | None = "train",
+    random_negatives: int = 7,
+    seed: int = 13,
+) -> dict:
     """Write trainable pairs (approved/edited) of ``split`` (None or 'all' = every split) as FlagEmbedding JSONL.
     Positives are the pair's chunk (plus extra positives), else its passage; negatives are the mined ones, or
     random other chunks when none were mined (FlagEmbedding needs a non-empty ``neg``)."""
@@ -266,7 +335,8 @@ def export_training_jsonl(ws: Workspace, out_path: str | Path, *, split: str | N
         params.append(split)
     pairs = ws.query(
         f"SELECT p.id, p.query, p.passage, p.chunk_id, c.text AS chunk_text FROM pairs p "
-        f"LEFT JOIN chunks c ON c.id=p.chunk_id WHERE {where} ORDER BY p.id", params
+        f"LEFT JOIN chunks c ON c.id=p.chunk_id WHERE {where} ORDER BY p.id",
+        params,
     )
     chunk_rows = ws.query("SELECT id, text FROM chunks ORDER BY document_id, ord")
     prompt = _query_prompt(ws)
@@ -276,18 +346,28 @@ def export_training_jsonl(ws: Workspace, out_path: str | Path, *, split: str | N
     for p in pairs:
         pos = [p["chunk_text"] or p["passage"]]
         pos_ids = {p["chunk_id"]} if p["chunk_id"] else set()
-        for r in ws.query("SELECT c.id, c.text FROM pair_positives pp JOIN chunks c ON c.id=pp.chunk_id WHERE pp.pair_id=?",
-                          (p["id"],)):
+        for r in ws.query(
+            "SELECT c.id, c.text FROM pair_positives pp JOIN chunks c ON c.id=pp.chunk_id WHERE pp.pair_id=?",
+            (p["id"],),
+        ):
             if r["id"] not in pos_ids:
                 pos.append(r["text"])
                 pos_ids.add(r["id"])
-        neg = [r["text"] for r in ws.query(
-            "SELECT c.text FROM negatives n JOIN chunks c ON c.id=n.chunk_id WHERE n.pair_id=? ORDER BY n.rank", (p["id"],)
-        )]
+        neg = [
+            r["text"]
+            for r in ws.query(
+                "SELECT c.text FROM negatives n JOIN chunks c ON c.id=n.chunk_id WHERE n.pair_id=? ORDER BY n.rank",
+                (p["id"],),
+            )
+        ]
         if neg:
             mined += 1
         elif random_negatives and len(chunk_rows) > len(pos_ids) + 1:
-            pool = [r for r in rng.sample(chunk_rows, min(len(chunk_rows), random_negatives * 3)) if r["id"] not in pos_ids]
+            pool = [
+                r
+                for r in rng.sample(chunk_rows, min(len(chunk_rows), random_negatives * 3))
+                if r["id"] not in pos_ids
+            ]
             neg = [r["text"] for r in pool[:random_negatives]]
             rand += 1
         rec = {"query": p["query"], "pos": pos, "neg": neg}
@@ -296,5 +376,11 @@ def export_training_jsonl(ws: Workspace, out_path: str | Path, *, split: str | N
         lines.append(json.dumps(rec, ensure_ascii=False))
     out = Path(out_path).expanduser()
     atomic_write_text(out, "\n".join(lines) + ("\n" if lines else ""))
-    return {"path": str(out), "pairs": len(lines), "split": split or "all", "with_mined_negatives": mined,
-            "with_random_negatives": rand, "prompt": prompt or None}
+    return {
+        "path": str(out),
+        "pairs": len(lines),
+        "split": split or "all",
+        "with_mined_negatives": mined,
+        "with_random_negatives": rand,
+        "prompt": prompt or None,
+    }

@@ -150,7 +150,11 @@ def parse_items(text: str) -> list[QAItem]:
 
 def _locate_passage(passage: str, chunk_text: str) -> tuple[str, bool]:
     """(passage, verified): the LLM's span when it is really in the chunk (whitespace-insensitive), else the chunk."""
-    if passage and len(normalize_for_match(passage)) >= 4 and normalize_for_match(passage) in normalize_for_match(chunk_text):
+    if (
+        passage
+        and len(normalize_for_match(passage)) >= 4
+        and normalize_for_match(passage) in normalize_for_match(chunk_text)
+    ):
         return passage, True
     return chunk_text, False
 
@@ -182,11 +186,17 @@ def _resolve_mode(settings: Settings, mode: str, chat_model: Any) -> Literal["ll
 
 def _model_name(settings: Settings, chat_model: Any) -> str:
     if chat_model is not None:
-        return str(getattr(chat_model, "model_name", None) or getattr(chat_model, "model", None) or type(chat_model).__name__)
+        return str(
+            getattr(chat_model, "model_name", None)
+            or getattr(chat_model, "model", None)
+            or type(chat_model).__name__
+        )
     return settings.llm_model_name
 
 
-def estimate_generation(ws: Workspace, settings: Settings, *, chunk_ids: list[str] | None = None, chat_model: Any = None) -> dict:
+def estimate_generation(
+    ws: Workspace, settings: Settings, *, chunk_ids: list[str] | None = None, chat_model: Any = None
+) -> dict:
     """Calls, tokens and (if a price is configured) money a generation run would cost; cached chunks excluded."""
     chunks = _select_chunks(ws, chunk_ids)
     mode = _resolve_mode(settings, "auto", chat_model)
@@ -231,7 +241,12 @@ def _cached_keys(ws: Workspace, keys: list[str]) -> set[str]:
 
 # ---------------------------------------------------------------------------------------------- writing
 def _write_chunk_pairs(
-    ws: Workspace, chunk: dict[str, Any], items: list[tuple[str, str, str, dict]], *, source: str, gen_key: str,
+    ws: Workspace,
+    chunk: dict[str, Any],
+    items: list[tuple[str, str, str, dict]],
+    *,
+    source: str,
+    gen_key: str,
     cache_row: tuple | None = None,
 ) -> int:
     """Insert proposed pairs (query, kind, passage, scores) for one chunk (and its cache row) in one transaction."""
@@ -248,8 +263,18 @@ def _write_chunk_pairs(
             cur = c.execute(
                 "INSERT OR IGNORE INTO pairs(chunk_id, query, passage, source, kind, language, status, reasons, scores, "
                 "gen_key, created_at, updated_at) VALUES(?,?,?,?,?,?,'proposed','[]',?,?,?,?)",
-                (chunk["id"], query, passage, source, kind, detect_language(query) if len(query) > 3 else chunk.get("language"),
-                 json.dumps(scores, ensure_ascii=False), gen_key, ts, ts),
+                (
+                    chunk["id"],
+                    query,
+                    passage,
+                    source,
+                    kind,
+                    detect_language(query) if len(query) > 3 else chunk.get("language"),
+                    json.dumps(scores, ensure_ascii=False),
+                    gen_key,
+                    ts,
+                    ts,
+                ),
             )
             if cur.rowcount:
                 added += 1
@@ -288,8 +313,14 @@ class _CallResult:
     error: str | None = None
 
 
-def _generate_one(chat_model: Any, chunk: dict[str, Any], settings: Settings, *, attempts: int = 2,
-                  sleep: Callable[[float], None] | None = None) -> _CallResult:
+def _generate_one(
+    chat_model: Any,
+    chunk: dict[str, Any],
+    settings: Settings,
+    *,
+    attempts: int = 2,
+    sleep: Callable[[float], None] | None = None,
+) -> _CallResult:
     """Ask the model for one chunk; one format-repair retry when the answer is not usable JSON."""
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
@@ -322,10 +353,14 @@ def _generate_one(chat_model: Any, chunk: dict[str, Any], settings: Settings, *,
         except ValueError as exc:
             res.error = f"unusable answer ({exc}): {text[:120]!r}"
             if attempt + 1 < attempts:
-                msgs = [*msgs, AIMessage(text), HumanMessage(
-                    "That was not a valid JSON list. Reply with ONLY the JSON list of "
-                    '{"query", "kind", "passage"} objects, nothing else.'
-                )]
+                msgs = [
+                    *msgs,
+                    AIMessage(text),
+                    HumanMessage(
+                        "That was not a valid JSON list. Reply with ONLY the JSON list of "
+                        '{"query", "kind", "passage"} objects, nothing else.'
+                    ),
+                ]
     res.error = safe_error(RuntimeError(res.error or "no answer"), settings)
     return res
 
@@ -345,10 +380,21 @@ def generate_pairs(
     cached, so a re-run makes no new calls for them."""
     chunks = _select_chunks(ws, chunk_ids)
     use = _resolve_mode(settings, mode, chat_model)
-    run_id = ws.start_run("generate", {"mode": use, "chunks": len(chunks), "chunk_ids": chunk_ids is not None})
+    run_id = ws.start_run(
+        "generate", {"mode": use, "chunks": len(chunks), "chunk_ids": chunk_ids is not None}
+    )
     summary: dict[str, Any] = {
-        "mode": use, "chunks_done": 0, "chunks_cached": 0, "chunks_skipped": 0, "chunks_failed": 0,
-        "pairs_added": 0, "calls": 0, "tokens_in": 0, "tokens_out": 0, "errors": [], "run_id": run_id,
+        "mode": use,
+        "chunks_done": 0,
+        "chunks_cached": 0,
+        "chunks_skipped": 0,
+        "chunks_failed": 0,
+        "pairs_added": 0,
+        "calls": 0,
+        "tokens_in": 0,
+        "tokens_out": 0,
+        "errors": [],
+        "run_id": run_id,
     }
     try:
         if use == "offline":
@@ -357,8 +403,12 @@ def generate_pairs(
             model = chat_model if chat_model is not None else make_chat_model(settings)
             _run_llm(ws, settings, model, chunks, summary, progress)
     except BaseException as exc:
-        ws.finish_run(run_id, status="cancelled" if isinstance(exc, KeyboardInterrupt) else "failed",
-                      result=summary, error=safe_error(exc, settings))
+        ws.finish_run(
+            run_id,
+            status="cancelled" if isinstance(exc, KeyboardInterrupt) else "failed",
+            result=summary,
+            error=safe_error(exc, settings),
+        )
         raise
     summary["errors"] = summary["errors"][:20]
     if use == "offline":
@@ -370,8 +420,9 @@ def generate_pairs(
     return summary
 
 
-def _run_offline(ws: Workspace, chunks: list[dict[str, Any]], summary: dict, progress: Progress | None,
-                 max_queries: int) -> None:
+def _run_offline(
+    ws: Workspace, chunks: list[dict[str, Any]], summary: dict, progress: Progress | None, max_queries: int
+) -> None:
     corpus = ws.chunks()
     stats = offline_gen.build_stats(corpus)
     for i, ch in enumerate(chunks):
@@ -387,8 +438,14 @@ def _run_offline(ws: Workspace, chunks: list[dict[str, Any]], summary: dict, pro
             progress(i + 1, len(chunks), ch.get("heading") or ch["document_name"])
 
 
-def _run_llm(ws: Workspace, settings: Settings, chat_model: Any, chunks: list[dict[str, Any]], summary: dict,
-             progress: Progress | None) -> None:
+def _run_llm(
+    ws: Workspace,
+    settings: Settings,
+    chat_model: Any,
+    chunks: list[dict[str, Any]],
+    summary: dict,
+    progress: Progress | None,
+) -> None:
     model = _model_name(settings, chat_model)
     source = f"llm:{model}"
     keyed = [(cache_key(c["text"], model), c) for c in chunks]
@@ -398,13 +455,17 @@ def _run_llm(ws: Workspace, settings: Settings, chat_model: Any, chunks: list[di
     for key, ch in keyed:
         if key in cached:
             summary["chunks_cached"] += 1
-            if not _chunk_done(ws, key):  # answer cached but pairs never written (or written elsewhere): write now
+            if not _chunk_done(
+                ws, key
+            ):  # answer cached but pairs never written (or written elsewhere): write now
                 response = ws.scalar("SELECT response FROM llm_cache WHERE key=?", (key,))
                 try:
                     items = parse_items(response)
                 except ValueError:
                     items = []
-                summary["pairs_added"] += _write_chunk_pairs(ws, ch, _items_to_rows(items, ch), source=source, gen_key=key)
+                summary["pairs_added"] += _write_chunk_pairs(
+                    ws, ch, _items_to_rows(items, ch), source=source, gen_key=key
+                )
             done += 1
             if progress:
                 progress(done, total, "cached")
@@ -424,7 +485,9 @@ def _run_llm(ws: Workspace, settings: Settings, chat_model: Any, chunks: list[di
                 summary["tokens_out"] += res.tokens_out
                 if res.error:
                     summary["chunks_failed"] += 1
-                    summary["errors"].append({"chunk_id": ch["id"], "document": ch["document_name"], "error": res.error})
+                    summary["errors"].append(
+                        {"chunk_id": ch["id"], "document": ch["document_name"], "error": res.error}
+                    )
                 else:
                     cache_row = (key, model, PROMPT_VERSION, res.response, res.tokens_in, res.tokens_out)
                     summary["pairs_added"] += _write_chunk_pairs(

@@ -50,7 +50,9 @@ def list_pairs(
             statuses = [s for s in statuses if s != "kept"] + ["proposed", "approved", "edited"]
         bad = set(statuses) - set(PAIR_STATUSES)
         if bad:
-            raise ReviewError(f"unknown status {sorted(bad)}; use one of {', '.join(PAIR_STATUSES)} or 'kept'")
+            raise ReviewError(
+                f"unknown status {sorted(bad)}; use one of {', '.join(PAIR_STATUSES)} or 'kept'"
+            )
         where.append(f"p.status IN ({','.join('?' * len(statuses))})")
         params += statuses
     if reason:
@@ -82,16 +84,27 @@ def get_pair(ws: Workspace, pair_id: int) -> dict:
     return _row(row)
 
 
-def _set_status(ws: Workspace, ids: Iterable[int], status: str, *, actor: str, why: str | None,
-                only_from: tuple[str, ...] | None = None) -> int:
+def _set_status(
+    ws: Workspace,
+    ids: Iterable[int],
+    status: str,
+    *,
+    actor: str,
+    why: str | None,
+    only_from: tuple[str, ...] | None = None,
+) -> int:
     ids = [int(i) for i in ids]
     if not ids:
         return 0
     ts = now_iso()
     changed = 0
     with ws.tx() as c:
-        found = {r["id"]: r["status"] for r in c.execute(
-            f"SELECT id, status FROM pairs WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall()}
+        found = {
+            r["id"]: r["status"]
+            for r in c.execute(
+                f"SELECT id, status FROM pairs WHERE id IN ({','.join('?' * len(ids))})", ids
+            ).fetchall()
+        }
         missing = [i for i in ids if i not in found]
         if missing:
             raise ReviewError(f"no pair with id {missing[:10]}; list pairs with `bgetune review list`")
@@ -105,8 +118,9 @@ def _set_status(ws: Workspace, ids: Iterable[int], status: str, *, actor: str, w
             reasons = "[]" if new != "rejected" else None
             c.execute(
                 "UPDATE pairs SET status=?, status_by=?, status_why=?, updated_at=?"
-                + (", reasons=?" if reasons is not None else "") + " WHERE id=?",
-                (new, actor, why, ts, *( [reasons] if reasons is not None else []), pid),
+                + (", reasons=?" if reasons is not None else "")
+                + " WHERE id=?",
+                (new, actor, why, ts, *([reasons] if reasons is not None else []), pid),
             )
             c.execute(
                 "INSERT INTO pair_events(pair_id, action, actor, why, old, new, at) VALUES(?,?,?,?,?,?,?)",
@@ -132,8 +146,9 @@ def approve_all(ws: Workspace, *, actor: str = "user") -> int:
     return _set_status(ws, ids, "approved", actor=actor, why="approve all", only_from=("proposed",))
 
 
-def edit(ws: Workspace, pair_id: int, *, query: str | None = None, passage: str | None = None,
-         actor: str = "user") -> dict:
+def edit(
+    ws: Workspace, pair_id: int, *, query: str | None = None, passage: str | None = None, actor: str = "user"
+) -> dict:
     """Change a pair's query and/or passage; status becomes 'edited' (trainable), the original query is kept."""
     if query is None and passage is None:
         raise ReviewError("nothing to edit: give a new query and/or passage")
@@ -149,25 +164,46 @@ def edit(ws: Workspace, pair_id: int, *, query: str | None = None, passage: str 
             (cur["chunk_id"], new_q, cur["source"], cur["id"]),
         ).fetchone()
         if clash:
-            raise ReviewError(f"pair {clash['id']} already has this query for the same passage; approve that one instead")
+            raise ReviewError(
+                f"pair {clash['id']} already has this query for the same passage; approve that one instead"
+            )
         original = cur["original_query"] or (cur["query"] if new_q != cur["query"] else None)
         c.execute(
             "UPDATE pairs SET query=?, passage=?, original_query=?, language=?, status='edited', reasons='[]', "
             "status_by=?, status_why='edited', updated_at=? WHERE id=?",
-            (new_q, new_p, original, detect_language(new_q) if len(new_q) > 3 else cur["language"], actor, ts, cur["id"]),
+            (
+                new_q,
+                new_p,
+                original,
+                detect_language(new_q) if len(new_q) > 3 else cur["language"],
+                actor,
+                ts,
+                cur["id"],
+            ),
         )
         c.execute(
             "INSERT INTO pair_events(pair_id, action, actor, why, old, new, at) VALUES(?,?,?,?,?,?,?)",
-            (cur["id"], "edit", actor, None,
-             json.dumps({"query": cur["query"], "passage": cur["passage"], "status": cur["status"]}, ensure_ascii=False),
-             json.dumps({"query": new_q, "passage": new_p, "status": "edited"}, ensure_ascii=False), ts),
+            (
+                cur["id"],
+                "edit",
+                actor,
+                None,
+                json.dumps(
+                    {"query": cur["query"], "passage": cur["passage"], "status": cur["status"]},
+                    ensure_ascii=False,
+                ),
+                json.dumps({"query": new_q, "passage": new_p, "status": "edited"}, ensure_ascii=False),
+                ts,
+            ),
         )
     return get_pair(ws, pair_id)
 
 
 def events(ws: Workspace, pair_id: int) -> list[dict]:
     """The history of one pair, oldest first."""
-    return [dict(r) for r in ws.query("SELECT * FROM pair_events WHERE pair_id=? ORDER BY id", (int(pair_id),))]
+    return [
+        dict(r) for r in ws.query("SELECT * FROM pair_events WHERE pair_id=? ORDER BY id", (int(pair_id),))
+    ]
 
 
 def dataset_summary(ws: Workspace, examples: int = 5) -> dict:
@@ -177,10 +213,13 @@ def dataset_summary(ws: Workspace, examples: int = 5) -> dict:
     for r in rows:
         if r["status"] == "rejected":
             by_reason.update(json.loads(r["reasons"] or "[]") or ["user"])
+
     def count(col: str) -> dict:
         return dict(Counter((r[col] or "none") for r in rows).most_common())
 
-    source = Counter(("llm" if (r["source"] or "").startswith("llm:") else r["source"].split(":")[0]) for r in rows)
+    source = Counter(
+        ("llm" if (r["source"] or "").startswith("llm:") else r["source"].split(":")[0]) for r in rows
+    )
     kept = list_pairs(ws, status="kept", limit=examples)
     rejected = list_pairs(ws, status="rejected", limit=examples)
     slim = lambda p: {k: p[k] for k in ("id", "query", "status", "reasons", "document", "source")}  # noqa: E731

@@ -24,16 +24,26 @@ def _section_key(chunk: dict[str, Any]) -> str:
     return f"block{int(chunk.get('ord') or 0) // 8}"
 
 
-def make_split(ws: Workspace, *, val: float = 0.1, test: float = 0.2, seed: int = 13, min_documents: int = 5,
-               near_dup_threshold: float = 92.0) -> dict:
+def make_split(
+    ws: Workspace,
+    *,
+    val: float = 0.1,
+    test: float = 0.2,
+    seed: int = 13,
+    min_documents: int = 5,
+    near_dup_threshold: float = 92.0,
+) -> dict:
     """Assign every kept pair (proposed/approved/edited) and every chunk to train/val/test; returns the report."""
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise ValueError(f"val={val} and test={test} must be fractions with val + test < 1")
-    pairs = [dict(r) for r in ws.query(
-        "SELECT p.id, p.chunk_id, p.query, p.passage, p.kind, p.status, c.document_id, c.heading, c.ord "
-        "FROM pairs p LEFT JOIN chunks c ON c.id=p.chunk_id WHERE p.status IN ('proposed','approved','edited') "
-        "ORDER BY p.id"
-    )]
+    pairs = [
+        dict(r)
+        for r in ws.query(
+            "SELECT p.id, p.chunk_id, p.query, p.passage, p.kind, p.status, c.document_id, c.heading, c.ord "
+            "FROM pairs p LEFT JOIN chunks c ON c.id=p.chunk_id WHERE p.status IN ('proposed','approved','edited') "
+            "ORDER BY p.id"
+        )
+    ]
     chunks = ws.chunks()
     docs_with_pairs = {p["document_id"] for p in pairs if p["document_id"] is not None}
     unit = "document" if len(docs_with_pairs) >= min_documents else "section"
@@ -99,13 +109,18 @@ def make_split(ws: Workspace, *, val: float = 0.1, test: float = 0.2, seed: int 
     ts = now_iso()
     with ws.tx() as c:
         c.execute("UPDATE pairs SET split=NULL")
-        c.executemany("UPDATE pairs SET split=?, updated_at=? WHERE id=?", [(s, ts, pid) for pid, s in split_of.items()])
+        c.executemany(
+            "UPDATE pairs SET split=?, updated_at=? WHERE id=?", [(s, ts, pid) for pid, s in split_of.items()]
+        )
         chunk_split = {}
         for cid, g in chunk_group.items():
             if g in assign:
                 chunk_split[cid] = assign[g]
         # chunks without pairs follow their group where it has one, else train
-        c.executemany("UPDATE chunks SET split=? WHERE id=?", [(chunk_split.get(cid, "train"), cid) for cid in chunk_group])
+        c.executemany(
+            "UPDATE chunks SET split=? WHERE id=?",
+            [(chunk_split.get(cid, "train"), cid) for cid in chunk_group],
+        )
 
     counts = {s: sum(1 for v in split_of.values() if v == s) for s in SPLITS}
     chunk_counts = {s: 0 for s in SPLITS}
