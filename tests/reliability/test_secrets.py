@@ -18,7 +18,7 @@ from bgetune.config import Settings
 from bgetune.tools.qa_generation import generate_pairs
 from tests.conftest import REPO
 from tests.reliability.conftest import CANARY, py_env
-from tests.reliability.llm_fault_server import echo_auth, ok, status
+from tests.reliability.llm_fault_server import echo_auth, ok
 
 
 def _all_bytes(root: Path) -> bytes:
@@ -63,7 +63,6 @@ def test_agent_and_cli_never_print_the_key(tmp_path):
     docs = write_docs(tmp_path / "docs")
     ws = tmp_path / "ws"
     with FaultServer(default=echo_auth(500), lifetime=120) as srv:
-        srv.script(status(401, body="invalid api key"))
         env = py_env(
             BGETUNE_LLM_API_KEY=CANARY,
             BGETUNE_LLM_BASE_URL=srv.base_url,
