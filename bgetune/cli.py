@@ -5,6 +5,12 @@ Commands of each pipeline area live in bgetune/commands/<area>.py, each with a `
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # `python -m bgetune.cli`: run the real module, never a second copy as __main__
+    from bgetune.cli import main as _main
+
+    _main()
+    raise SystemExit(0)
+
 import importlib
 import json
 import os

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,9 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
 class Chunker:
     """Splits parsed documents into chunks of at most ``max_tokens`` tokens (model tokenizer), with overlap."""
 
@@ -74,7 +78,8 @@ class Chunker:
         cls, spec: str | None, *, max_tokens: int = 256, overlap: int = 32, language: str | None = None
     ) -> Chunker:
         """A chunker using the tokenizer of the base model ``spec`` (or the bundled model when it is unavailable)."""
-        from transformers import AutoTokenizer
+        with _IMPORT_LOCK:  # transformers' lazy first import is not thread-safe (two chat sessions at once)
+            from transformers import AutoTokenizer
 
         from bgetune.models import resolve_base_model
 

@@ -1,0 +1,5 @@
+"""`python -m bgetune ...` runs the CLI."""
+
+from bgetune.cli import main
+
+main()
