@@ -17,6 +17,7 @@ import numpy as np
 
 from bgetune.config import Settings
 from bgetune.text import cjk_count, corpus_language, normalize_ws
+from bgetune.tools.offline_gen import copies_text
 from bgetune.workspace import Workspace, now_iso
 
 Progress = Callable[[int, int, str], None]
@@ -208,6 +209,12 @@ def filter_pairs(
         reasons[r["id"]] = text_reasons(
             r["query"], positive, kind=r["kind"], check_passage_refusal=False, **length_bounds
         )
+        if (
+            r["kind"] != "real"
+            and "query_too_long" not in reasons[r["id"]]
+            and copies_text(r["query"], positive)
+        ):
+            reasons[r["id"]].append("copies_passage")
         if (
             (r["source"] or "").startswith("llm:")
             and _REFUSAL.search(r["passage"][:200])
