@@ -29,6 +29,7 @@ from bgetune.ui.uploads import ALLOWED_SUFFIXES, store_uploads  # noqa: E402
 log = logging.getLogger(__name__)
 
 CARD_KEYS = ("epochs", "batch_size", "max_steps", "lr", "base_model", "mode", "max_chunks")
+METRIC_COLUMNS = ["metric", "base", "tuned", "change"]
 STATUS_CHOICES = ["all", "kept", "proposed", "approved", "edited", "rejected"]
 PROGRESS_EVERY_S = 0.25
 CSS = """
@@ -62,7 +63,10 @@ class Controller:
             self._factory = session
         else:
             self._session = session
-        self.lock = threading.RLock()
+        # plain Locks: Gradio runs each step of a streaming handler on any worker thread, so nothing held
+        # across a yield may be thread-owned (an RLock would deadlock)
+        self._create_lock = threading.Lock()
+        self.busy = threading.Lock()
         self._ws: Any = None
 
     def _default_session(self) -> Any:
@@ -72,7 +76,7 @@ class Controller:
 
     @property
     def session(self) -> Any:
-        with self.lock:
+        with self._create_lock:
             if self._session is None:
                 assert self._factory is not None
                 self._session = self._factory()
@@ -144,7 +148,7 @@ class Controller:
         if stored.refused:
             messages.append(gr.ChatMessage(role="assistant", content="⚠️ " + stored.summary()))
         yield messages
-        if not self.lock.acquire(timeout=1):
+        if not self.busy.acquire(timeout=1):
             messages.append(
                 gr.ChatMessage(role="assistant", content="⏳ Still busy with the last step; try again.")
             )
@@ -154,7 +158,7 @@ class Controller:
             events = self.session.send(text, files=[str(p) for p in stored.stored] or None)
             yield from self.stream(self._safe(events), messages)
         finally:
-            self.lock.release()
+            self.busy.release()
 
     def resume(
         self, action: str, edits: dict[str, Any], messages: list[gr.ChatMessage]
@@ -170,9 +174,17 @@ class Controller:
         extra = (" with " + ", ".join(f"{k}={v}" for k, v in edits.items())) if edits else ""
         messages.append(gr.ChatMessage(role="user", content=f"{word}: {pending.get('title')}{extra}"))
         yield messages
-        with self.lock:
+        if not self.busy.acquire(timeout=1):
+            messages.append(
+                gr.ChatMessage(role="assistant", content="⏳ Still busy with the last step; try again.")
+            )
+            yield messages
+            return
+        try:
             events = self.session.resume(action, settings=edits or None)
             yield from self.stream(self._safe(events), messages)
+        finally:
+            self.busy.release()
 
     def _safe(self, events: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         try:
@@ -333,6 +345,13 @@ def parse_ids(text: str | None) -> list[int]:
     return sorted({int(x) for x in re.findall(r"\d+", text or "")})
 
 
+def _frame(rows: list[list[Any]], columns: list[str]) -> Any:
+    """A table value that keeps its headers when empty."""
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=columns)
+
+
 def _err(exc: Exception) -> str:
     return f"⚠️ {exc}"
 
@@ -463,7 +482,7 @@ def build_app(
                     )
                 res_note = gr.Markdown()
                 metrics_tbl = gr.Dataframe(
-                    headers=["metric", "base", "tuned", "change"],
+                    headers=METRIC_COLUMNS,
                     interactive=False,
                     label="Retrieval metrics on held-out documents",
                     elem_id="metrics-table",
@@ -567,7 +586,7 @@ def build_app(
             reasons = ["all", *sorted((summary.get("by_reason") or {}).keys())]
             docs = ["all", *ctl.documents()]
             return [
-                gr.update(value=rows or None),
+                _frame(rows, render.DATASET_COLUMNS),
                 rows,
                 render.summary_markdown(summary),
                 gr.update(choices=reasons, value=reason if reason in reasons else "all"),
@@ -625,7 +644,7 @@ def build_app(
 
         def load_results() -> list[Any]:
             r = ctl.results()
-            return [r["summary"], r["metrics"] or None, r["hist"], r["bars"], r["loss"]]
+            return [r["summary"], _frame(r["metrics"], METRIC_COLUMNS), r["hist"], r["bars"], r["loss"]]
 
         res_outputs = [res_summary, metrics_tbl, hist_img, bars_img, loss_img]
 
@@ -657,15 +676,17 @@ def build_app(
 
         # ==================================================================== wiring
         demo.load(on_load, None, [chatbot, messages, *card_outputs], api_name="load_chat")
-        demo.load(load_dataset, ds_filters, ds_outputs, api_name=False)
-        demo.load(load_results, None, res_outputs, api_name=False)
+        demo.load(load_dataset, ds_filters, ds_outputs, api_visibility="private")
+        demo.load(load_results, None, res_outputs, api_visibility="private")
 
-        after = {"fn": refresh_card, "inputs": None, "outputs": card_outputs}
+        after = {"fn": refresh_card, "inputs": None, "outputs": card_outputs, "api_visibility": "private"}
         send_ev = box.submit(
             on_send, [box, messages], [chatbot, messages, box, card], api_name="send", concurrency_id="agent"
         )
         for ev in (send_ev,):
-            ev.then(**after).then(load_dataset, ds_filters, ds_outputs).then(load_results, None, res_outputs)
+            ev.then(**after).then(load_dataset, ds_filters, ds_outputs, api_visibility="private").then(
+                load_results, None, res_outputs, api_visibility="private"
+            )
         appr = approve_btn.click(
             on_approve,
             [messages, shown, f_other, *fields],
@@ -677,7 +698,9 @@ def build_app(
             on_reject, [messages], [chatbot, messages, card], api_name="reject", concurrency_id="agent"
         )
         for ev in (appr, rej):
-            ev.then(**after).then(load_dataset, ds_filters, ds_outputs).then(load_results, None, res_outputs)
+            ev.then(**after).then(load_dataset, ds_filters, ds_outputs, api_visibility="private").then(
+                load_results, None, res_outputs, api_visibility="private"
+            )
         gr.on(
             [refresh_ds.click, flt_status.change, flt_reason.input, flt_doc.input, flt_search.submit],
             load_dataset,
@@ -685,7 +708,7 @@ def build_app(
             ds_outputs,
             api_name="dataset",
         )
-        table.select(on_select, [sel_ids, rows_state], sel_ids, api_name=False)
+        table.select(on_select, [sel_ids, rows_state], sel_ids, api_visibility="private")
         table.input(
             on_table_edit, [table, rows_state, *ds_filters], [*ds_outputs, ds_note], api_name="table_edit"
         )

@@ -1,0 +1,66 @@
+"""UI fixtures: a small real PDF (two pages of the R FAQ) and a launched app on a free loopback port."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, SAMPLES
+
+ARTIFACTS = REPO / "test-artifacts" / "ui"
+FAST_TRAIN = {"epochs": 1, "max_steps": 2, "batch_size": 4}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def small_pdf(tmp_path: Path) -> Path:
+    """Pages 5-6 of the real R FAQ as their own PDF: small enough to train on in CI."""
+    from pypdf import PdfReader, PdfWriter
+
+    reader, writer = PdfReader(SAMPLES / "en" / "R-FAQ.pdf"), PdfWriter()
+    for page in reader.pages[4:6]:
+        writer.add_page(page)
+    out = tmp_path / "docs" / "r-faq-slice.pdf"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "wb") as fh:
+        writer.write(fh)
+    return out
+
+
+@pytest.fixture
+def ui_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The real app on a real workspace, launched on 127.0.0.1 (offline planner: no LLM configured)."""
+    from bgetune.config import Settings
+    from bgetune.ui.app import build_app, launch
+
+    ws = tmp_path / "ws"
+    demo = build_app(None, workspace=ws, settings=Settings(workspace=ws))
+    port = free_port()
+    launch(demo, port=port, block=False, quiet=True)
+    try:
+        yield {"url": f"http://127.0.0.1:{port}/", "workspace": ws, "demo": demo}
+    finally:
+        demo.close()
+        ctl = demo.controller
+        if ctl._session is not None:
+            ctl._session.close()
+
+
+def pair_ids(ws: Path, status: str | None = None) -> list[int]:
+    from bgetune.workspace import Workspace
+
+    w = Workspace(ws)
+    try:
+        sql = "SELECT id FROM pairs" + (" WHERE status=?" if status else "") + " ORDER BY id"
+        return [r["id"] for r in w.query(sql, (status,) if status else ())]
+    finally:
+        w.close()
