@@ -1,0 +1,146 @@
+"""The product in real headless Chromium (Debian's, offline) against a launched app: upload a real PDF, ask for
+a fine-tune, review the dataset (reject one pair, edit another), approve, see the training card with its
+estimate, reload (same card), approve with tiny settings, see metrics and the score histogram.
+Screenshots go to test-artifacts/ui/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.ui.conftest import ARTIFACTS, pair_ids
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture
+def page():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
+        try:
+            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+            pg.set_default_timeout(60_000)
+            yield pg
+        finally:
+            browser.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def send(page, text: str) -> None:
+    box = page.locator("#chat-input textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def wait_idle(page, timeout: float = 180_000) -> None:
+    """Until the chat input is enabled again (the turn ended)."""
+    page.wait_for_function(
+        "() => { const t = document.querySelector('#chat-input textarea'); return t && !t.disabled; }",
+        timeout=timeout,
+    )
+
+
+def test_upload_review_approve_train_results_in_chromium(ui_server, small_pdf, page):
+    from playwright.sync_api import expect
+
+    ws = ui_server["workspace"]
+    page.goto(ui_server["url"])
+    chat = page.locator("#chatbot")
+    expect(page.locator("#chat-input textarea")).to_be_visible()
+
+    # upload a real PDF and ask
+    page.locator("#chat-input input[type=file]").set_input_files(str(small_pdf))
+    expect(page.locator("#chat-input [aria-label='File thumbnail']")).to_have_count(1)
+    send(page, "fine-tune bge on this")
+    expect(chat).to_contain_text("Filter kept", timeout=180_000)
+    wait_idle(page)
+    expect(chat).to_contain_text("Reading documents")
+    assert (ws / "uploads" / small_pdf.name).is_file()
+    shot(page, "1-proposed-dataset-chat")
+
+    # review: the proposed dataset is in the table
+    page.get_by_role("tab", name="Dataset").click()
+    proposed = pair_ids(ws, "proposed")
+    table = page.locator("#pairs-table")
+    expect(table).to_contain_text("proposed")
+    expect(page.locator("#dataset-summary")).to_contain_text("pairs")
+    page.locator("#sel-ids textarea, #sel-ids input").first.fill(str(proposed[0]))
+    page.locator("#reject-sel").click()
+    expect(page.locator("#dataset-note")).to_contain_text("Rejected 1 pair")
+    assert proposed[0] in pair_ids(ws, "rejected")
+
+    page.locator("#edit-accordion").get_by_text("Edit a query").click()
+    page.locator("#edit-id input").fill(str(proposed[1]))
+    page.locator("#edit-query textarea, #edit-query input").first.fill("where can I read the GPL?")
+    page.locator("#edit-save").click()
+    expect(page.locator("#dataset-note")).to_contain_text("now asks")
+    expect(table).to_contain_text("where can I read the GPL?")
+    assert proposed[1] in pair_ids(ws, "edited")
+    page.locator("#approve-all").click()
+    expect(page.locator("#dataset-note")).to_contain_text("Approved")
+    assert pair_ids(ws, "proposed") == []
+    shot(page, "2-dataset-reviewed")
+
+    # ask to train: the approval card with the estimate
+    page.get_by_role("tab", name="Chat").click()
+    send(page, "train")
+    card = page.locator("#approval-card").first
+    expect(card).to_be_visible(timeout=180_000)
+    expect(card).to_contain_text("Approval needed")
+    expect(card).to_contain_text("steps")
+    expect(card).to_contain_text("minutes")
+    title = page.locator("#approval-text h3").inner_text()
+    assert re.search(r"Train .* pairs", title)
+    shot(page, "3-approval-card")
+
+    # a reload shows the same pending card (rebuilt from the persisted graph state)
+    page.reload()
+    expect(card).to_be_visible()
+    expect(page.locator("#approval-text h3")).to_have_text(title)
+    expect(chat).to_contain_text("Waiting for your approval")
+    shot(page, "4-approval-card-after-reload")
+
+    # tiny settings, approve
+    page.locator("#set-epochs input").fill("1")
+    page.locator("#set-batch_size input").fill("4")
+    page.locator("#set-max_steps input").fill("2")
+    page.locator("#approve-btn").click()
+    expect(chat).to_contain_text("Evaluating base vs tuned", timeout=240_000)
+    wait_idle(page, 240_000)
+    expect(card).to_be_hidden()
+    assert [r for r in pair_ids(ws, "edited")], "still there"
+    shot(page, "5-trained")
+
+    # results: metrics and the histogram image
+    page.get_by_role("tab", name="Results").click()
+    page.get_by_role("button", name="Refresh").last.click()
+    expect(page.locator("#metrics-table")).to_contain_text("ndcg@10")
+    expect(page.locator("#results-summary")).to_contain_text("Evaluated")
+    page.locator("#calibrate-btn").click()
+    hist = page.locator("#hist-img img")
+    expect(hist).to_be_visible(timeout=120_000)
+    assert page.evaluate("(img) => img.naturalWidth", hist.element_handle()) > 100
+    shot(page, "6-results")
