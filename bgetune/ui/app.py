@@ -105,10 +105,10 @@ class Controller:
         except Exception as exc:  # noqa: BLE001 - a broken checkpoint must not blank the page
             log.warning("cannot load chat history: %s", exc)
             return [gr.ChatMessage(role="assistant", content=f"⚠️ could not load the conversation: {exc}")]
-        msgs = render.finish_turn(render.render_events(history))
+        msgs = render.render_events(history)
         if pending is not None:
-            msgs.append(render.approval_message(pending))
-        return msgs
+            msgs = render.apply_event(msgs, pending | {"type": "approval"})
+        return render.finish_turn(msgs)
 
     def stream(
         self, events: Iterator[dict[str, Any]], messages: list[gr.ChatMessage]
@@ -122,7 +122,7 @@ class Controller:
                 continue
             last = now
             yield messages
-        yield render.finish_turn(messages) if self.pending() is None else messages
+        yield render.finish_turn(messages)
 
     def pending(self) -> dict[str, Any] | None:
         try:
@@ -275,7 +275,8 @@ class Controller:
                 c = json.loads(cal.read_text())
                 lines.append(
                     f"**Threshold** (max F1): {c.get('threshold_f1', 0):.3f}; for precision "
-                    f"{c.get('precision_target', '')}: {c.get('threshold_precision')}."
+                    f"{c.get('precision_target', '')}: "
+                    f"{_fmt_threshold(c.get('threshold_precision'))}."
                 )
             except (ValueError, TypeError, AttributeError):
                 pass
@@ -345,6 +346,10 @@ def parse_ids(text: str | None) -> list[int]:
     return sorted({int(x) for x in re.findall(r"\d+", text or "")})
 
 
+def _fmt_threshold(v: Any) -> str:
+    return f"{v:.3f}" if isinstance(v, int | float) else "not reachable on this data"
+
+
 def _frame(rows: list[list[Any]], columns: list[str]) -> Any:
     """A table value that keeps its headers when empty."""
     import pandas as pd
@@ -402,7 +407,12 @@ def build_app(
                         )
                         f_lr = gr.Textbox(label="learning rate", visible=False, elem_id="set-lr")
                     with gr.Row():
-                        f_base = gr.Textbox(label="base model", visible=False, elem_id="set-base_model")
+                        f_base = gr.Textbox(
+                            label="base model",
+                            placeholder="auto: the BGE model for the documents' language, else bundled",
+                            visible=False,
+                            elem_id="set-base_model",
+                        )
                         f_mode = gr.Dropdown(
                             ["auto", "llm", "offline"],
                             label="generation mode",
@@ -492,13 +502,18 @@ def build_app(
                         label="Score histograms with the threshold",
                         type="filepath",
                         interactive=False,
+                        height=300,
                         elem_id="hist-img",
                     )
                     bars_img = gr.Image(
-                        label="Before / after", type="filepath", interactive=False, elem_id="bars-img"
+                        label="Before / after",
+                        type="filepath",
+                        interactive=False,
+                        height=300,
+                        elem_id="bars-img",
                     )
                 loss_img = gr.Image(
-                    label="Training loss", type="filepath", interactive=False, elem_id="loss-img"
+                    label="Training loss", type="filepath", interactive=False, height=300, elem_id="loss-img"
                 )
                 with gr.Accordion("Why does this query miss?", open=True):
                     with gr.Row():
@@ -510,7 +525,11 @@ def build_app(
                     zip_btn = gr.Button("Export model (.zip)")
                     jsonl_btn = gr.Button("Training data (.jsonl)")
                 downloads = gr.File(
-                    label="Downloads", file_count="multiple", interactive=False, elem_id="downloads"
+                    label="Downloads",
+                    file_count="multiple",
+                    interactive=False,
+                    height=140,
+                    elem_id="downloads",
                 )
                 dl_state = gr.State([])
 

@@ -50,13 +50,13 @@ def tool_label(tool: str) -> str:
 
 
 def progress_bar(done: int, total: int, label: str = "") -> str:
-    """``▰▰▰▱▱▱ 3/10 (30%) · label``; an unknown total shows the count only."""
+    """``███░░░ 3/10 (30%) · label``; an unknown total shows the count only."""
     label = " · " + label if label else ""
     if not total or total <= 0:
         return f"{done} done{label}"
     frac = max(0.0, min(1.0, done / total))
     filled = round(frac * BAR_WIDTH)
-    return f"{'▰' * filled}{'▱' * (BAR_WIDTH - filled)} {done}/{total} ({frac:.0%}){label}"
+    return f"{'█' * filled}{'░' * (BAR_WIDTH - filled)} {done}/{total} ({frac:.0%}){label}"
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -128,7 +128,7 @@ def _find_step(
         meta = _meta(messages[i])
         if "title" not in meta:
             continue
-        if pending_only and meta.get("status") != "pending":
+        if pending_only and meta.get("status") != "pending" and not meta.get("awaiting"):
             continue
         if call_id and meta.get("id") == call_id:
             return i
@@ -176,14 +176,17 @@ def apply_event(messages: Sequence[gr.ChatMessage], event: Mapping[str, Any]) ->
     elif kind == "tool_call":
         out.append(step_message(tool, call_id=event.get("id"), content=format_args(event.get("args"))))
     elif kind == "tool_start":
-        if _find_step(out, tool=tool) is None:
+        i = _find_step(out, tool=tool)
+        if i is None:
             out.append(step_message(tool, content=format_args(event.get("args"))))
+        else:
+            out[i] = _replace(out[i], metadata=_running(_meta(out[i])))
     elif kind == "progress":
         i = _find_step(out, tool=tool)
         if i is None:
             out.append(step_message(tool))
             i = len(out) - 1
-        meta = _meta(out[i])
+        meta = _running(_meta(out[i]))
         args = meta.get("args_text")
         if args is None:
             args = str(out[i].content or "")
@@ -209,23 +212,34 @@ def apply_event(messages: Sequence[gr.ChatMessage], event: Mapping[str, Any]) ->
         meta = _meta(out[i])
         args = meta.pop("args_text", None)
         if args is None:
-            args = (
-                str(out[i].content or "").split("\n\n▰", 1)[0]
-                if "▰" in str(out[i].content)
-                else str(out[i].content or "")
-            )
+            args = str(out[i].content or "").split("\n\n", 1)[0]
+            args = "" if "░" in args or "█" in args else args
         meta.pop("log", None)
+        meta.pop("awaiting", None)
         meta["status"] = "done"
         meta["title"] = ("" if ok else "✗ ") + tool_label(tool).lstrip("✗ ")
         out[i] = _replace(out[i], content=(args + "\n\n" if args else "") + body, metadata=meta)
         _close_estimates(out)
     elif kind == "approval":
         _close_estimates(out)
+        i = _find_step(out, call_id=event.get("tool_call_id"), tool=tool)
+        if i is not None:
+            meta = _meta(out[i]) | {"awaiting": True, "log": "waiting for your approval"}
+            meta.pop("status", None)
+            out[i] = _replace(out[i], metadata=meta)
         out.append(approval_message(event))
     elif kind == "error":
         _close_pending(out)
         out.append(gr.ChatMessage(role="assistant", content=f"⚠️ {event.get('content')}"))
     return out
+
+
+def _running(meta: dict[str, Any]) -> dict[str, Any]:
+    """A step that starts running (after waiting for approval, if it did)."""
+    if meta.pop("awaiting", None):
+        meta.pop("log", None)
+    meta["status"] = "pending"
+    return meta
 
 
 def _close_estimates(messages: list[gr.ChatMessage]) -> None:
@@ -275,13 +289,41 @@ def approval_markdown(payload: Mapping[str, Any] | None) -> str:
     lines = [f"### ⏸ Approval needed: {payload.get('title') or payload.get('tool')}", ""]
     lines.append(f"**Will run:** `{payload.get('tool')}` · **costs:** {cost}")
     est = payload.get("estimate") or {}
+    head = _estimate_line(est)
+    if head:
+        lines += ["", head]
     rows = [(k, v) for k, v in est.items() if not isinstance(v, dict | list) and v is not None]
     if rows:
-        lines += ["", "| estimate | value |", "|---|---|"]
+        lines += ["", "<details><summary>full estimate</summary>", "", "| estimate | value |", "|---|---|"]
         lines += [f"| {k.replace('_', ' ')} | {_fmt_value(v)} |" for k, v in rows]
+        lines += ["", "</details>"]
     if payload.get("message"):
         lines += ["", str(payload["message"])]
     return "\n".join(lines)
+
+
+def _estimate_line(est: Mapping[str, Any]) -> str:
+    """The few numbers that decide: steps, time, device, memory, data, money."""
+    parts = []
+    if est.get("steps") is not None:
+        ep = f" ({est['epochs']} epochs)" if est.get("epochs") is not None else ""
+        parts.append(f"**{est['steps']} steps**{ep}")
+    minutes = est.get("minutes")
+    if isinstance(minutes, int | float):
+        parts.append(
+            f"**~{minutes:.1f} minutes**" + (f" on **{est['device']}**" if est.get("device") else "")
+        )
+    if est.get("peak_memory_gb") is not None:
+        parts.append(f"peak memory {_fmt_value(est['peak_memory_gb'])} GB")
+    if est.get("pairs") is not None:
+        parts.append(f"{est['pairs']} pairs")
+    if est.get("calls") is not None:
+        parts.append(f"{est['calls']} LLM calls")
+    if est.get("tokens_in") is not None or est.get("tokens_out") is not None:
+        parts.append(f"{est.get('tokens_in') or 0:,} tokens in / {est.get('tokens_out') or 0:,} out")
+    if est.get("money") is not None:
+        parts.append(f"**{_fmt_value(est['money'])} {est.get('currency') or ''}**".strip())
+    return " · ".join(parts)
 
 
 def _fmt_value(v: Any) -> str:

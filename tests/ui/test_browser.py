@@ -112,6 +112,7 @@ def test_upload_review_approve_train_results_in_chromium(ui_server, small_pdf, p
     expect(card).to_contain_text("Approval needed")
     expect(card).to_contain_text("steps")
     expect(card).to_contain_text("minutes")
+    expect(card).to_contain_text("full estimate")
     title = page.locator("#approval-text h3").inner_text()
     assert re.search(r"Train .* pairs", title)
     shot(page, "3-approval-card")

@@ -81,7 +81,7 @@ def test_messages_user_history_errors_and_finish_turn():
 def test_unknown_tool_and_progress_bar_edges():
     assert render.tool_label("some_new_tool") == "Some new tool"
     assert render.progress_bar(5, 0) == "5 done"
-    assert render.progress_bar(12, 10).count("▰") == render.BAR_WIDTH
+    assert render.progress_bar(12, 10).count("█") == render.BAR_WIDTH
 
 
 def test_approval_markdown_and_setting_edits():
@@ -95,6 +95,7 @@ def test_approval_markdown_and_setting_edits():
     }
     md = render.approval_markdown(payload)
     assert "Approval needed" in md and "GPU" in md and "| steps | 3 |" in md and "| minutes | 0.21 |" in md
+    assert "**3 steps**" in md and "**~0.2 minutes** on **cpu**" in md and "<details>" in md
     assert "nested" not in md and render.approval_markdown(None) == ""
     shown = payload["settings"]
     entered = {
@@ -142,3 +143,36 @@ def test_dataset_and_results_rows():
     assert render.metrics_rows({"base": {"ndcg@10": 0.5}})[0][2:] == ["", ""]
     md = render.diagnosis_markdown({"verdict": "ranked 7th", "next_step": "add pairs", "rank": 7})
     assert "ranked 7th" in md and "add pairs" in md and "rank" in md
+
+
+def test_a_step_waits_for_approval_without_a_spinner_then_runs_and_finishes():
+    msgs = render.apply_event([], {"type": "tool_call", "tool": "train", "args": {}, "id": "t1"})
+    msgs = render.apply_event(
+        msgs, {"type": "approval", "tool": "train", "tool_call_id": "t1", "title": "Train"}
+    )
+    m = meta(msgs[0])
+    assert "status" not in m and m["log"] == "waiting for your approval"
+    assert "status" not in meta(render.finish_turn(msgs)[0]), (
+        "a turn ending at the gate leaves the step waiting"
+    )
+    msgs = render.apply_event(msgs, {"type": "tool_start", "tool": "train", "args": {}})
+    assert len(msgs) == 2 and meta(msgs[0])["status"] == "pending" and "log" not in meta(msgs[0])
+    msgs = render.apply_event(
+        msgs, {"type": "progress", "tool": "train", "done": 1, "total": 2, "label": "step 1"}
+    )
+    assert "1/2" in msgs[0].content
+    msgs = render.apply_event(
+        msgs,
+        {
+            "type": "tool_result",
+            "tool": "train",
+            "ok": True,
+            "id": "t1",
+            "content": '{"steps": 2, "loss_curve": [[1, 0.5], [2, 0.25]]}',
+        },
+    )
+    assert (
+        meta(msgs[0])["status"] == "done"
+        and "last loss 0.2500" in msgs[0].content
+        and "1/2" not in msgs[0].content
+    )
