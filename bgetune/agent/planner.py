@@ -59,6 +59,8 @@ MODEL_ALIASES = {
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _I = re.I
+# text the user pasted inside a fenced or triple-quoted block, or as "> " quote lines: document text, never commands
+_QUOTED = re.compile(r"(\"\"\"|\'\'\'|```).*?(?:\1|\Z)|^[ \t]*>[^\n]*$", re.S | re.M)
 _IDS = r"((?:#?\d+(?:\s*(?:,|，|、|and|和|\s)\s*)?)+)"
 _Q = "['\"“”‘’「」『』]"
 
@@ -236,7 +238,7 @@ def plan_request(
 ) -> Plan:
     """Route one user message to a plan. ``new_files``: the message came with attachments."""
     stages = stages or {}
-    text = (text or "").strip()
+    text = _QUOTED.sub(" ", text or "").strip()
     lang = language(text)
     files = files or []
     if not text and not new_files:

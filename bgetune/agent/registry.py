@@ -225,11 +225,27 @@ class SetSettingArgs(Args):
     value: str = Field(..., description="New value, e.g. '3' or 'BAAI/bge-m3'.")
 
 
+def user_path(ctx: ToolContext, raw: str, what: str) -> str:
+    """A path a tool may touch: inside the workspace, or a file/folder the user attached (or inside one).
+
+    Paths that only the model names (it may be repeating a hostile document) are refused."""
+    from pathlib import Path
+
+    p = Path(raw).expanduser().resolve()
+    allowed = [ctx.ws.root, *(Path(f).expanduser().resolve() for f in ctx.files)]
+    if any(p.is_relative_to(a) for a in allowed):
+        return str(p)
+    raise ToolError(
+        f"refusing to {what} {raw}: it is outside the workspace and not among the files you gave; "
+        "attach it (or give it with @path) and ask again"
+    )
+
+
 # ---------------------------------------------------------------------------------------------- wrappers
 def _ingest(ctx: ToolContext, a: IngestArgs) -> dict[str, Any]:
     from bgetune.tools.ingest import ingest
 
-    paths = a.paths or ctx.files
+    paths = [user_path(ctx, p, "read") for p in a.paths] if a.paths else ctx.files
     if not paths:
         raise ToolError(
             "no files to ingest: attach documents (PDF, DOCX, Markdown, TXT, HTML, JSONL) or give paths"
@@ -432,7 +448,8 @@ def _score(ctx: ToolContext, a: ScoreArgs) -> dict[str, Any]:
 
 
 def _export(ctx: ToolContext, a: ExportArgs) -> dict[str, Any]:
-    return _need("bgetune.tools.export", "export").export_model(ctx.ws, out_dir=a.out_dir)
+    out_dir = user_path(ctx, a.out_dir, "write to") if a.out_dir else None
+    return _need("bgetune.tools.export", "export").export_model(ctx.ws, out_dir=out_dir)
 
 
 def _set_setting(ctx: ToolContext, a: SetSettingArgs) -> dict[str, Any]:

@@ -99,7 +99,11 @@ class AgentSession:
 
     def _stream(self, graph_input: Any) -> Iterator[dict[str, Any]]:
         try:
-            for mode, chunk in self.graph.stream(graph_input, self.config, stream_mode=["updates", "custom"]):
+            # durability="sync": a checkpoint (a pending approval included) is on disk before its event is shown,
+            # so a process killed right after the approval prompt still has it after a restart
+            for mode, chunk in self.graph.stream(
+                graph_input, self.config, stream_mode=["updates", "custom"], durability="sync"
+            ):
                 if mode == "custom":
                     if isinstance(chunk, dict):
                         yield chunk
