@@ -67,7 +67,12 @@ def sanitize_filename(name: str) -> str:
 
 def default_allowed_roots() -> list[Path]:
     """Where Gradio keeps uploads: ``GRADIO_TEMP_DIR`` or ``<tmp>/gradio``."""
-    root = os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")
+    try:
+        from gradio.utils import get_upload_folder
+
+        root = str(get_upload_folder())
+    except ImportError:  # gradio is optional for this module
+        root = os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")
     return [Path(root).resolve()]
 
 
