@@ -101,12 +101,12 @@ def test_settings_are_settings_not_training(text, name, value):
 def test_train_commands(text):
     plan = plan_request(text, stages=READY)
     assert plan.intent == "train"
-    assert tools(plan) == ["split_dataset", "mine_negatives", "train", "evaluate"]
+    assert tools(plan) == ["split_dataset", "mine_negatives", "train", "evaluate", "calibrate"]
 
 
 def test_train_skips_done_stages_and_keeps_settings():
     plan = plan_request("train for 2 epochs", stages=READY | {"splits": {"train": 5}, "negatives": 20})
-    assert tools(plan) == ["set_setting", "train", "evaluate"]
+    assert tools(plan) == ["set_setting", "train", "evaluate", "calibrate"]
     assert plan.steps[0]["args"] == {"name": "epochs", "value": "2"}
 
 
