@@ -40,9 +40,12 @@ def run_pipeline(
     split: dict[str, float] | None = None,
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
+    stage_progress: Callable[[str], Progress] | None = None,
 ) -> dict[str, Any]:
     """Run every stage without questions. Without ``yes`` it stops after filtering (pairs wait for review).
-    ``train_config``: a TrainConfig (its base_model is filled in); ``split``: make_split fractions {val, test}. Returns the `bgetune run --json` object."""
+    ``train_config``: a TrainConfig (its base_model is filled in); ``split``: make_split fractions {val, test};
+    ``stage_progress(name)``: a progress callback for the long stages (the CLI draws one tqdm bar per stage).
+    Returns the `bgetune run --json` object."""
     from bgetune.config import Settings
     from bgetune.tools.ingest import ingest
     from bgetune.workspace import Workspace
@@ -55,13 +58,16 @@ def run_pipeline(
     total = len(STAGES) + (1 if guard else 0)
     out: dict[str, Any] = {"workspace": str(ws.root), "stages": {}}
 
+    def sp(name: str) -> Progress | None:
+        return stage_progress(name) if stage_progress else None
+
     def stage(i: int, name: str) -> None:
         say(f"[{i + 1}/{total}] {name}")
         if progress:
             progress(i, total, name)
 
     stage(0, "ingest")
-    report = ingest(ws, list(paths), settings=settings)
+    report = ingest(ws, list(paths), settings=settings, progress=sp("ingest"))
     out["stages"]["ingest"] = report.summary()
     if not ws.scalar("SELECT count(*) FROM chunks"):
         failed = "; ".join(f"{f.path}: {f.error}" for f in report.failed) or "no readable text"
@@ -75,11 +81,11 @@ def run_pipeline(
     from bgetune.tools.qa_generation import generate_pairs
 
     stage(1, "generate")
-    gen = generate_pairs(ws, settings, mode="auto")
+    gen = generate_pairs(ws, settings, mode="auto", progress=sp("generate"))
     out["stages"]["generate"] = gen
     out["generation_mode"] = gen.get("mode")
     stage(2, "filter")
-    filt = filter_pairs(ws, settings=settings, base_model=base_model)
+    filt = filter_pairs(ws, settings=settings, base_model=base_model, progress=sp("filter"))
     out["stages"]["filter"] = filt
     kept = int(ws.scalar("SELECT count(*) FROM pairs WHERE status IN ('proposed','approved','edited')") or 0)
     rejected = int(ws.scalar("SELECT count(*) FROM pairs WHERE status='rejected'") or 0)
@@ -109,12 +115,12 @@ def run_pipeline(
     from bgetune.tools.training import TrainConfig, train
 
     stage(5, "mine")
-    out["stages"]["mine"] = mine_negatives(ws, base_model=base_model)
+    out["stages"]["mine"] = mine_negatives(ws, base_model=base_model, progress=sp("mine"))
     stage(6, "train")
     cfg = train_config or TrainConfig()
     if base_model and not getattr(cfg, "base_model", None):
         cfg.base_model = base_model
-    tr = train(ws, cfg)
+    tr = train(ws, cfg, progress=sp("train"))
     out["stages"]["train"] = {k: v for k, v in tr.items() if k != "loss_curve"}
     out["train_run"] = tr["run_id"]
 
@@ -122,10 +128,15 @@ def run_pipeline(
     from bgetune.tools.evaluation import evaluate_workspace, workspace_base_spec
 
     stage(7, "evaluate")
-    ev = evaluate_workspace(ws, tuned_dir=tr["model_dir"], base_model=base_model or workspace_base_spec(ws))
+    ev = evaluate_workspace(
+        ws,
+        tuned_dir=tr["model_dir"],
+        base_model=base_model or workspace_base_spec(ws),
+        progress=sp("evaluate"),
+    )
     out["stages"]["evaluate"] = {k: v for k, v in ev.items() if k != "metrics"}
     stage(8, "calibrate")
-    cal = calibrate(ws, model_dir=tr["model_dir"])
+    cal = calibrate(ws, model_dir=tr["model_dir"], progress=sp("calibrate"))
     out["stages"]["calibrate"] = {k: v for k, v in cal.items() if k not in ("before", "after")}
     stage(9, "export")
     ex = export_model(ws, run_id=tr["run_id"])

@@ -177,7 +177,7 @@ def _launch_ui(**kwargs: Any) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    from bgetune.cli import WorkspaceOpt  # here, not at the top: bgetune.cli imports this module
+    from bgetune.cli_common import WorkspaceOpt  # here, not at the top: bgetune.cli imports this module
 
     @app.command()
     def chat(

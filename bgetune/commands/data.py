@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bgetune.cli import JsonOpt, TqdmProgress, WorkspaceOpt, emit, fail, open_workspace
+from bgetune.cli_common import JsonOpt, TqdmProgress, WorkspaceOpt, emit, fail, open_workspace
 
 review_app = typer.Typer(help="Review pairs: list, approve, reject, edit, approve-all.", no_args_is_help=True)
 

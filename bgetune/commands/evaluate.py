@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from bgetune.cli import JsonOpt, TqdmProgress, WorkspaceOpt, emit, fail, open_workspace
+from bgetune.cli_common import JsonOpt, TqdmProgress, WorkspaceOpt, emit, fail, open_workspace
 
 
 def _fmt_metrics(m: dict[str, float]) -> str:

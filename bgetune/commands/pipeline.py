@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bgetune.cli import JsonOpt, WorkspaceOpt, emit, fail
+from bgetune.cli_common import JsonOpt, TqdmProgress, WorkspaceOpt, emit, fail
 
 
 def register(app: typer.Typer) -> None:
@@ -49,7 +49,14 @@ def register(app: typer.Typer) -> None:
                 base_model=base_model, max_steps=max_steps, **({"epochs": epochs} if epochs else {})
             )
         ws_path = Settings(workspace=workspace).workspace
-        log = (lambda m: typer.echo(m, err=True)) if not as_json else None
+        # stage lines and progress bars go to stderr, so `--json` keeps stdout to the one JSON object
+        log = lambda m: typer.echo(m, err=True)  # noqa: E731
+        bars: dict[str, TqdmProgress] = {}
+
+        def stage_progress(name: str) -> TqdmProgress:
+            bars[name] = TqdmProgress(name, unit="step")
+            return bars[name]
+
         try:
             res = run_pipeline(
                 paths,
@@ -60,6 +67,7 @@ def register(app: typer.Typer) -> None:
                 train_config=cfg,
                 guard=guard,
                 log=log,
+                stage_progress=stage_progress,
             )
         except (PipelineError, EvaluationError, ModelError) as exc:
             fail(str(exc))

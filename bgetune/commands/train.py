@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bgetune.cli import JsonOpt, TqdmProgress, WorkspaceOpt, emit, fail, open_workspace
+from bgetune.cli_common import JsonOpt, TqdmProgress, WorkspaceOpt, emit, fail, open_workspace
 
 
 def _fmt_estimate(est: dict) -> str:
