@@ -311,7 +311,9 @@ def plan_request(
             pre.append(_step("split_dataset"))
         if resplit or not stages.get("negatives"):
             pre.append(_step("mine_negatives"))
-        return Plan("train", lang, steps=steps + pre + [_step("train"), _step("evaluate"), _step("calibrate")])
+        return Plan(
+            "train", lang, steps=steps + pre + [_step("train"), _step("evaluate"), _step("calibrate")]
+        )
 
     for intent, rx in RULES:
         m = rx.search(rest)
