@@ -123,22 +123,39 @@ def run_stock(model_path: str, pairs: list[tuple[str, str]], batch: int, steps: 
 
 
 def run_ours(
-    model_path: str, pairs: list[tuple[str, str]], batch: int, steps: int, device: str, max_len: int
+    model_path: str,
+    pairs: list[tuple[str, str]],
+    batch: int,
+    steps: int,
+    device: str,
+    max_len: int,
+    cfg_kwargs: dict | None = None,
 ) -> dict:
     """bgetune's step: pre-tokenised, length-grouped batches, bf16 autocast where available, no Trainer."""
     import numpy as np
     import torch
 
     from bgetune.models import load_model, resolve_base_model
-    from bgetune.tools.training import Data, Example, Stepper, TrainConfig, _tokenize, _use_bf16, plan_batches
+    from bgetune.tools.training import (
+        Data,
+        Example,
+        Stepper,
+        TrainConfig,
+        _tokenize,
+        _use_bf16,
+        plan_batches,
+        set_train_dropout,
+    )
 
     model = load_model(resolve_base_model(model_path), device=device)
+    cfg = TrainConfig(**(cfg_kwargs or {}))
+    dropout = set_train_dropout(model, cfg.attention_dropout, cfg.hidden_dropout)
     tok = model.tokenizer
     q_ids = _tokenize(tok, [q for q, _ in pairs], 128)
     p_ids = _tokenize(tok, [p for _, p in pairs], max_len)
     ex = [Example(i, q_ids[i], i, [], frozenset({i}), f"{i}") for i in range(len(pairs))]
     data = Data(ex, p_ids, 128, max_len)
-    bf16 = _use_bf16(TrainConfig(), device)
+    bf16 = _use_bf16(cfg, device)
     stepper = Stepper(model, data, scale=20.0, dims=None, hard=0, device=device, bf16=bf16, mini_batch=None)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-5)
     batches: list[list[int]] = []
@@ -168,6 +185,9 @@ def run_ours(
         "seconds": round(secs, 2),
         "bf16": bf16,
         "max_len": max_len,
+        "attention_dropout": cfg.attention_dropout,
+        "hidden_dropout": cfg.hidden_dropout,
+        "dropout_modules_set": dropout,
     }
     cfg = model[0].auto_model.config
     n_params = sum(p.numel() for n, p in model.named_parameters() if "embeddings" not in n)
@@ -188,6 +208,11 @@ def main() -> None:
         "--steps", type=int, default=None, help="steps per path incl. one warm-up (default 5 cpu, 30 cuda)"
     )
     ap.add_argument("--only", choices=["ours", "stock"], default=None)
+    ap.add_argument(
+        "--ablate",
+        action="store_true",
+        help="also time bgetune's step with the model's own dropout (where the gain comes from)",
+    )
     a = ap.parse_args()
     import torch
 
@@ -220,11 +245,36 @@ def main() -> None:
     if a.only != "stock":
         res["ours"] = run_ours(model_path, pairs, batch, steps, a.device, max_len)
         print("ours", res["ours"], flush=True)
+        if a.ablate:
+            res["ours_model_dropout"] = run_ours(
+                model_path,
+                pairs,
+                batch,
+                steps,
+                a.device,
+                max_len,
+                {"attention_dropout": None, "hidden_dropout": None},
+            )
+            print("ours_model_dropout", res["ours_model_dropout"], flush=True)
+            res["ours_no_dropout"] = run_ours(
+                model_path,
+                pairs,
+                batch,
+                steps,
+                a.device,
+                max_len,
+                {"attention_dropout": 0.0, "hidden_dropout": 0.0},
+            )
+            print("ours_no_dropout", res["ours_no_dropout"], flush=True)
     if a.only != "ours":
         res["stock"] = run_stock(model_path, pairs, batch, steps, a.device)
         print("stock", res["stock"], flush=True)
     if "ours" in res and "stock" in res:
-        res["ratio"] = round(res["ours"]["pairs_per_s"] / res["stock"]["pairs_per_s"], 2)
+        for k in ("ours", "ours_model_dropout", "ours_no_dropout"):
+            if k in res:
+                res[f"ratio_{k}" if k != "ours" else "ratio"] = round(
+                    res[k]["pairs_per_s"] / res["stock"]["pairs_per_s"], 2
+                )
     print(json.dumps(res))
 
 

@@ -523,6 +523,8 @@ def compose_reply(
                     f"训练完成：{r.get('steps')} 步，模型在 {r.get('model_dir')}。",
                 )
             )
+            if r.get("warning"):
+                lines.append(f"  ! {r['warning']}")
         elif tool == "evaluate":
             m = r.get("metrics") or {}
             lines.append(_say(lang, "Evaluation on the held-out test split:", "在预留测试集上的评估："))

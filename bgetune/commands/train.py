@@ -152,6 +152,8 @@ def register(app: typer.Typer) -> None:
             text.append(
                 f"val nDCG@10 {b.get('ndcg@10', float('nan')):.4f} -> {t['ndcg@10']:.4f} (epoch {res['best_epoch']})"
             )
+        if res.get("warning"):
+            text.append(f"warning: {res['warning']}")
         emit(short if as_json else res, as_json, "\n".join(text))
 
     @app.command()

@@ -288,11 +288,174 @@ def _en_rules(sent: str) -> list[tuple[str, str, str]]:
             )
             if 2 <= len(x.split()) <= 10 and not _EN_BAD_X.search(x):
                 out.append((template.format(x=x), "question", rule))
+    out.extend(_en_question_forms(sent))
     m = _USE_TO_EN.search(s)
     if m:
         x = _you_to_i(m.group("x").strip())
         if 2 <= len(x.split()) <= 8 and not _EN_BAD_X.search(x):
             out.append((f"how to {x}", "long-tail", "use-to"))
+    return out
+
+
+# Declarative sentence -> the question it answers (subject-auxiliary inversion, do-support, "there are",
+# "available at", "because"), the forms real users' questions take ("Can packages be upgraded in place?",
+# "Does Debian include ...?", "What mailing lists are there?", "Where can I get ...?", "Why ...?").
+_EN_AUX = {"is", "are", "can", "could", "will", "should", "must", "may", "was", "were", "has", "have"}
+_EN_VERBS = set(
+    """include provide support use run contain offer require need allow make come work follow adhere ship maintain
+    communicate release distribute install keep depend build consist create produce handle manage store send receive
+    accept check update upgrade remove replace show display print list describe explain give let help cover apply
+    belong refer differ mean know want prefer recommend expect allow enable start stop begin try look get take put
+    become remain appear happen change move copy reach reply publish announce consider host sponsor develop""".split()
+)
+_EN_NOT_SUBJ = _EN_PRONOUN_SUBJ | {
+    "nobody",
+    "everybody",
+    "everyone",
+    "someone",
+    "somebody",
+    "one",
+    "all",
+    "each",
+}
+_EN_LEAD = re.compile(
+    r"^(?:[A-Z][a-z]+(?: [a-z]+){0,3}, |(?:Also|However|Usually|Currently|Normally|Now|So|Then|Thus) )"
+)
+_EN_SUBJ_WORD = r"[A-Za-z0-9][\w'./+\-]*"
+_EN_REST_CUT = re.compile(
+    r"\s*(?:[,;:(\[]|\s-\s|\b(?:because|since|so that|that|which|who|but|if|when|while|where|whether|although|though|unless|whereas|e\.g|i\.e|etc)\b).*$"
+)
+_EN_THERE = re.compile(
+    r"^There (?P<v>is|are) (?:(?:a lot of|lots of|many|several|a number of|a variety of|a few|plenty of|various|some"
+    r"|two|three|four|five|a couple of|also) )*(?P<np>[\w'./+\-]+(?: [\w'./+\-]+){0,4}?)"
+    r"(?= (?:that|which|who|for|in|on|at|to|available|you|with|about|of)\b|\s*[,.:;(]|$)"
+)
+_EN_WHERE = re.compile(
+    r"^(?P<x>(?:The )?[\w'./+\-]+(?: [\w'./+\-]+){0,5}?) (?:is|are|can be) (?:also |now )?"
+    r"(?P<how>available|found|downloaded|obtained|fetched|viewed|read) (?:for download )?(?:from|at|on|in|via)\b"
+)
+_EN_PURPOSE = re.compile(
+    r"^The (?P<w>purpose|goal|aim|reason|point|idea|advantage|benefit|difference) (?P<p>of|for|behind|between) "
+    r"(?P<x>[^,;:.]{3,60}?) (?:is|are|was)\b"
+)
+
+
+def _en_subject(s: str) -> str:
+    """Lower-case an ordinary sentence-initial word ('Packages' -> 'packages'); keep names and acronyms."""
+    first, _, rest = s.partition(" ")
+    if (
+        first[:1].isupper()
+        and first[1:].islower()
+        and (first.lower() in _en_ranks() or first.lower() in EN_STOP)
+    ):
+        first = first.lower()
+    return f"{first} {rest}".strip()
+
+
+def _en_verb_base(v: str) -> str | None:
+    """'includes' -> 'include', 'applies' -> 'apply'; None when v is not a known verb form."""
+    for base in (v, v[:-1] if v.endswith("s") else "", v[:-2] if v.endswith("es") else ""):
+        if base in _EN_VERBS:
+            return base
+    if v.endswith("ies") and v[:-3] + "y" in _EN_VERBS:
+        return v[:-3] + "y"
+    return None
+
+
+def _en_trim_rest(rest: str, max_words: int) -> str:
+    rest = _EN_REST_CUT.sub("", rest.strip().rstrip("."))
+    all_words = rest.split()
+    words = all_words[:max_words]
+    while (
+        len(words) < min(len(all_words), max_words + 3)
+        and all_words[len(words)][:1].isupper()
+        and (words and words[-1][:1].isupper())
+    ):
+        words.append(all_words[len(words)])  # do not cut a name ('the Linux Filesystem Hierarchy Standard')
+    while words and (words[-1].lower() in EN_STOP or not re.search(r"\w", words[-1])):
+        words.pop()
+    return " ".join(words)
+
+
+def _en_invert(clause: str) -> str | None:
+    """The yes/no question 'S aux/verb rest' answers, or None; the subject is the shortest prefix (at most five
+    words, no stop words after an optional determiner) followed by an auxiliary or a known verb."""
+    words = clause.split()
+    det = (
+        1
+        if words and words[0] in ("The", "A", "An", "Most", "Many", "Some", "Several", "Every", "Each")
+        else 0
+    )
+    if re.search(r"->|[=$#<>{}|]", clause):
+        return None  # a command line or code, not prose
+    span = range(det + 1, min(det + 5, len(words) - 2) + 1)
+    # the verb: the first auxiliary after the subject ('Debian mailing lists are'), else the first known verb
+    tries = [next((n for n in span if words[n] in _EN_AUX), None)]
+    tries.append(next((n for n in span if _en_verb_base(words[n]) is not None), None))
+    for at in tries:
+        q = _en_invert_at(words, det, at) if at is not None else None
+        if q:
+            return q
+    return None
+
+
+def _en_invert_at(words: list[str], det: int, at: int) -> str | None:
+    subj_words, v, rest = words[:at], words[at], " ".join(words[at + 1 :])
+    low = [re.sub(r"'(?:ll|re|ve|s|d)$", "", w.lower()) for w in subj_words[det:]]
+    if any(w in EN_STOP for w in low) or not all(
+        re.fullmatch(r"[A-Za-z0-9][\w'./+\-]*", w) for w in subj_words
+    ):
+        return None
+    if (
+        low[0] in _EN_NOT_SUBJ
+        or _EN_BAD_X.search(" ".join(subj_words))
+        or rest.startswith(("not ", "no ", "never "))
+    ):
+        return None
+    subj = _en_subject(" ".join(subj_words))
+    plural = low[-1].endswith("s") and not low[-1].endswith("ss")
+    if v in _EN_AUX and not (v in ("has", "have") and not re.match(r"\w+(?:ed|en)\b|been\b", rest)):
+        r = _en_trim_rest(rest, 6)
+        return f"{v.capitalize()} {subj} {r}?" if len(r.split()) >= 2 else None
+    base = "have" if v in ("has", "have") else _en_verb_base(v)
+    if base is None:
+        return None
+    singular_verb = v != base
+    if not singular_verb and not plural and v not in ("has", "have"):
+        return None  # 'apt install foo' is a command, not a sentence: a base-form verb needs a plural subject
+    do = "Does" if singular_verb or (not plural and v == "has") else "Do"
+    # with 'Do' the subject and verb stay one run of the text: keep that run short (copies_text)
+    r = _en_trim_rest(rest, 6 if singular_verb else max(1, 5 - at))
+    return f"{do} {subj} {base} {r}?" if r else None
+
+
+def _en_question_forms(sent: str) -> list[tuple[str, str, str]]:
+    """Questions a declarative English sentence answers; at most one per rule, kept short."""
+    s = _EN_LEAD.sub("", _clean_en(sent).rstrip("."))
+    out: list[tuple[str, str, str]] = []
+    m = _EN_THERE.match(s)
+    if m:
+        np = m.group("np")
+        if not _EN_BAD_X.search(np) and np.split()[0].lower() not in EN_STOP:
+            if m.group("v") == "are" and np.split()[-1].endswith("s"):
+                out.append((f"What {np} are there?", "question", "there-are"))
+            elif m.group("v") == "is":
+                out.append((f"Is there a {np}?", "question", "there-is"))
+        return out
+    m = _EN_WHERE.match(s)
+    if m and not _EN_BAD_X.search(m.group("x")) and m.group("x").split()[0].lower() not in _EN_NOT_SUBJ:
+        verb = "find" if m.group("how") in ("found", "viewed", "read") else "get"
+        out.append((f"Where can I {verb} {_en_subject(m.group('x'))}?", "question", "where"))
+    m = _EN_PURPOSE.match(s)
+    if m and not _EN_BAD_X.search(m.group("x")):
+        out.append((f"What is the {m.group('w')} {m.group('p')} {m.group('x')}?", "question", "purpose"))
+    main, because, _why = s.partition(" because ")
+    q = _en_invert(main)
+    if q:
+        if because:
+            out.append((f"Why {q[0].lower()}{q[1:]}", "question", "why"))
+        else:
+            out.append((q, "question", "yes-no"))
     return out
 
 

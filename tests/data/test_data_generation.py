@@ -153,3 +153,37 @@ def test_offline_generator_both_languages_deterministic(tiny_ws, tmp_path):
     a = generate_offline(ws.chunks())
     b = generate_offline(ws.chunks())
     assert {k: [g.query for g in v] for k, v in a.items()} == {k: [g.query for g in v] for k, v in b.items()}
+
+
+def test_english_sentences_become_the_questions_they_answer():
+    from bgetune.tools.offline_gen import _en_question_forms
+
+    def qs(sentence: str) -> list[str]:
+        return [q for q, _kind, _rule in _en_question_forms(sentence)]
+
+    assert qs("Packages can be upgraded in place, even in running systems.") == [
+        "Can packages be upgraded in place?"
+    ]
+    assert qs("Stable contains old versions of packages.") == [
+        "Does stable contain old versions of packages?"
+    ]
+    assert qs("Debian GNU/Linux adheres to the Linux Filesystem Hierarchy Standard (https://x.org) .") == [
+        "Does Debian GNU/Linux adhere to the Linux Filesystem Hierarchy Standard?"
+    ]
+    assert qs("Debian mailing lists are named following the pattern debian-list-subject.") == [
+        "Are Debian mailing lists named following the pattern debian-list-subject?"
+    ]
+    assert qs("There are a lot of Debian-related mailing lists (https://lists.debian.org/) .") == [
+        "What Debian-related mailing lists are there?"
+    ]
+    assert "Where can I get the debian-faq package?" in qs(
+        "The debian-faq package is available from any mirror."
+    )
+    assert qs("Debian uses the Linux kernel because it is free software.") == [
+        "Why does Debian use the Linux kernel?"
+    ]
+    # not questions: commands, pronoun or negated subjects, code
+    assert qs("apt install foo") == []
+    assert qs("It can be installed from a CD.") == []
+    assert qs("Usually nobody should install things from this place.") == []
+    assert qs("x = foo -> bar is used here.") == []

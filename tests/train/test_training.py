@@ -156,3 +156,28 @@ def test_no_pairs_is_a_clear_error(sample_ws):
 
     with pytest.raises(TrainingError, match="no trainable pairs in the train split"):
         train(sample_ws, _cfg())
+
+
+def test_train_dropout_setting_leaves_the_saved_config_alone():
+    from bgetune.models import bundled_model_path, load_model, resolve_base_model
+    from bgetune.tools.training import set_train_dropout
+
+    model = load_model(resolve_base_model(bundled_model_path()), device="cpu")
+    cfg = model[0].auto_model.config
+    before = (cfg.attention_probs_dropout_prob, cfg.hidden_dropout_prob)
+    counts = set_train_dropout(model, 0.0, None)
+    n_layers = cfg.num_hidden_layers
+    assert counts == {"attention": n_layers, "hidden": 0}
+    attn = [m.dropout.p for n, m in model.named_modules() if n.endswith("attention.self")]
+    assert attn == [0.0] * n_layers
+    others = [
+        m.p for n, m in model.named_modules() if isinstance(m, torch.nn.Dropout) and "attention.self" not in n
+    ]
+    assert others and all(p == before[1] for p in others)
+    assert (cfg.attention_probs_dropout_prob, cfg.hidden_dropout_prob) == before
+    assert set_train_dropout(model, None, 0.0)["hidden"] == len(others)
+    assert all(
+        m.p == 0.0
+        for n, m in model.named_modules()
+        if isinstance(m, torch.nn.Dropout) and "attention.self" not in n
+    )
