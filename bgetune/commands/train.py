@@ -95,6 +95,16 @@ def register(app: typer.Typer) -> None:
             None, "--matryoshka", help="Comma-separated dims, e.g. 384,256,128."
         ),
         max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many steps."),
+        wise_ft: float | None = typer.Option(
+            None,
+            "--wise-ft",
+            min=0.0,
+            max=1.0,
+            help="Weight of the tuned model in the exported base/tuned weight merge (default 0.5; 1 = no merge).",
+        ),
+        attention_dropout: float | None = typer.Option(
+            None, "--attention-dropout", help="Attention-probability dropout while training (default 0)."
+        ),
         base_model: str | None = typer.Option(None, "--base-model", help="Hub id, folder or 'bundled'."),
         device: str | None = typer.Option(
             None, "--device", help="cpu, cuda, cuda:1 (default: best available)."
@@ -115,6 +125,8 @@ def register(app: typer.Typer) -> None:
             "max_passage_len": max_passage_len,
             "hard_negatives": hard_negatives,
             "max_steps": max_steps,
+            "wise_ft": wise_ft,
+            "attention_dropout": attention_dropout,
             "device": device or settings.device,
             "base_model": base_model or settings.base_model,
         }
@@ -151,6 +163,11 @@ def register(app: typer.Typer) -> None:
             b, t = res.get("base_val") or {}, res["best_val"]
             text.append(
                 f"val nDCG@10 {b.get('ndcg@10', float('nan')):.4f} -> {t['ndcg@10']:.4f} (epoch {res['best_epoch']})"
+            )
+        if res.get("merged_val"):
+            text.append(
+                f"exported the WiSE-FT merge ({res['wise_ft']:g} tuned + {1 - res['wise_ft']:g} base): "
+                f"val nDCG@10 {res['merged_val']['ndcg@10']:.4f}; unmerged weights in {res['tuned_model_dir']}"
             )
         if res.get("warning"):
             text.append(f"warning: {res['warning']}")

@@ -308,6 +308,11 @@ _EN_VERBS = set(
     belong refer differ mean know want prefer recommend expect allow enable start stop begin try look get take put
     become remain appear happen change move copy reach reply publish announce consider host sponsor develop""".split()
 )
+_EN_MODAL = {"can", "could", "should", "must", "may", "will"}
+_EN_MEANS = re.compile(r"\b(?:by|using|with the help of|via|through) ")
+_EN_YOU_MODAL = re.compile(
+    r"^(?:[Yy]ou|[Uu]sers|[Oo]ne) (?P<m>can|may|could) (?:also |then |simply |just |easily )?(?P<x>[a-z]+ .+)$"
+)
 _EN_NOT_SUBJ = _EN_PRONOUN_SUBJ | {
     "nobody",
     "everybody",
@@ -333,6 +338,10 @@ _EN_THERE = re.compile(
 _EN_WHERE = re.compile(
     r"^(?P<x>(?:The )?[\w'./+\-]+(?: [\w'./+\-]+){0,5}?) (?:is|are|can be) (?:also |now )?"
     r"(?P<how>available|found|downloaded|obtained|fetched|viewed|read) (?:for download )?(?:from|at|on|in|via)\b"
+)
+_EN_WHERE_IS = re.compile(
+    r"^(?P<x>(?:The )?[\w'./+\-]+(?: [\w'./+\-]+){0,5}?) (?P<v>is|are) (?:usually |normally |also )?"
+    r"(?:located|stored|kept|installed|placed|put|found) (?:in|at|on|under)\b"
 )
 _EN_PURPOSE = re.compile(
     r"^The (?P<w>purpose|goal|aim|reason|point|idea|advantage|benefit|difference) (?P<p>of|for|behind|between) "
@@ -415,6 +424,12 @@ def _en_invert_at(words: list[str], det: int, at: int) -> str | None:
     subj = _en_subject(" ".join(subj_words))
     plural = low[-1].endswith("s") and not low[-1].endswith("ss")
     if v in _EN_AUX and not (v in ("has", "have") and not re.match(r"\w+(?:ed|en)\b|been\b", rest)):
+        means = _EN_MEANS.search(rest)
+        if v in _EN_MODAL and means and means.start() > 0:
+            # 'Packages can be upgraded by running apt' answers 'How can packages be upgraded?'
+            r = _en_trim_rest(rest[: means.start()], 6)
+            if r:
+                return f"How {v} {subj} {r}?"
         r = _en_trim_rest(rest, 6)
         return f"{v.capitalize()} {subj} {r}?" if len(r.split()) >= 2 else None
     base = "have" if v in ("has", "have") else _en_verb_base(v)
@@ -449,13 +464,40 @@ def _en_question_forms(sent: str) -> list[tuple[str, str, str]]:
     m = _EN_PURPOSE.match(s)
     if m and not _EN_BAD_X.search(m.group("x")):
         out.append((f"What is the {m.group('w')} {m.group('p')} {m.group('x')}?", "question", "purpose"))
+    m = _EN_YOU_MODAL.match(s)
+    if m:
+        x = _you_to_i(m.group("x"))
+        if x.split()[0].endswith("ly") or x.split()[0] in (
+            "want",
+            "need",
+            "wish",
+            "like",
+            "have",
+            "be",
+            "not",
+            "find",
+            "see",
+            "notice",
+        ):
+            return out
+        means = _EN_MEANS.search(x)
+        how = bool(means and means.start() > 0)
+        x = _en_trim_rest(x[: means.start()] if how else x, 7)
+        if len(x.split()) >= 2 and not _EN_BAD_X.search(x):
+            q = f"How {m.group('m')} I {x}?" if how else f"{m.group('m').capitalize()} I {x}?"
+            out.append((q, "question", "how-can-i" if how else "can-i"))
+        return out
+    m = _EN_WHERE_IS.match(s)
+    if m and not _EN_BAD_X.search(m.group("x")) and m.group("x").split()[0].lower() not in _EN_NOT_SUBJ:
+        be = "are" if m.group("v") == "are" else "is"
+        out.append((f"Where {be} {_en_subject(m.group('x'))}?", "question", "where-is"))
     main, because, _why = s.partition(" because ")
     q = _en_invert(main)
     if q:
-        if because:
+        if because and not q.startswith("How "):
             out.append((f"Why {q[0].lower()}{q[1:]}", "question", "why"))
-        else:
-            out.append((q, "question", "yes-no"))
+        elif not because:
+            out.append((q, "question", "how" if q.startswith("How ") else "yes-no"))
     return out
 
 
@@ -615,9 +657,11 @@ def generate_for_chunk(chunk: dict[str, Any], stats: CorpusStats, *, max_queries
     # term matching the base model already has (measured on the Debian FAQ's real questions): add one only when
     # the chunk yields fewer than two natural questions, a second only when it yields none
     n_questions = sum(1 for g in cands if g.kind == "question")
-    if n_questions < 2:
+    # English: the sentence rules find questions in most chunks, and every keyword pair we added cost real-question
+    # quality (bench/RESULTS.md), so a keyword query only where a chunk yields no question at all
+    if n_questions < (1 if lang == "en" else 2):
         cands.append(GenQuery(_keyword_query(kw, lang), "keyword", _support(text, sentences, kw), "keywords"))
-    if len(top) >= 4 and n_questions == 0:
+    if len(top) >= 4 and n_questions == 0 and lang == "zh":
         alt = [top[0], top[3]] if lang == "zh" else [top[1], top[3]]
         cands.append(
             GenQuery(_keyword_query(alt, lang), "keyword", _support(text, sentences, alt), "keywords-2")

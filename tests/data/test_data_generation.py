@@ -182,7 +182,16 @@ def test_english_sentences_become_the_questions_they_answer():
     assert qs("Debian uses the Linux kernel because it is free software.") == [
         "Why does Debian use the Linux kernel?"
     ]
+    assert qs("Users can address questions to package maintainers using e-mail.") == [
+        "How can I address questions to package maintainers?"
+    ]
+    assert qs("You can install Debian from a USB stick or a network image.") == [
+        "Can I install Debian from a USB stick?"
+    ]
+    assert qs("Packages can be upgraded by running apt full-upgrade.") == ["How can packages be upgraded?"]
+    assert qs("The configuration files are stored in /etc/apt.") == ["Where are the configuration files?"]
     # not questions: commands, pronoun or negated subjects, code
+    assert qs("You may also want to read the release notes.") == []
     assert qs("apt install foo") == []
     assert qs("It can be installed from a CD.") == []
     assert qs("Usually nobody should install things from this place.") == []

@@ -103,6 +103,19 @@ def test_train_bge_rules_checkpoint_and_export_loads_in_fresh_python(mined_ws, t
     assert json.loads((run_dir / "loss_curve.json").read_text()) == res["loss_curve"]
     assert list(run_dir.glob("checkpoint-epoch-*/COMPLETE"))
     assert ws.last_run("train")["id"] == res["run_id"]
+    # WiSE-FT: the model is the midpoint of the base and the best epoch's weights, which stay in model-tuned/
+    from sentence_transformers import SentenceTransformer
+
+    from bgetune.models import load_model, resolve_base_model
+
+    assert res["wise_ft"] == 0.5 and res["tuned_model_dir"] == str(run_dir / "model-tuned")
+    assert "ndcg@10" in res["merged_val"]
+    merged = SentenceTransformer(res["model_dir"], device="cpu").state_dict()
+    tuned = SentenceTransformer(res["tuned_model_dir"], device="cpu").state_dict()
+    base = load_model(resolve_base_model("bundled").with_family("bge-en"), device="cpu").state_dict()
+    key = next(k for k in merged if k.endswith("encoder.layer.0.attention.self.query.weight"))
+    assert not torch.equal(tuned[key], base[key])
+    assert torch.allclose(merged[key], 0.5 * tuned[key] + 0.5 * base[key], atol=1e-6)
 
     from bgetune.tools.export import export_model
 
