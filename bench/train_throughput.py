@@ -7,7 +7,8 @@ The first step of each path is a warm-up and is not timed.
   python bench/train_throughput.py                 # CPU, bundled all-MiniLM-L6-v2, Debian FAQ pairs
   python bench/train_throughput.py --device cuda   # GPU, bge-base-shaped random BERT, synthetic lengths; MFU
 
-CPU data: the Debian FAQ golden questions (en + zh) with their answer sections (../shared/benchmarks).
+CPU data: the Debian FAQ golden questions (en + zh) with their answer sections (../shared/benchmarks), or with
+--data samples the offline-generated pairs on the shipped samples' chunks (what `bgetune run samples` trains on).
 GPU data: random words, queries 8-32 tokens, passages 64-256 tokens (as in ../shared/docs/PERFORMANCE.md).
 """
 
@@ -40,6 +41,25 @@ def faq_pairs() -> list[tuple[str, str]]:
             if g.get("pos"):
                 out.append((g["query"], g["pos"][0]))
     return out
+
+
+def sample_pairs(limit: int = 600, seed: int = 0) -> list[tuple[str, str]]:
+    """Pairs as bgetune trains on them: offline-generated queries on the chunks of the shipped samples."""
+    from bgetune.config import Settings
+    from bgetune.tools.ingest import ingest
+    from bgetune.tools.qa_generation import generate_pairs
+    from bgetune.tools.review import list_pairs
+    from bgetune.workspace import Workspace
+
+    root = Path(tempfile.mkdtemp()) / "ws"
+    ws = Workspace(root)
+    ws.set_setting("base_model", "bundled")
+    settings = Settings(workspace=root, base_model="bundled")
+    ingest(ws, [Path(__file__).resolve().parents[1] / "samples"], settings=settings)
+    generate_pairs(ws, settings, mode="offline")
+    pairs = [(p["query"], ws.chunk(p["chunk_id"])["text"]) for p in list_pairs(ws)]
+    random.Random(seed).shuffle(pairs)
+    return pairs[:limit]
 
 
 def synthetic_pairs(tok, n: int, seed: int = 0) -> list[tuple[str, str]]:
@@ -209,6 +229,13 @@ def main() -> None:
     )
     ap.add_argument("--only", choices=["ours", "stock"], default=None)
     ap.add_argument(
+        "--data",
+        choices=["faq", "samples"],
+        default="faq",
+        help="CPU pairs: faq = Debian FAQ questions + answer sections (passages mostly at the 256 cap); "
+        "samples = offline-generated queries on the shipped samples' chunks (mixed lengths)",
+    )
+    ap.add_argument(
         "--ablate",
         action="store_true",
         help="also time bgetune's step with the model's own dropout (where the gain comes from)",
@@ -230,13 +257,14 @@ def main() -> None:
         max_len = 256
     else:
         model_path = bundled_model_path()
-        pairs = faq_pairs()
+        pairs = faq_pairs() if a.data == "faq" else sample_pairs()
         max_len = 256  # the model's own max_seq_length, as the stock recipe uses
     res: dict = {
         "device": a.device,
         "batch": batch,
         "steps": steps,
         "pairs": len(pairs),
+        "data": "synthetic" if cuda else a.data,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "machine": platform.processor() or platform.machine(),

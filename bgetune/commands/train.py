@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
             "--wise-ft",
             min=0.0,
             max=1.0,
-            help="Weight of the tuned model in the exported base/tuned weight merge (default 0.5; 1 = no merge).",
+            help="Weight of the tuned model in the exported base/tuned weight merge (default 1 = no merge; 0.5 keeps more of the base).",
         ),
         attention_dropout: float | None = typer.Option(
             None, "--attention-dropout", help="Attention-probability dropout while training (default 0)."

@@ -93,7 +93,7 @@ def _cfg(**kw) -> TrainConfig:
 @pytest.mark.slow
 def test_train_bge_rules_checkpoint_and_export_loads_in_fresh_python(mined_ws, tmp_path):
     ws = mined_ws
-    res = train(ws, _cfg())
+    res = train(ws, _cfg(wise_ft=0.5))
     assert res["scale"] == 50.0 and res["family"] == "bge-en"
     assert res["steps"] == 3 and [s for s, _ in res["loss_curve"]] == [1, 2, 3]
     assert all(loss > 0 for _, loss in res["loss_curve"])
