@@ -101,6 +101,13 @@ def status(workspace: Path | None = WorkspaceOpt, as_json: bool = JsonOpt) -> No
         text.append("splits " + ", ".join(f"{k} {v}" for k, v in st["splits"].items()))
     for f in st["failures"]:
         text.append(f"  failed: {f['path']}: {f['error']}")
+    for r in st["runs"][:5]:
+        hint = (
+            " (its process is gone: re-run the stage to resume; `bgetune train --yes --resume` for training)"
+            if r["status"] == "interrupted"
+            else ""
+        )
+        text.append(f"  run {r['id']}: {r['status']}{hint}")
     emit(st, as_json, "\n".join(text))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import sqlite3
 import tempfile
 import threading
@@ -134,6 +135,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY(run_id, model, dataset, name)
     );
     CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # 2: which process runs a stage, so `status` can tell a killed stage from a running one
+    """
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN host TEXT;
     """,
 ]
 
@@ -287,9 +293,12 @@ class Workspace:
         pair_rows = self.query("SELECT status, count(*) n FROM pairs GROUP BY status")
         langs = self.query("SELECT language, count(*) n FROM chunks GROUP BY language")
         splits = self.query("SELECT split, count(*) n FROM pairs WHERE split IS NOT NULL GROUP BY split")
-        last_runs = self.query(
-            "SELECT kind, status, id, finished_at FROM runs ORDER BY started_at DESC LIMIT 10"
-        )
+        last_runs = [
+            {"kind": r["kind"], "status": _live_status(r), "id": r["id"], "finished_at": r["finished_at"]}
+            for r in self.query(
+                "SELECT kind, status, id, finished_at, pid, host FROM runs ORDER BY started_at DESC LIMIT 10"
+            )
+        ]
         return {
             "workspace": str(self.root),
             "documents": by_status.get("ok", (0, 0))[0],
@@ -300,7 +309,7 @@ class Workspace:
             "pairs": {s: 0 for s in PAIR_STATUSES} | {r["status"]: r["n"] for r in pair_rows},
             "splits": {r["split"]: r["n"] for r in splits},
             "negatives": self.scalar("SELECT count(*) FROM negatives"),
-            "runs": [dict(r) for r in last_runs],
+            "runs": last_runs,
         }
 
     # ------------------------------------------------------------------ runs and metrics
@@ -308,8 +317,16 @@ class Workspace:
         run_id = f"{kind}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         with self.tx() as c:
             c.execute(
-                "INSERT INTO runs(id, kind, status, params, started_at) VALUES(?,?,?,?,?)",
-                (run_id, kind, "running", json.dumps(params or {}, default=str), now_iso()),
+                "INSERT INTO runs(id, kind, status, params, started_at, pid, host) VALUES(?,?,?,?,?,?,?)",
+                (
+                    run_id,
+                    kind,
+                    "running",
+                    json.dumps(params or {}, default=str),
+                    now_iso(),
+                    os.getpid(),
+                    socket.gethostname(),
+                ),
             )
         return run_id
 
@@ -368,6 +385,22 @@ class Workspace:
 
     def integrity_check(self) -> str:
         return str(self.scalar("PRAGMA integrity_check"))
+
+
+def _live_status(row: sqlite3.Row) -> str:
+    """'interrupted' for a run still marked running whose process on this machine is gone (killed, crashed)."""
+    if row["status"] != "running" or row["pid"] is None or row["host"] != socket.gethostname():
+        return row["status"]
+    try:
+        os.kill(int(row["pid"]), 0)
+    except ProcessLookupError:
+        return "interrupted"
+    except (PermissionError, OSError):
+        pass  # exists, owned by someone else
+    with contextlib.suppress(OSError, IndexError):  # a zombie (killed, not yet reaped) is gone too
+        if Path(f"/proc/{int(row['pid'])}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return "interrupted"
+    return "running"
 
 
 def _run_dict(row: sqlite3.Row) -> dict[str, Any]:

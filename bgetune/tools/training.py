@@ -727,6 +727,20 @@ def _prepare(ws: Workspace, cfg: TrainConfig, device: str | None = None, model: 
     }
 
 
+def _make_stepper(prep: dict[str, Any], cfg: TrainConfig, dist: _Dist | None = None) -> Stepper:
+    return Stepper(
+        prep["model"],
+        prep["data"],
+        scale=prep["scale"],
+        dims=prep["dims"],
+        hard=cfg.hard_negatives,
+        device=prep["device"],
+        bf16=prep["bf16"],
+        mini_batch=cfg.mini_batch_size,
+        dist=dist,
+    )
+
+
 # ---------------------------------------------------------------------------------------------- estimate
 def estimate_training(
     ws: Workspace, config: TrainConfig, *, progress: Progress | None = None
@@ -746,16 +760,7 @@ def estimate_training(
     total = steps_epoch * config.epochs
     if config.max_steps:
         total = min(total, config.max_steps)
-    stepper = Stepper(
-        model,
-        data,
-        scale=prep["scale"],
-        dims=prep["dims"],
-        hard=config.hard_negatives,
-        device=device,
-        bf16=prep["bf16"],
-        mini_batch=config.mini_batch_size,
-    )
+    stepper = _make_stepper(prep, config)
     toks = [stepper.tokens(b, 0) for b in batches]
     # time the steps nearest the median cost (one warm-up, then two measured)
     order = sorted(range(len(batches)), key=lambda i: abs(toks[i] - float(np.median(toks))))
@@ -812,6 +817,8 @@ def estimate_training(
         "base_model": prep["resolved"].spec,
         "family": prep["resolved"].family.name,
         "lr": config.lr or _default_lr(model, config.lora),
+        "attention_dropout": config.attention_dropout,
+        "wise_ft": config.wise_ft,
         "measured_in_s": round(time.perf_counter() - t0, 1),
     }
 
@@ -972,17 +979,7 @@ def _train(
         total = min(total, cfg.max_steps)
     lr = cfg.lr or _default_lr(model, cfg.lora)
     opt, sched = _make_optimizer(model, cfg, lr, total)
-    stepper = Stepper(
-        model,
-        data,
-        scale=prep["scale"],
-        dims=prep["dims"],
-        hard=cfg.hard_negatives,
-        device=device,
-        bf16=prep["bf16"],
-        mini_batch=cfg.mini_batch_size,
-        dist=dist,
-    )
+    stepper = _make_stepper(prep, cfg, dist)
     vals = val_queries(ws) if dist.main else []
     state: dict[str, Any] = {
         "config": cfg.to_dict(),

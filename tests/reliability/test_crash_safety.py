@@ -134,6 +134,11 @@ def test_sigkill_during_offline_generation(crash_ws, _template, tmp_path):
     sigkill(proc)
     _after_kill(crash_ws, before)
     assert count(db, "SELECT count(*) FROM runs WHERE kind='generate' AND status='running'") == 1
+    # `bgetune status` tells the killed stage from a running one
+    from bgetune.workspace import Workspace
+
+    runs = Workspace(crash_ws).stats()["runs"]
+    assert [r["status"] for r in runs if r["kind"] == "generate"][0] == "interrupted"
 
     # restart: the run finishes; the result equals an uninterrupted run on a fresh copy of the same workspace
     out = _finish(_run_child(GEN_OFFLINE, crash_ws, tmp_path)[0])
