@@ -42,7 +42,7 @@ def log(msg: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
 
 
-def run_setup(setup: str, lang: str, work: Path, epochs: int | None) -> dict:
+def run_setup(setup: str, lang: str, work: Path, epochs: int | None, seed: int | None = None) -> dict:
     from bgetune.pipeline import run_pipeline
     from bgetune.tools.evaluation import evaluate_golden
     from bgetune.tools.training import TrainConfig
@@ -51,7 +51,11 @@ def run_setup(setup: str, lang: str, work: Path, epochs: int | None) -> dict:
     if ws_dir.exists():
         shutil.rmtree(ws_dir)
     docs = [DEBIAN / f"corpus.{lang}.jsonl"] if setup == "debian" else SAMPLES[lang]
-    cfg = TrainConfig(base_model="bundled", **({"epochs": epochs} if epochs else {}))
+    cfg = TrainConfig(
+        base_model="bundled",
+        **({"epochs": epochs} if epochs else {}),
+        **({"seed": seed} if seed is not None else {}),
+    )
     t0 = time.time()
     res = run_pipeline(docs, workspace=ws_dir, base_model="bundled", yes=True, train_config=cfg, log=log)
     out = {
@@ -68,6 +72,7 @@ def run_setup(setup: str, lang: str, work: Path, epochs: int | None) -> dict:
         "calibration": res["stages"].get("calibrate"),
         "model_dir": res["model_dir"],
         "pipeline_seconds": round(time.time() - t0, 1),
+        "train_seed": cfg.seed,
     }
     if setup == "debian":
         log("scoring the real questions")
@@ -155,6 +160,11 @@ def main() -> None:
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--work", type=Path, default=Path("/tmp/bgetune-quality"))
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
+    ap.add_argument(
+        "--seed",
+        type=int,
+        help="training seed (default TrainConfig's); writes bench/seeds/quality-<setup>-<lang>-seed<N>.json only",
+    )
     args = ap.parse_args()
     setups = [s for s in ("debian", "samples") if args.only in (None, s)]
     langs = [x for x in ("en", "zh") if args.lang in (None, x)]
@@ -162,12 +172,16 @@ def main() -> None:
     for setup in setups:
         for lang in langs:
             log(f"== {setup} {lang}")
-            r = run_setup(setup, lang, args.work, args.epochs)
-            (REPO / "bench" / f"quality-{setup}-{lang}.json").write_text(
-                json.dumps(r, indent=2, ensure_ascii=False)
-            )
+            r = run_setup(setup, lang, args.work, args.epochs, args.seed)
+            out = REPO / "bench" / f"quality-{setup}-{lang}.json"
+            if args.seed is not None:
+                out = REPO / "bench" / "seeds" / f"quality-{setup}-{lang}-seed{args.seed}.json"
+                out.parent.mkdir(exist_ok=True)
+            out.write_text(json.dumps(r, indent=2, ensure_ascii=False))
             results.append(r)
             log(json.dumps({k: r[k] for k in ("heldout", "real_questions") if k in r}, ensure_ascii=False))
+    if args.seed is not None:
+        return  # a robustness run: its JSON only
     # keep earlier runs of the other setups in the table
     have = {(r["setup"], r["lang"]) for r in results}
     for f in sorted((REPO / "bench").glob("quality-*.json")):
