@@ -84,9 +84,26 @@ def run_setup(setup: str, lang: str, work: Path, epochs: int | None, seed: int |
             "metrics": g["metrics"],
             "ci": g["ci"],
             "unmatched": len(g["unmatched"]),
+            "leaked": golden_overlap(ws_dir, DEBIAN / f"golden.{lang}.jsonl"),
         }
     out["seconds"] = round(time.time() - t0, 1)
     return out
+
+
+def golden_overlap(ws_dir: Path, golden: Path) -> dict:
+    """Kept generated pairs whose query IS a real question (the corpus quotes some of its own question titles in
+    cross-references): by split, so a reader can see none was trained on."""
+    import re
+
+    from bgetune.workspace import Workspace
+
+    def norm(s: str) -> str:
+        return re.sub(r"[\W_]+", "", s.lower())
+
+    real = {norm(json.loads(line)["query"]) for line in golden.read_text().splitlines() if line.strip()}
+    rows = Workspace(ws_dir).query("SELECT query, split FROM pairs WHERE status IN ('approved', 'edited')")
+    hits = [{"query": r["query"], "split": r["split"]} for r in rows if norm(r["query"]) in real]
+    return {"pairs_equal_to_a_real_question": hits, "in_train": sum(1 for h in hits if h["split"] == "train")}
 
 
 def fmt_row(name: str, n: int, m: dict, ci: dict | None) -> str:
