@@ -168,14 +168,14 @@ def run_ours(
     )
 
     model = load_model(resolve_base_model(model_path), device=device)
-    cfg = TrainConfig(**(cfg_kwargs or {}))
-    dropout = set_train_dropout(model, cfg.attention_dropout, cfg.hidden_dropout)
+    train_cfg = TrainConfig(**(cfg_kwargs or {}))
+    dropout = set_train_dropout(model, train_cfg.attention_dropout, train_cfg.hidden_dropout)
     tok = model.tokenizer
     q_ids = _tokenize(tok, [q for q, _ in pairs], 128)
     p_ids = _tokenize(tok, [p for _, p in pairs], max_len)
     ex = [Example(i, q_ids[i], i, [], frozenset({i}), f"{i}") for i in range(len(pairs))]
     data = Data(ex, p_ids, 128, max_len)
-    bf16 = _use_bf16(cfg, device)
+    bf16 = _use_bf16(train_cfg, device)
     stepper = Stepper(model, data, scale=20.0, dims=None, hard=0, device=device, bf16=bf16, mini_batch=None)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-5)
     batches: list[list[int]] = []
@@ -205,8 +205,8 @@ def run_ours(
         "seconds": round(secs, 2),
         "bf16": bf16,
         "max_len": max_len,
-        "attention_dropout": cfg.attention_dropout,
-        "hidden_dropout": cfg.hidden_dropout,
+        "attention_dropout": train_cfg.attention_dropout,
+        "hidden_dropout": train_cfg.hidden_dropout,
         "dropout_modules_set": dropout,
     }
     cfg = model[0].auto_model.config

@@ -391,14 +391,15 @@ def _live_status(row: sqlite3.Row) -> str:
     """'interrupted' for a run still marked running whose process on this machine is gone (killed, crashed)."""
     if row["status"] != "running" or row["pid"] is None or row["host"] != socket.gethostname():
         return row["status"]
+    pid = int(row["pid"])
     try:
-        os.kill(int(row["pid"]), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return "interrupted"
-    except (PermissionError, OSError):
+    except OSError:
         pass  # exists, owned by someone else
     with contextlib.suppress(OSError, IndexError):  # a zombie (killed, not yet reaped) is gone too
-        if Path(f"/proc/{int(row['pid'])}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
             return "interrupted"
     return "running"
 

@@ -411,9 +411,7 @@ def _en_invert(clause: str) -> str | None:
 def _en_invert_at(words: list[str], det: int, at: int) -> str | None:
     subj_words, v, rest = words[:at], words[at], " ".join(words[at + 1 :])
     low = [re.sub(r"'(?:ll|re|ve|s|d)$", "", w.lower()) for w in subj_words[det:]]
-    if any(w in EN_STOP for w in low) or not all(
-        re.fullmatch(r"[A-Za-z0-9][\w'./+\-]*", w) for w in subj_words
-    ):
+    if any(w in EN_STOP for w in low) or not all(re.fullmatch(_EN_SUBJ_WORD, w) for w in subj_words):
         return None
     if (
         low[0] in _EN_NOT_SUBJ

@@ -148,17 +148,8 @@ class Controller:
         if stored.refused:
             messages.append(gr.ChatMessage(role="assistant", content="⚠️ " + stored.summary()))
         yield messages
-        if not self.busy.acquire(timeout=1):
-            messages.append(
-                gr.ChatMessage(role="assistant", content="⏳ Still busy with the last step; try again.")
-            )
-            yield messages
-            return
-        try:
-            events = self.session.send(text, files=[str(p) for p in stored.stored] or None)
-            yield from self.stream(self._safe(events), messages)
-        finally:
-            self.busy.release()
+        paths = [str(p) for p in stored.stored] or None
+        yield from self._locked_stream(lambda: self.session.send(text, files=paths), messages)
 
     def resume(
         self, action: str, edits: dict[str, Any], messages: list[gr.ChatMessage]
@@ -174,6 +165,12 @@ class Controller:
         extra = (" with " + ", ".join(f"{k}={v}" for k, v in edits.items())) if edits else ""
         messages.append(gr.ChatMessage(role="user", content=f"{word}: {pending.get('title')}{extra}"))
         yield messages
+        yield from self._locked_stream(lambda: self.session.resume(action, settings=edits or None), messages)
+
+    def _locked_stream(
+        self, start: Callable[[], Iterator[dict[str, Any]]], messages: list[gr.ChatMessage]
+    ) -> Iterator[list[gr.ChatMessage]]:
+        """Run one agent turn (``start()`` is called only once the busy lock is held) and stream its events."""
         if not self.busy.acquire(timeout=1):
             messages.append(
                 gr.ChatMessage(role="assistant", content="⏳ Still busy with the last step; try again.")
@@ -181,8 +178,7 @@ class Controller:
             yield messages
             return
         try:
-            events = self.session.resume(action, settings=edits or None)
-            yield from self.stream(self._safe(events), messages)
+            yield from self.stream(self._safe(start()), messages)
         finally:
             self.busy.release()
 
