@@ -1,0 +1,251 @@
+"""One definition per capability: name, tool function, prerequisites, cost, settings and result type.
+
+Every surface is derived from these declarations: the CLI commands and their options, the agent's tool schemas
+and approval gate, the offline planner's setting phrases, the pipeline's stage order and the UI's settings
+card. A new setting is one ``setting(...)`` field on a capability's options dataclass; a new capability is one
+``Capability(...)`` in a module listed in ``CAPABILITY_MODULES`` (each such module has a ``CAPABILITIES`` list).
+
+Declaring a capability::
+
+    @dataclass(kw_only=True)
+    class ServeOptions:
+        host: str = setting("127.0.0.1", help="Interface to listen on.")
+        port: int = setting(8000, help="TCP port.", min=1, max=65535)
+
+    @dataclass
+    class ServeResult:
+        url: str
+        def text(self, lang: str = "en") -> str:   # optional: how the chat and the CLI say it
+            return f"serving on {self.url}"
+
+    def serve_model(ctx: Context, opts: ServeOptions) -> ServeResult: ...
+
+    CAPABILITIES = [Capability("serve_model", "Serve the exported model over HTTP.", serve_model,
+                               ServeOptions, ServeResult, cost="free", cli="serve")]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from bgetune.errors import BgetuneError
+
+if TYPE_CHECKING:
+    from bgetune.config import Settings
+    from bgetune.workspace import Workspace
+
+Cost = Literal["free", "cpu-minutes", "gpu", "paid-llm"]
+GATED_COSTS: frozenset[str] = frozenset({"gpu", "paid-llm"})
+Progress = Callable[[int, int, str], None]
+
+# Modules that declare capabilities (each has a module-level ``CAPABILITIES: list[Capability]``).
+CAPABILITY_MODULES: list[str] = []
+
+
+def setting(
+    default: Any = MISSING,
+    *,
+    help: str,  # noqa: A002 - the word users know from --help
+    min: float | None = None,  # noqa: A002
+    max: float | None = None,  # noqa: A002
+    choices: tuple[Any, ...] | None = None,
+    flag: str | None = None,
+    positional: bool = False,
+    workspace: bool = False,
+    say: tuple[str, ...] = (),
+    default_factory: Any = MISSING,
+) -> Any:
+    """A declared setting: its default, help, limits and how people name it.
+
+    ``flag``: the CLI flag (default ``--name-with-dashes``); ``positional``: a CLI argument instead of an option;
+    ``workspace``: remembered in the workspace (``set_setting``) and read back as the default next time;
+    ``say``: extra words users type for it in chat (en and zh), e.g. ``("learning rate", "学习率")``."""
+    meta = {
+        "help": help,
+        "min": min,
+        "max": max,
+        "choices": choices,
+        "flag": flag,
+        "positional": positional,
+        "workspace": workspace,
+        "say": say,
+    }
+    if default_factory is not MISSING:
+        return field(default_factory=default_factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class Context:
+    """What a capability gets besides its options (never part of a schema)."""
+
+    ws: Workspace
+    settings: Settings
+    progress: Progress | None = None
+    files: list[str] = field(default_factory=list)
+    lang: str = "en"
+
+
+@dataclass(frozen=True)
+class Prereq:
+    """Something that must exist before a capability runs, and which capability makes it."""
+
+    check: Callable[[Workspace], bool]
+    missing: str  # what is missing, in words: "no chunks yet"
+    fix: str | None = None  # the capability to run first
+
+
+@dataclass(frozen=True)
+class Capability:
+    name: str
+    summary: str  # one line, imperative: the tool description, the CLI help
+    run: Callable[[Context, Any], Any]
+    options: type | None = None
+    result: type | None = None
+    cost: Cost | Callable[[Context, Any], Cost] = "free"
+    requires: tuple[Prereq, ...] = ()
+    estimate: Callable[[Context, Any], Any] | None = None
+    cli: str | None = ""  # "" -> name with dashes; None -> no CLI command
+    ui: str | None = None  # the UI tab that shows it, if any
+    decides: bool = False  # changes the user's data or choices: needs the user's own words (or a confirm)
+    stage: int | None = None  # position in the pipeline, for the stages that run in order
+
+    @property
+    def command(self) -> str | None:
+        if self.cli is None:
+            return None
+        return self.cli or self.name.replace("_", "-")
+
+    def cost_for(self, ctx: Context | None, opts: Any) -> Cost:
+        return self.cost(ctx, opts) if callable(self.cost) else self.cost
+
+    def gated(self, ctx: Context | None, opts: Any) -> bool:
+        return self.cost_for(ctx, opts) in GATED_COSTS
+
+    def missing(self, ws: Workspace) -> list[Prereq]:
+        return [p for p in self.requires if not p.check(ws)]
+
+    def make_options(self, values: dict[str, Any] | None = None, ws: Workspace | None = None) -> Any:
+        """Options from explicit values, then workspace-remembered settings, then declared defaults."""
+        if self.options is None:
+            return None
+        values = {k: v for k, v in (values or {}).items() if v is not None}
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self.options):
+            if f.name in values:
+                out[f.name] = coerce(f, values[f.name])
+            elif ws is not None and f.metadata.get("workspace"):
+                remembered = ws.get_setting(f.name)
+                if remembered is not None:
+                    out[f.name] = coerce(f, remembered)
+        return self.options(**out)
+
+
+class SettingError(BgetuneError):
+    """A setting value outside its declared type, choices or limits."""
+
+
+def _base_type(tp: Any) -> Any:
+    """int for ``int | None``, list for ``list[str]``, the Literal itself for Literal[...]."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _base_type(args[0]) if len(args) == 1 else str
+    return tp
+
+
+def coerce(f: dataclasses.Field, value: Any) -> Any:
+    """A value converted to the field's type and checked against its limits; SettingError says why not."""
+    name = f.name
+    if value is None or value == "":
+        return None
+    base = _base_type(f.type)
+    choices = f.metadata.get("choices")
+    if typing.get_origin(base) is Literal:
+        choices = choices or typing.get_args(base)
+        base = type(choices[0])
+    try:
+        if base is bool:
+            out = (
+                value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+            )
+        elif base in (int, float):
+            out = (
+                base(float(value))
+                if base is int and isinstance(value, str) and "e" in value.lower()
+                else base(value)
+            )
+        elif typing.get_origin(base) in (list, tuple):
+            item = typing.get_args(base)[0] if typing.get_args(base) else str
+            parts = value if isinstance(value, list | tuple) else str(value).replace("，", ",").split(",")
+            out = [item(p.strip()) if isinstance(p, str) else item(p) for p in parts if str(p).strip()]
+        else:
+            out = base(value) if callable(base) and base is not Any else value
+    except (TypeError, ValueError) as exc:
+        raise SettingError(f"{name} must be {getattr(base, '__name__', base)}, got {value!r}") from exc
+    if choices and out not in choices:
+        raise SettingError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+    lo, hi = f.metadata.get("min"), f.metadata.get("max")
+    if isinstance(out, int | float) and not isinstance(out, bool):
+        if lo is not None and out < lo:
+            raise SettingError(f"{name} must be at least {lo}, got {value!r}")
+        if hi is not None and out > hi:
+            raise SettingError(f"{name} must be at most {hi}, got {value!r}")
+    return out
+
+
+def resolve_field_types(options: type) -> None:
+    """Attach resolved annotations to the fields of an options dataclass (postponed annotations)."""
+    hints = typing.get_type_hints(options)
+    for f in dataclasses.fields(options):
+        f.type = hints[f.name]
+
+
+_TABLE: dict[str, Capability] | None = None
+
+
+def table() -> dict[str, Capability]:
+    """Every declared capability by name, in pipeline order first (``stage``), then declaration order."""
+    global _TABLE
+    if _TABLE is None:
+        caps: list[Capability] = []
+        for mod in CAPABILITY_MODULES:
+            caps.extend(importlib.import_module(mod).CAPABILITIES)
+        for c in caps:
+            if c.options is not None:
+                resolve_field_types(c.options)
+        caps.sort(key=lambda c: (c.stage is None, c.stage or 0))
+        _TABLE = {c.name: c for c in caps}
+    return _TABLE
+
+
+def get(name: str) -> Capability:
+    caps = table()
+    if name not in caps:
+        raise BgetuneError(f"unknown capability {name!r}; known: {', '.join(caps)}")
+    return caps[name]
+
+
+def settings_of(cap: Capability) -> list[dataclasses.Field]:
+    return list(dataclasses.fields(cap.options)) if cap.options is not None else []
+
+
+def default_of(f: dataclasses.Field) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return None
+
+
+def as_dict(result: Any) -> Any:
+    """A result as JSON-ready data (dataclasses recursively)."""
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)
+    return result
