@@ -141,6 +141,47 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN pid INTEGER;
     ALTER TABLE runs ADD COLUMN host TEXT;
     """,
+    # 3: real question history, the golden set and diagnosed misses
+    """
+    ALTER TABLE pairs ADD COLUMN label REAL;            -- graded relevance of the positive (e.g. 0-4), NULL: binary
+    ALTER TABLE pairs ADD COLUMN weight REAL NOT NULL DEFAULT 1.0;   -- repeat factor (real pairs vs synthetic)
+    ALTER TABLE pairs ADD COLUMN flags TEXT NOT NULL DEFAULT '[]';   -- JSON: review flags that do not reject
+    ALTER TABLE pairs ADD COLUMN link_method TEXT;      -- id | title | url | exact | fuzzy | embedding (imports)
+    ALTER TABLE pairs ADD COLUMN link_score REAL;
+    ALTER TABLE pair_positives ADD COLUMN label REAL;   -- graded relevance of an extra positive
+    CREATE TABLE import_rows(                           -- imported rows that could not be linked: kept to fix
+        id INTEGER PRIMARY KEY,
+        file TEXT NOT NULL,
+        row_no INTEGER NOT NULL,
+        data TEXT NOT NULL,                 -- JSON of the row's mapped fields
+        reason TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'unlinked' CHECK(status IN ('unlinked','linked','ignored')),
+        created_at TEXT NOT NULL,
+        UNIQUE(file, row_no)
+    );
+    CREATE TABLE golden(                                -- the user's real questions with their right passages
+        id INTEGER PRIMARY KEY,
+        query TEXT NOT NULL UNIQUE,
+        pos_ids TEXT NOT NULL DEFAULT '[]', -- JSON list of chunk ids
+        status TEXT NOT NULL DEFAULT 'unlabeled' CHECK(status IN ('unlabeled','labeled','unanswerable')),
+        source TEXT,                        -- typed | file:<name> | history | diagnosis
+        language TEXT,
+        candidates TEXT NOT NULL DEFAULT '{}',  -- JSON: dense and bm25 candidate chunk ids shown for labelling
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE misses(                                -- queries diagnosed so far, and what was done about them
+        id INTEGER PRIMARY KEY,
+        query TEXT NOT NULL,
+        expected_chunk_id TEXT,
+        cause TEXT,
+        verdict TEXT,
+        detail TEXT NOT NULL DEFAULT '{}',  -- JSON: the diagnosis
+        status TEXT NOT NULL DEFAULT 'open',  -- open | not-a-miss | fixed:train | fixed:golden | fixed:threshold | ...
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
 ]
 
 
