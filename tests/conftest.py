@@ -15,8 +15,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
-SHARED = REPO.parent / "shared"
-DEBIAN_FAQ = SHARED / "benchmarks" / "debian-faq"
+FIXTURES = REPO / "tests" / "fixtures"
+DEBIAN_FAQ = FIXTURES / "debian-faq"  # GPL-2+ (Debian doc-debian), see its README.md
 
 
 @pytest.fixture(autouse=True)
