@@ -40,7 +40,12 @@ def fail(message: str, code: int = 1) -> None:
 
 
 class TqdmProgress:
-    """A progress callback (done, total, label) drawing a tqdm bar on stderr."""
+    """A progress callback (done, total, label) drawing a tqdm bar on stderr, with tqdm's time left.
+
+    Each phase of a stage (a new total, or a count that goes back, e.g. "1/3 round trip" then "0/897 chunks
+    encoded") gets its own bar, so the rate and the time left describe the phase that is running. The label's
+    own "· about ... left" part (bgetune.tools.encode) is dropped: tqdm draws the estimate.
+    """
 
     def __init__(self, desc: str, unit: str = "file", disable: bool = False) -> None:
         self.desc, self.unit, self.disable = desc, unit, disable
@@ -49,14 +54,20 @@ class TqdmProgress:
     def __call__(self, done: int, total: int, label: str = "") -> None:
         from tqdm import tqdm
 
-        if self.bar is None:
+        from bgetune.tools.encode import strip_eta
+
+        if self.bar is None or total != self.bar.total or done < self.bar.n:
+            if self.bar is not None:
+                self.bar.close()
             self.bar = tqdm(
                 total=total, desc=self.desc, unit=self.unit, disable=self.disable, file=sys.stderr
             )
-        self.bar.total = total
-        self.bar.n = done
         if label:
-            self.bar.set_postfix_str(label[-40:], refresh=False)
-        self.bar.refresh()
+            self.bar.set_postfix_str(strip_eta(label)[-48:], refresh=False)
+        if done > self.bar.n:
+            self.bar.update(done - self.bar.n)  # update(), not n=: tqdm's rate and time left follow it
+        else:
+            self.bar.refresh()
         if done >= total:
             self.bar.close()
+            self.bar = None

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -283,20 +284,28 @@ def encode(
     kind: Literal["query", "passage"],
     batch_size: int = 64,
     show_progress: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
+    label: str = "",
 ) -> np.ndarray:
     """Normalised float32 embeddings. Queries get the model's query prompt; batches are length-sorted
-    (sentence-transformers sorts by length) and run under bf16 autocast where the hardware has it."""
+    (sentence-transformers sorts by length) and run under bf16 autocast where the hardware has it.
+    With ``progress``: one call per batch, reporting ``(texts done, total, label + time left)``."""
     if not texts:
         dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else 0
         return np.zeros((0, dim or 0), dtype=np.float32)
     prompt_name = "query" if kind == "query" and (model.prompts or {}).get("query") else None
     import torch
 
+    from bgetune.tools.encode import encode_with_progress
+
     with torch.inference_mode(), _autocast(model):
-        emb = model.encode(
+        emb = encode_with_progress(
+            model,
             texts,
-            prompt_name=prompt_name,
             batch_size=batch_size,
+            progress=progress,
+            label=label or ("queries encoded" if kind == "query" else "passages encoded"),
+            prompt_name=prompt_name,
             show_progress_bar=show_progress,
             normalize_embeddings=True,
             convert_to_numpy=False,
@@ -328,6 +337,8 @@ def corpus_embeddings(
     fingerprint: str | None = None,
     batch_size: int = 64,
     show_progress: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
+    label: str = "chunks encoded",
 ) -> tuple[list[str], np.ndarray]:
     """(chunk ids, passage embeddings) of every chunk in the workspace, cached under artifacts/cache/ by model
     fingerprint and chunk ids, so mining, filtering and evaluation encode the corpus once."""
@@ -346,7 +357,13 @@ def corpus_embeddings(
         except (OSError, ValueError):
             pass
     emb = encode(
-        model, [r["text"] for r in rows], kind="passage", batch_size=batch_size, show_progress=show_progress
+        model,
+        [r["text"] for r in rows],
+        kind="passage",
+        batch_size=batch_size,
+        show_progress=show_progress,
+        progress=progress,
+        label=label,
     )
     import io
 

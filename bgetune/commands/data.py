@@ -42,16 +42,12 @@ def generate(
         emit(est, as_json, _estimate_text(est))
         return
     try:
-        result = generate_pairs(
-            ws, settings, mode=mode, progress=TqdmProgress("generate", unit="chunk", disable=as_json)
-        )
+        result = generate_pairs(ws, settings, mode=mode, progress=TqdmProgress("generate", unit="chunk"))
     except ValueError as exc:
         fail(str(exc))
     result["estimate"] = est
     if not no_filter and ws.scalar("SELECT count(*) FROM pairs WHERE status='proposed'"):
-        result["filter"] = filter_pairs(
-            ws, settings=settings, progress=TqdmProgress("filter", unit="step", disable=as_json)
-        )
+        result["filter"] = filter_pairs(ws, settings=settings, progress=TqdmProgress("filter", unit="item"))
     lines = [
         f"mode {result['mode']}: {result['chunks_done']} chunks done, {result['chunks_cached']} cached, "
         f"{result['chunks_skipped']} already done, {result['chunks_failed']} failed; {result['pairs_added']} pairs added",
@@ -101,7 +97,7 @@ def filter_cmd(
         top_k=top_k,
         min_similarity=min_similarity,
         round_trip_check=not no_round_trip,
-        progress=TqdmProgress("filter", unit="step", disable=as_json),
+        progress=TqdmProgress("filter", unit="item"),
     )
     text = f"{r['kept']} kept, {r['rejected']} rejected {r['by_reason']}" + "".join(
         f"\nnote: {n}" for n in r["notes"]
@@ -241,9 +237,7 @@ def import_pairs_cmd(
     except ImportError_ as exc:
         fail(str(exc))
     if not no_filter and r["imported"]:
-        r["filter"] = filter_pairs(
-            ws, settings=settings, progress=TqdmProgress("filter", unit="step", disable=as_json)
-        )
+        r["filter"] = filter_pairs(ws, settings=settings, progress=TqdmProgress("filter", unit="item"))
     lines = [
         f"{r['imported']} pairs imported from {file} ({r['rows']} rows); linked {r['linked']}, "
         f"own passage {r['own_passage']}"

@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
                     golden,
                     base=base,
                     ws=ws,
-                    progress=TqdmProgress("eval", unit="model", disable=as_json),
+                    progress=TqdmProgress("eval", unit="item"),
                 )
                 if as_json:
                     emit({k: v for k, v in res.items() if k != "per_query"}, True)
@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
                 return
             ws, _ = open_workspace(workspace, create=False)
             res = evaluate_workspace(
-                ws, tuned_dir=model, split=split, progress=TqdmProgress("eval", unit="model", disable=as_json)
+                ws, tuned_dir=model, split=split, progress=TqdmProgress("eval", unit="item")
             )
         except EvaluationError as exc:
             fail(str(exc))
@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
                 ws,
                 model_dir=model,
                 precision_target=precision,
-                progress=TqdmProgress("calibrate", unit="model", disable=as_json),
+                progress=TqdmProgress("calibrate", unit="item"),
             )
         except EvaluationError as exc:
             fail(str(exc))

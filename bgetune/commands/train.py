@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
                 num_negatives=num_negatives,
                 relative_margin=relative_margin,
                 reranker=reranker,
-                progress=TqdmProgress("mine", unit="pair", disable=as_json),
+                progress=TqdmProgress("mine", unit="pair"),
             )
         except ValueError as exc:
             fail(str(exc))
@@ -145,7 +145,7 @@ def register(app: typer.Typer) -> None:
                     fail("training needs approval: pass --yes to start without a terminal to ask on")
                 if not typer.confirm("start training?", default=True):
                     fail("cancelled; nothing was trained", code=1)
-            res = run_train(ws, cfg, progress=TqdmProgress("train", unit="step", disable=as_json))
+            res = run_train(ws, cfg, progress=TqdmProgress("train", unit="step"))
         except TrainingError as exc:
             fail(str(exc))
             return

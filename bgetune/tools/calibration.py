@@ -244,14 +244,27 @@ def _add_dense_hard(ex: dict[str, Any], ids: list[str], q_emb: np.ndarray, emb: 
 
 
 def _score(
-    ws: Workspace, model_res: tuple[Any, Any], ex: dict[str, Any], *, add_hard: int = 0
+    ws: Workspace,
+    model_res: tuple[Any, Any],
+    ex: dict[str, Any],
+    *,
+    add_hard: int = 0,
+    progress: Progress | None = None,
+    label: str = "",
 ) -> dict[str, Any]:
     from bgetune.models import corpus_embeddings, encode, model_fingerprint
 
     model, resolved = model_res
-    ids, emb = corpus_embeddings(ws, model, fingerprint=model_fingerprint(model, resolved))
+    pre = f"{label}: " if label else ""
+    ids, emb = corpus_embeddings(
+        ws,
+        model,
+        fingerprint=model_fingerprint(model, resolved),
+        progress=progress,
+        label=f"{pre}chunks encoded",
+    )
     where = {c: i for i, c in enumerate(ids)}
-    q_emb = encode(model, ex["queries"], kind="query")
+    q_emb = encode(model, ex["queries"], kind="query", progress=progress, label=f"{pre}queries encoded")
     if add_hard:
         _add_dense_hard(ex, ids, q_emb, emb, add_hard)
     pos, neg, hard = [], [], []
@@ -287,7 +300,14 @@ def calibrate(
     steps = 2 if tuned else 1
     if progress:
         progress(0, steps, "base model")
-    before_scores = _score(ws, (load_model(base_res), base_res), ex, add_hard=hard_per_query)
+    before_scores = _score(
+        ws,
+        (load_model(base_res), base_res),
+        ex,
+        add_hard=hard_per_query,
+        progress=progress,
+        label="base model",
+    )
     before = calibrate_scores(
         before_scores["pos"],
         before_scores["neg"],
@@ -298,7 +318,7 @@ def calibrate(
     if tuned:
         if progress:
             progress(1, steps, "tuned model")
-        after_scores = _score(ws, load_eval_model(tuned), ex)
+        after_scores = _score(ws, load_eval_model(tuned), ex, progress=progress, label="tuned model")
         after = calibrate_scores(
             after_scores["pos"],
             after_scores["neg"],

@@ -131,13 +131,19 @@ def run_retrieval(
     *,
     corpus_emb: np.ndarray | None = None,
     top_k: int = 100,
+    progress: Progress | None = None,
+    label: str = "",
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    """Encode and rank; returns (aggregate metrics, per-query records with rank of the first positive)."""
+    """Encode and rank; returns (aggregate metrics, per-query records with rank of the first positive).
+    ``progress`` gets per-batch counts of chunks and queries encoded (labels prefixed with ``label``)."""
     from bgetune.models import encode
 
+    pre = f"{label}: " if label else ""
     if corpus_emb is None:
-        corpus_emb = encode(model, qs.corpus_texts, kind="passage")
-    q_emb = encode(model, qs.queries, kind="query")
+        corpus_emb = encode(
+            model, qs.corpus_texts, kind="passage", progress=progress, label=f"{pre}chunks encoded"
+        )
+    q_emb = encode(model, qs.queries, kind="query", progress=progress, label=f"{pre}queries encoded")
     idx, sc = search(q_emb, corpus_emb, top_k)
     per_query: list[dict[str, Any]] = []
     for i, q in enumerate(qs.queries):
@@ -222,14 +228,22 @@ def workspace_queryset(ws: Workspace, split: str = "test") -> QuerySet:
     )
 
 
-def _workspace_retrieval(ws: Workspace, spec_or_model: Any, qs: QuerySet) -> tuple[dict, list[dict]]:
+def _workspace_retrieval(
+    ws: Workspace, spec_or_model: Any, qs: QuerySet, *, progress: Progress | None = None, label: str = ""
+) -> tuple[dict, list[dict]]:
     from bgetune.models import corpus_embeddings, model_fingerprint
 
     model, resolved = spec_or_model
-    ids, emb = corpus_embeddings(ws, model, fingerprint=model_fingerprint(model, resolved))
+    ids, emb = corpus_embeddings(
+        ws,
+        model,
+        fingerprint=model_fingerprint(model, resolved),
+        progress=progress,
+        label=f"{label}: chunks encoded" if label else "chunks encoded",
+    )
     if ids != qs.corpus_ids:  # the corpus changed between reads; encode what we hold
         emb = None
-    return run_retrieval(model, qs, corpus_emb=emb)
+    return run_retrieval(model, qs, corpus_emb=emb, progress=progress, label=label)
 
 
 def evaluate_workspace(
@@ -264,12 +278,16 @@ def evaluate_workspace(
         base = (load_model(base_res), base_res)
         metrics: dict[str, dict[str, float]] = {}
         per: dict[str, list[dict]] = {}
-        metrics["base"], per["base"] = _workspace_retrieval(ws, base, qs)
+        metrics["base"], per["base"] = _workspace_retrieval(
+            ws, base, qs, progress=progress, label="base model"
+        )
         del base
         if tuned_dir:
             if progress:
                 progress(1, steps, "tuned model")
-            metrics["tuned"], per["tuned"] = _workspace_retrieval(ws, load_eval_model(tuned_dir), qs)
+            metrics["tuned"], per["tuned"] = _workspace_retrieval(
+                ws, load_eval_model(tuned_dir), qs, progress=progress, label="tuned model"
+            )
         if progress:
             progress(steps, steps, "done")
         ci = None
@@ -485,7 +503,7 @@ def evaluate_golden(
         if progress:
             progress(i, len(specs), name)
         m, _ = load_eval_model(spec)
-        metrics[name], per[name] = run_retrieval(m, qs)
+        metrics[name], per[name] = run_retrieval(m, qs, progress=progress, label=f"{name} model")
     if progress:
         progress(len(specs), len(specs), "done")
     out: dict[str, Any] = {

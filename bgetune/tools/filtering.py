@@ -119,7 +119,12 @@ def _load_model(ws: Workspace, settings: Settings | None, base_model: Any):
 
 
 def round_trip(
-    ws: Workspace, pairs: list[dict[str, Any]], model: Any, *, fingerprint: str | None = None
+    ws: Workspace,
+    pairs: list[dict[str, Any]],
+    model: Any,
+    *,
+    fingerprint: str | None = None,
+    progress: Progress | None = None,
 ) -> dict[int, tuple[int, float]]:
     """{pair id: (rank of its own chunk among all chunks (1 = best), cosine similarity)} for pairs with a chunk."""
     from bgetune.models import corpus_embeddings, encode
@@ -127,10 +132,18 @@ def round_trip(
     todo = [p for p in pairs if p["chunk_id"]]
     if not todo:
         return {}
-    ids, emb = corpus_embeddings(ws, model, fingerprint=fingerprint)
+    ids, emb = corpus_embeddings(
+        ws, model, fingerprint=fingerprint, progress=progress, label="round trip: chunks encoded"
+    )
     index = {cid: i for i, cid in enumerate(ids)}
     todo = [p for p in todo if p["chunk_id"] in index]
-    qemb = encode(model, [p["query"] for p in todo], kind="query")
+    qemb = encode(
+        model,
+        [p["query"] for p in todo],
+        kind="query",
+        progress=progress,
+        label="round trip: queries encoded",
+    )
     out: dict[int, tuple[int, float]] = {}
     for start in range(0, len(todo), 512):
         part = todo[start : start + 512]
@@ -235,7 +248,11 @@ def filter_pairs(
         model, fp = _load_model(ws, settings, base_model)
         judged_ids = {r["id"] for r in judged}
         rt = round_trip(
-            ws, [r for r in rows if r["status"] != "rejected" or r["id"] in judged_ids], model, fingerprint=fp
+            ws,
+            [r for r in rows if r["status"] != "rejected" or r["id"] in judged_ids],
+            model,
+            fingerprint=fp,
+            progress=progress,
         )
         for r in rows:
             r["_rt"] = rt.get(r["id"])

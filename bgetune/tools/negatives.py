@@ -152,7 +152,13 @@ def mine_negatives(
             model = load_model(resolved)
         if progress:
             progress(0, len(pairs), "encoding corpus")
-        ids, emb = corpus_embeddings(ws, model, fingerprint=model_fingerprint(model, resolved))
+        ids, emb = corpus_embeddings(
+            ws,
+            model,
+            fingerprint=model_fingerprint(model, resolved),
+            progress=progress,
+            label="chunks encoded",
+        )
         pos_of = {cid: i for i, cid in enumerate(ids)}
         texts = {r["id"]: r["text"] for r in ws.query("SELECT id, text FROM chunks")}
         norm_cache: dict[str, str] = {}
@@ -162,7 +168,9 @@ def mine_negatives(
                 norm_cache[cid] = _norm_text(texts[cid])
             return norm_cache[cid]
 
-        q_emb = encode(model, [p["query"] for p in pairs], kind="query")
+        q_emb = encode(
+            model, [p["query"] for p in pairs], kind="query", progress=progress, label="queries encoded"
+        )
         # positives without a chunk (own passage) are encoded from their passage text
         own = [i for i, p in enumerate(pairs) if not p["positives"]]
         own_emb = encode(model, [pairs[i]["passage"] for i in own], kind="passage") if own else None
