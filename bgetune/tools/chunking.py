@@ -68,6 +68,13 @@ class Chunker:
                 f"chunk overlap {overlap} must be between 0 and half the chunk size ({max_tokens // 2})"
             )
         self.tokenizer = tokenizer
+        # counting a whole paragraph's tokens is how chunks get capped at max_tokens; transformers' "Token
+        # indices sequence length is longer than the specified maximum ... indexing errors" warning is about
+        # feeding such a sequence to the model, which never happens here: mark it as already shown, for this
+        # tokenizer only (the flag transformers itself sets after warning once)
+        flags = getattr(tokenizer, "deprecation_warnings", None)
+        if isinstance(flags, dict):
+            flags["sequence-length-is-longer-than-the-specified-maximum"] = True
         self.max_tokens = max_tokens
         self.overlap = overlap
         self.model_name = model_name
