@@ -318,7 +318,7 @@ def evaluate_workspace(
             )
         plot_paths: list[str] = []
         if plots:
-            plot_paths = _eval_plots(ws, metrics, out_dir)
+            plot_paths = _eval_plots(ws, metrics, out_dir, per_query=per, gain_ci=ci)
         result = {
             "run_id": run_id,
             "split": split,
@@ -347,10 +347,17 @@ def _round(m: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 4) for k, v in m.items()}
 
 
-def _eval_plots(ws: Workspace, metrics: dict[str, dict[str, float]], out_dir: Path) -> list[str]:
+def _eval_plots(
+    ws: Workspace,
+    metrics: dict[str, dict[str, float]],
+    out_dir: Path,
+    *,
+    per_query: dict[str, list[dict]] | None = None,
+    gain_ci: dict[str, Any] | None = None,
+) -> list[str]:
     from bgetune.tools import plots
 
-    paths = [str(plots.metrics_bar(metrics, out_dir / "metrics.png"))]
+    paths = [str(plots.metrics_bar(metrics, out_dir / "metrics.png", per_query=per_query, gain_ci=gain_ci))]
     train = ws.last_run("train")
     curve = (train or {}).get("result", {}).get("loss_curve") if train else None
     if curve:

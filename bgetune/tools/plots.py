@@ -22,7 +22,10 @@ def _save(fig: Any, path: str | Path) -> Path:
     from bgetune.workspace import atomic_write_bytes
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fmt = (
+        Path(path).suffix.lstrip(".").lower() or "png"
+    )  # png for reports and the UI; svg lets tests read text
+    fig.savefig(buf, format=fmt, dpi=110, bbox_inches="tight")
     _plt().close(fig)
     return atomic_write_bytes(path, buf.getvalue())
 
@@ -45,34 +48,74 @@ def score_histograms(
         if p.get("threshold") is not None:
             ax.axvline(p["threshold"], color="black", linestyle="-", label=f"threshold {p['threshold']:.3f}")
         if fixed_cut is not None:
-            ax.axvline(fixed_cut, color="grey", linestyle=":", label=f"fixed {fixed_cut}")
+            ax.axvline(fixed_cut, color="grey", linestyle=":", label=f"the common fixed cut ({fixed_cut})")
         ax.set_title(title)
         ax.set_xlabel("cosine score")
+        ax.set_ylabel("density (share of pairs per score unit)")
         ax.legend(fontsize=7)
     return _save(fig, path)
 
 
+def mean_ci(values: Sequence[float], *, n_resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of the mean of ``values`` (queries resampled)."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    if v.size < 2:
+        m = float(v.mean()) if v.size else 0.0
+        return m, m
+    idx = np.random.default_rng(seed).integers(0, v.size, size=(n_resamples, v.size))
+    means = v[idx].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
 def metrics_bar(
-    metrics: Mapping[str, Mapping[str, float]], path: str | Path, *, names: Sequence[str] | None = None
+    metrics: Mapping[str, Mapping[str, float]],
+    path: str | Path,
+    *,
+    names: Sequence[str] | None = None,
+    per_query: Mapping[str, Sequence[Mapping[str, float]]] | None = None,
+    gain_ci: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Grouped bars: one group per metric, one bar per model (base, tuned, merged...)."""
+    """Grouped bars: one group per metric, one bar per model (base, tuned, merged...). With ``per_query``
+    ({model: [{metric: value}, ...]}) each bar gets its 95% bootstrap interval as an error bar; with
+    ``gain_ci`` (evaluation's paired-bootstrap ``ci`` of the nDCG@10 gain) the title states the gain and its
+    interval, which is the one that says whether tuned beats base."""
     plt = _plt()
     models = list(metrics)
     names = list(names or next(iter(metrics.values()), {}).keys())
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(names) + 2), 3.6))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(names) + 2), 3.8))
     width = 0.8 / max(1, len(models))
     for j, m in enumerate(models):
         xs = [i + (j - (len(models) - 1) / 2) * width for i in range(len(names))]
         vals = [metrics[m].get(nm, 0.0) for nm in names]
-        bars = ax.bar(xs, vals, width, label=m)
-        for b, v in zip(bars, vals, strict=True):
-            ax.text(b.get_x() + b.get_width() / 2, v + 0.01, f"{v:.2f}", ha="center", fontsize=6)
+        rows = (per_query or {}).get(m)
+        yerr = None
+        if rows:
+            cis = [mean_ci([float(r[nm]) for r in rows if nm in r]) for nm in names]
+            yerr = [
+                [max(0.0, v - lo) for v, (lo, _) in zip(vals, cis, strict=True)],
+                [max(0.0, hi - v) for v, (_, hi) in zip(vals, cis, strict=True)],
+            ]
+        bars = ax.bar(xs, vals, width, label=m, yerr=yerr, capsize=2 if yerr else 0, ecolor="#333333")
+        for k, (b, v) in enumerate(zip(bars, vals, strict=True)):
+            top = v + (yerr[1][k] if yerr else 0.0)
+            ax.text(b.get_x() + b.get_width() / 2, top + 0.01, f"{v:.2f}", ha="center", fontsize=6)
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=30, fontsize=8)
-    ax.set_ylim(0, 1.08)
+    ax.set_ylim(0, 1.12)
     ax.set_ylabel("score")
     ax.legend(fontsize=8)
-    ax.set_title("retrieval metrics, held-out queries")
+    title = "retrieval metrics, held-out queries"
+    if per_query:
+        n = len(next(iter(per_query.values())))
+        title += f" ({n}; error bars: 95% CI)"
+    if gain_ci and gain_ci.get("diff") is not None:
+        title += (
+            f"\nnDCG@10 gain {gain_ci['diff']:+.3f}, 95% CI {gain_ci['low']:+.3f}..{gain_ci['high']:+.3f}"
+            + (" (includes 0: not a clear gain)" if gain_ci["low"] <= 0 <= gain_ci["high"] else "")
+        )
+    ax.set_title(title, fontsize=9)
     return _save(fig, path)
 
 
