@@ -1,0 +1,129 @@
+"""CLI: `bgetune serve` (an OpenAI-compatible embeddings server) and `bgetune export-onnx`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from bgetune.cli_common import JsonOpt, WorkspaceOpt, emit, fail, open_workspace
+
+
+def _model_folder(model_dir: Path | None, workspace: Path | None) -> Path:
+    if model_dir:
+        return model_dir
+    from bgetune.config import Settings
+    from bgetune.tools.evaluation import latest_tuned_dir
+    from bgetune.workspace import DB_NAME
+
+    root = Settings(workspace=workspace).workspace
+    if not (Path(root) / DB_NAME).exists():
+        fail(f"no workspace at {root}: pass a model folder, or -w WORKSPACE holding an exported model")
+    ws, _ = open_workspace(workspace, create=False)
+    found = latest_tuned_dir(ws)
+    if not found:
+        fail(
+            f"no exported model in {ws.root}: run `bgetune export -w {ws.root}` first, or pass a model folder"
+        )
+    return Path(found)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        model_dir: Path | None = typer.Argument(
+            None, help="sentence-transformers folder (default: the workspace's exported model)."
+        ),
+        workspace: Path | None = WorkspaceOpt,
+        host: str = typer.Option(
+            "127.0.0.1", "--host", help="Interface; anything but loopback needs --api-key."
+        ),
+        port: int = typer.Option(8000, "--port", help="TCP port."),
+        api_key: str | None = typer.Option(
+            None,
+            "--api-key",
+            help="Require 'Authorization: Bearer KEY' (default: $BGETUNE_SERVE_API_KEY).",
+        ),
+        backend: str = typer.Option(
+            "torch", "--backend", help="torch, or onnx (after `bgetune export --onnx`)."
+        ),
+        onnx_file: str | None = typer.Option(
+            None,
+            "--onnx-file",
+            help="ONNX file in the folder (default onnx/model.onnx; int8: onnx/model_qint8_avx512_vnni.onnx).",
+        ),
+        name: str | None = typer.Option(
+            None, "--name", help="Model name clients send (default: folder name)."
+        ),
+        max_batch: int = typer.Option(32, "--max-batch", help="Texts per forward pass."),
+        max_queue: int = typer.Option(1024, "--max-queue", help="Texts waiting before requests get 503."),
+        max_items: int = typer.Option(256, "--max-items", help="Texts per request."),
+        max_chars: int = typer.Option(1_000_000, "--max-chars", help="Characters per request."),
+    ) -> None:
+        """Serve the model as an OpenAI-compatible embeddings API (POST /v1/embeddings, GET /v1/models)."""
+        from bgetune.tools.serve import API_KEY_ENV, ServeConfig, ServeError, run_server, usage_snippets
+
+        if backend not in ("torch", "onnx"):
+            fail(f"--backend must be torch or onnx, got {backend!r}")
+        folder = _model_folder(model_dir, workspace)
+        cfg = ServeConfig(
+            model_dir=folder,
+            name=name,
+            host=host,
+            port=port,
+            api_key=api_key,
+            backend=backend,  # type: ignore[arg-type]
+            onnx_file=onnx_file,
+            max_batch=max_batch,
+            max_queue=max_queue,
+            max_items=max_items,
+            max_chars=max_chars,
+        )
+
+        def ready(url: str) -> None:
+            sn = usage_snippets(cfg.model_dir, url, name=cfg.name, api_key_required=bool(cfg.api_key))
+            typer.echo(
+                f"serving {cfg.model_dir} ({cfg.backend}) at {url}/v1 as {cfg.name!r}; "
+                f"queries: model {cfg.name + ':query'!r} or input_type 'query'"
+                + (f"; clients send the key from {API_KEY_ENV} or --api-key" if cfg.api_key else ""),
+                err=True,
+            )
+            typer.echo("\n" + sn["openai"] + "\n", err=True)
+
+        try:
+            run_server(cfg, on_ready=ready)
+        except ServeError as exc:
+            fail(str(exc), 2)
+
+    @app.command("export-onnx")
+    def export_onnx_cmd(
+        model_dir: Path | None = typer.Argument(
+            None, help="sentence-transformers folder (default: the workspace's exported model)."
+        ),
+        workspace: Path | None = WorkspaceOpt,
+        quantize: str = typer.Option("none", "--quantize", help="none, or int8 (dynamic, per-channel)."),
+        no_quality: bool = typer.Option(
+            False, "--no-quality", help="Skip measuring each file against the torch model."
+        ),
+        as_json: bool = JsonOpt,
+    ) -> None:
+        """Write onnx/model.onnx (and the int8 file) into the folder, measure each, note it in the model card."""
+        from bgetune.capabilities import as_dict
+        from bgetune.tools.export import ExportError, export_onnx
+
+        if quantize not in ("none", "int8"):
+            fail(f"--quantize must be none or int8, got {quantize!r}")
+        folder = _model_folder(model_dir, workspace)
+        ws = None
+        if workspace or os.environ.get("BGETUNE_WORKSPACE"):
+            try:
+                ws, _ = open_workspace(workspace, create=False)
+            except Exception:  # noqa: BLE001 - quality then uses the folder alone
+                ws = None
+        try:
+            res = export_onnx(folder, quantize=quantize, ws=ws, quality=not no_quality)  # type: ignore[arg-type]
+        except ExportError as exc:
+            fail(str(exc), 2)
+            return
+        emit(as_dict(res), as_json, res.text())
