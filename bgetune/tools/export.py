@@ -37,19 +37,28 @@ def _train_run(ws: Workspace, run_id: str | None) -> dict[str, Any]:
 
 
 def export_model(
-    ws: Workspace, *, run_id: str | None = None, out_dir: str | Path | None = None
+    ws: Workspace,
+    *,
+    run_id: str | None = None,
+    out_dir: str | Path | None = None,
+    ship_anyway: bool = False,
 ) -> dict[str, Any]:
-    """Copy the run's best model to ``out_dir`` (default artifacts/export/<run_id>) with card and metadata."""
+    """Copy the run's best model to ``out_dir`` (default artifacts/runs/<run_id>/export) with card and metadata.
+    When the ship decision kept the base model nothing is written (``shipped: False``) unless ``ship_anyway``."""
+    from bgetune.tools.decision import export_source
+
     run = _train_run(ws, run_id)
     res = run["result"]
-    src = Path(res.get("model_dir") or "")
+    src, decision = export_source(res, ship_anyway=ship_anyway)
+    if src is None:
+        return {"model_dir": None, "shipped": False, "run_id": run["id"], "decision": decision}
     if not (src / "modules.json").exists():
         raise ExportError(
             f"the model of run {run['id']} is missing at {src}; train again with `bgetune train`"
         )
-    out = (
-        Path(out_dir).expanduser().resolve() if out_dir else ws.artifact_path("export", run["id"], "x").parent
-    )
+    from bgetune.tools.layout import export_dir
+
+    out = Path(out_dir).expanduser().resolve() if out_dir else export_dir(ws, run["id"])  # runs/<id>/export/
     if out.exists() and any(out.iterdir()) and not (out / "bgetune.json").exists():
         raise ExportError(f"{out} exists and is not a bgetune export; choose an empty folder with --out")
     tmp = out.with_name(out.name + ".tmp-export")
@@ -79,6 +88,15 @@ def export_model(
         "pooling": _pooling(tmp),
         "metrics": metrics,
         "calibrated": calib.exists(),
+        "decision": decision,
+    }
+    from bgetune.tools.golden import export_golden
+
+    gx = export_golden(ws, tmp / "golden")
+    info["golden"] = {
+        "questions": gx.questions,
+        "answerable": gx.answerable,
+        "folder": "golden" if gx.jsonl else None,
     }
     atomic_write_json(tmp / "bgetune.json", info)
     card = _model_card(ws, run, info, metrics)
@@ -100,6 +118,9 @@ def export_model(
         "query_prompt": prompts["query"],
         "calibration": str(out / "calibration.json") if calib.exists() else None,
         "metrics": metrics,
+        "shipped": True,
+        "decision": decision,
+        "run_folder": str(ws.artifacts / "runs" / run["id"]),
     }
 
 
@@ -206,6 +227,10 @@ def _model_card(ws: Workspace, run: dict[str, Any], info: dict[str, Any], metric
         lines.append("")
     if not (bv or tv or metrics):
         lines.append("No evaluation yet: run `bgetune eval` to compare base and tuned models.")
+    if info.get("decision"):
+        from bgetune.tools.decision import ShipDecision
+
+        lines += ["", *ShipDecision.from_dict(info["decision"]).card_lines()]
     if info.get("calibrated"):
         lines += ["", "A score threshold calibrated on held-out data is in `calibration.json`."]
     return "\n".join(lines) + "\n"

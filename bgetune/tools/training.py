@@ -73,6 +73,10 @@ class TrainConfig:
     # questions, 0.5 raised the English gain on average (strong base) but halved the Chinese one (weak base), and
     # the synthetic validation set picked the wrong mix both times (bench/RESULTS.md).
     wise_ft: float = 1.0
+    # Ship decision after training (bgetune/tools/decision.py): base, each epoch and WiSE-FT mixes of the best
+    # epoch are scored on the golden set (>= 20 labeled questions) or the held-out documents' queries; the base is
+    # kept unless the best candidate's gain has a 95% CI above zero. False: the best epoch on val ships (old way).
+    decide: bool = True
     lora: bool = False
     lora_r: int = 16
     matryoshka_dims: list[int] | None = None
@@ -1053,12 +1057,28 @@ def _train(
                 _save_model(model, cfg.lora, model_dir)
                 state["best_epoch"] = epoch + 1
             atomic_write_json(run_dir / "loss_curve.json", state["loss_curve"])
+            if cfg.decide:  # every epoch is a candidate of the ship decision
+                _save_model(model, cfg.lora, run_dir / "epochs" / f"epoch-{epoch + 1}")
             _save_checkpoint(run_dir, epoch + 1, model, opt, sched, state)
         stop = bool(dist.broadcast(stop))
         dist.barrier()
     tuned_dir = run_dir / "model-tuned"
     merged_val = None
-    if dist.main and cfg.wise_ft < 1.0 and (model_dir.exists() or tuned_dir.exists()):
+    decision = None
+    if dist.main and cfg.decide:
+        from bgetune.tools.decision import decide_after_training
+
+        decision = decide_after_training(
+            ws,
+            run_id=run_id,
+            run_dir=run_dir,
+            resolved=prep["resolved"],
+            device=str(prep["device"]),
+            extra_alphas=(cfg.wise_ft,),
+            pairs=len(data.examples),
+            progress=progress,
+        )
+    if dist.main and decision is None and cfg.wise_ft < 1.0 and (model_dir.exists() or tuned_dir.exists()):
         merged_val = _wise_ft(ws, prep, model_dir, tuned_dir, cfg, vals)
     if dist.main and not model_dir.exists():
         _save_model(model, cfg.lora, model_dir)
@@ -1077,6 +1097,7 @@ def _train(
                 "base_val": state["base_val"],
                 "wise_ft": cfg.wise_ft,
                 "merged_val": merged_val,
+                "decision": decision.to_dict() if decision else None,
             },
         )
     base_v, best_v = (state["base_val"] or {}).get("ndcg@10"), (state["best_val"] or {}).get("ndcg@10")
@@ -1088,6 +1109,8 @@ def _train(
         if beats_base is False
         else None
     )
+    if decision is not None and not decision.ship:
+        warning = decision.text("en")
     return {
         "run_id": run_id,
         "model_dir": str(model_dir),
@@ -1096,6 +1119,9 @@ def _train(
         "wise_ft": cfg.wise_ft,
         "merged_val": merged_val or {},
         "tuned_model_dir": str(tuned_dir) if tuned_dir.exists() else None,
+        "decision": decision.to_dict() if decision else None,
+        "shipped": decision.shipped if decision else None,
+        "best_tuned_dir": str(run_dir / "model-best-tuned") if decision and not decision.ship else None,
         "warning": warning,
         "steps": state["step"],
         "epochs_done": state["epoch"],

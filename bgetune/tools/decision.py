@@ -1,0 +1,585 @@
+"""The ship decision: after training, which model the export ships, decided on evidence.
+
+Candidates: the base model, every epoch's weights, and WiSE-FT weight mixes of the best epoch with the base
+(``alpha * epoch + (1 - alpha) * base`` for alpha in ``MIX_ALPHAS``).
+
+Evidence (``EVIDENCE_RULE``): the workspace's golden set when it holds at least ``MIN_GOLDEN`` (20) labeled,
+answerable questions (the user's real questions); otherwise the queries of the held-out documents (test split:
+their documents were never trained on; pairs whose positive lies in a train-split chunk are dropped). Never the
+training pairs, never the validation split that steered early stopping.
+
+Noise rule (``NOISE_RULE``): every candidate gets its mean nDCG@10 gain over the base with a paired-bootstrap 95%
+confidence interval (same queries resampled for both). The best candidate by mean nDCG@10 ships only if the lower
+bound of its interval is above zero; otherwise the base is kept, the reply says so plainly with what to change,
+and the export writes nothing new unless the user insists (``ship_anyway``).
+
+Cost: one corpus encoding per candidate. Corpora above ``CORPUS_MAX`` chunks are scored on a fixed sub-corpus
+(every positive, the base model's top 100 for every query, a seeded random fill), the same for every candidate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bgetune.capabilities import Capability, Context, Prereq, setting
+from bgetune.errors import BgetuneError
+from bgetune.tools.golden import MIN_GOLDEN, golden_counts, golden_queryset
+from bgetune.workspace import Workspace, atomic_write_json
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from bgetune.models import ResolvedModel
+    from bgetune.tools.evaluation import QuerySet
+
+Progress = Callable[[int, int, str], None]
+
+MIX_ALPHAS = (0.25, 0.5, 0.75)
+CONFIDENCE = 0.95
+N_RESAMPLES = 2000
+CORPUS_MAX = 20_000
+EPOCHS_DIR = "epochs"
+EVIDENCE_RULE = (
+    f"the golden set when it has >= {MIN_GOLDEN} labeled answerable questions, else the held-out documents' "
+    "queries (test split)"
+)
+NOISE_RULE = (
+    "ship the best candidate (mean nDCG@10) only if the lower bound of the 95% paired-bootstrap CI of its gain "
+    "over the base is above 0; else keep the base"
+)
+
+
+class DecisionError(BgetuneError):
+    """No evidence or no candidates to decide on, with what to do."""
+
+
+@dataclass
+class CandidateScore:
+    name: str  # "base", "epoch 2", "epoch 2 x0.5"
+    kind: str  # base | epoch | mix
+    epoch: int | None
+    alpha: float | None  # the tuned weights' share (1.0 for an epoch, None for the base)
+    ndcg: float  # mean nDCG@10 on the evidence
+    gain: float  # vs the base
+    low: float
+    high: float
+    p_not_better: float
+
+    def short(self) -> str:
+        if self.kind == "base":
+            return f"{self.name} {self.ndcg:.3f}"
+        return f"{self.name} {self.ndcg:.3f} ({self.gain:+.3f} [{self.low:+.3f}, {self.high:+.3f}])"
+
+
+@dataclass
+class ShipDecision:
+    evidence: str  # golden | held-out
+    evidence_detail: str
+    queries: int
+    corpus: int
+    candidates: list[CandidateScore]
+    best: str  # the best candidate other than the base
+    shipped: str  # the best candidate, or "base"
+    ship: bool  # True: a tuned candidate ships
+    reason: str
+    recommendations: list[str] = field(default_factory=list)
+    golden_labeled: int = 0
+    rule: str = NOISE_RULE
+    evidence_rule: str = EVIDENCE_RULE
+    forced: bool = False  # shipped at the user's request against the evidence
+
+    def candidate(self, name: str) -> CandidateScore:
+        return next(c for c in self.candidates if c.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ShipDecision:
+        d = dict(d)
+        d["candidates"] = [CandidateScore(**c) for c in d.get("candidates", [])]
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def text(self, lang: str = "en") -> str:
+        b = self.candidate(self.best) if self.best else None
+        table = "; ".join(c.short() for c in self.candidates)
+        if lang == "zh":
+            ev = "你的黄金问题" if self.evidence == "golden" else "留出文档的问题（测试集）"
+            if self.ship and b:
+                s = (
+                    f"发布 {self.best}：在 {self.queries} 个{ev}上，nDCG@10 比基础模型高 {b.gain:+.3f}"
+                    f"（95% 置信区间 {b.low:+.3f}..{b.high:+.3f}，下界大于 0）。"
+                )
+            elif self.forced and b:
+                s = (
+                    f"按你的要求发布 {self.best}，但证据不支持：在 {self.queries} 个{ev}上，提升 {b.gain:+.3f}"
+                    f"（95% 置信区间 {b.low:+.3f}..{b.high:+.3f}）。"
+                )
+            else:
+                gain = (
+                    f"最好的候选 {self.best} 提升 {b.gain:+.3f}（95% 置信区间 {b.low:+.3f}..{b.high:+.3f}）"
+                    if b
+                    else ""
+                )
+                s = (
+                    f"保留基础模型：在 {self.queries} 个{ev}上，没有候选模型超出噪声地胜过基础模型；{gain}。"
+                    "不导出新模型（如仍要发布，请用 ship_anyway）。"
+                )
+            s += f"\n候选：{table}"
+            if self.recommendations and not self.ship:
+                s += "\n建议：" + "；".join(_zh_rec(r) for r in self.recommendations)
+            return s
+        ev = (
+            "your golden questions"
+            if self.evidence == "golden"
+            else "queries of held-out documents (test split)"
+        )
+        if self.ship and b:
+            s = (
+                f"Shipping {self.best}: on {self.queries} {ev} it beats the base by {b.gain:+.3f} nDCG@10 "
+                f"(95% CI {b.low:+.3f}..{b.high:+.3f}, above zero)."
+            )
+        elif self.forced and b:
+            s = (
+                f"Shipping {self.best} because you asked to, against the evidence: on {self.queries} {ev} its gain "
+                f"is {b.gain:+.3f} (95% CI {b.low:+.3f}..{b.high:+.3f})."
+            )
+        else:
+            gain = (
+                f" The best, {self.best}, gained {b.gain:+.3f} (95% CI {b.low:+.3f}..{b.high:+.3f})."
+                if b
+                else ""
+            )
+            s = (
+                f"Keeping the base model: on {self.queries} {ev} no fine-tuned candidate beat it by more than the "
+                f"noise.{gain} Nothing new is exported (say ship anyway to export it regardless)."
+            )
+        s += f"\nCandidates (nDCG@10, gain [95% CI]): {table}"
+        if self.recommendations and not self.ship:
+            s += "\nWhat would help: " + "; ".join(self.recommendations)
+        return s
+
+    def card_lines(self) -> list[str]:
+        """The model card's section (markdown)."""
+        lines = [
+            "## Ship decision",
+            "",
+            f"- evidence: {self.evidence_detail} ({self.queries} queries, corpus {self.corpus} passages)",
+            f"- evidence rule: {self.evidence_rule}",
+            f"- noise rule: {self.rule}",
+            f"- decision: {'shipped ' + self.shipped if self.ship else 'kept the base model'}"
+            + (f"; exported {self.best} at the user's request against the evidence" if self.forced else ""),
+            f"- why: {self.reason}",
+            "",
+            "| candidate | nDCG@10 | gain vs base | 95% CI |",
+            "|---|---|---|---|",
+        ]
+        for c in self.candidates:
+            ci = "" if c.kind == "base" else f"[{c.low:+.4f}, {c.high:+.4f}]"
+            gain = "" if c.kind == "base" else f"{c.gain:+.4f}"
+            lines.append(f"| {c.name} | {c.ndcg:.4f} | {gain} | {ci} |")
+        return [*lines, ""]
+
+
+_ZH_REC = {
+    "golden": "提供真实问题并标注（20 个以上），让决策基于用户真正会问的问题（bgetune golden add）",
+    "llm": "配置 LLM 生成器（BGETUNE_LLM_BASE_URL），生成更自然的问题",
+    "documents": "加入更多文档，得到更多训练对",
+    "review": "微调模型比基础模型差：检查训练对的质量（bgetune review）",
+}
+
+
+def _zh_rec(r: str) -> str:
+    for key, zh in _ZH_REC.items():
+        if r.startswith(f"[{key}]"):
+            return zh
+    return r
+
+
+# ---------------------------------------------------------------------------------------------- evidence
+def heldout_queryset(ws: Workspace) -> QuerySet:
+    """Test-split pairs whose positives all lie outside the train split, against every chunk."""
+    from bgetune.tools.evaluation import QuerySet, workspace_queryset
+
+    qs = workspace_queryset(ws, "test")
+    train_chunks = {r["id"] for r in ws.query("SELECT id FROM chunks WHERE split='train'")}
+    keep = [i for i, p in enumerate(qs.positives) if not (p & train_chunks)]
+    return QuerySet(
+        [qs.queries[i] for i in keep],
+        [qs.positives[i] for i in keep],
+        qs.corpus_ids,
+        qs.corpus_texts,
+        [qs.query_ids[i] for i in keep] if qs.query_ids else None,
+    )
+
+
+def evidence_set(ws: Workspace, *, min_golden: int = MIN_GOLDEN) -> tuple[str, str, QuerySet] | None:
+    """(kind, description, query set) by ``EVIDENCE_RULE``, or None when the workspace has neither."""
+    golden = golden_queryset(ws)
+    if len(golden.queries) >= min_golden:
+        return "golden", f"{len(golden.queries)} labeled golden questions (the user's real questions)", golden
+    test = heldout_queryset(ws)
+    if test.queries:
+        g = len(golden.queries)
+        return (
+            "held-out",
+            f"{len(test.queries)} queries of held-out documents (test split; golden set: {g} labeled, "
+            f"fewer than {min_golden})",
+            test,
+        )
+    return None
+
+
+class CandidateScorer:
+    """Per-query nDCG@10 of any model on one query set; one corpus encoding per model. Corpora larger than
+    ``corpus_max`` are cut to a fixed sub-corpus (positives + the base model's top 100 per query + random fill)."""
+
+    def __init__(
+        self,
+        qs: QuerySet,
+        *,
+        base: SentenceTransformer | None = None,
+        corpus_max: int = CORPUS_MAX,
+        seed: int = 13,
+    ) -> None:
+        from bgetune.tools.evaluation import QuerySet, search
+
+        if len(qs.corpus_ids) > corpus_max:
+            keep: set[int] = set()
+            index = {cid: i for i, cid in enumerate(qs.corpus_ids)}
+            for p in qs.positives:
+                keep.update(index[c] for c in p if c in index)
+            if base is not None:
+                from bgetune.models import encode
+
+                c_emb = encode(base, qs.corpus_texts, kind="passage")
+                q_emb = encode(base, qs.queries, kind="query")
+                idx, _ = search(q_emb, c_emb, 100)
+                keep.update(int(i) for i in idx.flatten())
+            rest = [i for i in range(len(qs.corpus_ids)) if i not in keep]
+            random.Random(seed).shuffle(rest)
+            rows = sorted(keep) + sorted(rest[: max(0, corpus_max - len(keep))])
+            qs = QuerySet(
+                qs.queries,
+                qs.positives,
+                [qs.corpus_ids[i] for i in rows],
+                [qs.corpus_texts[i] for i in rows],
+                qs.query_ids,
+            )
+        self.qs = qs
+
+    def score(self, model: SentenceTransformer) -> list[float]:
+        from bgetune.tools.evaluation import run_retrieval
+
+        was_training = model.training
+        model.eval()
+        try:
+            _, per = run_retrieval(model, self.qs)
+        finally:
+            model.train(was_training)
+        return [q["ndcg@10"] for q in per]
+
+
+def score_candidates(
+    base_scores: list[float],
+    named: list[tuple[str, str, int | None, float | None, list[float]]],
+    seed: int = 0,
+) -> list[CandidateScore]:
+    """CandidateScores (gain and paired-bootstrap CI vs the base) for (name, kind, epoch, alpha, scores)."""
+    from bgetune.tools.evaluation import paired_bootstrap
+
+    out = [
+        CandidateScore(
+            "base",
+            "base",
+            None,
+            None,
+            float(np.mean(base_scores)) if base_scores else 0.0,
+            0.0,
+            0.0,
+            0.0,
+            1.0,
+        )
+    ]
+    for name, kind, epoch, alpha, scores in named:
+        ci = paired_bootstrap(base_scores, scores, n_resamples=N_RESAMPLES, confidence=CONFIDENCE, seed=seed)
+        out.append(
+            CandidateScore(
+                name,
+                kind,
+                epoch,
+                alpha,
+                round(float(np.mean(scores)), 6),
+                round(ci["diff"], 6),
+                round(ci["low"], 6),
+                round(ci["high"], 6),
+                round(ci["p_not_better"], 4),
+            )
+        )
+    return out
+
+
+def choose(
+    candidates: list[CandidateScore],
+    *,
+    evidence: str,
+    evidence_detail: str,
+    queries: int,
+    corpus: int,
+    golden_labeled: int = 0,
+    generation_mode: str | None = None,
+    trained_pairs: int | None = None,
+) -> ShipDecision:
+    """Apply ``NOISE_RULE``: the best non-base candidate by mean nDCG@10 (ties: less change from the base)
+    ships only if its CI lower bound is above zero."""
+    tuned = [c for c in candidates if c.kind != "base"]
+    if not tuned:
+        raise DecisionError("no fine-tuned candidate to decide on: train first (`bgetune train`)")
+    best = max(tuned, key=lambda c: (c.ndcg, -(c.alpha or 0.0), -(c.epoch or 0)))
+    ship = best.low > 0
+    if ship:
+        reason = (
+            f"{best.name} has the highest nDCG@10 ({best.ndcg:.4f}) and its gain over the base, {best.gain:+.4f}, "
+            f"has a 95% CI of [{best.low:+.4f}, {best.high:+.4f}], above zero"
+        )
+    else:
+        where = "below zero: worse than the base" if best.high < 0 else "including zero: within the noise"
+        reason = (
+            f"the best candidate, {best.name}, gains {best.gain:+.4f} nDCG@10 with a 95% CI of "
+            f"[{best.low:+.4f}, {best.high:+.4f}], {where}"
+        )
+    recs: list[str] = []
+    if not ship:
+        if evidence != "golden":
+            recs.append(
+                f"[golden] label {max(0, MIN_GOLDEN - golden_labeled)} or more of your users' real questions "
+                f"(`bgetune golden add`, then `bgetune golden label`): with {MIN_GOLDEN}+ the decision is made on "
+                "them instead of synthetic held-out queries"
+            )
+        if generation_mode in (None, "offline"):
+            recs.append(
+                "[llm] configure an LLM generator (BGETUNE_LLM_BASE_URL / --llm-base-url) for more natural "
+                "training questions than the offline generator's"
+            )
+        recs.append(
+            "[documents] add more documents"
+            + (f" (this run trained on {trained_pairs} pairs)" if trained_pairs else "")
+            + "; more, varied pairs move the model further than more epochs"
+        )
+        if best.high < 0:
+            recs.append(
+                "[review] every fine-tuned candidate is worse than the base: review the training pairs"
+            )
+    return ShipDecision(
+        evidence=evidence,
+        evidence_detail=evidence_detail,
+        queries=queries,
+        corpus=corpus,
+        candidates=candidates,
+        best=best.name,
+        shipped=best.name if ship else "base",
+        ship=ship,
+        reason=reason,
+        recommendations=recs,
+        golden_labeled=golden_labeled,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- after training
+def epoch_dirs(run_dir: Path) -> list[tuple[int, Path]]:
+    out = []
+    for d in (run_dir / EPOCHS_DIR).glob("epoch-*"):
+        if d.is_dir() and (d / "modules.json").exists():
+            try:
+                out.append((int(d.name.split("-", 1)[1]), d))
+            except ValueError:
+                continue
+    return sorted(out)
+
+
+def _save_as(model: SentenceTransformer, out: Path) -> None:
+    """Save a model folder atomically (temp folder, then rename)."""
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save(str(tmp), create_model_card=False)
+    _swap_in(tmp, out)
+
+
+def _copy_as(src: Path, out: Path) -> None:
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    _swap_in(tmp, out)
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def decide_after_training(
+    ws: Workspace,
+    *,
+    run_id: str,
+    run_dir: Path,
+    resolved: ResolvedModel,
+    device: str | None = None,
+    extra_alphas: tuple[float, ...] = (),
+    pairs: int | None = None,
+    progress: Progress | None = None,
+) -> ShipDecision | None:
+    """Score base, epochs (``run_dir/epochs/epoch-N``) and mixes of the best epoch on the evidence; write the
+    chosen model to ``run_dir/model`` (the base itself when it is kept; the best tuned candidate then goes to
+    ``run_dir/model-best-tuned`` for ``ship_anyway``), the best epoch's weights to ``run_dir/model-tuned``, and
+    ``run_dir/decision.json``. Returns None when there is no evidence (nothing is changed). Idempotent: a run
+    resumed after the decision returns the stored one."""
+    from sentence_transformers import SentenceTransformer
+
+    from bgetune.models import load_model
+    from bgetune.tools.merge import merge_weights
+
+    stored = run_dir / "decision.json"
+    epochs = epoch_dirs(run_dir)
+    if not epochs:
+        if stored.exists():
+            return ShipDecision.from_dict(json.loads(stored.read_text()))
+        return None
+    ev = evidence_set(ws)
+    if ev is None:
+        shutil.rmtree(run_dir / EPOCHS_DIR, ignore_errors=True)
+        return None
+    kind, detail, qs = ev
+    alphas = tuple(sorted({*MIX_ALPHAS, *(a for a in extra_alphas if 0 < a < 1)}))
+    steps = 1 + len(epochs) + len(alphas)
+    done = 0
+
+    def tick(label: str) -> None:
+        nonlocal done
+        if progress:
+            progress(done, steps, label)
+        done += 1
+
+    tick("scoring the base model")
+    base = load_model(resolved, device=device)
+    scorer = CandidateScorer(qs, base=base)
+    base_scores = scorer.score(base)
+    named: list[tuple[str, str, int | None, float | None, list[float]]] = []
+    for n, path in epochs:
+        tick(f"scoring epoch {n}")
+        m = SentenceTransformer(str(path), device=device, local_files_only=True)
+        named.append((f"epoch {n}", "epoch", n, 1.0, scorer.score(m)))
+        del m
+    best_epoch, best_path = max(
+        ((n, p) for n, p in epochs), key=lambda e: (float(np.mean(named[epochs.index(e)][4])), -e[0])
+    )
+    tuned = SentenceTransformer(str(best_path), device=device, local_files_only=True)
+    merged_models: dict[str, SentenceTransformer] = {}
+    for a in alphas:
+        tick(f"scoring mix {a}")
+        name = f"epoch {best_epoch} x{a:g}"
+        merged = merge_weights(base, tuned, a)
+        named.append((name, "mix", best_epoch, a, scorer.score(merged)))
+        merged_models[name] = merged
+    cands = score_candidates(base_scores, named)
+    gen = ws.last_run("generate")
+    decision = choose(
+        cands,
+        evidence=kind,
+        evidence_detail=detail,
+        queries=len(qs.queries),
+        corpus=len(scorer.qs.corpus_ids),
+        golden_labeled=golden_counts(ws).labeled,
+        generation_mode=((gen or {}).get("result") or {}).get("mode"),
+        trained_pairs=pairs,
+    )
+    best = decision.candidate(decision.best)
+    chosen_dir = run_dir / ("model" if decision.ship else "model-best-tuned")
+    if best.kind == "mix":
+        _save_as(merged_models[best.name], chosen_dir)
+    else:
+        _copy_as(dict(epochs)[best.epoch], chosen_dir)
+    _copy_as(best_path, run_dir / "model-tuned")
+    if not decision.ship:
+        _save_as(base, run_dir / "model")
+    else:
+        shutil.rmtree(run_dir / "model-best-tuned", ignore_errors=True)
+    for c in cands:
+        ws.record_metrics(
+            run_id, c.name, f"decision:{kind}", {"ndcg@10": c.ndcg, "gain": c.gain, "low": c.low}
+        )
+    atomic_write_json(stored, decision.to_dict())
+    shutil.rmtree(run_dir / EPOCHS_DIR, ignore_errors=True)
+    if progress:
+        progress(steps, steps, "decided")
+    return decision
+
+
+# ---------------------------------------------------------------------------------------------- export side
+def export_source(
+    run_result: dict[str, Any], *, ship_anyway: bool = False
+) -> tuple[Path | None, dict | None]:
+    """(folder to export or None for "export nothing new", the decision dict to record) for a train run."""
+    d = run_result.get("decision")
+    src = Path(run_result.get("model_dir") or "")
+    if not d or d.get("ship"):
+        return src, d
+    if not ship_anyway:
+        return None, d
+    best = run_result.get("best_tuned_dir")
+    d = {**d, "forced": True}
+    return (Path(best) if best and Path(best).exists() else src), d
+
+
+# ---------------------------------------------------------------------------------------------- capability
+@dataclass(kw_only=True)
+class DecideOptions:
+    run_id: str | None = setting(None, help="Training run (default: the last finished one).")
+
+
+def _has_train_run(ws: Workspace) -> bool:
+    return ws.last_run("train") is not None
+
+
+def show_decision(ctx: Context, opts: DecideOptions) -> ShipDecision:
+    """Say which model ships and why: the evidence, each candidate's gain with its CI, and the rule."""
+    run = ctx.ws.run(opts.run_id) if opts.run_id else ctx.ws.last_run("train")
+    if not run:
+        raise DecisionError(
+            f"no training run {opts.run_id or ''} in {ctx.ws.root}: train first (`bgetune train`)"
+        )
+    d = (run.get("result") or {}).get("decision")
+    if not d:
+        raise DecisionError(
+            f"run {run['id']} has no ship decision: it had no evidence (no test split and fewer than {MIN_GOLDEN} "
+            "labeled golden questions); label golden questions or split the data, then train again"
+        )
+    return ShipDecision.from_dict(d)
+
+
+CAPABILITIES = [
+    Capability(
+        "ship_decision",
+        "Say which model ships after training and why (evidence, each candidate's gain with its CI).",
+        show_decision,
+        DecideOptions,
+        ShipDecision,
+        cost="free",
+        requires=(Prereq(_has_train_run, "no finished training run", fix="train"),),
+        cli="decision",
+    )
+]
