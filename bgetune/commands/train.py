@@ -180,7 +180,7 @@ def register(app: typer.Typer) -> None:
             None, "--run", help="Training run id (default: the latest finished)."
         ),
         out: Path | None = typer.Option(
-            None, "--out", help="Folder to write (default artifacts/export/<run>)."
+            None, "--out", help="Folder to write (default artifacts/runs/<run>/export)."
         ),
         as_json: bool = JsonOpt,
     ) -> None:

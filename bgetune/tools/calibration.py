@@ -348,6 +348,11 @@ def calibrate(
     }
     path = atomic_write_json(ws.artifact_path(CALIBRATION_FILE), result)
     result["path"] = str(path)
+    from bgetune.tools.layout import folder_for
+
+    folder = folder_for(ws, tuned)
+    if folder is not None:
+        result["run_folder"] = str(folder)
     if model_dir and Path(model_dir).is_dir():
         atomic_write_json(
             Path(model_dir) / CALIBRATION_FILE, {k: v for k, v in result.items() if k != "path"}
@@ -355,6 +360,7 @@ def calibrate(
         result["model_copy"] = str(Path(model_dir) / CALIBRATION_FILE)
     if plots:
         from bgetune.tools import plots as P
+        from bgetune.tools.layout import plots_dir
 
         panels = {
             f"before ({base_res.spec})": {
@@ -371,9 +377,7 @@ def calibrate(
             }
         result["plots"] = [
             str(
-                P.score_histograms(
-                    panels, ws.artifact_path("plots", "score_histograms.png"), fixed_cut=FIXED_CUT
-                )
+                P.score_histograms(panels, plots_dir(ws, tuned) / "score_histograms.png", fixed_cut=FIXED_CUT)
             )
         ]
     run_id = ws.start_run("calibrate", {"model": result["model"], "precision_target": precision_target})

@@ -257,7 +257,8 @@ def evaluate_workspace(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Base vs tuned on the held-out ``split``: metrics, paired-bootstrap CI of the nDCG@10 gain, per-query
-    results (artifacts/eval/<run_id>/per_query.json), metrics table rows, plots."""
+    results (artifacts/runs/<train run>/eval/<run_id>/per_query.json; artifacts/eval/<run_id>/ for a model no
+    training run here produced), metrics table rows, plots."""
     from bgetune.models import resolve_base_model
 
     qs = workspace_queryset(ws, split)
@@ -297,7 +298,9 @@ def evaluate_workspace(
                 [q["ndcg@10"] for q in per["tuned"]],
                 n_resamples=n_resamples,
             )
-        out_dir = ws.artifact_path("eval", run_id, "x").parent
+        from bgetune.tools.layout import eval_dir, folder_for
+
+        out_dir = eval_dir(ws, run_id, tuned_dir)  # the tuned model's run folder (artifacts/runs/<id>/eval/)
         records = []
         for i, q in enumerate(per["base"]):
             rec = {"pair_id": q["id"], "query": q["query"], "positives": q["positives"], "base": _slim(q)}
@@ -331,6 +334,7 @@ def evaluate_workspace(
             "per_query": str(out_dir / "per_query.json"),
             "plots": plot_paths,
             "note": base_res.note,
+            "run_folder": str(folder_for(ws, tuned_dir) or out_dir),
         }
         ws.finish_run(run_id, result=result, artifact_dir=str(out_dir))
         return result
