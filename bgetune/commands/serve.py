@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         onnx_file: str | None = typer.Option(
             None,
             "--onnx-file",
-            help="ONNX file in the folder (default onnx/model.onnx; int8: onnx/model_qint8_avx512_vnni.onnx).",
+            help="ONNX file in the folder (default onnx/model.onnx; int8: onnx/model_qint8.onnx).",
         ),
         name: str | None = typer.Option(
             None, "--name", help="Model name clients send (default: folder name)."
@@ -110,7 +110,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write onnx/model.onnx (and the int8 file) into the folder, measure each, note it in the model card."""
         from bgetune.capabilities import as_dict
-        from bgetune.tools.export import ExportError, export_onnx
+        from bgetune.tools.onnx_export import OnnxExportError, export_onnx
 
         if quantize not in ("none", "int8"):
             fail(f"--quantize must be none or int8, got {quantize!r}")
@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
                 ws = None
         try:
             res = export_onnx(folder, quantize=quantize, ws=ws, quality=not no_quality)  # type: ignore[arg-type]
-        except ExportError as exc:
+        except OnnxExportError as exc:
             fail(str(exc), 2)
             return
         emit(as_dict(res), as_json, res.text())

@@ -803,8 +803,7 @@ def usage_snippets(
     ]
     tei = [
         f"docker run --rm -p 8080:80 -v {folder}:/model ghcr.io/huggingface/text-embeddings-inference:cpu-latest \\",
-        f"  --model-id /model --served-model-name {name}"
-        + (" --default-prompt-name document" if "document" in prompts else ""),
+        f"  --model-id /model --served-model-name {name}",
         '# queries: POST /embed {"inputs": "your question", "prompt_name": "query"}'
         + (f" (prompt {qp!r} from config_sentence_transformers.json)" if qp else ""),
         "# OpenAI route: POST /v1/embeddings; there, prepend the query prompt yourself",
@@ -845,7 +844,7 @@ class ServeOptions:
     )
     onnx_file: str | None = setting(
         None,
-        help="ONNX file inside the folder (default onnx/model.onnx; int8: onnx/model_qint8_avx512_vnni.onnx).",
+        help="ONNX file inside the folder (default onnx/model.onnx; int8: onnx/model_qint8.onnx).",
     )
     name: str | None = setting(None, help="Model name clients send (default: the folder's name).")
     max_batch: int = setting(32, help="Texts per forward pass.", min=1, max=1024)
