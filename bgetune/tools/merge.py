@@ -34,8 +34,15 @@ if TYPE_CHECKING:
 
 FORGET_TOLERANCE = 0.01  # nDCG@10 points (1 point) the tuned model may lose out of domain
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
-SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"  # a clone's samples/ (not in the wheel)
+PACKAGED_OOD = Path(__file__).resolve().parents[1] / "data" / "ood"  # the same two documents, in the wheel
 OOD_SAMPLES = {"en": "en/fhs-3.0.pdf", "zh": "zh/securities-law.md"}
+
+
+def ood_sample_path(rel: str) -> Path:
+    """The shipped out-of-domain document ``rel`` (e.g. ``en/fhs-3.0.pdf``): packaged data, else samples/."""
+    packaged = PACKAGED_OOD / Path(rel).name
+    return packaged if packaged.is_file() else SAMPLES_DIR / rel
 
 
 def merge_weights(base: SentenceTransformer, tuned: SentenceTransformer, alpha: float) -> SentenceTransformer:
@@ -78,15 +85,16 @@ def ood_queryset(
         qs, _ = golden_queryset(ids, texts, read_jsonl(golden, "golden"), golden)
         return qs, f"user: {Path(golden).name}"
     rel = OOD_SAMPLES.get(language, OOD_SAMPLES["en"])
-    path = SAMPLES_DIR / rel
-    if not path.exists():
-        raise EvaluationError(
-            f"no out-of-domain set: the shipped sample {path} is missing; pass --ood-corpus and --ood-golden"
-        )
+    path = ood_sample_path(rel)
     held = {Path(d["path"]).name for d in ws.documents()}
     if path.name in held:  # in-domain for this workspace: use the other language's sample
         other = next(v for k, v in OOD_SAMPLES.items() if v != rel)
-        path = SAMPLES_DIR / other
+        path = ood_sample_path(other)
+    if not path.exists():
+        raise EvaluationError(
+            f"no out-of-domain set: the packaged sample {Path(rel).name} is missing from {PACKAGED_OOD} "
+            "(a damaged install: reinstall bgetune); or pass your own with --ood-corpus FILE --ood-golden FILE"
+        )
     return heading_queryset(path, work_dir or ws.artifact_path("ood", "x").parent), f"sample: {path.name}"
 
 

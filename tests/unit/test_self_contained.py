@@ -30,3 +30,18 @@ def test_debian_faq_fixture_is_inside_the_repository():
     for name in ("corpus.en.jsonl", "golden.en.jsonl", "corpus.zh.jsonl", "golden.zh.jsonl"):
         assert (DEBIAN_FAQ / name).stat().st_size > 10_000, name
     assert "GPL-2+" in (DEBIAN_FAQ / "README.md").read_text(encoding="utf-8")
+
+
+def test_forgetting_guard_documents_are_package_data(monkeypatch, tmp_path):
+    """A wheel has no samples/: the out-of-domain documents ship inside the package (pyproject package-data)."""
+    import tomllib
+
+    from bgetune.tools import merge
+
+    monkeypatch.setattr(merge, "SAMPLES_DIR", tmp_path / "no-samples")  # as installed from a wheel
+    for rel in merge.OOD_SAMPLES.values():
+        path = merge.ood_sample_path(rel)
+        assert path.is_relative_to(REPO / "bgetune" / "data") and path.is_file(), path
+        assert path.read_bytes() == (REPO / "samples" / rel).read_bytes()
+    data = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "data/**/*" in data["tool"]["setuptools"]["package-data"]["bgetune"]
