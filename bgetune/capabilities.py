@@ -45,7 +45,7 @@ GATED_COSTS: frozenset[str] = frozenset({"gpu", "paid-llm"})
 Progress = Callable[[int, int, str], None]
 
 # Modules that declare capabilities (each has a module-level ``CAPABILITIES: list[Capability]``).
-CAPABILITY_MODULES: list[str] = []
+CAPABILITY_MODULES: list[str] = ["bgetune.stages"]
 
 
 def setting(
@@ -88,7 +88,7 @@ class Context:
     ws: Workspace
     settings: Settings
     progress: Progress | None = None
-    files: list[str] = field(default_factory=list)
+    files: list[str] | None = field(default_factory=list)  # chat: attached files (paths are confined); CLI: None
     lang: str = "en"
 
 

@@ -26,12 +26,14 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
 from bgetune.agent.llm import bind_agent_tools, make_agent_model, normalize_ai_message
-from bgetune.agent.planner import OFFLINE_NOTE, compose_reply, language, plan_request
+from bgetune.agent.planner import OFFLINE_NOTE, compose_reply, extract_paths, language, plan_request
 from bgetune.agent.prompts import system_prompt
 from bgetune.agent.registry import REGISTRY, ToolContext, ToolError, compact, stage_snapshot, tool_schemas
 from bgetune.agent.review import APPROVE, approved_args, decide, prepare_approval, reject_reply
 from bgetune.agent.state import AgentState
 from bgetune.config import Settings, redact
+from bgetune.errors import BgetuneError
+from bgetune.surfaces import result_text
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +68,8 @@ def _trim(messages: list[AnyMessage], limit: int = MAX_HISTORY) -> list[AnyMessa
     return messages[_last_human_index(messages) :]
 
 
-def _turn_results(messages: list[AnyMessage]) -> list[tuple[str, Any, bool]]:
-    """(tool, result, ok) of every tool run since the last user message."""
+def _turn_results(messages: list[AnyMessage]) -> list[tuple[str, Any, bool, str | None]]:
+    """(tool, result, ok, text) of every tool run since the last user message."""
     import json
 
     out = []
@@ -78,7 +80,8 @@ def _turn_results(messages: list[AnyMessage]) -> list[tuple[str, Any, bool]]:
                 res = json.loads(m.content) if ok else m.content
             except (TypeError, ValueError):
                 res = m.content
-            out.append((m.name or "", res, ok))
+            text = m.additional_kwargs.get("text") if ok else None
+            out.append((m.name or "", res, ok, text))
     return out
 
 
@@ -90,6 +93,22 @@ def _repeated(call: dict[str, Any], messages: list[AnyMessage]) -> bool:
                 if c["name"] == call["name"] and c.get("args") == call.get("args"):
                     return True
     return False
+
+
+def _next_context(intent: str, data: dict[str, Any], results: list[tuple]) -> dict[str, Any]:
+    """What this turn leaves open for the next message: a labelling session, an import preview waiting for a
+    yes, the last diagnosis (for "the second one" or "add it as a training pair")."""
+    ctx: dict[str, Any] = {"intent": intent}
+    for tool, res, ok, *_ in results:
+        if not ok or not isinstance(res, dict):
+            continue
+        if tool == "golden_candidates" and res.get("question_id") is not None:
+            ctx["intent"] = "golden_label"
+        if tool == "preview_history":
+            ctx |= {"intent": "history_preview", "path": res.get("path") or data.get("path")}
+        if tool == "diagnose":
+            ctx |= {"intent": "diagnose", "query": res.get("query"), "miss_id": res.get("miss_id")}
+    return ctx
 
 
 def _call(tool: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -118,9 +137,36 @@ def build_graph(checkpointer: Any = None, model: Any = None, settings: Settings 
         return workspaces[path]
 
     def ctx_for(state: AgentState, progress: Any = None) -> ToolContext:
+        messages = state.get("messages") or []
+        human = messages[_last_human_index(messages)] if messages else None
         return ToolContext(
-            ws=open_ws(state), settings=settings, files=list(state.get("files") or []), progress=progress
+            ws=open_ws(state),
+            settings=settings,
+            files=list(state.get("files") or []),
+            progress=progress,
+            lang=language(_text(human)),
         )
+
+    def needs_confirm(state: AgentState, call: dict[str, Any]) -> bool:
+        """LLM mode: a decision on the user's behalf (approve/reject/edit pairs, change a setting) that the user's
+        own latest message did not ask for stops at a cheap confirm. The offline planner acts only on the
+        user's words, so it never needs one."""
+        spec = REGISTRY.get(call["name"])
+        if offline or spec is None or spec.capability is None or not spec.capability.decides:
+            return False
+        messages = state.get("messages") or []
+        human = _text(messages[_last_human_index(messages)]) if messages else ""
+        plan = plan_request(human, stages=state.get("stages") or {})
+        for step in plan.steps:
+            if step["tool"] != call["name"]:
+                continue
+            if call["name"] == "set_setting":
+                args = call.get("args") or {}
+                if step["args"].get("name") == args.get("name"):
+                    return False
+                continue
+            return False
+        return True
 
     # ------------------------------------------------------------------ agent
     def agent(state: AgentState) -> dict[str, Any]:
@@ -171,19 +217,25 @@ def build_graph(checkpointer: Any = None, model: Any = None, settings: Settings 
         lang = language(_text(human))
         first = not any(isinstance(m, AIMessage) and m.content for m in messages)
         note = ("\n\n" + OFFLINE_NOTE[lang]) if first else ""
+        update: dict[str, Any] = {}
         if isinstance(last, HumanMessage):
+            typed = extract_paths(_text(last))
+            files = list(state.get("files") or []) + [p for p in typed if p not in (state.get("files") or [])]
             plan = plan_request(
                 _text(last),
-                files=list(state.get("files") or []),
-                new_files=bool(last.additional_kwargs.get("attachments")),
+                files=files,
+                new_files=bool(last.additional_kwargs.get("attachments")) or bool(typed),
                 stages=stages,
+                context=state.get("context") or {},
             )
+            update = {"files": typed, "plan_data": plan.data}
             if plan.reply is not None:
-                return {
+                return update | {
                     "messages": [AIMessage(plan.reply + note)],
                     "plan": [],
                     "intent": plan.intent,
                     "stages": stages,
+                    "context": {"intent": plan.intent} | plan.data,
                 }
             steps, intent = plan.steps, plan.intent
         else:
@@ -192,14 +244,21 @@ def build_graph(checkpointer: Any = None, model: Any = None, settings: Settings 
                 steps = []  # a failed step ends the plan; the reply explains
         if steps:
             step = steps[0]
-            return {
+            return update | {
                 "messages": [AIMessage("", tool_calls=[_call(step["tool"], step["args"])])],
                 "plan": steps[1:],
                 "intent": intent,
                 "stages": stages,
             }
-        reply = compose_reply(intent, lang, _turn_results(messages), stages)
-        return {"messages": [AIMessage(reply + note)], "plan": [], "stages": stages}
+        results = _turn_results(messages)
+        data = state.get("plan_data") or {}
+        reply = compose_reply(intent, lang, results, stages, data)
+        return {
+            "messages": [AIMessage(reply + note)],
+            "plan": [],
+            "stages": stages,
+            "context": _next_context(intent, data, results),
+        }
 
     def route_agent(state: AgentState) -> str:
         last = (state.get("messages") or [None])[-1]
@@ -213,7 +272,9 @@ def build_graph(checkpointer: Any = None, model: Any = None, settings: Settings 
             args = spec.parse(call.get("args"))
         except ToolError:
             return "tools"  # reports the bad arguments
-        return "gate" if spec.gated(settings, args) else "tools"
+        if spec.gated(settings, args):
+            return "gate"
+        return "confirm" if needs_confirm(state, call) else "tools"
 
     # ------------------------------------------------------------------ gate + review
     def gate(state: AgentState) -> Command:
@@ -242,6 +303,28 @@ def build_graph(checkpointer: Any = None, model: Any = None, settings: Settings 
                 status="error",
             )
             return Command(goto="agent", update={"messages": [msg]})
+        return Command(goto="review", update={"pending": payload})
+
+    def confirm(state: AgentState) -> Command:
+        """A decision the user did not ask for: name what will change and wait for their yes."""
+        call = state["messages"][-1].tool_calls[0]
+        args = dict(call.get("args") or {})
+        what = ", ".join(f"{k}={v}" for k, v in args.items()) or "no arguments"
+        payload = {
+            "type": "approval",
+            "kind": "confirm",
+            "tool": call["name"],
+            "tool_call_id": call["id"],
+            "title": f"Confirm {call['name']} ({what})",
+            "cost": "free",
+            "settings": {},
+            "args": args,
+            "estimate": {},
+            "message": (
+                f"The assistant wants to run {call['name']} ({what}), which changes your data or settings, but your "
+                "last message did not ask for it (a document may have). Approve to let it run, or reject."
+            ),
+        }
         return Command(goto="review", update={"pending": payload})
 
     def review(state: AgentState) -> Command:
@@ -299,14 +382,19 @@ def build_graph(checkpointer: Any = None, model: Any = None, settings: Settings 
             if spec is None:
                 raise ToolError(f"unknown tool {name!r}; known tools: {', '.join(REGISTRY)}")
             args = spec.parse(call.get("args"))
-            if spec.gated(settings, args):
+            if spec.gated(settings, args) or needs_confirm(state, call):
                 approval = state.get("approval") or {}
                 if approval.get("tool_call_id") != call_id or approval.get("tool") != name:
                     raise ToolError(f"{name} needs the user's approval and was not approved; it did not run")
                 args = spec.parse(approval["args"])
             result = spec.run(ctx, args)
-            msg = ToolMessage(compact(result), tool_call_id=call_id, name=name)
-        except ToolError as exc:
+            msg = ToolMessage(
+                compact(result),
+                tool_call_id=call_id,
+                name=name,
+                additional_kwargs={"text": result_text(result, ctx.lang)},
+            )
+        except BgetuneError as exc:
             msg = ToolMessage(str(exc), tool_call_id=call_id, name=name, status="error")
         except Exception as exc:  # noqa: BLE001 - a failing tool is reported to the agent and the user
             log.warning("tool %s failed: %s", name, redact(str(exc), settings)[:300])
@@ -323,9 +411,10 @@ def build_graph(checkpointer: Any = None, model: Any = None, settings: Settings 
     builder = StateGraph(AgentState)
     builder.add_node("agent", agent)
     builder.add_node("gate", gate, destinations=("review", "agent"))
+    builder.add_node("confirm", confirm, destinations=("review",))
     builder.add_node("review", review, destinations=("tools", END))
     builder.add_node("tools", tools)
     builder.add_edge(START, "agent")
-    builder.add_conditional_edges("agent", route_agent, ["gate", "tools", END])
+    builder.add_conditional_edges("agent", route_agent, ["gate", "confirm", "tools", END])
     builder.add_edge("tools", "agent")
     return builder.compile(checkpointer=checkpointer if checkpointer is not None else InMemorySaver())

@@ -155,35 +155,97 @@ RULES: list[tuple[str, re.Pattern[str]]] = [
     ("status", re.compile(r"\b(status|progress|where are we|state)\b|进度|状态|到哪一步|现在怎么样", _I)),
 ]
 
-SETTINGS: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "epochs",
-        re.compile(
-            r"(?:训练\s*)?(\d+)\s*(?:epochs?\b|轮|个\s*epoch)|\bepochs?\s*(?:=|:|to|of)?\s*(\d+)|轮数\s*(?:设为|改为|=|:|：)?\s*(\d+)",
-            _I,
-        ),
-    ),
-    (
-        "batch_size",
-        re.compile(r"\bbatch[_ ]?size\s*(?:=|:|to|of)?\s*(\d+)|批大小\s*(?:设为|改为|=|:|：)?\s*(\d+)", _I),
-    ),
-    (
-        "lr",
-        re.compile(
-            r"\b(?:lr|learning rate)\s*(?:=|:|to|of)?\s*(\d[\d.]*(?:e-?\d+)?)|学习率\s*(?:设为|改为|=|:|：)?\s*(\d[\d.]*(?:e-?\d+)?)",
-            _I,
-        ),
-    ),
-    ("max_steps", re.compile(r"\bmax[_ ]?steps?\s*(?:=|:|to|of)?\s*(\d+)|最多\s*(\d+)\s*步", _I)),
+# Setting phrases: derived from the capability table (each remembered setting's name and its declared ``say``
+# words), plus the two natural forms that need their own shape ("3 epochs", "use bge-m3").
+_VALUE = {
+    int: r"(\d+)",
+    float: r"(\d[\d.]*(?:e-?\d+)?)",
+    bool: r"(on|off|true|false|yes|no|开|关)",
+    str: r"([\w./:#-]+)",
+}
+_SPECIAL: list[tuple[str, re.Pattern[str]]] = [
+    ("epochs", re.compile(r"(?:训练\s*)?(\d+)\s*(?:epochs?\b|轮|个\s*epoch)", _I)),
+    ("max_steps", re.compile(r"最多\s*(\d+)\s*步", _I)),
     (
         "base_model",
         re.compile(
             r"(?:\b(?:use|switch to|base model|model)\b|用|换成|改用|使用|基座模型)\s*(?:=|:|：|is|to)?\s*"
-            r"((?:[\w.-]+/)?(?:bge[\w.-]*|bundled|all-minilm[\w.-]*|e5[\w.-]*|gte[\w.-]*|/[\w./-]+))",
+            r"((?:[\w.-]+/)?(?:bge[\w.-]*|bundled|all-minilm[\w.-]*|e5[\w.-]*|gte[\w.-]*|m3e[\w.-]*|/[\w./-]+))",
             _I,
         ),
     ),
 ]
+
+
+def _setting_fields() -> list[Any]:
+    from bgetune.capabilities import settings_of, table
+
+    seen, out = set(), []
+    for cap in table().values():
+        for f in settings_of(cap):
+            if f.metadata.get("workspace") and f.name not in seen:
+                seen.add(f.name)
+                out.append(f)
+    return out
+
+
+def _words_rx(words: list[str]) -> str:
+    parts = []
+    for w in sorted(set(words), key=len, reverse=True):
+        esc = re.escape(w).replace(r"\ ", r"[\s_-]*").replace(r"\-", r"[\s_-]*")
+        parts.append(rf"\b{esc}\b" if re.match(r"\w", w) and not _CJK.search(w) else esc)
+    return "|".join(parts)
+
+
+def setting_rules() -> list[tuple[str, re.Pattern[str]]]:
+    """(setting name, pattern with one value group) for every remembered setting in the table."""
+    from bgetune.capabilities import _base_type
+
+    rules = list(_SPECIAL)
+    for f in _setting_fields():
+        base = _base_type(f.type)
+        value = _VALUE.get(base, _VALUE[str])
+        words = [f.name, f.name.replace("_", " "), *f.metadata.get("say", ())]
+        words = [w for w in words if w not in ("model", "batch", "steps", "步", "轮")] or [f.name]
+        rx = re.compile(
+            rf"(?:{_words_rx(words)})\s*(?:=|:|：|to\b|of\b|is\b|设为|改为|设置为|为)?\s*{value}(?![\w.])", _I
+        )
+        rules.append((f.name, rx))
+    return rules
+
+
+def setting_words() -> dict[str, list[str]]:
+    """Every word that names a remembered setting, by setting (for 'what did I not understand')."""
+    out: dict[str, list[str]] = {}
+    for f in _setting_fields():
+        out[f.name] = [f.name.replace("_", " "), *[w for w in f.metadata.get("say", ()) if len(w) > 2]]
+    return out
+
+
+# Relative changes: "a smaller learning rate", "more epochs", "学习率小一点"
+_RELATIVE = [
+    (
+        "lr",
+        re.compile(
+            r"\b(smaller|lower|less|reduce[d]?|decrease[d]?)\s+(?:the\s+)?(?:learning rate|lr)\b|学习率\s*(?:小|低|降)",
+            _I,
+        ),
+        0.5,
+    ),
+    (
+        "lr",
+        re.compile(
+            r"\b(bigger|larger|higher|more|increase[d]?)\s+(?:the\s+)?(?:learning rate|lr)\b|学习率\s*(?:大|高|升)",
+            _I,
+        ),
+        2.0,
+    ),
+    ("epochs", re.compile(r"\b(more|additional|extra)\s+epochs?\b|多训练几轮|多几轮|多训几轮", _I), "+1"),
+    ("epochs", re.compile(r"\b(fewer|less)\s+epochs?\b|少训练几轮|少几轮", _I), "-1"),
+    ("batch_size", re.compile(r"\b(smaller|lower)\s+batch(?:\s*size)?\b|batch\s*size\s*小", _I), 0.5),
+    ("batch_size", re.compile(r"\b(bigger|larger)\s+batch(?:\s*size)?\b|batch\s*size\s*大", _I), 2.0),
+]
+DEFAULTS_FOR_RELATIVE = {"lr": 2e-5, "epochs": 3, "batch_size": 32}
 
 
 @dataclass
@@ -213,11 +275,16 @@ def _ids(text: str) -> list[int]:
     return [int(x) for x in re.findall(r"\d+", text)]
 
 
-def extract_settings(text: str) -> tuple[dict[str, str], str]:
-    """Setting changes named in the text, and the text with them removed."""
+def extract_settings(
+    text: str, current: dict[str, Any] | None = None
+) -> tuple[dict[str, str], str, list[str]]:
+    """Setting changes named in the text, the text with them removed, and notes on what was not understood
+    (a setting named without a value we could read)."""
     found: dict[str, str] = {}
     rest = text
-    for name, rx in SETTINGS:
+    for name, rx in setting_rules():
+        if name in found:
+            continue
         m = rx.search(rest)
         if m:
             value = next(g for g in m.groups() if g)
@@ -225,7 +292,148 @@ def extract_settings(text: str) -> tuple[dict[str, str], str]:
                 value = MODEL_ALIASES.get(value.lower().rstrip("."), value.rstrip("."))
             found[name] = value
             rest = rest[: m.start()] + " " + rest[m.end() :]
-    return found, rest
+    current = current or {}
+    for name, rx, change in _RELATIVE:
+        m = rx.search(rest)
+        if not m or name in found:
+            continue
+        now = current.get(name) or DEFAULTS_FOR_RELATIVE[name]
+        try:
+            now = float(now)
+        except (TypeError, ValueError):
+            now = float(DEFAULTS_FOR_RELATIVE[name])
+        if isinstance(change, str):
+            value = max(1, int(now) + int(change))
+        else:
+            value = now * change
+        found[name] = f"{value:.2g}" if name == "lr" else str(max(1, int(value)))
+        rest = rest[: m.start()] + " " + rest[m.end() :]
+    notes: list[str] = []
+    for name, words in setting_words().items():
+        if name in found:
+            continue
+        for w in words:
+            if re.search(_words_rx([w]), rest, _I):
+                notes.append(name)
+                break
+    return found, rest, notes
+
+
+_PATH = re.compile(
+    r"""(?:"([^"\n]+)"|'([^'\n]+)'|“([^”\n]+)”|「([^」\n]+)」|((?:~|\.{1,2})?/[^\s,，;；"'“”]+|[\w.-]+\.(?:pdf|docx|md|markdown|txt|html?|jsonl|csv|tsv|xlsx)\b))""",
+    _I,
+)
+
+
+def extract_paths(text: str) -> list[str]:
+    """Paths a user typed that exist on disk: bare, quoted (spaces allowed), ~ expanded, relative to the cwd."""
+    from pathlib import Path
+
+    out: list[str] = []
+    for m in _PATH.finditer(_QUOTED.sub(" ", text or "")):
+        raw = next(g for g in m.groups() if g).strip().rstrip(".:：。")
+        if not raw or len(raw) > 400:
+            continue
+        p = Path(raw).expanduser()
+        try:
+            if p.exists():
+                out.append(str(p.resolve()))
+        except OSError:
+            continue
+    return list(dict.fromkeys(out))
+
+
+HISTORY_EXT = (".csv", ".tsv", ".xlsx", ".xls")
+HISTORY = re.compile(
+    r"\b(our|my|user|users'?|customer|real|support)\s+(questions?|queries|history|logs?|click\s*logs?|search\s*logs?)\b|"
+    r"\bquestion\s*(history|logs?)\b|\bclick\s*logs?\b|\bimport\s+(?:the\s+)?(?:questions|history|csv|xlsx)\b|"
+    r"(用户|客服|真实|历史)的?\s*(问题|提问|问答|日志|记录|点击)|问答记录|搜索日志|点击日志",
+    _I,
+)
+GOLDEN = re.compile(
+    r"\bgolden\b|\b(test|evaluation|eval)\s+questions\b|\bquestions (?:users|people|customers) ask\b|"
+    r"黄金(问题|集)|测试问题|评测问题|用户常问的问题",
+    _I,
+)
+LABEL = re.compile(
+    r"^\s*(?:(\d+(?:\s*[ ,，、]\s*\d+)*)|none|none of (?:these|them)|都不是|没有|skip|跳过)\s*[.。]?\s*$", _I
+)
+CONFIRM = re.compile(
+    r"^\s*(yes|y|ok|okay|confirm|confirmed|go ahead|do it|import it|looks good|correct|sure|好的?|确认|可以|对|是的?|导入吧?)\s*[.!。！]?\s*$",
+    _I,
+)
+EXPECTED = re.compile(
+    r"(?:\bit should (?:find|return|retrieve|get)\b|\bexpected(?: answer)?\s*(?:is|:)|--expected\s|应该(?:找到|返回|检索到|是)|期望(?:的答案)?(?:是|：|:))\s*[:：]?\s*(.+)$",
+    _I | re.S,
+)
+PICK = re.compile(
+    r"\b(?:the\s+)?(first|second|third|fourth|fifth|\d+(?:st|nd|rd|th)?)\s+(?:one|result)\b|"
+    r"第\s*([一二三四五12345])\s*(?:个|条)",
+    _I,
+)
+_ORD = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "一": 1,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+}
+
+
+def _pick(text: str) -> int | None:
+    m = PICK.search(text)
+    if not m:
+        return None
+    g = (m.group(1) or m.group(2) or "").lower()
+    if g in _ORD:
+        return _ORD[g]
+    digits = re.match(r"\d+", g)
+    return int(digits.group()) if digits else None
+
+
+def _expected_args(text: str) -> dict[str, Any]:
+    """The expected answer named in a diagnosis request: text, a chunk id, or 'the second one'."""
+    m = EXPECTED.search(text)
+    if m:
+        val = m.group(1).strip().strip(" '\"“”‘’「」『』").rstrip("?？.。")
+        n = _pick(val)
+        if n and len(val) < 24:
+            return {"expected_pick": n}
+        if re.fullmatch(r"[0-9a-f]{12,64}", val):
+            return {"expected_id": val}
+        return {"expected": val}
+    n = _pick(text)
+    return {"expected_pick": n} if n else {}
+
+
+def _questions(text: str) -> list[str]:
+    """Questions pasted one per line (numbered or bulleted) after a leading sentence."""
+    lines = [re.sub(r"^\s*(?:\d+[.)、]|[-*•])\s*", "", ln).strip() for ln in (text or "").splitlines()]
+    lines = [ln for ln in lines[1:] if ln] if len(lines) > 1 else []
+    if not lines:
+        m = re.search(r"[:：]\s*(.+)$", text or "")
+        if m:
+            lines = [q.strip() for q in re.split(r"[;；|]", m.group(1)) if q.strip()]
+    return [q for q in lines if len(q) >= 3]
+
+
+def _train_steps(stages: dict[str, Any], *, resume: bool = False) -> list[dict[str, Any]]:
+    """The stages the pipeline runs around training, in the table's order, skipping what is already done."""
+    from bgetune.stages import AFTER_TRAIN
+
+    pre = []
+    resplit = bool(stages.get("unsplit")) or not stages.get("splits")
+    if resplit and not resume:
+        pre.append(_step("split_dataset"))
+    if (resplit or not stages.get("negatives")) and not resume:
+        pre.append(_step("mine_negatives"))
+    train = _step("train", resume=True) if resume else _step("train")
+    return pre + [train] + [_step(name) for name in AFTER_TRAIN]
 
 
 def plan_request(
@@ -235,20 +443,44 @@ def plan_request(
     new_files: bool = False,
     stages: dict[str, Any] | None = None,
     llm_configured: bool = False,
+    context: dict[str, Any] | None = None,
 ) -> Plan:
-    """Route one user message to a plan. ``new_files``: the message came with attachments."""
+    """Route one user message to a plan. ``new_files``: the message came with attachments; ``context``: what the
+    previous turn left open (``intent``: e.g. golden labelling or an import preview waiting for a yes)."""
     stages = stages or {}
+    context = context or {}
     text = _QUOTED.sub(" ", text or "").strip()
     lang = language(text)
     files = files or []
     if not text and not new_files:
         return Plan("help", lang, reply=HELP[lang])
 
+    history_files = [f for f in files if f.lower().endswith(HISTORY_EXT)]
+    doc_files = [f for f in files if f not in history_files]
+    last = context.get("intent")
+
+    # answers to what the previous turn asked
+    if last == "golden_label" and LABEL.match(text):
+        picks = re.findall(r"\d+", text)
+        args: dict[str, Any] = {"picks": [int(x) for x in picks]} if picks else {"none": True}
+        if re.match(r"^\s*(skip|跳过)", text, _I):
+            return Plan("golden_label", lang, steps=[_step("golden_candidates")])
+        return Plan("golden_label", lang, steps=[_step("golden_label", **args), _step("golden_candidates")])
+    if last == "history_preview" and CONFIRM.match(text) and context.get("path"):
+        return Plan("history_import", lang, steps=[_step("import_history", path=context["path"])])
+    if last == "diagnose" and PICK.search(text) and len(text) < 40:
+        return Plan(
+            "diagnose",
+            lang,
+            steps=[_step("diagnose", query=context.get("query", ""), **_expected_args(text))],
+        )
+
     for intent in ("diagnose", "edit"):  # free text inside: route before looking for action words
         m = dict(RULES)[intent].search(text)
         if m and intent == "diagnose":
             query = next(g for g in m.groups() if g).strip(" '\"“”‘’「」『』")
-            return Plan(intent, lang, steps=[_step("diagnose", query=query)])
+            exp = _expected_args(text[m.end() :])
+            return Plan(intent, lang, steps=[_step("diagnose", query=query, **exp)], data={"query": query})
         if m and intent == "edit":
             return Plan(
                 intent, lang, steps=[_step("edit_pair", id=int(m.group(1)), query=m.group(2).strip())]
@@ -268,8 +500,97 @@ def plan_request(
             ),
         )
 
-    settings, rest = extract_settings(text)
+    settings, rest, not_understood = extract_settings(text, stages.get("settings"))
     steps = [_step("set_setting", name=k, value=v) for k, v in settings.items()]
+    data: dict[str, Any] = {"not_understood": not_understood} if not_understood else {}
+
+    def plan(intent: str, more: list[dict[str, Any]], **extra: Any) -> Plan:
+        return Plan(intent, lang, steps=steps + more, data=data | extra)
+
+    # real question history: a CSV/XLSX attached, or "here are our questions"
+    if history_files and not (GOLDEN.search(rest)):
+        return plan(
+            "history_preview", [_step("preview_history", path=history_files[0])], path=history_files[0]
+        )
+    if HISTORY.search(rest) and not GOLDEN.search(rest) and not files:
+        return Plan(
+            "need_history",
+            lang,
+            reply=_say(
+                lang,
+                "Attach your question history (CSV, TSV, XLSX or JSONL export: questions, and the answer, answer "
+                "title, id or url they led to; click/useful columns are used too). I'll show the columns I detect "
+                "before anything is written.",
+                "请上传问答历史（CSV、TSV、XLSX 或 JSONL 导出：问题，以及对应的答案、答案标题、id 或链接；"
+                "点击/有用等列也会用上）。写入之前我会先给你看识别出的列。",
+            ),
+        )
+
+    # golden questions
+    if GOLDEN.search(rest) or (history_files and GOLDEN.search(text)):
+        qs = _questions(text)
+        if history_files:
+            return plan(
+                "golden_add", [_step("golden_add", path=history_files[0]), _step("golden_candidates")]
+            )
+        if qs:
+            return plan("golden_add", [_step("golden_add", questions=qs), _step("golden_candidates")])
+        if re.search(r"\b(label|next)\b|标注", rest, _I):
+            return plan("golden_label", [_step("golden_candidates")])
+        if re.search(r"\b(eval\w*|score|measure)\b|评估|评测", rest, _I):
+            return plan("evaluate_golden", [_step("evaluate_golden")])
+        if re.search(r"\b(list|show)\b|看看|列出", rest, _I):
+            return plan("golden_list", [_step("golden_list")])
+        return Plan(
+            "need_golden",
+            lang,
+            reply=_say(
+                lang,
+                "Paste a few dozen questions your users really ask, one per line (or attach a txt/CSV/XLSX). For each "
+                "I'll show the base model's top passages and a keyword (BM25) list; you pick the right ones "
+                '("1 3", or "none"). These questions then decide which model ships.',
+                "请粘贴几十个用户真实会问的问题，每行一个（或上传 txt/CSV/XLSX）。每个问题我会列出基座模型和关键词（BM25）"
+                "找到的段落，由你选出正确的（“1 3”，或“都不是”）。之后用这些问题决定发布哪个模型。",
+            ),
+        )
+
+    if re.search(r"\b(which|what)\b.*\b(still )?miss|哪些.*(检索不到|找不到|没找到)", rest, _I):
+        return plan("diagnose_golden", [_step("diagnose_golden")])
+    if re.search(r"^\s*(misses|show misses|list misses)\b|失败的问题|漏检列表", rest, _I):
+        return plan("misses", [_step("list_misses")])
+    if context.get("miss_id") and re.search(
+        r"\badd (?:it|this|that)?\s*(?:as|to)\s*(?:a\s+)?(training pair|training set|train)|加入训练",
+        rest,
+        _I,
+    ):
+        return plan("fix", [_step("apply_fix", miss_id=context["miss_id"], action="add_training_pair")])
+    if context.get("miss_id") and re.search(
+        r"\badd (?:it|this|that)?\s*to (?:the )?golden|加入黄金", rest, _I
+    ):
+        return plan("fix", [_step("apply_fix", miss_id=context["miss_id"], action="add_golden")])
+
+    if re.search(r"\bcompare\b|比较|对比", rest, _I):
+        names = re.findall(
+            r"(?:[\w.-]+/)?(?:bge[\w.-]*|bundled|tuned|all-minilm[\w.-]*|m3e[\w.-]*|e5[\w.-]*|gte[\w.-]*|openai:\S+)",
+            text,
+            _I,
+        )
+        models = [MODEL_ALIASES.get(n.lower(), n) for n in names] or ["bundled", "tuned"]
+        return Plan("compare", lang, steps=[_step("compare_models", models=list(dict.fromkeys(models)))])
+    if re.search(
+        r"\bserve\b|\bhow do i use it\b|\bdeploy\b|\bendpoint\b|部署|怎么用这个模型|启动服务", rest, _I
+    ):
+        return plan("serve", [_step("serve_model")])
+    if re.search(r"\bforget\w*|\bguard\b|遗忘", rest, _I):
+        return plan("guard", [_step("forgetting_guard")])
+    if re.search(r"\bexport\b.*\b(data|pairs|jsonl|flagembedding)\b|导出.*(训练数据|数据|问答对)", rest, _I):
+        return plan("export_data", [_step("export_data")])
+    if re.search(
+        r"\bhow good\b|\bhow well\b|\bis it (?:any )?better\b|\bresults?\b|效果(?:如何|怎么样)|现在.*(好|效果)",
+        rest,
+        _I,
+    ) and ((stages.get("last_runs") or {}).get("eval")):
+        return plan("results", [_step("show_results")])
 
     if (
         mentions_train
@@ -277,42 +598,48 @@ def plan_request(
         and not START_TRAIN.search(rest)
         and not FINETUNE.search(rest)
     ):
-        return Plan("estimate", lang, steps=steps + [_step("estimate_training")])
+        return plan("estimate", [_step("estimate_training")])
 
     gen_mode = "auto" if llm_configured else "offline"
     if FINETUNE.search(rest) or (new_files and mentions_train):
-        if not files and not stages.get("documents"):
+        if not doc_files and not stages.get("documents"):
             return Plan(
                 "need_files",
                 lang,
                 reply=_say(
                     lang,
-                    'Which documents should I learn from? Attach PDF, DOCX, Markdown, TXT, HTML or JSONL files (or give their paths), then say "fine-tune".',
-                    "要用哪些文档？请上传 PDF、DOCX、Markdown、TXT、HTML 或 JSONL 文件（或给出路径），然后说“微调”。",
+                    "Which documents should I learn from? Attach PDF, DOCX, Markdown, TXT, HTML or JSONL files, or type "
+                    'their path in the message (e.g. "fine-tune bge on ./docs"), then say "fine-tune".',
+                    "要用哪些文档？请上传 PDF、DOCX、Markdown、TXT、HTML 或 JSONL 文件，或在消息里写上路径"
+                    "（如“用 ./docs 微调bge”），然后说“微调”。",
                 ),
             )
-        pre = [_step("ingest")] if files else []
-        return Plan(
+        pre = [_step("ingest")] if doc_files else []
+        return plan(
             "finetune",
-            lang,
-            steps=steps
-            + pre
+            pre
             + [
+                _step("base_model_info"),
                 _step("generate_pairs", mode=gen_mode),
                 _step("filter_pairs"),
                 _step("show_dataset"),
             ],
         )
 
+    if re.search(r"\bresume\b|\bcontinue (?:the )?training\b|继续训练|恢复训练", rest, _I):
+        return plan("train", _train_steps(stages, resume=True))
+    if re.search(r"\bretrain with (?:my )?fixes\b|用.*修正.*重新训练", rest, _I):
+        return plan("train", _train_steps(stages | {"unsplit": 1}))
     if START_TRAIN.search(rest) or re.search(r"\btrain\b", rest, _I):
-        pre = []
-        resplit = bool(stages.get("unsplit")) or not stages.get("splits")
-        if resplit:
-            pre.append(_step("split_dataset"))
-        if resplit or not stages.get("negatives"):
-            pre.append(_step("mine_negatives"))
-        return Plan(
-            "train", lang, steps=steps + pre + [_step("train"), _step("evaluate"), _step("calibrate")]
+        return plan("train", _train_steps(stages))
+
+    m_more = re.search(r"^\s*(show more|more|next|next page|下一页|更多|继续看)\s*[.!。]?\s*$", rest, _I)
+    if m_more:
+        view = stages.get("last_pairs_view") or {}
+        f = {k: v for k, v in (view.get("filters") or {}).items() if v}
+        limit = int(view.get("limit") or 10)
+        return plan(
+            "show", [_step("show_pairs", **f, limit=limit, offset=int(view.get("offset") or 0) + limit)]
         )
 
     for intent, rx in RULES:
@@ -322,49 +649,44 @@ def plan_request(
         if intent == "help":
             return Plan("help", lang, steps=steps, reply=HELP[lang])
         if intent == "approve_all":
-            return Plan(intent, lang, steps=steps + [_step("approve_all_pairs")])
+            return plan(intent, [_step("approve_all_pairs")])
         if intent == "edit":
-            return Plan(
-                intent, lang, steps=steps + [_step("edit_pair", id=int(m.group(1)), query=m.group(2).strip())]
-            )
+            return plan(intent, [_step("edit_pair", id=int(m.group(1)), query=m.group(2).strip())])
         if intent == "approve":
-            return Plan(intent, lang, steps=steps + [_step("approve_pairs", ids=_ids(m.group(1)))])
+            return plan(intent, [_step("approve_pairs", ids=_ids(m.group(1)))])
         if intent == "reject":
             why = (m.group(2) or "").strip() or None
-            return Plan(intent, lang, steps=steps + [_step("reject_pairs", ids=_ids(m.group(1)), why=why)])
+            return plan(intent, [_step("reject_pairs", ids=_ids(m.group(1)), why=why)])
         if intent == "diagnose":
             query = next(g for g in m.groups() if g).strip(" '\"“”‘’「」『』")
-            return Plan(intent, lang, steps=steps + [_step("diagnose", query=query)])
-        if intent == "show_rejected":
-            return Plan("show", lang, steps=steps + [_step("show_pairs", status="rejected", limit=10)])
-        if intent == "show":
-            return Plan(intent, lang, steps=steps + [_step("show_dataset"), _step("show_pairs", limit=10)])
+            return plan(intent, [_step("diagnose", query=query)], query=query)
+        if intent in ("show_rejected", "show"):
+            return plan("show", [_show_step(rest, intent == "show_rejected")])
         if intent == "evaluate":
-            return Plan(intent, lang, steps=steps + [_step("evaluate")])
+            return plan(intent, [_step("evaluate")])
         if intent == "calibrate":
-            return Plan(intent, lang, steps=steps + [_step("calibrate")])
+            return plan(intent, [_step("calibrate")])
         if intent == "export":
-            return Plan(intent, lang, steps=steps + [_step("export_model")])
+            return plan(intent, [_step("export_model")])
         if intent == "mine":
-            return Plan(intent, lang, steps=steps + [_step("mine_negatives")])
+            return plan(intent, [_step("mine_negatives")])
         if intent == "split":
-            return Plan(intent, lang, steps=steps + [_step("split_dataset")])
+            return plan(intent, [_step("split_dataset")])
         if intent == "generate":
             mode = "offline" if re.search(r"offline|离线", rest, _I) else gen_mode
-            return Plan(
-                intent,
-                lang,
-                steps=steps
-                + [_step("generate_pairs", mode=mode), _step("filter_pairs"), _step("show_dataset")],
+            return plan(
+                intent, [_step("generate_pairs", mode=mode), _step("filter_pairs"), _step("show_dataset")]
             )
-        if intent == "ingest" and files:
-            return Plan(intent, lang, steps=steps + [_step("ingest")])
+        if intent == "ingest" and doc_files:
+            return plan(intent, [_step("ingest")])
         if intent == "status":
-            return Plan(intent, lang, steps=steps + [_step("status")])
+            return plan(intent, [_step("status")])
     if steps:
-        return Plan("settings", lang, steps=steps)
+        return Plan("settings", lang, steps=steps, data=data)
     if new_files:
         return Plan("ingest", lang, steps=[_step("ingest")])
+    if not_understood:
+        return Plan("settings", lang, steps=[], data=data, reply=_not_understood(not_understood, lang))
     return Plan(
         "clarify",
         lang,
@@ -378,235 +700,158 @@ def plan_request(
     )
 
 
-# ---------------------------------------------------------------------------------------------- replies
-def _fmt_metrics(m: dict[str, Any]) -> str:
-    keys = ("ndcg@10", "mrr@10", "recall@10", "hit@1")
-    return ", ".join(f"{k} {m[k]:.3f}" for k in keys if isinstance(m.get(k), int | float))
+_REASONS = re.compile(
+    r"\b(too_short|too_long|duplicate|near_duplicate|round_trip_failed|copies_passage|refusal|context_missing|"
+    r"leak\w*|keyword\w*|judge\w*|[a-z]+_[a-z_]+)\b",
+    _I,
+)
 
 
-def _pairs_lines(pairs: list[dict[str, Any]], lang: str) -> list[str]:
-    out = []
-    for p in pairs[:10]:
-        passage = (p.get("passage") or "").replace("\n", " ")
-        reasons = f" [{', '.join(p['reasons'])}]" if p.get("reasons") else ""
-        line = f"  #{p.get('id')} ({p.get('status')}){reasons} Q: {p.get('query')}"
-        out.append(line + (f"\n      P: {passage[:120]}" if passage else ""))
-    return out
+def _show_step(text: str, rejected: bool) -> dict[str, Any]:
+    """show_pairs with what the user asked for: how many, which status, reason, document, source."""
+    args: dict[str, Any] = {}
+    n = re.search(
+        r"\b(?:show|list|see)\s+(?:me\s+)?(?:the\s+)?(?:first\s+|next\s+)?(\d+)|看\s*(\d+)\s*(?:个|条)",
+        text,
+        _I,
+    )
+    args["limit"] = min(500, int(n.group(1) or n.group(2))) if n else 10
+    if rejected:
+        args["status"] = "rejected"
+    elif re.search(r"\bapproved\b|已通过", text, _I):
+        args["status"] = "approved"
+    elif re.search(r"\bproposed\b|\bpending\b|待审", text, _I):
+        args["status"] = "proposed"
+    r = re.search(r"\b(?:because|for|reason)\s+(?:of\s+)?([a-z_]{4,})\b|原因\s*[:：]?\s*([a-z_]+)", text, _I)
+    if r:
+        args["reason"] = (r.group(1) or r.group(2)).lower()
+    d = re.search(
+        r"\b(?:from|in|of)\s+(?:the\s+)?(?:document\s+|doc\s+|file\s+)?([\w.-]+\.(?:pdf|docx|md|txt|html?|jsonl))\b|来自\s*([\w.-]+)",
+        text,
+        _I,
+    )
+    if d:
+        args["document"] = d.group(1) or d.group(2)
+    src = re.search(r"\b(?:from|source)\s+(history|import|offline|llm|diagnosis)\b|来自(历史|导入)", text, _I)
+    if src:
+        args["source"] = {"历史": "history", "导入": "import"}.get(src.group(2) or "", src.group(1) or "")
+    return _step("show_pairs", **args)
 
 
-def compose_reply(
-    plan_intent: str, lang: str, results: list[tuple[str, Any, bool]], stages: dict[str, Any]
-) -> str:
-    """The final answer of an offline turn from (tool, result, ok) of each step run in it."""
-    lines: list[str] = []
-    pairs = stages.get("pairs") or {}
-    for tool, res, ok in results:
-        if not ok:
-            lines.append(_say(lang, f"{tool} failed: {res}", f"{tool} 失败：{res}"))
-            continue
-        r = res if isinstance(res, dict) else {}
-        if tool == "set_setting":
-            lines.append(
-                _say(
-                    lang,
-                    f"Set {r.get('name')} = {r.get('value')}.",
-                    f"已设置 {r.get('name')} = {r.get('value')}。",
-                )
-                + (f" ({r['note']})" if r.get("note") else "")
-            )
-        elif tool == "ingest":
-            lines.append(
-                _say(
-                    lang,
-                    f"Ingested {r.get('files', 0)} file(s): {r.get('added', 0)} added, {r.get('unchanged', 0)} unchanged, "
-                    f"{r.get('failed', 0)} failed; {r.get('chunks_written', 0)} new chunks.",
-                    f"导入 {r.get('files', 0)} 个文件：新增 {r.get('added', 0)}，未变 {r.get('unchanged', 0)}，失败 {r.get('failed', 0)}；"
-                    f"新分块 {r.get('chunks_written', 0)} 个。",
-                )
-            )
-            for f in r.get("failures") or []:
-                lines.append(f"  ! {f.get('path')}: {f.get('error')}")
-        elif tool == "generate_pairs":
-            lines.append(
-                _say(
-                    lang,
-                    f"Generated {r.get('pairs_added', 0)} pairs ({r.get('mode')}) from {r.get('chunks_done', 0)} chunks.",
-                    f"生成了 {r.get('pairs_added', 0)} 个问答对（{r.get('mode')}），来自 {r.get('chunks_done', 0)} 个分块。",
-                )
-            )
-        elif tool == "filter_pairs":
-            reasons = ", ".join(f"{k} {v}" for k, v in (r.get("by_reason") or {}).items())
-            lines.append(
-                _say(
-                    lang,
-                    f"Filter kept {r.get('kept', 0)}, rejected {r.get('rejected', 0)}"
-                    + (f" ({reasons})." if reasons else "."),
-                    f"过滤保留 {r.get('kept', 0)}，剔除 {r.get('rejected', 0)}"
-                    + (f"（{reasons}）。" if reasons else "。"),
-                )
-            )
-        elif tool == "show_dataset":
-            examples = r.get("examples") or []
-            groups = examples if isinstance(examples, dict) else {"kept": examples}
-            for group, rows in groups.items():
-                if rows:
-                    lines.append(
-                        _say(
-                            lang, f"Examples ({group}):", f"示例（{'保留' if group == 'kept' else '剔除'}）："
-                        )
-                    )
-                    lines.extend(_pairs_lines(rows, lang))
-        elif tool == "show_pairs":
-            lines.append(
-                _say(lang, f"Showing {r.get('shown', 0)} pair(s):", f"显示 {r.get('shown', 0)} 个问答对：")
-            )
-            lines.extend(_pairs_lines(r.get("pairs") or [], lang))
-        elif tool in ("approve_pairs", "approve_all_pairs"):
-            lines.append(
-                _say(
-                    lang,
-                    f"Approved {r.get('approved', 0)} pair(s).",
-                    f"已通过 {r.get('approved', 0)} 个问答对。",
-                )
-            )
-        elif tool == "reject_pairs":
-            lines.append(
-                _say(
-                    lang,
-                    f"Rejected {r.get('rejected', 0)} pair(s).",
-                    f"已拒绝 {r.get('rejected', 0)} 个问答对。",
-                )
-            )
-        elif tool == "edit_pair":
-            lines.append(
-                _say(
-                    lang,
-                    f"Edited pair #{r.get('id', '')}: {r.get('query', '')}",
-                    f"已修改问答对 #{r.get('id', '')}：{r.get('query', '')}",
-                )
-            )
-        elif tool == "split_dataset":
-            counts = ", ".join(f"{k} {v}" for k, v in (r.get("pairs") or {}).items())
-            lines.append(
-                _say(
-                    lang,
-                    f"Split by {r.get('unit', 'document')}: {counts}.",
-                    f"按{r.get('unit', 'document')}划分：{counts}。",
-                )
-            )
-            if r.get("warning"):
-                lines.append(f"  ! {r['warning']}")
-        elif tool == "mine_negatives":
-            lines.append(
-                _say(
-                    lang,
-                    f"Mined {r.get('negatives', 0)} hard negatives ({r.get('method')}).",
-                    f"挖掘了 {r.get('negatives', 0)} 个难负例（{r.get('method')}）。",
-                )
-            )
-        elif tool == "estimate_training":
-            s = r.get("settings") or {}
-            lines.append(
-                _say(
-                    lang,
-                    f"Training estimate: {r.get('steps')} steps over {r.get('pairs')} pairs, about {r.get('minutes')} min on "
-                    f'{r.get("device")} (settings {s}). Nothing started; say "train" to get the approval prompt.',
-                    f"训练预估：{r.get('pairs')} 个问答对共 {r.get('steps')} 步，在 {r.get('device')} 上约 {r.get('minutes')} 分钟"
-                    f"（设置 {s}）。尚未开始；说“开始训练”会先请你批准。",
-                )
-            )
-        elif tool == "train":
-            lines.append(
-                _say(
-                    lang,
-                    f"Training done: {r.get('steps')} steps, model at {r.get('model_dir')}.",
-                    f"训练完成：{r.get('steps')} 步，模型在 {r.get('model_dir')}。",
-                )
-            )
-            if r.get("warning"):
-                lines.append(f"  ! {r['warning']}")
-        elif tool == "evaluate":
-            m = r.get("metrics") or {}
-            lines.append(_say(lang, "Evaluation on the held-out test split:", "在预留测试集上的评估："))
-            for name in ("base", "tuned"):
-                if m.get(name):
-                    lines.append(f"  {name}: {_fmt_metrics(m[name])}")
-        elif tool == "calibrate":
-            lines.append(
-                _say(
-                    lang,
-                    f"Calibrated: threshold (F1) {r.get('threshold_f1')}, saved to {r.get('path')}.",
-                    f"校准完成：F1 阈值 {r.get('threshold_f1')}，保存在 {r.get('path')}。",
-                )
-            )
-        elif tool == "diagnose":
-            lines.append(
-                f"{r.get('verdict', '')}\n"
-                + _say(lang, f"Next step: {r.get('next_step', '')}", f"下一步：{r.get('next_step', '')}")
-            )
-        elif tool == "export_model":
-            lines.append(
-                _say(
-                    lang,
-                    f"Exported to {r.get('model_dir')} (model card: {r.get('model_card')}).",
-                    f"已导出到 {r.get('model_dir')}（模型说明：{r.get('model_card')}）。",
-                )
-            )
-        elif tool == "status":
-            lines.append(status_text(r, lang))
-    ok = all(ok for _, _, ok in results)
-    nxt = _next_hint(plan_intent, lang, pairs, ok)
-    if nxt:
-        lines.append(nxt)
-    return "\n".join(lines) or _say(lang, "Done.", "完成。")
-
-
-def status_text(s: dict[str, Any], lang: str) -> str:
-    p = s.get("pairs") or {}
+def _not_understood(names: list[str], lang: str) -> str:
+    listed = ", ".join(names)
     return _say(
         lang,
-        f"Documents {s.get('documents', 0)}, chunks {s.get('chunks', 0)}; pairs proposed {p.get('proposed', 0)}, approved "
-        f"{p.get('approved', 0) + p.get('edited', 0)}, rejected {p.get('rejected', 0)}; splits {s.get('splits') or '-'}; "
-        f"negatives {s.get('negatives', 0)}; last runs {s.get('last_runs') or '-'}; settings {s.get('settings') or 'default'}.",
-        f"文档 {s.get('documents', 0)}，分块 {s.get('chunks', 0)}；问答对 待审 {p.get('proposed', 0)}、已通过 "
-        f"{p.get('approved', 0) + p.get('edited', 0)}、已拒绝 {p.get('rejected', 0)}；划分 {s.get('splits') or '-'}；"
-        f"负例 {s.get('negatives', 0)}；最近运行 {s.get('last_runs') or '-'}；设置 {s.get('settings') or '默认'}。",
+        f'I did not understand what value you want for: {listed}. Give it as a number, e.g. "{names[0].replace("_", " ")} 3" '
+        f'(say "help" for the settings I know).',
+        f"我没听懂你想把 {listed} 设成多少。请直接给数值，例如“{names[0]} 3”（说“帮助”查看可设置项）。",
     )
 
 
-def _next_hint(intent: str, lang: str, pairs: dict[str, int], ok: bool) -> str:
+# ---------------------------------------------------------------------------------------------- replies
+def result_text(tool: str, res: Any, lang: str) -> str:
+    """What a tool's result says, from its declared result type (the same text the CLI prints)."""
+    from bgetune.capabilities import table
+
+    cap = table().get(tool)
+    if cap is None or cap.result is None or not isinstance(res, dict):
+        return "" if res in (None, {}) else str(res)[:500]
+    try:
+        obj = cap.result.of(res) if hasattr(cap.result, "of") else cap.result(**res)
+        return str(obj.text(lang))
+    except Exception:  # noqa: BLE001 - a result we cannot rebuild is shown as data
+        return str(res)[:500]
+
+
+def compose_reply(
+    plan_intent: str,
+    lang: str,
+    results: list[tuple],
+    stages: dict[str, Any],
+    data: dict[str, Any] | None = None,
+) -> str:
+    """The final answer of an offline turn from (tool, result, ok[, text]) of each step run in it."""
+    lines: list[str] = []
+    ok_all = True
+    for item in results:
+        tool, res, ok = item[0], item[1], item[2]
+        text = item[3] if len(item) > 3 else None
+        if not ok:
+            ok_all = False
+            lines.append(_say(lang, f"{tool} failed: {res}", f"{tool} 失败：{res}"))
+            continue
+        lines.append(text or result_text(tool, res, lang))
+    if data and data.get("not_understood"):
+        lines.append(_not_understood(data["not_understood"], lang))
+    nxt = next_hint(plan_intent, lang, stages, ok_all, [r[0] for r in results])
+    if nxt:
+        lines.append(nxt)
+    return "\n".join(x for x in lines if x) or _say(lang, "Done.", "完成。")
+
+
+def status_text(s: dict[str, Any], lang: str) -> str:
+    from bgetune.stages import StatusResult
+
+    return StatusResult.of(s).text(lang)
+
+
+def next_hint(intent: str, lang: str, stages: dict[str, Any], ok: bool, ran: list[str] | None = None) -> str:
+    """What to do next, from what the workspace holds now (never the step that just ran)."""
+    ran = ran or []
     if not ok:
         return _say(
             lang,
             'Fix the problem above and try again, or say "status" to see where things stand.',
             "请先解决上面的问题再试，或说“进度”查看当前状态。",
         )
-    if intent in ("finetune", "generate", "show"):
+    pairs = stages.get("pairs") or {}
+    runs = stages.get("last_runs") or {}
+    golden = (stages.get("golden") or {}).get("labeled", 0)
+    proposed = pairs.get("proposed", 0)
+    approved = pairs.get("approved", 0) + pairs.get("edited", 0)
+    if intent in ("finetune", "generate", "show", "history_import") and proposed:
         return _say(
             lang,
-            f'{pairs.get("proposed", 0)} pairs wait for your review. Say "show pairs", "approve all", "approve 3 5", '
-            '"reject 4" or "edit 7: better query"; then "train".',
-            f"有 {pairs.get('proposed', 0)} 个问答对等你审核。可以说“看看数据”、“全部通过”、“通过 3 5”、“拒绝 4”或"
+            f'{proposed} pairs wait for your review. Say "show 30 pairs", "show rejected", "approve all", '
+            '"approve 3 5", "reject 4" or "edit 7: better query"; then "train".',
+            f"有 {proposed} 个问答对等你审核。可以说“看30个”、“看看被拒的”、“全部通过”、“通过 3 5”、“拒绝 4”或"
             "“修改 7：更好的问题”；然后说“开始训练”。",
         )
-    if intent in ("approve_all", "approve", "reject", "edit"):
+    if intent in ("approve_all", "approve", "reject", "edit", "settings") and approved:
+        extra = (
+            ""
+            if golden >= 20
+            else _say(
+                lang,
+                ' Tip: paste 20+ real questions your users ask ("golden questions: ...") so the ship decision uses them.',
+                "提示：粘贴 20 个以上用户真实问题（“黄金问题：……”），发布决策就会以它们为准。",
+            )
+        )
         return _say(
             lang,
-            'When the data looks right, say "train" (I\'ll show the estimate and wait for your approval).',
-            "数据没问题后说“开始训练”（我会给出预估并等你批准）。",
+            'When the data looks right, say "train" (I\'ll show the estimate and wait for your approval).'
+            + extra,
+            "数据没问题后说“开始训练”（我会给出预估并等你批准）。" + extra,
         )
-    if intent == "settings":
-        return _say(lang, 'Say "train" when ready.', "准备好了就说“开始训练”。")
-    if intent == "train":
+    if intent == "train" and "export_model" in ran:
         return _say(
             lang,
-            'Next: "why does \'a query\' miss" to inspect failures, "calibrate", or "export".',
-            "下一步：“为什么'某个问题'检索不到”查看失败原因，“校准”，或“导出”。",
+            'Next: "why does \'a query\' miss?" to inspect a failure, "serve it" for an OpenAI-compatible endpoint, '
+            'or "which of my questions still miss?".',
+            "下一步：“为什么'某个问题'检索不到”查看失败原因，“部署”启动兼容 OpenAI 的接口，或“哪些问题还检索不到？”。",
         )
-    if intent == "evaluate":
+    if intent == "evaluate" and not runs.get("export"):
         return _say(
             lang,
-            'Say "export" to save the model, or "why does \'a query\' miss" to inspect failures.',
-            "说“导出”保存模型，或“为什么'某个问题'检索不到”查看失败原因。",
+            'Say "export" to save the model, or "calibrate" for a threshold.',
+            "说“导出”保存模型，或“校准”得到阈值。",
         )
+    if intent == "calibrate" and not runs.get("export"):
+        return _say(lang, 'Say "export" to save the model with its threshold.', "说“导出”保存模型及其阈值。")
+    if intent == "export":
+        return _say(
+            lang, 'Say "serve it" to get an endpoint and code snippets.', "说“部署”获取接口地址和代码示例。"
+        )
+    if intent == "golden_add" or intent == "golden_label":
+        return ""
     return ""

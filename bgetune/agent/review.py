@@ -22,21 +22,44 @@ def prepare_approval(spec: ToolSpec, ctx: ToolContext, args: Any, call: dict[str
     editable = spec.editable(ctx, args) if spec.editable else {}
     title = spec.title(ctx, args, estimate) if spec.title else f"Run {spec.name}"
     cost = spec.cost_for(ctx.settings, args)
-    what = "GPU/compute time" if cost == "gpu" else "paid LLM tokens"
+    label = cost_label(cost, estimate)
     return {
         "type": "approval",
         "tool": spec.name,
         "tool_call_id": call["id"],
         "title": title,
         "cost": cost,
+        "cost_label": label,
         "settings": editable,
         "args": dict(call.get("args") or {}),
         "estimate": estimate,
         "message": (
-            f"{title}. This costs {what}. Approve to run it, approve with edited settings, or reject to stop "
+            f"{title}. This uses {label}. Approve to run it, approve with edited settings, or reject to stop "
             "(nothing runs until you approve)."
         ),
     }
+
+
+def cost_label(cost: str, estimate: dict[str, Any]) -> str:
+    """What a gated call really spends, in words: the device it runs on, the time, the tokens and money."""
+    if cost == "gpu":
+        device = str(estimate.get("device") or "this machine")
+        minutes = estimate.get("minutes")
+        kind = (
+            "GPU time" if device.startswith("cuda") or device.startswith("mps") else "CPU time (no GPU here)"
+        )
+        when = f"about {minutes:.1f} min of " if isinstance(minutes, int | float) else ""
+        return f"{when}{kind} on {device}"
+    if cost == "paid-llm":
+        money = estimate.get("money")
+        calls = estimate.get("calls")
+        parts = [f"{calls} LLM calls" if calls is not None else "LLM calls"]
+        if estimate.get("tokens_in") is not None:
+            parts.append(f"~{estimate.get('tokens_in')} tokens in, ~{estimate.get('tokens_out')} out")
+        if isinstance(money, int | float):
+            parts.append(f"about {money:.4g} {estimate.get('currency') or ''}".rstrip())
+        return "paid LLM tokens: " + ", ".join(parts)
+    return cost
 
 
 def decide(value: Any) -> tuple[str, dict[str, Any]]:

@@ -34,3 +34,5 @@ class AgentState(TypedDict, total=False):
     approval: Approval | None  # set by review after an explicit approve; consumed by the tools node
     plan: list[dict[str, Any]]  # offline planner: remaining steps of the current request
     intent: str | None  # offline planner: what the current request is (for the final reply)
+    context: dict[str, Any]  # offline planner: what the last turn left open (intent, query, path, miss id)
+    plan_data: dict[str, Any]  # offline planner: notes of the current request (settings not understood, ...)

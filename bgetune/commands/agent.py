@@ -22,14 +22,18 @@ def _echo(text: str, **style: Any) -> None:
 
 def render_approval(payload: dict[str, Any]) -> str:
     """The approval payload as terminal text."""
-    lines = [f"APPROVAL NEEDED ({payload.get('cost')}): {payload.get('title')}"]
+    lines = [f"APPROVAL NEEDED ({payload.get('cost_label') or payload.get('cost')}): {payload.get('title')}"]
     est = payload.get("estimate") or {}
-    if est:
-        keep = {k: v for k, v in est.items() if not isinstance(v, dict | list)}
-        lines.append("  estimate: " + ", ".join(f"{k}={v}" for k, v in keep.items()))
+    keep = {k: v for k, v in est.items() if not isinstance(v, dict | list) and v is not None}
+    if keep:
+        lines.append(
+            "  estimate: "
+            + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in keep.items())
+        )
     settings = payload.get("settings") or {}
     if settings:
-        lines.append("  settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+        lines.append("  settings (edit with name=value):")
+        lines += [f"    - {k}: {v}" for k, v in settings.items() if v is not None]
     lines.append("  " + str(payload.get("message", "")))
     return "\n".join(lines)
 

@@ -283,9 +283,11 @@ def approval_markdown(payload: Mapping[str, Any] | None) -> str:
     """The approval card's text: what will run, what it costs, the estimate."""
     if not payload:
         return ""
-    cost = {"gpu": "GPU / compute time", "paid-llm": "paid LLM tokens", "cpu-minutes": "CPU minutes"}.get(
-        str(payload.get("cost")), str(payload.get("cost") or "")
-    )
+    cost = payload.get("cost_label") or {
+        "gpu": "compute time",
+        "paid-llm": "paid LLM tokens",
+        "cpu-minutes": "CPU minutes",
+    }.get(str(payload.get("cost")), str(payload.get("cost") or ""))
     lines = [f"### ⏸ Approval needed: {payload.get('title') or payload.get('tool')}", ""]
     lines.append(f"**Will run:** `{payload.get('tool')}` · **costs:** {cost}")
     est = payload.get("estimate") or {}
@@ -297,6 +299,10 @@ def approval_markdown(payload: Mapping[str, Any] | None) -> str:
         lines += ["", "<details><summary>full estimate</summary>", "", "| estimate | value |", "|---|---|"]
         lines += [f"| {k.replace('_', ' ')} | {_fmt_value(v)} |" for k, v in rows]
         lines += ["", "</details>"]
+    settings = payload.get("settings") or {}
+    shown = [(k, v) for k, v in settings.items() if v is not None]
+    if shown:
+        lines += ["", "**Settings that will run:**"] + [f"- {k.replace('_', ' ')}: `{_fmt_value(v)}`" for k, v in shown]
     if payload.get("message"):
         lines += ["", str(payload["message"])]
     return "\n".join(lines)

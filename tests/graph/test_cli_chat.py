@@ -37,7 +37,7 @@ def test_cli_approval_prompt_reject(tmp_path, reviewed_ws, capsys):
     with AgentSession(reviewed_ws, Settings(workspace=reviewed_ws), "cli") as s:
         run_cli_chat(s, prompt=scripted_input(["train", "maybe", "r", "/quit"]))
     out = capsys.readouterr().out
-    assert "APPROVAL NEEDED (gpu): Train" in out and "please answer a, r or e" in out
+    assert "APPROVAL NEEDED (about " in out and "please answer a, r or e" in out
     assert "training was not started" in out
     assert runs(reviewed_ws) == []
 
@@ -65,4 +65,4 @@ def test_helpers():
             "message": "Approve?",
         }
     )
-    assert "steps=4" in text and "epochs=1" in text
+    assert "steps=4" in text and "- epochs: 1" in text

@@ -137,6 +137,11 @@ def test_injected_document_with_a_model_that_obeys_injections(tmp_path, injected
     )
     s = session(tmp_path, fake)
     ev = drain(s.send("please look at this document", files=[injected_doc]))
+    # approving every pair was not asked for by the user: it stops at a confirm naming what will change
+    payload = s.pending_approval()
+    assert payload and payload["tool"] == "approve_all_pairs" and payload["kind"] == "confirm", ev
+    assert _pairs(s) and all(p["status"] != "approved" for p in _pairs(s))
+    ev = drain(s.resume("approve"))
     payload = s.pending_approval()
     assert payload and payload["tool"] == "train", [e for e in ev if e["type"] != "progress"]
     assert runs(s.workspace) == []

@@ -25,8 +25,8 @@ def tools(plan) -> list[str]:
 def test_finetune_with_files(text):
     plan = plan_request(text, files=["/x/a.pdf"], new_files=True, stages={})
     assert plan.intent == "finetune"
-    assert tools(plan) == ["ingest", "generate_pairs", "filter_pairs", "show_dataset"]
-    assert plan.steps[1]["args"]["mode"] == "offline"
+    assert tools(plan) == ["ingest", "base_model_info", "generate_pairs", "filter_pairs", "show_dataset"]
+    assert plan.steps[2]["args"]["mode"] == "offline"
 
 
 def test_finetune_without_any_document_asks_for_files():
@@ -38,8 +38,8 @@ def test_finetune_without_any_document_asks_for_files():
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("show pairs", ["show_dataset", "show_pairs"]),
-        ("看看数据", ["show_dataset", "show_pairs"]),
+        ("show pairs", ["show_pairs"]),
+        ("看看数据", ["show_pairs"]),
         ("approve all", ["approve_all_pairs"]),
         ("全部通过", ["approve_all_pairs"]),
         ("evaluate", ["evaluate"]),
@@ -101,12 +101,19 @@ def test_settings_are_settings_not_training(text, name, value):
 def test_train_commands(text):
     plan = plan_request(text, stages=READY)
     assert plan.intent == "train"
-    assert tools(plan) == ["split_dataset", "mine_negatives", "train", "evaluate", "calibrate"]
+    assert tools(plan) == [
+        "split_dataset",
+        "mine_negatives",
+        "train",
+        "evaluate",
+        "calibrate",
+        "export_model",
+    ]
 
 
 def test_train_skips_done_stages_and_keeps_settings():
     plan = plan_request("train for 2 epochs", stages=READY | {"splits": {"train": 5}, "negatives": 20})
-    assert tools(plan) == ["set_setting", "train", "evaluate", "calibrate"]
+    assert tools(plan) == ["set_setting", "train", "evaluate", "calibrate", "export_model"]
     assert plan.steps[0]["args"] == {"name": "epochs", "value": "2"}
 
 
@@ -177,7 +184,10 @@ def test_attachments_alone_are_ingested():
 
 
 def test_replies_are_in_the_users_language_and_say_what_next():
-    zh = compose_reply("approve_all", "zh", [("approve_all_pairs", {"approved": 4}, True)], READY)
+    approved = READY | {"pairs": {"approved": 4}}
+    zh = compose_reply(
+        "approve_all", "zh", [("approve_all_pairs", {"action": "approved", "count": 4}, True)], approved
+    )
     assert "已通过 4" in zh and "开始训练" in zh
     en = compose_reply(
         "finetune",
