@@ -171,6 +171,11 @@ def update_results(section: str) -> None:
 
 
 def main() -> None:
+    if "--history" in sys.argv:  # real question history protocol (issue 15): bench/history_quality.py
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from history_quality import main as history_main
+
+        return history_main([a for a in sys.argv[1:] if a != "--history"])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", choices=["debian", "samples"])
     ap.add_argument("--lang", choices=["en", "zh"])

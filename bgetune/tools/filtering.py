@@ -3,6 +3,12 @@
 Checks: query length, passage length, vague/context-missing queries, LLM refusals and "not mentioned" answers,
 round trip with the base model (the pair's own chunk must rank in the top k of the whole corpus or pass a
 similarity bar), and exact / near-duplicate queries (rapidfuzz; the better pair is kept).
+
+Real questions (kind 'real', or source 'import:*' / 'history:*') are judged as real: the checks built for
+synthetic queries (length, vague wording, round trip, copies-the-passage) only flag them for review
+(``pairs.flags``); the same real question imported twice merges into one pair with several positives; a real
+question that is in the golden set is kept out of training. Synthetic queries that duplicate or near-duplicate a
+real question (a pair or a golden question) are dropped with a reason.
 """
 
 from __future__ import annotations
@@ -155,10 +161,15 @@ def round_trip(
     return out
 
 
+def is_real(p: dict[str, Any]) -> bool:
+    """A user's real question (imported history), as opposed to a generated one."""
+    return p.get("kind") == "real" or (p.get("source") or "").startswith(("import:", "history:"))
+
+
 def _better_key(p: dict[str, Any]) -> tuple:
     """Sort key: user-approved first, then real questions, then best round trip, then oldest."""
     user = 0 if p["status"] in ("approved", "edited") else 1
-    real = 0 if p["kind"] == "real" else 1
+    real = 0 if is_real(p) else 1
     rt = p.get("_rt")
     return (user, real, rt[0] if rt else 10**6, -(rt[1] if rt else 0.0), p["id"])
 
@@ -204,7 +215,7 @@ def filter_pairs(
         dict(r)
         for r in ws.query(
             "SELECT p.id, p.chunk_id, p.query, p.passage, p.kind, p.source, p.status, p.status_by, p.scores, p.language, "
-            "c.text AS chunk_text FROM pairs p LEFT JOIN chunks c ON c.id=p.chunk_id ORDER BY p.id"
+            "p.label, c.text AS chunk_text FROM pairs p LEFT JOIN chunks c ON c.id=p.chunk_id ORDER BY p.id"
         )
     ]
     judged = [
@@ -222,11 +233,7 @@ def filter_pairs(
         reasons[r["id"]] = text_reasons(
             r["query"], positive, kind=r["kind"], check_passage_refusal=False, **length_bounds
         )
-        if (
-            r["kind"] != "real"
-            and "query_too_long" not in reasons[r["id"]]
-            and copies_text(r["query"], positive)
-        ):
+        if "query_too_long" not in reasons[r["id"]] and copies_text(r["query"], positive):
             reasons[r["id"]].append("copies_passage")
         if (
             (r["source"] or "").startswith("llm:")
@@ -283,35 +290,88 @@ def filter_pairs(
     if progress:
         progress(2, total_steps, "duplicates")
 
-    # duplicates among the surviving candidates and the user's kept pairs; the better one stays
+    # real questions: the synthetic-query checks above become review flags, never rejections
+    flags: dict[int, list[str]] = {}
+    for r in judged:
+        if is_real(r):
+            flags[r["id"]] = reasons[r["id"]]
+            reasons[r["id"]] = []
+
+    # duplicates among the surviving candidates and the user's kept pairs; the better one stays. A real question
+    # imported twice merges into one pair (the second answer becomes an extra positive); a synthetic query that
+    # repeats a real question (a pair or a golden question) is dropped.
     pool = [
         r
         for r in rows
         if r["status"] in ("approved", "edited") or (r["id"] in reasons and not reasons[r["id"]])
     ]
     pool.sort(key=_better_key)
+    golden_qs = [g["query"] for g in ws.query("SELECT query FROM golden")]
+    golden_keys = {_norm_query(q) for q in golden_qs}
+    real_keys = {_norm_query(r["query"]): r["id"] for r in pool if is_real(r)}
     kept_ids: set[int] = set()
     exact_seen: dict[str, int] = {}
-    dupes = near_duplicates([r["query"] for r in pool], threshold=near_dup_threshold)
+    dupes = near_duplicates([r["query"] for r in pool] + golden_qs, threshold=near_dup_threshold)
     neighbours: dict[int, list[int]] = {}
     for i, j in dupes:
         neighbours.setdefault(j, []).append(i)
+        neighbours.setdefault(i, []).append(j)
+    merges: list[tuple[int, dict[str, Any]]] = []
     for idx, r in enumerate(pool):
         key = _norm_query(r["query"])
+        near = neighbours.get(idx, [])
         if r["id"] in reasons:
-            if key in exact_seen:
-                reasons[r["id"]].append("duplicate_query")
-                continue
-            if any(pool[i]["id"] in kept_ids for i in neighbours.get(idx, [])):
-                reasons[r["id"]].append("near_duplicate_query")
-                continue
+            if is_real(r):
+                if key in golden_keys:
+                    reasons[r["id"]].append("in_golden_set")
+                    continue
+                if any(n >= len(pool) for n in near):
+                    reasons[r["id"]].append("near_golden_question")
+                    continue
+                if key in exact_seen:
+                    winner = exact_seen[key]
+                    if winner in kept_ids and is_real(next(p for p in pool if p["id"] == winner)):
+                        merges.append((winner, r))
+                        reasons[r["id"]].append("merged_duplicate")
+                        continue
+                    flags[r["id"]].append("duplicate_query")
+                elif any(n < idx and pool[n]["id"] in kept_ids for n in near):
+                    flags[r["id"]].append("near_duplicate_query")
+            else:
+                if key in real_keys or key in golden_keys:
+                    reasons[r["id"]].append("duplicates_real_question")
+                    continue
+                if any(n >= len(pool) or (is_real(pool[n]) and pool[n]["id"] in kept_ids) for n in near):
+                    reasons[r["id"]].append("near_duplicates_real_question")
+                    continue
+                if key in exact_seen:
+                    reasons[r["id"]].append("duplicate_query")
+                    continue
+                if any(n < idx and pool[n]["id"] in kept_ids for n in near):
+                    reasons[r["id"]].append("near_duplicate_query")
+                    continue
         exact_seen.setdefault(key, r["id"])
         kept_ids.add(r["id"])
 
     # write: status, reasons, scores, events (only for pairs a filter may judge)
     ts = now_iso()
     by_reason: Counter[str] = Counter()
+    by_flag: Counter[str] = Counter()
+    merged_into = {loser["id"]: winner for winner, loser in merges}
     with ws.tx() as c:
+        for winner, loser in merges:
+            extra = [(loser["chunk_id"], loser["label"])] if loser["chunk_id"] else []
+            extra += [
+                (e["chunk_id"], e["label"])
+                for e in c.execute(
+                    "SELECT chunk_id, label FROM pair_positives WHERE pair_id=?", (loser["id"],)
+                )
+            ]
+            own = c.execute("SELECT chunk_id FROM pairs WHERE id=?", (winner,)).fetchone()[0]
+            c.executemany(
+                "INSERT OR IGNORE INTO pair_positives(pair_id, chunk_id, origin, label) VALUES(?,?,'merged',?)",
+                [(winner, cid, lab) for cid, lab in extra if cid != own],
+            )
         for r in judged:
             rs = sorted(set(reasons[r["id"]]), key=reasons[r["id"]].index)
             by_reason.update(rs)
@@ -319,15 +379,21 @@ def filter_pairs(
             if r.get("_rt"):
                 scores["rt_rank"], scores["rt_sim"] = r["_rt"][0], round(r["_rt"][1], 4)
             new_status = "rejected" if rs else "proposed"
+            fl = sorted(set(flags.get(r["id"], [])), key=flags.get(r["id"], []).index)
+            by_flag.update(fl)
+            why = ", ".join(rs) if rs else None
+            if "merged_duplicate" in rs:
+                why = f"merged into pair {merged_into[r['id']]} as an extra positive"
             cur = c.execute(
-                f"UPDATE pairs SET status=?, reasons=?, scores=?, status_by=?, status_why=?, updated_at=? "
+                f"UPDATE pairs SET status=?, reasons=?, scores=?, status_by=?, status_why=?, flags=?, updated_at=? "
                 f"WHERE id=? AND {_FILTER_OWNED}",
                 (
                     new_status,
                     json.dumps(rs),
                     json.dumps(scores),
                     "filter" if rs else None,
-                    ", ".join(rs) if rs else None,
+                    why,
+                    json.dumps(fl),
                     ts,
                     r["id"],
                 ),
@@ -356,6 +422,9 @@ def filter_pairs(
         "rejected": counts["rejected"],
         "judged": len(judged),
         "by_reason": dict(by_reason.most_common()),
+        "flagged": sum(1 for r in judged if flags.get(r["id"])),
+        "by_flag": dict(by_flag.most_common()),
+        "merged": len(merges),
         "status": counts,
         "round_trip": rt_info,
         "notes": notes,

@@ -179,7 +179,22 @@ def load_data(ws: Workspace, model: Any, cfg: TrainConfig, query_prompt: str) ->
     n_val = int(
         ws.scalar("SELECT count(*) FROM pairs WHERE status IN ('approved','edited') AND split='val'") or 0
     )
-    return Data(examples, p_ids, mq, mp, n_val)
+    return Data(_repeat_by_weight(ws, examples), p_ids, mq, mp, n_val)
+
+
+def _repeat_by_weight(ws: Workspace, examples: list[Example]) -> list[Example]:
+    """Each example ``round(pairs.weight x label / top label)`` times, at least once: real pairs carry a repeat
+    factor against synthetic ones, and a graded label (e.g. 0-4) scales it (an answer rated 4 counts more than
+    one rated 2). Copies share their positives, so plan_batches never puts two in one batch."""
+    rows = ws.query("SELECT id, weight, label FROM pairs WHERE weight != 1.0 OR label IS NOT NULL")
+    if not rows:
+        return examples
+    top = max([r["label"] for r in rows if r["label"] is not None and r["label"] > 0] or [1.0])
+    times = {
+        r["id"]: max(1, round(float(r["weight"]) * (r["label"] / top if r["label"] is not None else 1.0)))
+        for r in rows
+    }
+    return [e for e in examples for _ in range(times.get(e.pair_id, 1))]
 
 
 def _truncate(ids: list[int], n: int) -> list[int]:
