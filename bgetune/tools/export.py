@@ -108,6 +108,9 @@ def export_model(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp.rename(out)
     shutil.rmtree(old, ignore_errors=True)
+    from bgetune.tools.onnx_export import write_usage_section
+
+    write_usage_section(out)  # drop-in snippets: sentence-transformers, openai, LangChain, Dify, TEI, vLLM
     return {
         "model_dir": str(out),
         "model_card": str(out / "README.md"),
