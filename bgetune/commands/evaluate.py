@@ -1,4 +1,4 @@
-"""CLI of the evaluation area: `bgetune eval`, `calibrate`, `score`, `diagnose`, `guard`."""
+"""CLI of the evaluation area: `bgetune eval`, `calibrate`, `score`, `guard` (`diagnose`: commands/diagnose.py)."""
 
 from __future__ import annotations
 
@@ -193,35 +193,6 @@ def register(app: typer.Typer) -> None:
             text += f"\n{res['note']}"
         emit(res, as_json, text)
 
-    @app.command("diagnose")
-    def diagnose_cmd(
-        query: str = typer.Argument(..., help="The query that misses."),
-        expected: str | None = typer.Option(
-            None, "--expected", help="Text of the passage that should come first."
-        ),
-        expected_id: str | None = typer.Option(
-            None, "--expected-id", help="Chunk id or knowledge-base id expected."
-        ),
-        model: str | None = typer.Option(
-            None, "--model", "-m", help="Tuned model folder (default: the workspace's)."
-        ),
-        workspace: Path | None = WorkspaceOpt,
-        as_json: bool = JsonOpt,
-    ) -> None:
-        """Why does this query miss? Ranks, competitors, truncation, chunk splits, coverage; a verdict and next step."""
-        from bgetune.tools.diagnosis import diagnose
-        from bgetune.tools.evaluation import EvaluationError
-
-        if expected and expected_id:
-            fail("pass --expected or --expected-id, not both")
-        ws, _ = open_workspace(workspace, create=False)
-        try:
-            res = diagnose(ws, query, expected=expected, expected_id=expected_id, model_dir=model)
-        except EvaluationError as exc:
-            fail(str(exc))
-            return
-        emit(res, as_json, "\n".join(_diagnosis_text(res)))
-
     @app.command("guard")
     def guard_cmd(
         model: str | None = typer.Option(
@@ -259,46 +230,3 @@ def register(app: typer.Typer) -> None:
         else:
             lines.append("no forgetting beyond 1 point nDCG@10: no merge needed")
         emit(res, as_json, "\n".join(lines))
-
-
-def _diagnosis_text(res: dict[str, Any]) -> list[str]:
-    lines = [f"query: {res['query']}"]
-    if "results" in res:
-        for i, r in enumerate(res["results"], 1):
-            prob = f" p={r['probability']:.2f} {r['decision']}" if r["probability"] is not None else ""
-            lines.append(f"  {i}. {r['score']:.3f}{prob}  [{r['document']}] {r['text'][:90]}")
-    if res.get("ranks"):
-        for name, r in res["ranks"].items():
-            thr = (
-                f", {r['gap_to_threshold']:+.3f} vs threshold"
-                if r.get("gap_to_threshold") is not None
-                else ""
-            )
-            lines.append(
-                f"  {name}: expected at rank {r['rank']}, score {r['score']:.3f}, "
-                f"{r['gap_to_winner']:.3f} below the winner{thr}"
-            )
-        for c in res.get("competitors", []):
-            tag = "plausible answer" if c["plausible_answer"] else "competitor"
-            lines.append(
-                f"    beaten by {c['score']:.3f} ({tag}: {c['why']}) [{c['document']}] {c['text'][:80]}"
-            )
-        for t in res.get("truncation", []):
-            if t["truncated"]:
-                lines.append(
-                    f"  chunk {t['chunk_id']} has {t['tokens']} tokens > max_seq_length {t['max_seq_length']}"
-                )
-        if res.get("split_across_chunks"):
-            lines.append("  the expected text spans two adjacent chunks")
-        cov = res.get("training_coverage", {})
-        for n in cov.get("nearest_training_queries", []):
-            lines.append(f"  nearest training query {n['similarity']:.2f}: {n['query'][:80]}")
-        ov = res.get("term_overlap")
-        if ov:
-            lines.append(
-                f"  query terms in the expected passage: {ov['coverage']:.0%}; missing: "
-                + ", ".join(ov["missing_from_expected"][:10])
-            )
-    lines.append(f"verdict: {res['verdict']}")
-    lines.append(f"next step: {res['next_step']}")
-    return lines
