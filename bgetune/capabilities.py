@@ -45,7 +45,11 @@ GATED_COSTS: frozenset[str] = frozenset({"gpu", "paid-llm"})
 Progress = Callable[[int, int, str], None]
 
 # Modules that declare capabilities (each has a module-level ``CAPABILITIES: list[Capability]``).
-CAPABILITY_MODULES: list[str] = ["bgetune.stages"]
+CAPABILITY_MODULES: list[str] = [
+    "bgetune.stages",
+    "bgetune.tools.serve",
+    "bgetune.tools.onnx_export",
+]
 
 
 def setting(

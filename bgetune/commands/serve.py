@@ -1,13 +1,14 @@
-"""CLI: `bgetune serve` (an OpenAI-compatible embeddings server) and `bgetune export-onnx`."""
+"""CLI: `bgetune serve`, an OpenAI-compatible embeddings server in the foreground.
+
+(`bgetune export-onnx` is derived from the ``export_onnx`` capability in bgetune/tools/onnx_export.py.)"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
-from bgetune.cli_common import JsonOpt, WorkspaceOpt, emit, fail, open_workspace
+from bgetune.cli_common import WorkspaceOpt, fail, open_workspace
 
 
 def _model_folder(model_dir: Path | None, workspace: Path | None) -> Path:
@@ -95,35 +96,3 @@ def register(app: typer.Typer) -> None:
             run_server(cfg, on_ready=ready)
         except ServeError as exc:
             fail(str(exc), 2)
-
-    @app.command("export-onnx")
-    def export_onnx_cmd(
-        model_dir: Path | None = typer.Argument(
-            None, help="sentence-transformers folder (default: the workspace's exported model)."
-        ),
-        workspace: Path | None = WorkspaceOpt,
-        quantize: str = typer.Option("none", "--quantize", help="none, or int8 (dynamic, per-channel)."),
-        no_quality: bool = typer.Option(
-            False, "--no-quality", help="Skip measuring each file against the torch model."
-        ),
-        as_json: bool = JsonOpt,
-    ) -> None:
-        """Write onnx/model.onnx (and the int8 file) into the folder, measure each, note it in the model card."""
-        from bgetune.capabilities import as_dict
-        from bgetune.tools.onnx_export import OnnxExportError, export_onnx
-
-        if quantize not in ("none", "int8"):
-            fail(f"--quantize must be none or int8, got {quantize!r}")
-        folder = _model_folder(model_dir, workspace)
-        ws = None
-        if workspace or os.environ.get("BGETUNE_WORKSPACE"):
-            try:
-                ws, _ = open_workspace(workspace, create=False)
-            except Exception:  # noqa: BLE001 - quality then uses the folder alone
-                ws = None
-        try:
-            res = export_onnx(folder, quantize=quantize, ws=ws, quality=not no_quality)  # type: ignore[arg-type]
-        except OnnxExportError as exc:
-            fail(str(exc), 2)
-            return
-        emit(as_dict(res), as_json, res.text())

@@ -421,7 +421,7 @@ class ExportOnnxOptions:
     )
     quantize: str = setting(
         "int8",
-        help="none, or int8 (a 4x smaller file; its quality loss is measured).",
+        help="none, or int8 (a smaller file, faster on most CPUs; its quality loss is measured).",
         choices=("none", "int8"),
         say=("int8", "quantize", "量化"),
     )
