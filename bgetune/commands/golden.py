@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         try:
             res = golden_add(
                 Context(ws=ws, settings=settings),
-                GoldenAddOptions(questions=list(questions or []), file=str(file) if file else None),
+                GoldenAddOptions(questions=list(questions or []), path=str(file) if file else None),
             )
         except BgetuneError as exc:
             fail(str(exc))

@@ -102,7 +102,8 @@ class ShipDecision:
         return next(c for c in self.candidates if c.name == name)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """JSON-ready, with the replies in both languages (``text``: English, ``text_zh``)."""
+        return dataclasses.asdict(self) | {"text": self.text("en"), "text_zh": self.text("zh")}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ShipDecision:

@@ -621,8 +621,8 @@ class GoldenAddOptions:
         positional=True,
         say=("questions", "real questions", "golden questions", "问题", "真实问题", "黄金问题"),
     )
-    file: str | None = setting(
-        None, help="A .txt (one per line), .csv/.xlsx (question column) or .jsonl file."
+    path: str | None = setting(
+        None, help="A .txt (one per line), .csv/.xlsx (question column) or .jsonl file of questions."
     )
 
 
@@ -662,11 +662,11 @@ def golden_add(ctx: Context, opts: GoldenAddOptions) -> GoldenAddResult:
         a, d = add_questions(ctx.ws, items, source="typed")
         added += a
         dups += d
-    for f in ([opts.file] if opts.file else []) + list(ctx.files or []):
+    for f in dict.fromkeys(([opts.path] if opts.path else []) + list(ctx.files or [])):
         a, d = add_questions(ctx.ws, read_questions_file(f), source=f"file:{Path(f).name}")
         added += a
         dups += d
-    if not items and not opts.file and not ctx.files:
+    if not items and not opts.path and not ctx.files:
         raise GoldenError(
             "no questions given: type or paste them (one per line), or attach a txt/CSV/XLSX file"
         )
@@ -685,6 +685,11 @@ class GoldenCandidatesResult:
     question: GoldenQuestion | None
     candidates: list[Candidate]
     counts: GoldenCounts
+    question_id: int | None = None  # the question a following label refers to (None: nothing left)
+
+    def __post_init__(self) -> None:
+        if self.question is not None and self.question_id is None:
+            self.question_id = self.question.id
 
     def text(self, lang: str = "en") -> str:
         if self.question is None:
@@ -721,10 +726,13 @@ def golden_candidates(ctx: Context, opts: GoldenCandidatesOptions) -> GoldenCand
 
 @dataclass(kw_only=True)
 class GoldenLabelOptions:
-    answer: str = setting(
+    answer: str | None = setting(
+        None,
         help='Candidate numbers ("1 3"), chunk ids, or "none" when the documents do not answer it.',
         positional=True,
     )
+    picks: list[int] | None = setting(None, help="Candidate numbers (same as answer).")
+    none: bool = setting(False, help="The documents do not answer the question (kept as unanswerable).")
     query_id: int | None = setting(
         None, help="Question id (default: the question whose candidates were shown last).", min=1
     )
@@ -764,7 +772,10 @@ def golden_label(ctx: Context, opts: GoldenLabelOptions) -> GoldenLabelResult:
     qid = opts.query_id or _last_shown(ctx.ws)
     if qid is None:
         raise GoldenError("which question? show candidates first (golden_candidates) or give its id")
-    q = label_question(ctx.ws, qid, opts.answer)
+    answer = "none" if opts.none else opts.answer or " ".join(str(n) for n in opts.picks or [])
+    if not answer:
+        raise GoldenError('give candidate numbers ("1 3"), chunk ids, or "none"')
+    q = label_question(ctx.ws, qid, answer)
     nxt = next_unlabeled(ctx.ws)
     return GoldenLabelResult(q, golden_counts(ctx.ws), nxt.id if nxt else None)
 

@@ -151,12 +151,26 @@ def test_capabilities_walk_a_labelling_session(faq_ws):
     lab = g.golden_label(ctx, g.GoldenLabelOptions(answer="1"))
     assert lab.question.id == shown.question.id and lab.question.pos_ids == [shown.candidates[0].chunk_id]
     assert lab.next_id == shown.question.id + 1
+    # the chat's planner sends picks / none; the next shown question is the one they label
+    nxt = g.golden_candidates(ctx, g.GoldenCandidatesOptions(k=3))
+    assert nxt.question_id == lab.next_id
+    assert g.golden_label(ctx, g.GoldenLabelOptions(picks=[2, 1])).question.pos_ids == [
+        nxt.candidates[1].chunk_id,
+        nxt.candidates[0].chunk_id,
+    ]
+    g.golden_candidates(ctx, g.GoldenCandidatesOptions())
+    assert g.golden_label(ctx, g.GoldenLabelOptions(none=True)).question.status == "unanswerable"
+    assert g.golden_candidates(ctx, g.GoldenCandidatesOptions()).question is None
     lst = g.golden_list(ctx, g.GoldenListOptions())
-    assert len(lst.questions) == 3 and "✓" in lst.text("en")
+    assert len(lst.questions) == 3 and "✓" in lst.text("en") and "∅" in lst.text("en")
     with pytest.raises(g.GoldenError, match="no questions given"):
         g.golden_add(ctx, g.GoldenAddOptions())
-    names = [c.name for c in g.CAPABILITIES]
-    assert {"golden_add", "golden_candidates", "golden_label", "golden_list", "evaluate_golden"} <= set(names)
+    from bgetune import capabilities
+
+    table = capabilities.table()
+    assert {"golden_add", "golden_candidates", "golden_label", "golden_list", "evaluate_golden"} <= set(table)
+    opts = table["golden_label"].make_options({"answer": "1 3"})
+    assert opts.answer == "1 3" and opts.none is False
 
 
 def test_cli_golden_add_label_list(faq_ws, tmp_path):
