@@ -125,13 +125,23 @@ def _register_areas() -> None:
 _register_areas()
 
 
+def _register_capabilities() -> None:
+    from bgetune.surfaces import register_cli
+
+    register_cli(app)
+
+
+_register_capabilities()
+
+
 def main() -> None:
+    from bgetune.errors import BgetuneError
     from bgetune.models import ModelError
     from bgetune.workspace import WorkspaceError
 
     try:
         app()
-    except (WorkspaceError, ModelError) as exc:
+    except (BgetuneError, WorkspaceError, ModelError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(2)
 

@@ -40,6 +40,7 @@ class Result:
 
     def data(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "detail"}
+        out = {k: v.data() if isinstance(v, Result) else v for k, v in out.items()}
         return {**self.detail, **out}
 
     def text(self, lang: str = "en") -> str:  # pragma: no cover - each result says itself
@@ -620,13 +621,19 @@ class FilterOptions:
         10, help="A synthetic query's own chunk must rank within this many.", min=1, max=1000
     )
     min_similarity: float = setting(0.6, help="...or reach this cosine similarity.", min=0.0, max=1.0)
-    round_trip: bool = setting(True, help="Check each synthetic query against the base model (round trip).")
+    round_trip: bool = setting(
+        True, help="Check each synthetic query against the base model (round trip).", flag="--round-trip"
+    )
 
 
 def _filter(ctx: Context, o: FilterOptions) -> FilterResult:
     from bgetune.tools.filtering import filter_pairs
 
-    kw: dict[str, Any] = {"top_k": o.top_k, "min_similarity": o.min_similarity, "round_trip": o.round_trip}
+    kw: dict[str, Any] = {
+        "top_k": o.top_k,
+        "min_similarity": o.min_similarity,
+        "round_trip_check": o.round_trip,
+    }
     import inspect
 
     accepted = inspect.signature(filter_pairs).parameters
@@ -944,10 +951,6 @@ def _train(ctx: Context, o: TrainOptions) -> TrainResult:
     return TrainResult.of(out)
 
 
-def _train_cost(ctx: Context | None, o: Any) -> str:
-    return "gpu"
-
-
 @dataclass(kw_only=True)
 class EvalOptions:
     split: Literal["test", "val"] = setting("test", help="Held-out split to score.")
@@ -1243,7 +1246,7 @@ CAPABILITIES = [
         _train,
         TrainOptions,
         TrainResult,
-        cost=_train_cost,
+        cost="gpu",
         requires=(HAS_APPROVED,),
         estimate=_train_estimate,
         stage=7,
@@ -1440,6 +1443,7 @@ AFTER_TRAIN = ("evaluate", "calibrate", "export_model")
 class GenerateOptions:
     mode: Literal["auto", "llm", "offline"] = setting("auto", help="auto: the LLM if one is configured.")
     max_chunks: int | None = setting(None, help="Only the first N chunks (omit for all).", min=1)
+    then_filter: bool = setting(True, help="Run the filters on the new pairs afterwards.", flag="--filter")
 
 
 @dataclass
@@ -1448,12 +1452,15 @@ class GenerateResult(Result):
     mode: str = ""
     chunks_done: int = 0
 
+    filter: FilterResult | None = None
+
     def text(self, lang: str = "en") -> str:
-        return say(
+        out = say(
             lang,
             f"Generated {self.pairs_added} pairs ({self.mode}) from {self.chunks_done} chunks.",
             f"生成了 {self.pairs_added} 个问答对（{self.mode}），来自 {self.chunks_done} 个分块。",
         )
+        return out + ("\n" + self.filter.text(lang) if self.filter else "")
 
 
 def _gen_mode(ctx: Context | None, o: Any) -> str:
@@ -1479,7 +1486,10 @@ def _generate(ctx: Context, o: GenerateOptions) -> GenerateResult:
     res = generate_pairs(
         ctx.ws, ctx.settings, chunk_ids=_chunk_ids(ctx, o), mode=_gen_mode(ctx, o), progress=ctx.progress
     )
-    return GenerateResult.of(res)
+    out = GenerateResult.of(res)
+    if o.then_filter and ctx.ws.scalar("SELECT count(*) FROM pairs WHERE status='proposed'"):
+        out.filter = _filter(ctx, FilterOptions())
+    return out
 
 
 def _generate_estimate(ctx: Context, o: GenerateOptions) -> dict[str, Any]:

@@ -91,10 +91,7 @@ def _cli_param(f: dataclasses.Field) -> inspect.Parameter:
     if typing.get_origin(base) is Literal:
         choices = typing.get_args(base)
         base = str
-    if choices:
-        import click
-
-        kw["click_type"] = click.Choice([str(c) for c in choices])
+    if choices:  # checked by Capability.make_options (a clear error naming the choices)
         kw["help"] = f"{help_} One of: {', '.join(map(str, choices))}."
     if typing.get_origin(base) is list:
         item = typing.get_args(base)[0] if typing.get_args(base) else str
@@ -111,9 +108,9 @@ def _cli_param(f: dataclasses.Field) -> inspect.Parameter:
             f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
         )
     if base is bool:
-        d = default_of(f)
-        default = typer.Option(bool(d), f"{_flag(f)}/--no-{_flag(f)[2:]}", help=help_)
-        return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=bool)
+        # None: not given, so a remembered workspace value (or the declared default) applies
+        default = typer.Option(None, f"{_flag(f)}/--no-{_flag(f)[2:]}", help=f"{help_} (default {default_of(f)})")
+        return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=bool | None)
     annotation = base if required else base | None
     if meta.get("positional"):
         default = typer.Argument(... if required else None, help=help_)
@@ -137,7 +134,7 @@ def _confirm_cost(cap: Capability, ctx: Context, opts: Any, yes: bool, as_json: 
             fg=typer.colors.RED,
             err=True,
         )
-        raise typer.Exit(2)
+        raise typer.Exit(1)
     if not typer.confirm("go ahead?", default=False):
         typer.secho("cancelled; nothing ran", err=True)
         raise typer.Exit(1)
@@ -173,6 +170,22 @@ def make_command(cap: Capability) -> Any:
     ]
     params += [_cli_param(f) for f in fields]
     gated_possible = cap.estimate is not None or callable(cap.cost) or cap.cost in ("gpu", "paid-llm")
+    llm_possible = callable(cap.cost)  # may cost paid LLM tokens: the server can be named here
+    if llm_possible:
+        params += [
+            inspect.Parameter(
+                "llm_base_url",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=typer.Option(None, "--llm-base-url", help="OpenAI-compatible server URL."),
+                annotation=str | None,
+            ),
+            inspect.Parameter(
+                "llm_model",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=typer.Option(None, "--llm-model", help="Model name on that server."),
+                annotation=str | None,
+            ),
+        ]
     if gated_possible:
         params.append(
             inspect.Parameter(
@@ -195,7 +208,12 @@ def make_command(cap: Capability) -> Any:
 
         as_json = kw.pop("as_json", False)
         yes = kw.pop("yes", False)
+        llm = {k: kw.pop(k) for k in ("llm_base_url", "llm_model") if k in kw}
         ws, settings = open_workspace(kw.pop("workspace", None))
+        if any(llm.values()):
+            from bgetune.config import Settings
+
+            settings = Settings(workspace=ws.root, **{k: v for k, v in llm.items() if v})
         try:
             opts = cap.make_options(kw, ws)
             ctx = Context(ws=ws, settings=settings, progress=TqdmProgress(cap.name, unit="item"), files=None)  # type: ignore[arg-type]

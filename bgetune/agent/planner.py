@@ -621,7 +621,6 @@ def plan_request(
             + [
                 _step("base_model_info"),
                 _step("generate_pairs", mode=gen_mode),
-                _step("filter_pairs"),
                 _step("show_dataset"),
             ],
         )
@@ -674,9 +673,7 @@ def plan_request(
             return plan(intent, [_step("split_dataset")])
         if intent == "generate":
             mode = "offline" if re.search(r"offline|离线", rest, _I) else gen_mode
-            return plan(
-                intent, [_step("generate_pairs", mode=mode), _step("filter_pairs"), _step("show_dataset")]
-            )
+            return plan(intent, [_step("generate_pairs", mode=mode), _step("show_dataset")])
         if intent == "ingest" and doc_files:
             return plan(intent, [_step("ingest")])
         if intent == "status":

@@ -15,96 +15,6 @@ def _ws(workspace: Path | None):
     return open_workspace(workspace, create=False)
 
 
-def generate(
-    workspace: Path | None = WorkspaceOpt,
-    mode: str = typer.Option(
-        "auto", "--mode", help="auto (LLM if configured, else offline), llm or offline."
-    ),
-    llm_base_url: str | None = typer.Option(None, "--llm-base-url", help="OpenAI-compatible server URL."),
-    llm_model: str | None = typer.Option(None, "--llm-model", help="Model name on that server."),
-    estimate_only: bool = typer.Option(
-        False, "--estimate", help="Only print the estimate (calls, tokens, money)."
-    ),
-    no_filter: bool = typer.Option(False, "--no-filter", help="Do not run the filters afterwards."),
-    as_json: bool = JsonOpt,
-) -> None:
-    """Generate query-passage pairs from the ingested chunks (resumable; cached LLM answers cost nothing)."""
-    from bgetune.config import Settings
-    from bgetune.tools.filtering import filter_pairs
-    from bgetune.tools.qa_generation import estimate_generation, generate_pairs
-
-    ws, _ = _ws(workspace)
-    settings = Settings(workspace=ws.root, llm_base_url=llm_base_url, llm_model=llm_model)
-    if not ws.scalar("SELECT count(*) FROM chunks"):
-        fail(f"workspace {ws.root} has no chunks; run `bgetune ingest DOCS --workspace {ws.root}` first")
-    est = estimate_generation(ws, settings)
-    if estimate_only:
-        emit(est, as_json, _estimate_text(est))
-        return
-    try:
-        result = generate_pairs(ws, settings, mode=mode, progress=TqdmProgress("generate", unit="chunk"))
-    except ValueError as exc:
-        fail(str(exc))
-    result["estimate"] = est
-    if not no_filter and ws.scalar("SELECT count(*) FROM pairs WHERE status='proposed'"):
-        result["filter"] = filter_pairs(ws, settings=settings, progress=TqdmProgress("filter", unit="item"))
-    lines = [
-        f"mode {result['mode']}: {result['chunks_done']} chunks done, {result['chunks_cached']} cached, "
-        f"{result['chunks_skipped']} already done, {result['chunks_failed']} failed; {result['pairs_added']} pairs added",
-    ]
-    if result.get("note"):
-        lines.append(f"note: {result['note']}")
-    for e in result["errors"][:5]:
-        lines.append(f"  failed chunk {e['chunk_id'][:10]} ({e['document']}): {e['error']}")
-    if "filter" in result:
-        f = result["filter"]
-        lines.append(f"filters: {f['kept']} kept, {f['rejected']} rejected {f['by_reason']}")
-        lines += [f"note: {n}" for n in f["notes"]]
-    lines.append("next: `bgetune review list`, then `bgetune review approve-all` and `bgetune split`")
-    emit(result, as_json, "\n".join(lines))
-
-
-def _estimate_text(est: dict) -> str:
-    if est["mode"] == "offline":
-        return f"offline generation of {est['chunks']} chunks: no LLM calls, no cost"
-    money = (
-        f", about {est['money']} {est['currency']}"
-        if est["money"] is not None
-        else " (set BGETUNE_LLM_PRICE_IN/OUT for money)"
-    )
-    return (
-        f"{est['model']}: {est['calls']} calls for {est['chunks']} chunks ({est['cached_chunks']} cached), "
-        f"~{est['tokens_in']} tokens in, ~{est['tokens_out']} out{money}"
-    )
-
-
-def filter_cmd(
-    workspace: Path | None = WorkspaceOpt,
-    base_model: str | None = typer.Option(None, "--base-model", help="Model for the round-trip check."),
-    top_k: int = typer.Option(10, "--top-k", help="Own chunk must rank within this many."),
-    min_similarity: float = typer.Option(0.6, "--min-similarity", help="...or reach this cosine similarity."),
-    no_round_trip: bool = typer.Option(False, "--no-round-trip", help="Skip the base-model check."),
-    as_json: bool = JsonOpt,
-) -> None:
-    """Re-run the filters (user decisions are never overturned)."""
-    from bgetune.tools.filtering import filter_pairs
-
-    ws, settings = _ws(workspace)
-    r = filter_pairs(
-        ws,
-        settings=settings,
-        base_model=base_model,
-        top_k=top_k,
-        min_similarity=min_similarity,
-        round_trip_check=not no_round_trip,
-        progress=TqdmProgress("filter", unit="item"),
-    )
-    text = f"{r['kept']} kept, {r['rejected']} rejected {r['by_reason']}" + "".join(
-        f"\nnote: {n}" for n in r["notes"]
-    )
-    emit(r, as_json, text)
-
-
 @review_app.command("list")
 def review_list(
     workspace: Path | None = WorkspaceOpt,
@@ -218,60 +128,92 @@ def review_approve_all(workspace: Path | None = WorkspaceOpt, as_json: bool = Js
 
 
 def import_pairs_cmd(
-    file: Path = typer.Argument(..., help="CSV, XLSX or JSONL of real questions and answers."),
-    workspace: Path | None = WorkspaceOpt,
-    query_col: str | None = typer.Option(None, "--query-col", help="Column holding the questions."),
-    answer_col: str | None = typer.Option(
-        None, "--answer-col", help="Column holding answers / clicked documents."
+    file: Path = typer.Argument(
+        ..., help="CSV, TSV, XLSX or JSONL of real questions (and answers, clicks...)."
     ),
+    workspace: Path | None = WorkspaceOpt,
+    query_col: str | None = typer.Option(
+        None, "--query-col", "--question-col", help="Column holding the questions."
+    ),
+    answer_col: str | None = typer.Option(
+        None, "--answer-col", help="Column holding answer texts / clicked documents."
+    ),
+    answer_id_col: str | None = typer.Option(
+        None, "--answer-id-col", help="Column holding answer/document ids."
+    ),
+    title_col: str | None = typer.Option(None, "--title-col", help="Column holding answer titles."),
+    url_col: str | None = typer.Option(None, "--url-col", help="Column holding answer urls."),
+    clicked_col: str | None = typer.Option(
+        None, "--clicked-col", help="Column saying clicked / useful (yes/no)."
+    ),
+    session_col: str | None = typer.Option(None, "--session-col", help="Column holding a session id."),
+    time_col: str | None = typer.Option(None, "--time-col", help="Column holding when it was asked."),
+    rank_col: str | None = typer.Option(
+        None, "--rank-col", help="Column holding the rank a result was shown at."
+    ),
+    label_col: str | None = typer.Option(
+        None, "--label-col", help="Column holding a graded label (e.g. 0-4)."
+    ),
+    delimiter: str | None = typer.Option(
+        None, "--delimiter", help="CSV delimiter ('tab' for TSV); detected."
+    ),
+    sheet: str | None = typer.Option(None, "--sheet", help="XLSX sheet (default: the first)."),
+    session_window: float = typer.Option(10.0, "--session-window", help="Reformulation window in minutes."),
+    repeat: float = typer.Option(2.0, "--repeat", help="Repeat factor of real pairs in training."),
+    golden_share: float = typer.Option(
+        0.0, "--golden-share", help="Share of questions (by cluster) kept aside as the golden set."
+    ),
+    no_embedding: bool = typer.Option(False, "--no-embedding", help="Do not link answers by embedding."),
+    preview: bool = typer.Option(False, "--preview", help="Only show the detected columns and the plan."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Import without asking to confirm the columns."),
     no_filter: bool = typer.Option(False, "--no-filter", help="Do not run the filters afterwards."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Import your own question history; answers are linked to the chunks that hold them."""
+    """Import your own question history (or click log): columns detected and confirmed, answers linked to the
+    chunks that hold them, unlinkable rows kept with their reason."""
+    import dataclasses
+    import sys
+
+    from bgetune.capabilities import Context
     from bgetune.tools.filtering import filter_pairs
-    from bgetune.tools.pairs_io import ImportError_, import_pairs
+    from bgetune.tools.history import HistoryError, HistoryOptions, import_history, preview_history
 
     ws, settings = _ws(workspace)
+    opts = HistoryOptions(
+        path=str(file), question_col=query_col, answer_col=answer_col, answer_id_col=answer_id_col,
+        title_col=title_col, url_col=url_col, clicked_col=clicked_col, session_col=session_col,
+        time_col=time_col, rank_col=rank_col, label_col=label_col, delimiter=delimiter, sheet=sheet,
+        session_window_minutes=session_window, repeat=repeat, golden_share=golden_share,
+        embedding=not no_embedding,
+    )  # fmt: skip
     try:
-        r = import_pairs(ws, file, query_col=query_col, answer_col=answer_col, settings=settings)
-    except ImportError_ as exc:
+        pv = preview_history(Context(ws=ws, settings=settings), opts)
+    except HistoryError as exc:
         fail(str(exc))
-    if not no_filter and r["imported"]:
-        r["filter"] = filter_pairs(ws, settings=settings, progress=TqdmProgress("filter", unit="item"))
-    lines = [
-        f"{r['imported']} pairs imported from {file} ({r['rows']} rows); linked {r['linked']}, "
-        f"own passage {r['own_passage']}"
-    ]
-    for b in r["bad_rows"]:
-        lines.append(
-            f"  row {b['row']}: {b['reason']}" + (f" ({b['query'][:50]!r})" if b.get("query") else "")
-        )
-    emit(r, as_json, "\n".join(lines))
-
-
-def split_cmd(
-    workspace: Path | None = WorkspaceOpt,
-    val: float = typer.Option(0.1, "--val"),
-    test: float = typer.Option(0.2, "--test"),
-    seed: int = typer.Option(13, "--seed"),
-    as_json: bool = JsonOpt,
-) -> None:
-    """Split kept pairs into train/val/test by document (or section), with no leakage."""
-    from bgetune.tools.split import make_split
-
-    ws, _ = _ws(workspace)
+    if preview:
+        emit(dataclasses.asdict(pv), as_json, pv.text())
+        return
+    if not yes:
+        if as_json or not sys.stdin.isatty():
+            fail(
+                f"{pv.text()}\nnothing imported: check the columns above, then rerun with --yes "
+                "(or name a column, e.g. --title-col TITLE)"
+            )
+        typer.echo(pv.text(), err=True)
+        if not typer.confirm("Import with these columns?", default=True, err=True):
+            fail("nothing imported; name the right columns with --query-col, --answer-col, --title-col ...")
+    bar = TqdmProgress("import", unit="step", disable=as_json)
     try:
-        r = make_split(ws, val=val, test=test, seed=seed)
-    except ValueError as exc:
+        r = import_history(Context(ws=ws, settings=settings, progress=bar), opts)
+    except HistoryError as exc:
         fail(str(exc))
-    text = (
-        f"split by {r['unit']}: pairs {r['pairs']}, chunks {r['chunks']}, documents {r['documents']}, "
-        f"real questions {r['real_questions']}, {r['dropped_near_duplicates']} near-duplicates dropped from train"
-    )
-    for k in ("note", "warning"):
-        if r.get(k):
-            text += f"\n{k}: {r[k]}"
-    emit(r, as_json, text)
+    out = dataclasses.asdict(r)
+    if not no_filter and r.pairs:
+        f = filter_pairs(ws, settings=settings, progress=TqdmProgress("filter", unit="item"))
+        r.flagged, r.rejected = f.get("flagged", 0), f["rejected"]
+        out["filter"] = f
+        out["flagged"], out["rejected"] = r.flagged, r.rejected
+    emit(out, as_json, r.text())
 
 
 def export_data(
@@ -300,9 +242,6 @@ def export_data(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("generate")(generate)
-    app.command("filter")(filter_cmd)
     app.add_typer(review_app, name="review")
     app.command("import-pairs")(import_pairs_cmd)
-    app.command("split")(split_cmd)
     app.command("export-data")(export_data)

@@ -25,7 +25,7 @@ def tools(plan) -> list[str]:
 def test_finetune_with_files(text):
     plan = plan_request(text, files=["/x/a.pdf"], new_files=True, stages={})
     assert plan.intent == "finetune"
-    assert tools(plan) == ["ingest", "base_model_info", "generate_pairs", "filter_pairs", "show_dataset"]
+    assert tools(plan) == ["ingest", "base_model_info", "generate_pairs", "show_dataset"]
     assert plan.steps[2]["args"]["mode"] == "offline"
 
 
