@@ -1770,41 +1770,38 @@ class FixResult:
 
 
 def _golden_add(ws: Workspace, query: str, chunk_ids: list[str], language: str) -> tuple[int, bool]:
-    """Upsert a labeled golden question (through tools.golden when it offers an add function)."""
-    import importlib.util
-
-    if importlib.util.find_spec("bgetune.tools.golden") is not None:
-        mod = importlib.import_module("bgetune.tools.golden")
-        fn = getattr(mod, "add_golden", None)
-        if callable(fn):
-            try:
-                fn(ws, query, pos_ids=chunk_ids, source="diagnosis")
-                row = ws.conn.execute("SELECT id, pos_ids FROM golden WHERE query=?", (query,)).fetchone()
-                if row and set(chunk_ids) <= set(json.loads(row["pos_ids"] or "[]")):
-                    return int(row["id"]), True
-            except TypeError:
-                pass  # another signature: insert directly below
+    """Add a labeled golden question (through tools.golden when it is installed), or merge the answers into
+    the existing one. Returns (golden id, whether anything changed)."""
     from bgetune.workspace import now_iso
 
-    now = now_iso()
-    with ws.tx() as c:
-        row = c.execute("SELECT id, pos_ids, status FROM golden WHERE query=?", (query,)).fetchone()
-        if row:
-            pos = list(json.loads(row["pos_ids"] or "[]"))
-            new = [x for x in chunk_ids if x not in pos]
-            if not new and row["status"] == "labeled":
-                return int(row["id"]), False
-            c.execute(
-                "UPDATE golden SET pos_ids=?, status='labeled', updated_at=? WHERE id=?",
-                (json.dumps(pos + new), now, row["id"]),
+    row = ws.conn.execute("SELECT id, pos_ids, status FROM golden WHERE query=?", (query,)).fetchone()
+    if row is None:
+        try:
+            from bgetune.tools.golden import add_questions
+        except ImportError:
+            add_questions = None  # type: ignore[assignment]
+        if add_questions is not None:
+            ids, _ = add_questions(ws, [{"query": query, "pos_ids": chunk_ids}], source="diagnosis")
+            if ids:
+                return ids[0], True
+        now = now_iso()
+        with ws.tx() as c:
+            cur = c.execute(
+                "INSERT INTO golden(query, pos_ids, status, source, language, created_at, updated_at) "
+                "VALUES(?,?,?,?,?,?,?)",
+                (query, json.dumps(chunk_ids), "labeled", "diagnosis", language, now, now),
             )
-            return int(row["id"]), True
-        cur = c.execute(
-            "INSERT INTO golden(query, pos_ids, status, source, language, created_at, updated_at) "
-            "VALUES(?,?,?,?,?,?,?)",
-            (query, json.dumps(chunk_ids), "labeled", "diagnosis", language, now, now),
+            return int(cur.lastrowid), True
+    pos = list(json.loads(row["pos_ids"] or "[]"))
+    new = [x for x in chunk_ids if x not in pos]
+    if not new and row["status"] == "labeled":
+        return int(row["id"]), False
+    with ws.tx() as c:
+        c.execute(
+            "UPDATE golden SET pos_ids=?, status='labeled', updated_at=? WHERE id=?",
+            (json.dumps(pos + new), now_iso(), row["id"]),
         )
-        return int(cur.lastrowid), True
+    return int(row["id"]), True
 
 
 def apply_fix(ws: Workspace, miss_id: int, action: str, **args: Any) -> FixResult:
