@@ -8,20 +8,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bgetune.stages import PIPELINE_STAGES
+
 Progress = Callable[[int, int, str], None]
 
-STAGES = (
-    "ingest",
-    "generate",
-    "filter",
-    "approve",
-    "split",
-    "mine",
-    "train",
-    "evaluate",
-    "calibrate",
-    "export",
-)
+STAGES = PIPELINE_STAGES  # one order, declared with the capabilities
 
 
 class PipelineError(RuntimeError):
@@ -41,10 +32,13 @@ def run_pipeline(
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
     stage_progress: Callable[[str], Progress] | None = None,
+    confirm_cost: Callable[[dict[str, Any]], bool] | None = None,
 ) -> dict[str, Any]:
     """Run every stage without questions. Without ``yes`` it stops after filtering (pairs wait for review).
     ``train_config``: a TrainConfig (its base_model is filled in); ``split``: make_split fractions {val, test};
     ``stage_progress(name)``: a progress callback for the long stages (the CLI draws one tqdm bar per stage).
+    ``confirm_cost(estimate)``: asked before paid LLM generation (calls, tokens, money); without it, or when it
+    says no, nothing is spent and PipelineError says how to approve.
     Returns the `bgetune run --json` object."""
     from bgetune.config import Settings
     from bgetune.tools.ingest import ingest
@@ -81,6 +75,17 @@ def run_pipeline(
     from bgetune.tools.qa_generation import generate_pairs
 
     stage(1, "generate")
+    if settings.llm_configured:
+        from bgetune.tools.qa_generation import estimate_generation
+
+        est = estimate_generation(ws, settings)
+        out["generation_estimate"] = est
+        if est.get("calls") and not (confirm_cost and confirm_cost(est)):
+            raise PipelineError(
+                f"generation with {settings.llm_model_name} needs your approval ({est.get('calls')} LLM calls, "
+                f"~{est.get('tokens_in')} tokens in): nothing was spent; pass --yes to approve, or drop "
+                "--llm-base-url to use the free offline generator"
+            )
     gen = generate_pairs(ws, settings, mode="auto", progress=sp("generate"))
     out["stages"]["generate"] = gen
     out["generation_mode"] = gen.get("mode")

@@ -57,6 +57,25 @@ def register(app: typer.Typer) -> None:
             bars[name] = TqdmProgress(name, unit="step")
             return bars[name]
 
+        def confirm_cost(est: dict) -> bool:
+            typer.echo(
+                f"LLM generation: {est.get('calls')} calls, ~{est.get('tokens_in')} tokens in, "
+                f"~{est.get('tokens_out')} out"
+                + (
+                    f", about {est['money']} {est.get('currency') or ''}"
+                    if est.get("money") is not None
+                    else ""
+                ),
+                err=True,
+            )
+            if yes:
+                return True
+            import sys
+
+            if not sys.stdin.isatty():
+                return False
+            return typer.confirm("spend these LLM tokens?", default=False)
+
         try:
             res = run_pipeline(
                 paths,
@@ -68,6 +87,7 @@ def register(app: typer.Typer) -> None:
                 guard=guard,
                 log=log,
                 stage_progress=stage_progress,
+                confirm_cost=confirm_cost,
             )
         except (PipelineError, EvaluationError, ModelError) as exc:
             fail(str(exc))
@@ -91,4 +111,7 @@ def register(app: typer.Typer) -> None:
             f"hit@1 {b['hit@1']:.3f} -> {t.get('hit@1', float('nan')):.3f}",
             f"threshold {res['threshold']:.3f} (max F1 on held-out pairs)",
         ]
+        folder = res.get("run_folder") or (res.get("stages", {}).get("evaluate") or {}).get("run_folder")
+        if folder:
+            lines.append(f"everything from this run (model, export, evaluation, plots): {folder}")
         emit(res, as_json, "\n".join(lines))
