@@ -46,224 +46,82 @@ from bgetune.workspace import Workspace, now_iso
 Progress = Callable[[int, int, str], None]
 
 # ---------------------------------------------------------------------------------------------- columns
-FIELDS = (
-    "question",
-    "answer",
-    "answer_id",
-    "title",
-    "url",
-    "clicked",
-    "session",
-    "timestamp",
-    "rank",
-    "label",
-)
+# fmt: off
+FIELDS = ("question", "answer", "answer_id", "title", "url", "clicked", "session", "timestamp", "rank", "label")
 
-# header words per field, matched after lower-casing and folding '_', '-' and spaces; exact matches first
+# header words per field, matched after lower-casing and folding '_", "-' and spaces; exact matches first
 HEADERS: dict[str, tuple[str, ...]] = {
     "question": (
-        "query",
-        "question",
-        "questions",
-        "q",
-        "user question",
-        "user query",
-        "search query",
-        "search term",
-        "search",
-        "keyword",
-        "keywords",
-        "utterance",
-        "ask",
-        "问题",
-        "标准问",
-        "标准问题",
-        "用户问题",
-        "提问",
-        "问句",
-        "相似问",
-        "查询",
-        "搜索词",
-        "用户提问",
-        "客户问题",
-        "咨询内容",
-        "咨询问题",
-        "关键词",
-        "检索词",
+        "query", "question", "questions", "q", "user question", "user query", "search query", "search term",
+        "search", "keyword", "keywords", "utterance", "ask", "问题", "标准问", "标准问题", "用户问题", "提问", "问句", "相似问",
+        "查询", "搜索词", "用户提问", "客户问题", "咨询内容", "咨询问题", "关键词", "检索词"
     ),
     "answer": (
-        "answer",
-        "answers",
-        "a",
-        "pos",
-        "positive",
-        "positives",
-        "passage",
-        "response",
-        "reply",
-        "content",
-        "text",
-        "document",
-        "doc",
-        "clicked document",
-        "answer text",
-        "body",
-        "答案",
-        "回答",
-        "标准答案",
-        "答复",
-        "回复",
-        "内容",
-        "段落",
-        "文档",
-        "文档内容",
-        "知识内容",
-        "答案内容",
-        "正文",
+        "answer", "answers", "a", "pos", "positive", "positives", "passage", "response", "reply", "content",
+        "text", "document", "doc", "clicked document", "answer text", "body", "答案", "回答", "标准答案", "答复",
+        "回复", "内容", "段落", "文档", "文档内容", "知识内容", "答案内容", "正文"
     ),
     "answer_id": (
-        "answer id",
-        "doc id",
-        "document id",
-        "chunk id",
-        "segment id",
-        "passage id",
-        "article id",
-        "kb id",
-        "knowledge id",
-        "clicked id",
-        "clicked doc id",
-        "pos id",
-        "pos ids",
-        "文档id",
-        "答案id",
-        "知识id",
-        "段落id",
-        "文章id",
-        "分段id",
-        "知识点id",
+        "answer id", "doc id", "document id", "chunk id", "segment id", "passage id", "article id", "kb id",
+        "knowledge id", "clicked id", "clicked doc id", "pos id", "pos ids", "文档id", "答案id", "知识id", "段落id",
+        "文章id", "分段id", "知识点id"
     ),
     "title": (
-        "title",
-        "answer title",
-        "doc title",
-        "document title",
-        "article title",
-        "clicked title",
-        "heading",
-        "section",
-        "标题",
-        "答案标题",
-        "文档标题",
-        "文章标题",
-        "知识标题",
-        "知识点",
-        "章节",
+        "title", "answer title", "doc title", "document title", "article title", "clicked title", "heading",
+        "section", "标题", "答案标题", "文档标题", "文章标题", "知识标题", "知识点", "章节"
     ),
     "url": (
-        "url",
-        "link",
-        "href",
-        "clicked url",
-        "doc url",
-        "answer url",
-        "page",
-        "page url",
-        "链接",
-        "网址",
-        "地址",
-        "文档链接",
+        "url", "link", "href", "clicked url", "doc url", "answer url", "page", "page url", "链接", "网址", "地址",
+        "文档链接"
     ),
     "clicked": (
-        "clicked",
-        "click",
-        "is click",
-        "is clicked",
-        "useful",
-        "is useful",
-        "helpful",
-        "thumbs up",
-        "accepted",
-        "resolved",
-        "adopted",
-        "点击",
-        "是否点击",
-        "有用",
-        "是否有用",
-        "有帮助",
-        "是否有帮助",
-        "满意",
-        "是否满意",
-        "采纳",
-        "是否采纳",
-        "已解决",
-        "是否解决",
+        "clicked", "click", "is click", "is clicked", "useful", "is useful", "helpful", "thumbs up",
+        "accepted", "resolved", "adopted", "点击", "是否点击", "有用", "是否有用", "有帮助", "是否有帮助", "满意", "是否满意", "采纳",
+        "是否采纳", "已解决", "是否解决"
     ),
     "session": (
-        "session",
-        "session id",
-        "conversation",
-        "conversation id",
-        "dialog id",
-        "dialogue id",
-        "chat id",
-        "会话",
-        "会话id",
-        "对话id",
-        "对话",
-        "会话编号",
+        "session", "session id", "conversation", "conversation id", "dialog id", "dialogue id", "chat id",
+        "会话", "会话id", "对话id", "对话", "会话编号"
     ),
     "timestamp": (
-        "timestamp",
-        "time",
-        "datetime",
-        "date",
-        "created at",
-        "created",
-        "asked at",
-        "query time",
-        "ts",
-        "时间",
-        "提问时间",
-        "日期",
-        "创建时间",
-        "时间戳",
-        "查询时间",
+        "timestamp", "time", "datetime", "date", "created at", "created", "asked at", "query time", "ts",
+        "时间", "提问时间", "日期", "创建时间", "时间戳", "查询时间"
     ),
     "rank": (
-        "rank",
-        "position",
-        "shown rank",
-        "display rank",
-        "result rank",
-        "impression rank",
-        "排名",
-        "位置",
-        "展示位置",
-        "排序",
-        "名次",
+        "rank", "position", "shown rank", "display rank", "result rank", "impression rank", "排名", "位置",
+        "展示位置", "排序", "名次"
     ),
     "label": (
-        "label",
-        "score",
-        "grade",
-        "rating",
-        "relevance",
-        "rel",
-        "graded",
-        "pos scores",
-        "pos score",
-        "评分",
-        "打分",
-        "相关度",
-        "相关性",
-        "等级",
-        "分数",
-        "标注",
+        "label", "score", "grade", "rating", "relevance", "rel", "graded", "pos scores", "pos score", "评分",
+        "打分", "相关度", "相关性", "等级", "分数", "标注"
     ),
 }
-_TRUE = {"1", "true", "yes", "y", "t", "clicked", "useful", "helpful", "是", "有用", "有帮助", "点击", "已点击",
-         "满意", "采纳", "已采纳", "解决", "已解决", "√", "✓", "✔", "👍", "x"}  # fmt: skip
+# fmt: on
+_TRUE = {
+    "1",
+    "true",
+    "yes",
+    "y",
+    "t",
+    "clicked",
+    "useful",
+    "helpful",
+    "是",
+    "有用",
+    "有帮助",
+    "点击",
+    "已点击",
+    "满意",
+    "采纳",
+    "已采纳",
+    "解决",
+    "已解决",
+    "√",
+    "✓",
+    "✔",
+    "👍",
+    "x",
+}  # fmt: skip
 _FALSE = {"0", "false", "no", "n", "f", "", "否", "无用", "没用", "没有帮助", "未点击", "不满意", "未采纳", "未解决",
           "×", "✗", "👎", "none", "null", "nan"}  # fmt: skip
 SUPPORTED = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".jsonl", ".json", ".ndjson")
@@ -604,6 +462,11 @@ def _gram_matrix(norms: Sequence[str], colmap: np.ndarray | None = None) -> Any:
     return sparse.csr_matrix((data, cols, np.asarray(indptr)), shape=(len(norms), max(width, 1)))
 
 
+def _name_key(name: str) -> str:
+    """A document name as people write it in a url or a title: no case, spaces, '-', '_' or punctuation."""
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", name).lower())
+
+
 def _url_key(url: str) -> str:
     u = re.sub(r"^[a-z]+://", "", url.strip().lower())
     u = re.sub(r"[?#].*$", "", u).rstrip("/")
@@ -650,7 +513,7 @@ class Linker:
             self.by_norm[n].append(r["id"])
         self.doc_by_name: dict[str, list[str]] = defaultdict(list)
         for r in rows:
-            self.doc_by_name[normalize_for_match(Path(r["name"] or "").stem)].append(r["id"])
+            self.doc_by_name[_name_key(Path(r["name"] or "").stem)].append(r["id"])
         self._titles = list(self.by_title)
         self._grams: Any = None
         self._df_keep: Any = None
@@ -672,8 +535,8 @@ class Linker:
             return [], 0.0
         if key in self.by_title:
             return self.by_title[key], 100.0
-        if key in self.doc_by_name:
-            return self.doc_by_name[key], 100.0
+        if _name_key(title) in self.doc_by_name:
+            return self.doc_by_name[_name_key(title)], 100.0
         if len(key) >= 6 and self._titles:
             from rapidfuzz import fuzz, process
 
@@ -693,8 +556,8 @@ class Linker:
             if cand and cand.lower() in self.by_id:
                 return self.by_id[cand.lower()]
             ck = normalize_for_match(cand.replace("-", " ").replace("_", " "))
-            if ck and ck in self.doc_by_name:
-                return self.doc_by_name[ck]
+            if _name_key(cand) in self.doc_by_name:
+                return self.doc_by_name[_name_key(cand)]
             if ck and ck in self.by_title:
                 return self.by_title[ck]
         frag = url.split("#", 1)[1] if "#" in url else ""
@@ -739,6 +602,18 @@ class Linker:
                 cand = sorted(top[j].tolist(), key=lambda c, j=j: -score[j, c])
                 out.append([(int(c), float(cont[j, c]), float(rev[j, c])) for c in cand if inter[j, c] > 0])
         return out
+
+    def narrow(self, ids: list[str], text: str, keep: int = 2) -> list[str]:
+        """The ``keep`` chunks of ``ids`` sharing the most 4-grams with ``text`` (all of ids when none shares)."""
+        self._index()
+        pos = {cid: i for i, cid in enumerate(self.ids)}
+        a = _gram_matrix([normalize_for_match(text)], self._colmap)
+        if a.shape[1] != self._gramsT.shape[0]:
+            a.resize((1, self._gramsT.shape[0]))
+        inter = (a @ self._gramsT).toarray()[0]
+        scored = sorted(ids, key=lambda c: -inter[pos[c]])
+        best = [c for c in scored[:keep] if inter[pos[c]] > 0]
+        return best or ids
 
     def link_texts(
         self, answers: Sequence[str], progress: Progress | None = None
@@ -826,6 +701,8 @@ def link_rows(
             whys.append(f"answer id {r.answer_id!r} matches no chunk id")
         if r.title:
             ids, sc = linker.by_answer_title(r.title)
+            if len(ids) > 3:  # a long section: the chunks of it that the answer (or the question) is about
+                ids = linker.narrow(ids, r.answer or r.question)
             if ids:
                 r.chunk_ids, r.method, r.score = ids, "title", sc
                 continue
@@ -1386,7 +1263,7 @@ def import_history(
             [(name, r.row) for r in rows if r.chunk_ids and r.row not in {u.row for u in unlinked}],
         )
         golden_written = (
-            _write_golden(c, [questions[k] for k in sorted(golden_keys)], ts) if golden_keys else 0
+            _write_golden(ws, [questions[k] for k in sorted(golden_keys)], ts) if golden_keys else 0
         )
     if progress:
         progress(4, 4, "done")
@@ -1446,17 +1323,22 @@ def _golden_draw(keys: list[str], queries: list[str], share: float, seed: int) -
     return out
 
 
-def _write_golden(c: Any, qs: list[_Question], ts: str) -> int:
-    """Golden rows (status labeled, source history). Uses bgetune.tools.golden when it offers an adder."""
-    n = 0
-    for q in qs:
-        pos_ids = list(q.positives)
-        n += c.execute(
-            "INSERT OR IGNORE INTO golden(query, pos_ids, status, source, language, candidates, created_at, updated_at) "
-            "VALUES(?,?,'labeled','history',?,'{}',?,?)",
-            (q.query, json.dumps(pos_ids), detect_language(q.query), ts, ts),
-        ).rowcount
-    return n
+def _write_golden(ws: Workspace, qs: list[_Question], ts: str) -> int:
+    """Golden rows (labeled, source 'history') through bgetune.tools.golden; SQL of the same shape without it."""
+    items = [{"query": q.query, "pos_ids": list(q.positives)} for q in qs]
+    try:
+        from bgetune.tools.golden import add_questions
+    except ImportError:  # pragma: no cover - golden.py ships with this module
+        n = 0
+        for it in items:
+            n += ws.conn.execute(
+                "INSERT OR IGNORE INTO golden(query, pos_ids, status, source, language, candidates, created_at, "
+                "updated_at) VALUES(?,?,'labeled','history',?,'{}',?,?)",
+                (it["query"], json.dumps(it["pos_ids"]), detect_language(it["query"]), ts, ts),
+            ).rowcount
+        return n
+    added, _dups = add_questions(ws, items, source="history")
+    return len(added)
 
 
 def add_skipped_negatives(ws: Workspace, *, base_model: Any = None, relative_margin: float = 0.05) -> int:

@@ -86,7 +86,8 @@ def export_training_jsonl(
 ) -> dict:
     """Write trainable pairs (approved/edited) of ``split`` (None or 'all' = every split) as FlagEmbedding JSONL.
     Positives are the pair's chunk (plus extra positives), else its passage; negatives are the mined ones, or
-    random other chunks when none were mined (FlagEmbedding needs a non-empty ``neg``)."""
+    random other chunks when none were mined (FlagEmbedding needs a non-empty ``neg``). Pairs with graded labels
+    also get ``pos_scores`` / ``neg_scores``."""
     where = "p.status IN ('approved','edited')"
     params: list[Any] = []
     if split not in (None, "all"):
@@ -95,7 +96,7 @@ def export_training_jsonl(
         where += " AND p.split=?"
         params.append(split)
     pairs = ws.query(
-        f"SELECT p.id, p.query, p.passage, p.chunk_id, c.text AS chunk_text FROM pairs p "
+        f"SELECT p.id, p.query, p.passage, p.chunk_id, p.label, c.text AS chunk_text FROM pairs p "
         f"LEFT JOIN chunks c ON c.id=p.chunk_id WHERE {where} ORDER BY p.id",
         params,
     )
@@ -103,16 +104,19 @@ def export_training_jsonl(
     prompt = _query_prompt(ws)
     rng = random.Random(seed)
     lines = []
-    mined = rand = 0
+    mined = rand = graded = 0
     for p in pairs:
         pos = [p["chunk_text"] or p["passage"]]
+        pos_labels = [p["label"]]
         pos_ids = {p["chunk_id"]} if p["chunk_id"] else set()
         for r in ws.query(
-            "SELECT c.id, c.text FROM pair_positives pp JOIN chunks c ON c.id=pp.chunk_id WHERE pp.pair_id=?",
+            "SELECT c.id, c.text, pp.label FROM pair_positives pp JOIN chunks c ON c.id=pp.chunk_id "
+            "WHERE pp.pair_id=?",
             (p["id"],),
         ):
             if r["id"] not in pos_ids:
                 pos.append(r["text"])
+                pos_labels.append(r["label"])
                 pos_ids.add(r["id"])
         neg = [
             r["text"]
@@ -131,7 +135,14 @@ def export_training_jsonl(
             ]
             neg = [r["text"] for r in pool[:random_negatives]]
             rand += 1
-        rec = {"query": p["query"], "pos": pos, "neg": neg}
+        rec: dict[str, Any] = {"query": p["query"], "pos": pos, "neg": neg}
+        if any(lab is not None for lab in pos_labels):
+            # graded labels (e.g. 0-4) as FlagEmbedding's pos_scores; an unlabeled positive gets the top label,
+            # negatives score 0 (below every graded positive)
+            top = max(lab for lab in pos_labels if lab is not None)
+            rec["pos_scores"] = [float(top if lab is None else lab) for lab in pos_labels]
+            rec["neg_scores"] = [0.0] * len(neg)
+            graded += 1
         if prompt:
             rec["prompt"] = prompt
         lines.append(json.dumps(rec, ensure_ascii=False))
@@ -143,5 +154,6 @@ def export_training_jsonl(
         "split": split or "all",
         "with_mined_negatives": mined,
         "with_random_negatives": rand,
+        "with_graded_labels": graded,
         "prompt": prompt or None,
     }

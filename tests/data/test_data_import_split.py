@@ -120,7 +120,7 @@ def test_cli_generate_review_import(tiny_ws, tmp_path):
     assert res.exit_code == 0 and "edited" in res.output
     csv_path = tmp_path / "q.csv"
     csv_path.write_text("问题,答案\n年假几天,\n", encoding="utf-8")
-    res = run.invoke(app, ["import-pairs", str(csv_path), "--workspace", str(ws.root)])
+    res = run.invoke(app, ["import-pairs", str(csv_path), "--workspace", str(ws.root), "--yes"])
     assert res.exit_code == 0 and "row 2: empty answer" in res.output
     res = run.invoke(app, ["review", "approve", "999999", "--workspace", str(ws.root)])
     assert res.exit_code == 1
