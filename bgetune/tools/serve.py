@@ -575,6 +575,9 @@ def create_app(cfg: ServeConfig, encoder: Encoder | None = None) -> FastAPI:
         return {"object": "list", "data": data}
 
     async def embeddings(request: Request) -> JSONResponse:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cfg.max_body_bytes:  # refuse before reading it
+            raise ApiError(413, f"request body is over {cfg.max_body_bytes} bytes", code="request_too_large")
         req = parse_request(await request.body(), cfg, enc.dim)
         prompt = (
             enc.prompts.get("query", "") if req.prompt_name == "query" else enc.prompts.get("document", "")

@@ -154,6 +154,13 @@ def test_bad_input_gets_an_openai_error_and_the_server_keeps_serving(server, bod
     assert post(server, {"model": NAME, "input": "still here"}).status_code == 200
 
 
+def test_oversized_body_is_refused_with_413(start):
+    s = start(max_body_bytes=1000)
+    r = post(s, {"model": NAME, "input": "x" * 2000})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
+    assert post(s, {"model": NAME, "input": "small"}).status_code == 200
+
+
 def test_unknown_route_has_an_error_body(server):
     r = httpx.get(f"{server.url}/v1/files")
     assert r.status_code == 404 and "error" in r.json()
