@@ -51,6 +51,7 @@ CAPABILITY_MODULES: list[str] = [
     "bgetune.tools.decision",
     "bgetune.tools.serve",
     "bgetune.tools.onnx_export",
+    "bgetune.tools.diagnosis",
 ]
 
 

@@ -391,6 +391,9 @@ class Diagnosis:
             )
         return "\n".join(out)
 
+    def data(self) -> dict[str, Any]:
+        return self.as_dict()
+
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["verdict"] = self.verdict
@@ -2068,7 +2071,13 @@ def _golden_rows(
     out: list[tuple[str, list[str]]] = []
     unmatched: list[str] = []
     if golden_file:
-        rows = read_jsonl(golden_file, "golden")
+        try:
+            rows = read_jsonl(golden_file, "golden")
+        except EvaluationError as exc:
+            raise DiagnosisError(
+                f'{exc}; pass a JSONL file of {{"query", "pos": [text]}} or {{"query", "pos_ids": [id]}} lines, '
+                "or '-' for the workspace golden set"
+            ) from exc
         for r in rows:
             q = str(r.get("query") or "").strip()
             if not q:
@@ -2177,13 +2186,26 @@ class DiagnoseOptions:
         max=50,
         say=("the second one", "number", "第二个", "第几个"),
     )
+    golden: str | None = setting(
+        None,
+        help="Instead of one query: diagnose every golden question of this JSONL file ('-': the workspace "
+        "golden set) and group the misses by cause.",
+    )
     model: str | None = setting(None, help="Tuned model folder (default: the workspace's newest).")
     top_k: int = setting(10, help="Results shown per model.", min=1, max=50)
     lang: str | None = setting(None, help="Language of the reply (default: the chat's, else the query's).",
                                choices=("en", "zh"))  # fmt: skip
 
 
-def run_diagnose(ctx: Context, opts: DiagnoseOptions) -> Diagnosis:
+def run_diagnose(ctx: Context, opts: DiagnoseOptions) -> Diagnosis | BatchDiagnosis:
+    if opts.golden:
+        return diagnose_golden(
+            ctx.ws,
+            None if opts.golden == "-" else opts.golden,
+            model_dir=opts.model,
+            lang=opts.lang or ctx.lang,
+            progress=ctx.progress,
+        )
     return diagnose(
         ctx.ws,
         opts.query,
