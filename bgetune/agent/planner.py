@@ -207,9 +207,9 @@ def setting_rules() -> list[tuple[str, re.Pattern[str]]]:
         value = _VALUE.get(base, _VALUE[str])
         words = [f.name, f.name.replace("_", " "), *f.metadata.get("say", ())]
         words = [w for w in words if w not in ("model", "batch", "steps", "步", "轮")] or [f.name]
-        rx = re.compile(
-            rf"(?:{_words_rx(words)})\s*(?:=|:|：|to\b|of\b|is\b|设为|改为|设置为|为)?\s*{value}(?![\w.])", _I
-        )
+        sep = r"(?:=|:|：|to\b|of\b|is\b|设为|改为|设置为|为)"
+        sep = sep if base is str else sep + "?"  # a free-text value needs "name = value" / "name to value"
+        rx = re.compile(rf"(?:{_words_rx(words)})\s*{sep}\s*{value}(?![\w.])", _I)
         rules.append((f.name, rx))
     return rules
 
@@ -507,6 +507,25 @@ def plan_request(
     def plan(intent: str, more: list[dict[str, Any]], **extra: Any) -> Plan:
         return Plan(intent, lang, steps=steps + more, data=data | extra)
 
+    m_edit = re.search(
+        r"\b(?:rename|reword|edit|change)\s+golden\s+(?:question\s+)?#?(\d+)\s*[:：]\s*(.+)$|修改黄金问题\s*#?(\d+)\s*[:：]\s*(.+)$",
+        text,
+        _I,
+    )
+    if m_edit:
+        qid, new_q = (
+            (m_edit.group(1), m_edit.group(2)) if m_edit.group(1) else (m_edit.group(3), m_edit.group(4))
+        )
+        return plan("golden_edit", [_step("golden_edit", query_id=int(qid), query=new_q.strip())])
+    m_rm = re.search(
+        r"\b(?:remove|delete)\s+golden\s+(?:question\s+)?#?(\d+)|删除黄金问题\s*#?(\d+)", text, _I
+    )
+    if m_rm:
+        return plan(
+            "golden_edit", [_step("golden_edit", query_id=int(m_rm.group(1) or m_rm.group(2)), remove=True)]
+        )
+    if re.search(r"\b(which|what)\b.*\b(still )?miss|哪些.*(检索不到|找不到|没找到)", rest, _I):
+        return plan("diagnose_golden", [_step("diagnose_golden")])
     # real question history: a CSV/XLSX attached, or "here are our questions"
     if history_files and not (GOLDEN.search(rest)):
         return plan(
@@ -554,8 +573,6 @@ def plan_request(
             ),
         )
 
-    if re.search(r"\b(which|what)\b.*\b(still )?miss|哪些.*(检索不到|找不到|没找到)", rest, _I):
-        return plan("diagnose_golden", [_step("diagnose_golden")])
     if re.search(r"^\s*(misses|show misses|list misses)\b|失败的问题|漏检列表", rest, _I):
         return plan("misses", [_step("list_misses")])
     if context.get("miss_id") and re.search(
@@ -569,6 +586,26 @@ def plan_request(
     ):
         return plan("fix", [_step("apply_fix", miss_id=context["miss_id"], action="add_golden")])
 
+    if re.search(
+        r"\bwhich model (?:will|did|would) you ship\b|\bship(?:ping)? decision\b|发布哪个模型|发布决策",
+        rest,
+        _I,
+    ):
+        return plan("ship_decision", [_step("ship_decision")])
+    if re.search(r"\bwhich (?:base )?model\b.*\b(use|tune|train)|用的是哪个模型|用哪个基座", rest, _I):
+        return plan("base_model_info", [_step("base_model_info")])
+    if re.search(r"\bonnx\b", rest, _I):
+        q = "none" if re.search(r"\b(fp32|no quantiz\w*|without quantiz\w*)\b", rest, _I) else "int8"
+        return plan("export_onnx", [_step("export_onnx", quantize=q)])
+    m_score = re.search(
+        r"\bscore\s+" + _Q + r"(.+?)" + _Q + r"\s+(?:against|with|vs\.?)\s+" + _Q + r"(.+?)" + _Q, text, _I
+    )
+    if m_score:
+        return plan("score", [_step("score", query=m_score.group(1), passage=m_score.group(2))])
+    if re.search(r"^\s*(?:re-?run the )?filters?\b|\bfilter (?:the )?pairs\b|过滤", rest, _I):
+        return plan("filter", [_step("filter_pairs")])
+    if re.search(r"\b(dataset )?summary\b|\bdataset overview\b|数据概况|数据汇总", rest, _I):
+        return plan("show", [_step("show_dataset")])
     if re.search(r"\bcompare\b|比较|对比", rest, _I):
         names = re.findall(
             r"(?:[\w.-]+/)?(?:bge[\w.-]*|bundled|tuned|all-minilm[\w.-]*|m3e[\w.-]*|e5[\w.-]*|gte[\w.-]*|openai:\S+)",
