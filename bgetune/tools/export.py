@@ -51,7 +51,13 @@ def export_model(
     res = run["result"]
     src, decision = export_source(res, ship_anyway=ship_anyway)
     if src is None:
-        return {"model_dir": None, "shipped": False, "run_id": run["id"], "decision": decision}
+        return {
+            "model_dir": None,
+            "shipped": False,
+            "run_id": run["id"],
+            "decision": decision,
+            "text": (decision or {}).get("text"),  # the decision's reply: base kept, why, what would help
+        }
     if not (src / "modules.json").exists():
         raise ExportError(
             f"the model of run {run['id']} is missing at {src}; train again with `bgetune train`"
