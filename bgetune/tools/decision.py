@@ -489,13 +489,11 @@ def decide_after_training(
         ((n, p) for n, p in epochs), key=lambda e: (float(np.mean(named[epochs.index(e)][4])), -e[0])
     )
     tuned = SentenceTransformer(str(best_path), device=device, local_files_only=True)
-    merged_models: dict[str, SentenceTransformer] = {}
-    for a in alphas:
+    for a in alphas:  # one merged copy in memory at a time; the chosen one is merged again below
         tick(f"scoring mix {a}")
-        name = f"epoch {best_epoch} x{a:g}"
         merged = merge_weights(base, tuned, a)
-        named.append((name, "mix", best_epoch, a, scorer.score(merged)))
-        merged_models[name] = merged
+        named.append((f"epoch {best_epoch} x{a:g}", "mix", best_epoch, a, scorer.score(merged)))
+        del merged
     cands = score_candidates(base_scores, named)
     gen = ws.last_run("generate")
     decision = choose(
@@ -511,7 +509,7 @@ def decide_after_training(
     best = decision.candidate(decision.best)
     chosen_dir = run_dir / ("model" if decision.ship else "model-best-tuned")
     if best.kind == "mix":
-        _save_as(merged_models[best.name], chosen_dir)
+        _save_as(merge_weights(base, tuned, float(best.alpha or 0.0)), chosen_dir)
     else:
         _copy_as(dict(epochs)[best.epoch], chosen_dir)
     _copy_as(best_path, run_dir / "model-tuned")

@@ -70,6 +70,34 @@ def _insert(ws, chunks, queries, split):
             c.execute("UPDATE chunks SET split=? WHERE id=?", (split, ch["id"]))
 
 
+def test_evidence_rule_and_bounded_scoring_corpus(tmp_path):
+    ws = faq_workspace(tmp_path, "en", 40)
+    chunks = ws.chunks()
+    assert d.evidence_set(ws) is None  # no test split, no golden set: no decision
+    _insert(ws, chunks[30:36], [_first_words(c["text"]) for c in chunks[30:36]], "test")
+    with ws.tx() as c:  # a test pair whose extra positive lies in a trained chunk is not evidence
+        c.execute("UPDATE chunks SET split='train' WHERE id=?", (chunks[0]["id"],))
+        pid = c.execute("SELECT id FROM pairs WHERE chunk_id=?", (chunks[30]["id"],)).fetchone()[0]
+        c.execute(
+            "INSERT INTO pair_positives(pair_id, chunk_id, origin) VALUES(?,?,?)", (pid, chunks[0]["id"], "t")
+        )
+    _, real = faq_rows("en", 40)
+    g.add_questions(ws, [{"query": r["query"], "pos_ids": r["pos_ids"]} for r in real[:19]])
+    kind, detail, qs = d.evidence_set(ws)
+    assert kind == "held-out" and len(qs.queries) == 5 and "19 labeled, fewer than 20" in detail
+    g.add_questions(ws, [{"query": real[19]["query"], "pos_ids": real[19]["pos_ids"]}])
+    ids, _ = g.add_questions(ws, ["a question nobody can answer here"])
+    g.label_question(ws, ids[0], "none")
+    kind, _, qs = d.evidence_set(ws)
+    assert kind == "golden" and len(qs.queries) == 20  # the unanswerable one is kept but not scored
+    sub = d.CandidateScorer(qs, corpus_max=25).qs
+    positives = set().union(*qs.positives)
+    assert len(sub.corpus_ids) == max(25, len(positives)) and positives <= set(sub.corpus_ids)
+    assert (
+        sub.corpus_ids == d.CandidateScorer(qs, corpus_max=25).qs.corpus_ids
+    )  # the same for every candidate
+
+
 def _first_words(text: str) -> str:
     return "what about " + " ".join(re.findall(r"\w+", text)[2:10]).lower()
 
