@@ -36,6 +36,7 @@ SAMPLES = {
     ],
 }
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
+DSTART, DEND = "<!-- decision:start -->", "<!-- decision:end -->"
 
 
 def log(msg: str) -> None:
@@ -88,6 +89,164 @@ def run_setup(setup: str, lang: str, work: Path, epochs: int | None, seed: int |
         }
     out["seconds"] = round(time.time() - t0, 1)
     return out
+
+
+def split_halves(golden: Path, seed: int = 7) -> tuple[list[dict], list[dict]]:
+    """The real questions in two disjoint halves (seeded shuffle): the golden set and the report set."""
+    import random
+
+    rows = [json.loads(x) for x in golden.read_text().splitlines() if x.strip()]
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    half = len(rows) // 2
+    return [rows[i] for i in sorted(order[:half])], [rows[i] for i in sorted(order[half:])]
+
+
+def run_decision(lang: str, work: Path, epochs: int | None, seed: int | None = None) -> dict:
+    """Debian FAQ with a golden set built through `bgetune golden add/label` from one half of the real questions;
+    the pipeline trains with current defaults and the ship decision picks on that golden set; the other half of
+    the real questions scores the base, the shipped model and the best tuned candidate."""
+    import typer
+    from typer.testing import CliRunner
+
+    from bgetune.commands import golden as golden_cmd
+    from bgetune.config import Settings
+    from bgetune.pipeline import run_pipeline
+    from bgetune.tools.evaluation import evaluate_golden
+    from bgetune.tools.ingest import ingest
+    from bgetune.tools.training import TrainConfig
+    from bgetune.workspace import Workspace
+
+    ws_dir = work / f"decision-{lang}"
+    if ws_dir.exists():
+        shutil.rmtree(ws_dir)
+    corpus = DEBIAN / f"corpus.{lang}.jsonl"
+    golden_half, report_half = split_halves(DEBIAN / f"golden.{lang}.jsonl")
+    ws_dir.mkdir(parents=True)
+    ws = Workspace(ws_dir)
+    ingest(ws, [corpus], settings=Settings(workspace=ws.root))
+    # the golden set, built with the CLI a user would type: add the questions, then label each by the FAQ's ids
+    app = typer.Typer()
+    golden_cmd.register(app)
+    cli = CliRunner()
+    qfile = work / f"golden-half-{lang}.txt"
+    qfile.write_text("".join(r["query"] + "\n" for r in golden_half), encoding="utf-8")
+    r = cli.invoke(app, ["golden", "add", "--file", str(qfile), "-w", str(ws_dir), "--json"])
+    assert r.exit_code == 0, r.output
+    by_query = {
+        q["query"]: q["id"]
+        for q in json.loads(cli.invoke(app, ["golden", "list", "-w", str(ws_dir), "--json"]).stdout)[
+            "questions"
+        ]
+    }
+    for row in golden_half:
+        r = cli.invoke(
+            app,
+            [
+                "golden",
+                "label",
+                "-w",
+                str(ws_dir),
+                "--query",
+                str(by_query[row["query"]]),
+                "--pos",
+                ",".join(row["pos_ids"]),
+            ],
+        )
+        assert r.exit_code == 0, r.output
+    report_file = work / f"report-half-{lang}.jsonl"
+    report_file.write_text(
+        "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in report_half), encoding="utf-8"
+    )
+    ws.close()
+    cfg = TrainConfig(
+        base_model="bundled",
+        **({"epochs": epochs} if epochs else {}),
+        **({"seed": seed} if seed is not None else {}),
+    )
+    t0 = time.time()
+    res = run_pipeline([corpus], workspace=ws_dir, base_model="bundled", yes=True, train_config=cfg, log=log)
+    tr = res["stages"]["train"]
+    dec = tr.get("decision") or {}
+    out = {
+        "lang": lang,
+        "golden_half": len(golden_half),
+        "report_half": len(report_half),
+        "decision": dec,
+        "shipped": tr.get("shipped"),
+        "export": {k: v for k, v in res["stages"]["export"].items() if k != "decision"},
+        "pairs": res["pairs"],
+        "train_steps": tr.get("steps"),
+        "epochs_done": tr.get("epochs_done"),
+        "val_best_epoch": tr.get("best_epoch"),
+        "train_seed": cfg.seed,
+    }
+    log("scoring the other half of the real questions")
+    shipped_dir = tr["model_dir"]
+    g = evaluate_golden(shipped_dir, corpus, report_file, base="bundled")
+    out["report"] = {"queries": g["queries"], "metrics": g["metrics"], "ci": g["ci"]}
+    best_dir = tr.get("best_tuned_dir") or tr["model_dir"]
+    if best_dir != shipped_dir:  # the base was kept: what shipping the best tuned candidate anyway would give
+        g2 = evaluate_golden(best_dir, corpus, report_file, base="bundled")
+        out["report_best_tuned"] = {"queries": g2["queries"], "metrics": g2["metrics"], "ci": g2["ci"]}
+    # also every candidate the decision saw, scored on the report half, when the run kept their weights
+    out["seconds"] = round(time.time() - t0, 1)
+    return out
+
+
+def write_decision_section(results: list[dict]) -> str:
+    lines = [
+        DSTART,
+        "## Ship decision on real questions (bench/quality.py --only decision)",
+        "",
+        f"Measured {datetime.now(UTC).strftime('%Y-%m-%d')} on {platform.machine()} CPU ({os.cpu_count()} cores, "
+        "shared). Debian FAQ: the real questions are split in two disjoint halves (seeded); one half becomes the "
+        "workspace's golden set through `bgetune golden add` / `bgetune golden label --query ID --pos IDS`, the "
+        "pipeline runs with current defaults (offline generator, bundled all-MiniLM-L6-v2), and the ship "
+        "decision scores base, each epoch and the WiSE-FT mixes on that golden set (rule: ship only if the "
+        "gain's 95% paired-bootstrap CI is above zero). The other half scores base vs the shipped model.",
+        "",
+        "| lang | evidence (n) | decision | best candidate on golden: gain [95% CI] | other half: n | base "
+        "nDCG@10 | shipped nDCG@10 | shipped - base [95% CI] | never below base? |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        dec, rep = r["decision"], r["report"]
+        best = next((c for c in dec.get("candidates", []) if c["name"] == dec.get("best")), None)
+        bc = f"{best['name']}: {best['gain']:+.3f} [{best['low']:+.3f}, {best['high']:+.3f}]" if best else "-"
+        ci = rep["ci"]
+        b, t = rep["metrics"]["base"]["ndcg@10"], rep["metrics"]["tuned"]["ndcg@10"]
+        ok = "yes" if t >= b - 1e-9 else "NO"
+        lines.append(
+            f"| {r['lang']} | {dec.get('evidence')} ({dec.get('queries')}) | "
+            f"{'shipped ' + dec['shipped'] if dec.get('ship') else 'kept the base'} | {bc} | {rep['queries']} | "
+            f"{b:.3f} | {t:.3f} | {ci['diff']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}] | {ok} |"
+        )
+    lines += ["", "Every candidate on the golden half (nDCG@10, gain vs base [95% CI]):", ""]
+    for r in results:
+        cands = "; ".join(
+            f"{c['name']} {c['ndcg']:.3f}"
+            + ("" if c["kind"] == "base" else f" ({c['gain']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}])")
+            for c in r["decision"].get("candidates", [])
+        )
+        lines.append(f"- {r['lang']}: {cands}")
+        if "report_best_tuned" in r:
+            rb = r["report_best_tuned"]
+            lines.append(
+                f"  - base kept; shipping the best tuned candidate anyway would have scored "
+                f"{rb['metrics']['tuned']['ndcg@10']:.3f} on the other half "
+                f"({rb['ci']['diff']:+.3f} [{rb['ci']['low']:+.3f}, {rb['ci']['high']:+.3f}])"
+            )
+        lines.append(
+            f"  - pairs kept {r['pairs']['kept']}, train steps {r['train_steps']}, epochs {r['epochs_done']}, "
+            f"val picked epoch {r['val_best_epoch']}; whole run {r['seconds']:.0f} s"
+        )
+    lines += [
+        "",
+        "Reproduce: `nice -n 10 python bench/quality.py --only decision` (JSON in bench/decision-debian-*.json).",
+        DEND,
+    ]
+    return "\n".join(lines)
 
 
 def golden_overlap(ws_dir: Path, golden: Path) -> dict:
@@ -160,11 +319,11 @@ def write_section(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def update_results(section: str) -> None:
+def update_results(section: str, start: str = START, end: str = END) -> None:
     path = REPO / "bench" / "RESULTS.md"
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
+    if start in text and end in text:
+        text = text[: text.index(start)] + section + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text, encoding="utf-8")
@@ -177,7 +336,7 @@ def main() -> None:
 
         return history_main([a for a in sys.argv[1:] if a != "--history"])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=["debian", "samples"])
+    ap.add_argument("--only", choices=["debian", "samples", "decision"])
     ap.add_argument("--lang", choices=["en", "zh"])
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--work", type=Path, default=Path("/tmp/bgetune-quality"))
@@ -188,6 +347,22 @@ def main() -> None:
         help="training seed (default TrainConfig's); writes bench/seeds/quality-<setup>-<lang>-seed<N>.json only",
     )
     args = ap.parse_args()
+    if args.only == "decision":
+        done = []
+        for lang in [x for x in ("en", "zh") if args.lang in (None, x)]:
+            log(f"== decision {lang}")
+            r = run_decision(lang, args.work, args.epochs, args.seed)
+            (REPO / "bench" / f"decision-debian-{lang}.json").write_text(
+                json.dumps(r, indent=2, ensure_ascii=False)
+            )
+            done.append(lang)
+            log(json.dumps({k: r[k] for k in ("shipped", "report")}, ensure_ascii=False))
+        results = [json.loads(f.read_text()) for f in sorted((REPO / "bench").glob("decision-debian-*.json"))]
+        section = write_decision_section(results)
+        print(section)
+        if not args.no_write:
+            update_results(section, DSTART, DEND)
+        return
     setups = [s for s in ("debian", "samples") if args.only in (None, s)]
     langs = [x for x in ("en", "zh") if args.lang in (None, x)]
     results = []
