@@ -219,18 +219,29 @@ def test_paid_generation_rejected_at_the_graph_gate_makes_no_call(small_ws, faul
     from bgetune.config import Settings
 
     settings = Settings(workspace=small_ws.root, llm_base_url=fault_server.base_url, llm_api_key="sk-test")
-    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
 
-    calls = iter(
-        [
-            AIMessage("", tool_calls=[{"name": "generate_pairs", "args": {"mode": "llm"}, "id": "g1"}]),
-            AIMessage("ok"),
-            AIMessage("ok"),
-        ]
-    )
-    fake = GenericFakeChatModel(messages=calls)
-    fake.bind_tools = lambda *a, **k: fake  # type: ignore[method-assign]
+    class Scripted(BaseChatModel):  # wiring only: asks for LLM generation, then says ok
+        def _llm_type(self) -> str:
+            return "scripted"
+
+        def bind_tools(self, tools, **kwargs):  # noqa: ANN001
+            return self
+
+        def _generate(self, messages, stop=None, run_manager=None, **kw):  # noqa: ANN001
+            asked = any(getattr(m, "tool_calls", None) for m in messages)
+            msg = (
+                AIMessage("ok")
+                if asked
+                else AIMessage(
+                    "", tool_calls=[{"name": "generate_pairs", "args": {"mode": "llm"}, "id": "g1"}]
+                )
+            )
+            return ChatResult(generations=[ChatGeneration(message=msg)])
+
+    fake = Scripted()
     with AgentSession(small_ws.root, settings, "gate", model=fake) as s:  # a scripted model (wiring only)
         list(s.send("generate training questions with the LLM"))
         payload = s.pending_approval()
