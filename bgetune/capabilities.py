@@ -52,6 +52,7 @@ CAPABILITY_MODULES: list[str] = [
     "bgetune.tools.serve",
     "bgetune.tools.onnx_export",
     "bgetune.tools.diagnosis",
+    "bgetune.tools.history",
 ]
 
 
