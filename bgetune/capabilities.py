@@ -96,7 +96,9 @@ class Context:
     ws: Workspace
     settings: Settings
     progress: Progress | None = None
-    files: list[str] | None = field(default_factory=list)  # chat: attached files (paths are confined); CLI: None
+    files: list[str] | None = field(
+        default_factory=list
+    )  # chat: attached files (paths are confined); CLI: None
     lang: str = "en"
 
 
@@ -144,6 +146,12 @@ class Capability:
         if self.options is None:
             return None
         values = {k: v for k, v in (values or {}).items() if v is not None}
+        known = {f.name for f in dataclasses.fields(self.options)}
+        unknown = sorted(set(values) - known)
+        if unknown:  # never drop part of a request silently
+            raise SettingError(
+                f"{self.name} has no setting {', '.join(unknown)}; it has: {', '.join(sorted(known))}"
+            )
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self.options):
             if f.name in values:

@@ -403,12 +403,12 @@ def _expected_args(text: str) -> dict[str, Any]:
         val = m.group(1).strip().strip(" '\"“”‘’「」『』").rstrip("?？.。")
         n = _pick(val)
         if n and len(val) < 24:
-            return {"expected_pick": n}
+            return {"pick": n}
         if re.fullmatch(r"[0-9a-f]{12,64}", val):
             return {"expected_id": val}
         return {"expected": val}
     n = _pick(text)
-    return {"expected_pick": n} if n else {}
+    return {"pick": n} if n else {}
 
 
 def _questions(text: str) -> list[str]:

@@ -74,12 +74,15 @@ READY = {
 
 
 def _planned_tools(cap: Capability) -> list[list[str]]:
+    """Tools the offline planner plans for each utterance; every planned step's arguments are valid options."""
     from bgetune.agent.planner import plan_request
 
     out = []
     for text in UTTERANCES[cap.name]:
         files = {"preview_history": ["/x/q.csv"], "ingest": ["/x/a.pdf"]}.get(cap.name, [])
         plan = plan_request(text, stages=READY, files=files, context=CONTEXT.get(cap.name))
+        for step in plan.steps:
+            table()[step["tool"]].make_options(step["args"])  # raises on a name or value the tool lacks
         out.append([s["tool"] for s in plan.steps])
     return out
 
