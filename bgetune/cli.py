@@ -134,11 +134,23 @@ def _register_capabilities() -> None:
 _register_capabilities()
 
 
+def load_env_file(path: Path | None = None) -> Path | None:
+    """Read ./.env (as .env.example promises) into the environment; variables already set win."""
+    from dotenv import load_dotenv
+
+    env = path or Path.cwd() / ".env"
+    if env.is_file():
+        load_dotenv(env, override=False)
+        return env
+    return None
+
+
 def main() -> None:
     from bgetune.errors import BgetuneError
     from bgetune.models import ModelError
     from bgetune.workspace import WorkspaceError
 
+    load_env_file()
     try:
         app()
     except (BgetuneError, WorkspaceError, ModelError) as exc:
