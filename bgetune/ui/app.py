@@ -8,6 +8,7 @@ reload (or a restarted server) shows the same conversation and the same pending 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -22,19 +23,30 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from bgetune import surfaces  # noqa: E402
 from bgetune.config import Settings, redact  # noqa: E402
-from bgetune.ui import render  # noqa: E402
-from bgetune.ui.uploads import ALLOWED_SUFFIXES, store_uploads  # noqa: E402
+from bgetune.ui import caps, render  # noqa: E402
+from bgetune.ui.uploads import (  # noqa: E402
+    ALLOWED_SUFFIXES,
+    HISTORY_SUFFIXES,
+    QUESTION_SUFFIXES,
+    UploadError,
+    kinds,
+    store_uploads,
+)
 
 log = logging.getLogger(__name__)
 
-CARD_KEYS = ("epochs", "batch_size", "max_steps", "lr", "base_model", "mode", "max_chunks")
 METRIC_COLUMNS = ["metric", "base", "tuned", "change"]
 STATUS_CHOICES = ["all", "kept", "proposed", "approved", "edited", "rejected"]
 PROGRESS_EVERY_S = 0.25
 CSS = """
 #approval-card {border: 2px solid var(--color-accent); border-radius: 10px; padding: 10px;}
 #bgetune-header h1 {margin-bottom: 0}
+#golden-cands .wrap {flex-direction: column; align-items: stretch; gap: 6px}
+#golden-cands label {width: 100%; align-items: flex-start; white-space: normal}
+#golden-question h3 {margin-top: 4px}
+#chatbot .message-wrap {padding-top: 8px}
 footer {display: none !important}
 """
 THEME = gr.themes.Soft(primary_hue="indigo")
@@ -287,20 +299,117 @@ class Controller:
         out["summary"] = "\n\n".join(lines)
         return out
 
+    # ------------------------------------------------------------------ capabilities (screens)
+    def run_cap(self, name: str, values: dict[str, Any] | None = None, files: list[str] | None = None) -> Any:
+        """Run a declared capability on this workspace (the same options, prerequisites and results as the chat)."""
+        return caps.run(name, self.ws, self.settings, values, files=files)
+
+    def store(self, files: Any, suffixes: frozenset[str]) -> list[str]:
+        """Uploaded files copied into the workspace; a refused one raises with the reason."""
+        items = files if isinstance(files, list) else [files] if files else []
+        res = store_uploads(
+            self.workspace, items, max_file_mb=self.settings.max_file_mb or 200.0, suffixes=suffixes
+        )
+        if res.refused:
+            raise UploadError("; ".join(res.refused))
+        return [str(p) for p in res.stored]
+
+    # settings card ------------------------------------------------------
+    def settings_values(self, name: str = "train") -> list[dict[str, Any]]:
+        """The settings card of ``name`` with the values the workspace holds now."""
+        return caps.card(name, self.ws)
+
+    def save_settings(self, entries: list[dict[str, Any]], values: list[Any], name: str = "train") -> str:
+        current = {e["name"]: e["value"] for e in self.settings_values(name)}
+        edits = render.card_edits(entries, current, values)
+        if not edits:
+            return "Nothing changed."
+        notes = []
+        for key, value in edits.items():
+            entry = next(e for e in entries if e["name"] == key)
+            if not entry.get("remembered"):
+                notes.append(f"{key} is set per run: change it on the approval card when you train")
+                continue
+            shown = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            r = self.run_cap("set_setting", {"name": key, "value": shown})
+            notes.append(surfaces.result_text(r))
+        return "\n\n".join(notes)
+
+    # golden questions -----------------------------------------------------
+    def golden_add(self, text: str | None, files: Any) -> Any:
+        paths = self.store(files, QUESTION_SUFFIXES) if files else []
+        values = {"questions": [text]} if (text or "").strip() else {}
+        return self.run_cap("golden_add", values, files=paths)
+
+    def golden_candidates(self, qid: int | None = None, *, after: int | None = None) -> Any:
+        """The candidates of question ``qid``, or of the next unlabeled question (after ``after``, wrapping)."""
+        if qid is None and after is not None:
+            from bgetune.tools.golden import next_unlabeled
+
+            nxt = next_unlabeled(self.ws, after=after) or next_unlabeled(self.ws)
+            qid = nxt.id if nxt else None
+        return self.run_cap("golden_candidates", {"query_id": qid})
+
+    def golden_label(self, qid: int, numbers: list[int] | None) -> Any:
+        answer = " ".join(str(n) for n in sorted(numbers or [])) or "none"
+        return self.run_cap("golden_label", {"answer": answer, "query_id": int(qid)})
+
+    def golden_list(self) -> Any:
+        return self.run_cap("golden_list", {})
+
+    # diagnosis ------------------------------------------------------------
+    def diagnose_result(self, query: str, expected: str | None = None, expected_id: str | None = None) -> Any:
+        if not (query or "").strip():
+            raise gr.Error("Type the query that misses its passage.")
+        values = {
+            "query": query.strip(),
+            "expected": (expected or "").strip() or None,
+            "expected_id": expected_id,
+        }
+        if expected_id:
+            values["expected"] = None
+        return self.run_cap("diagnose", values)
+
+    def apply_fix(self, miss_id: int, action: str, args: dict[str, Any]) -> Any:
+        known = set(caps.option_names("apply_fix"))
+        values = {k: v for k, v in (args or {}).items() if k in known}
+        return self.run_cap("apply_fix", values | {"miss_id": int(miss_id), "action": action})
+
+    # history import -------------------------------------------------------
+    def history_preview(self, files: Any, overrides: dict[str, str] | None = None) -> Any:
+        paths = self.store(files, HISTORY_SUFFIXES)
+        if not paths:
+            raise gr.Error("Upload a CSV, TSV, XLSX or JSONL file of your team's questions first.")
+        return self.run_cap("preview_history", {"path": paths[0], **(overrides or {})}), paths[0]
+
+    def history_import(self, path: str, overrides: dict[str, str] | None = None) -> Any:
+        return self.run_cap("import_history", {"path": path, **(overrides or {})})
+
+    # serving --------------------------------------------------------------
+    def model_dir(self) -> str | None:
+        from bgetune.tools.evaluation import latest_tuned_dir
+
+        return latest_tuned_dir(self.ws)
+
+    def usage(self, url: str | None = None) -> str:
+        folder = self.model_dir()
+        if folder is None:
+            return "No trained model yet: train one from the Chat tab, then come back for the code to use it."
+        try:
+            from bgetune.tools.serve import usage_snippets
+        except ImportError:
+            return f"Model folder: `{folder}` — load it with `SentenceTransformer({str(folder)!r})`."
+        return render.snippets_markdown(usage_snippets(folder, url), folder, url)
+
+    def serve(self) -> tuple[str, str]:
+        r = self.run_cap("serve_model", {})
+        return r.url, render.snippets_markdown(r.snippets, r.model_dir, r.url)
+
     def calibrate(self) -> str:
         from bgetune.tools.calibration import calibrate
 
         r = calibrate(self.ws)
         return f"Threshold {r.get('threshold_f1', 0):.3f} (max F1) saved to `{r.get('path', '')}`."
-
-    def diagnose(self, query: str, expected: str | None) -> str:
-        from bgetune.tools.diagnosis import diagnose
-
-        if not (query or "").strip():
-            return "Type a query that misses its passage."
-        return render.diagnosis_markdown(
-            diagnose(self.ws, query.strip(), expected=(expected or "").strip() or None)
-        )
 
     def export_zip(self) -> str:
         """The exported model as a zip (exports first if needed)."""
@@ -358,6 +467,55 @@ def _err(exc: Exception) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- the app
+MAX_FIXES = 6
+FIELDS_PER_ROW = 4
+
+
+def setting_component(
+    entry: dict[str, Any], prefix: str, *, value: Any = None, visible: bool = True, interactive: bool = True
+) -> Any:
+    """One settings field from a settings-card entry (``surfaces.settings_card``): its kind, label, limits, help."""
+    kind = render.setting_kind(entry)
+    common: dict[str, Any] = {
+        "label": render.setting_label(entry),
+        "info": entry.get("help") or None,
+        "visible": visible,
+        "interactive": interactive,
+        "elem_id": f"{prefix}{entry['name']}",
+    }
+    v = render.display_setting(entry, value)
+    if kind == "bool":
+        return gr.Checkbox(value=bool(v), **common)
+    if kind == "choice":
+        return gr.Dropdown([str(c) for c in entry["choices"]], value=v, **common)
+    if kind == "int":
+        # limits are checked by render.typed_setting, whose message names the setting (gr.Number's does not)
+        return gr.Number(value=v, precision=0, **common)
+    return gr.Textbox(value=v, **common)
+
+
+def setting_fields(entries: list[dict[str, Any]], prefix: str, **kw: Any) -> list[Any]:
+    """Fields for ``entries``, FIELDS_PER_ROW to a row."""
+    out = []
+    for i in range(0, len(entries), FIELDS_PER_ROW):
+        with gr.Row():
+            for e in entries[i : i + FIELDS_PER_ROW]:
+                out.append(setting_component(e, prefix, value=e.get("value"), **kw))
+    return out
+
+
+def history_column_options() -> dict[str, str]:
+    """History field (question, answer, ...) -> the import option naming its column (question_col, ...)."""
+    from bgetune.tools.history import HistoryOptions
+
+    out: dict[str, str] = {}
+    for f in dataclasses.fields(HistoryOptions):
+        if f.name.endswith("_col"):
+            probe = HistoryOptions(path="-", **{f.name: "\0"})
+            out.update({k: f.name for k, v in probe.overrides().items() if v == "\0"})
+    return out
+
+
 def build_app(
     graph_or_session_factory: Any = None,
     *,
@@ -368,9 +526,14 @@ def build_app(
     """The UI. ``graph_or_session_factory``: an AgentSession-like object, a zero-argument factory of one, or
     None for ``AgentSession(workspace, settings, thread_id)`` (created on first use)."""
     ctl = Controller(graph_or_session_factory, workspace=workspace, settings=settings, thread_id=thread_id)
+    card_entries = caps.approval_fields()  # every setting a gated capability has, from the table
+    train_entries = caps.card("train")
+    hidden = "hidden"
 
     with gr.Blocks(title="bgetune", analytics_enabled=False) as demo:
         demo.controller = ctl  # type: ignore[attr-defined]  # for tests and embedding
+        demo.card_entries = card_entries  # type: ignore[attr-defined]
+        demo.train_entries = train_entries  # type: ignore[attr-defined]
         gr.Markdown(
             f"# bgetune\nFine-tune a BGE embedding model on your own documents. Workspace `{ctl.workspace}` · "
             f"{ctl.mode_line}",
@@ -382,52 +545,24 @@ def build_app(
             with gr.Tab("Chat", id="chat"):
                 chatbot = gr.Chatbot(
                     label="bgetune",
+                    show_label=False,
                     height=520,
                     elem_id="chatbot",
                     placeholder="Drop PDFs, Word, Markdown, HTML or JSONL files below and say "
-                    "**fine-tune bge on this**. I ask before anything costly.",
+                    "**fine-tune bge on this**; drop a CSV/XLSX of your team's questions to import them. "
+                    "I ask before anything costly.",
                     buttons=["copy"],
                 )
                 with gr.Group(visible=False, elem_id="approval-card") as card:
                     card_md = gr.Markdown(elem_id="approval-text")
-                    with gr.Row():
-                        f_epochs = gr.Number(label="epochs", precision=0, visible=False, elem_id="set-epochs")
-                        f_batch = gr.Number(
-                            label="batch size", precision=0, visible=False, elem_id="set-batch_size"
-                        )
-                        f_steps = gr.Number(
-                            label="max steps (empty = all)",
-                            precision=0,
-                            visible=False,
-                            elem_id="set-max_steps",
-                        )
-                        f_lr = gr.Textbox(label="learning rate", visible=False, elem_id="set-lr")
-                    with gr.Row():
-                        f_base = gr.Textbox(
-                            label="base model",
-                            placeholder="auto: the BGE model for the documents' language, else bundled",
-                            visible=False,
-                            elem_id="set-base_model",
-                        )
-                        f_mode = gr.Dropdown(
-                            ["auto", "llm", "offline"],
-                            label="generation mode",
-                            visible=False,
-                            elem_id="set-mode",
-                        )
-                        f_chunks = gr.Number(
-                            label="max chunks (empty = all)",
-                            precision=0,
-                            visible=False,
-                            elem_id="set-max_chunks",
-                        )
+                    fields = setting_fields(card_entries, "set-", visible=False)
                     f_other = gr.Code(label="other settings (JSON)", language="json", visible=False)
                     with gr.Row():
                         approve_btn = gr.Button("Approve and run", variant="primary", elem_id="approve-btn")
                         reject_btn = gr.Button("Reject", variant="stop", elem_id="reject-btn")
                     shown = gr.State({})
                 box = gr.MultimodalTextbox(
-                    placeholder="Type a message, or drop documents here…",
+                    placeholder="Type a message, or drop documents or a questions file here…",
                     file_count="multiple",
                     file_types=sorted(ALLOWED_SUFFIXES),
                     show_label=False,
@@ -439,7 +574,6 @@ def build_app(
                     inputs=box,
                     label="Try",
                 )
-            fields = [f_epochs, f_batch, f_steps, f_lr, f_base, f_mode, f_chunks]
 
             # ---------------------------------------------------------------- dataset
             with gr.Tab("Dataset", id="dataset"):
@@ -477,6 +611,78 @@ def build_app(
                         edit_q = gr.Textbox(label="new query", scale=4, elem_id="edit-query")
                         edit_btn = gr.Button("Save edit", scale=1, elem_id="edit-save")
                 ds_note = gr.Markdown(elem_id="dataset-note")
+                with gr.Accordion(
+                    f"Import your team's real questions (question history: {kinds(HISTORY_SUFFIXES)})",
+                    open=False,
+                    elem_id="history-accordion",
+                ):
+                    with gr.Row():
+                        hist_file = gr.File(
+                            label="questions file",
+                            file_types=sorted(HISTORY_SUFFIXES),
+                            height=120,
+                            elem_id="history-file",
+                            scale=3,
+                        )
+                        hist_prev_btn = gr.Button("Preview columns", scale=1, elem_id="history-preview")
+                    hist_md = gr.Markdown(elem_id="history-text")
+                    hist_cols = gr.Dataframe(
+                        headers=render.PREVIEW_COLUMNS,
+                        interactive=True,
+                        static_columns=[0],
+                        label="Detected columns — type another column name to change one",
+                        visible=False,
+                        elem_id="history-columns",
+                    )
+                    hist_sample = gr.Dataframe(
+                        label="First rows as they will be read", visible=False, wrap=True, interactive=False
+                    )
+                    hist_confirm = gr.Button(
+                        "Confirm import", variant="primary", visible=False, elem_id="history-confirm"
+                    )
+                    hist_state = gr.State({})
+
+            # ---------------------------------------------------------------- golden questions
+            with gr.Tab("Golden questions", id="golden") as golden_tab:
+                gr.Markdown(
+                    "Your team's real questions, each with the passage(s) that answer it: the evidence that "
+                    "decides whether a tuned model ships. Paste a few dozen (one per line) or upload a "
+                    f"{kinds(QUESTION_SUFFIXES)} file, then label them one by one."
+                )
+                with gr.Row():
+                    gold_text = gr.Textbox(
+                        label="questions, one per line",
+                        lines=4,
+                        scale=3,
+                        elem_id="golden-text",
+                        placeholder="how do I cite R?\nwhere is the GPL text?",
+                    )
+                    gold_file = gr.File(
+                        label="or a file", file_types=sorted(QUESTION_SUFFIXES), height=120, scale=2
+                    )
+                    gold_add_btn = gr.Button(
+                        "Add questions", variant="primary", scale=1, elem_id="golden-add"
+                    )
+                gold_note = gr.Markdown(elem_id="golden-note")
+                with gr.Group(elem_id="golden-card"):
+                    gold_q = gr.Markdown(elem_id="golden-question")
+                    gold_cands = gr.CheckboxGroup(
+                        choices=[], label="candidate passages", visible=False, elem_id="golden-cands"
+                    )
+                    with gr.Row():
+                        gold_save = gr.Button("Save label", variant="primary", elem_id="golden-save")
+                        gold_none = gr.Button("None of these", elem_id="golden-none")
+                        gold_skip = gr.Button("Skip", elem_id="golden-skip")
+                gold_qid = gr.State(None)
+                gold_table = gr.Dataframe(
+                    headers=render.GOLDEN_COLUMNS,
+                    interactive=False,
+                    wrap=True,
+                    max_height=360,
+                    column_widths=["7%", "14%", "49%", "30%"],
+                    label="Golden questions",
+                    elem_id="golden-table",
+                )
 
             # ---------------------------------------------------------------- results
             with gr.Tab("Results", id="results"):
@@ -511,12 +717,45 @@ def build_app(
                 loss_img = gr.Image(
                     label="Training loss", type="filepath", interactive=False, height=300, elem_id="loss-img"
                 )
-                with gr.Accordion("Why does this query miss?", open=True):
+                with gr.Accordion("Why does this query miss?", open=True, elem_id="diagnosis"):
                     with gr.Row():
-                        dq = gr.Textbox(label="query", scale=3)
-                        dexp = gr.Textbox(label="expected passage (optional)", scale=3)
-                        dbtn = gr.Button("Diagnose", scale=1)
-                    dout = gr.Markdown()
+                        dq = gr.Textbox(label="query", scale=3, elem_id="diag-query")
+                        dexp = gr.Textbox(
+                            label="expected answer (optional)",
+                            placeholder="its text, or 'R-FAQ.pdf p. 12' — or click the right row below",
+                            scale=3,
+                            elem_id="diag-expected",
+                        )
+                        dbtn = gr.Button("Diagnose", scale=1, variant="primary", elem_id="diag-btn")
+                    d_head = gr.Markdown(elem_id="diag-head")
+                    with gr.Row(equal_height=False):
+                        d_base = gr.Dataframe(
+                            headers=render.DIAG_COLUMNS,
+                            interactive=False,
+                            wrap=True,
+                            label="base model",
+                            column_widths=["5%", "9%", "7%", "10%", "17%", "7%", "45%"],
+                            elem_id="diag-base",
+                        )
+                        d_tuned = gr.Dataframe(
+                            headers=render.DIAG_COLUMNS,
+                            interactive=False,
+                            wrap=True,
+                            label="tuned model",
+                            column_widths=["5%", "9%", "7%", "10%", "17%", "7%", "45%"],
+                            elem_id="diag-tuned",
+                        )
+                    with gr.Row():
+                        fix_btns = [
+                            gr.Button(visible=False, size="sm", elem_id=f"fix-{i}") for i in range(MAX_FIXES)
+                        ]
+                    d_note = gr.Markdown(elem_id="diag-note")
+                    d_state = gr.State({})
+                with gr.Accordion("Use your model", open=True, elem_id="use-model"):
+                    use_md = gr.Markdown(elem_id="use-model-text")
+                    serve_btn = gr.Button(
+                        "Start the embeddings server (OpenAI-compatible)", elem_id="serve-btn", size="sm"
+                    )
                 with gr.Row():
                     zip_btn = gr.Button("Export model (.zip)")
                     jsonl_btn = gr.Button("Training data (.jsonl)")
@@ -529,6 +768,23 @@ def build_app(
                 )
                 dl_state = gr.State([])
 
+            # ---------------------------------------------------------------- settings
+            with gr.Tab("Settings", id="settings"):
+                gr.Markdown(
+                    "Training settings. Remembered ones are stored in the workspace and used by the next "
+                    "*train*; the others are set per run on the approval card. Empty = the default."
+                )
+                remembered = [e for e in train_entries if e["remembered"]]
+                set_fields = setting_fields(remembered, "cfg-", interactive=True)
+                with gr.Accordion("Set per run (on the approval card)", open=False):
+                    setting_fields(
+                        [e for e in train_entries if not e["remembered"]], "cfg-", interactive=False
+                    )
+                with gr.Row():
+                    save_set = gr.Button("Save settings", variant="primary", scale=0, elem_id="settings-save")
+                    reload_set = gr.Button("Reload", scale=0)
+                set_note = gr.Markdown(elem_id="settings-note")
+
         # ==================================================================== handlers
         def card_updates(payload: dict[str, Any] | None) -> list[Any]:
             if not payload:
@@ -539,15 +795,16 @@ def build_app(
                 )
             settings_shown = dict(payload.get("settings") or {})
             ups = []
-            for key, comp in zip(CARD_KEYS, fields, strict=True):
-                if key in settings_shown:
-                    v = settings_shown[key]
-                    if comp is f_lr and v is not None:
-                        v = f"{v:g}" if isinstance(v, float) else str(v)
-                    ups.append(gr.update(visible=True, value=v))
+            for entry in card_entries:
+                name = entry["name"]
+                if name in settings_shown:
+                    ups.append(
+                        gr.update(visible=True, value=render.display_setting(entry, settings_shown[name]))
+                    )
                 else:
-                    ups.append(gr.update(visible=False, value=None))
-            other = {k: v for k, v in settings_shown.items() if k not in CARD_KEYS}
+                    ups.append(gr.update(visible=False, value=render.display_setting(entry, None)))
+            known = {e["name"] for e in card_entries}
+            other = {k: v for k, v in settings_shown.items() if k not in known}
             other_up = gr.update(visible=bool(other), value=json.dumps(other, indent=1) if other else "")
             return [
                 gr.update(visible=True),
@@ -574,13 +831,17 @@ def build_app(
             yield last, last, gr.MultimodalTextbox(value=None, interactive=True), gr.update()
 
         def gather_edits(shown_settings: dict[str, Any], other: str | None, *values: Any) -> dict[str, Any]:
-            entered = dict(zip(CARD_KEYS, values, strict=True))
+            try:
+                edits = render.card_edits(card_entries, shown_settings or {}, list(values))
+            except ValueError as exc:
+                raise gr.Error(str(exc)) from exc
             if other and other.strip():
                 try:
-                    entered.update(json.loads(other))
+                    entered = json.loads(other)
                 except ValueError as exc:
                     raise gr.Error(f"other settings are not valid JSON: {exc}") from exc
-            return render.setting_edits(shown_settings or {}, entered)
+                edits.update(render.setting_edits(shown_settings or {}, entered))
+            return edits
 
         def on_approve(
             msgs: list[Any], shown_settings: dict[str, Any], other: str | None, *values: Any
@@ -612,8 +873,8 @@ def build_app(
         ds_outputs = [table, rows_state, ds_summary, flt_reason, flt_doc]
 
         def on_select(ids_text: str, rows: list[list[Any]], evt: gr.SelectData) -> str:
-            row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
-            if not isinstance(row, int) or not (0 <= row < len(rows)):
+            row = _row_of(evt)
+            if row is None or not (0 <= row < len(rows)):
                 return ids_text
             pid = int(rows[row][0])
             ids = parse_ids(ids_text)
@@ -657,11 +918,129 @@ def build_app(
                 return [*load_dataset(*filters), _err(exc), query]
             return [*load_dataset(*filters), note, ""]
 
+        # history import ---------------------------------------------------------
+        def on_history_preview(files: Any) -> list[Any]:
+            hide = gr.update(visible=False)
+            try:
+                preview, path = ctl.history_preview(files)
+            except Exception as exc:  # noqa: BLE001 - the reason, next to the upload
+                return [_err(exc), hide, hide, hide, {}]
+            sample = preview.sample[:5]
+            cols = list(sample[0]) if sample else ["question"]
+            return [
+                render.preview_markdown(preview),
+                gr.update(value=_frame(render.preview_rows(preview), render.PREVIEW_COLUMNS), visible=True),
+                gr.update(
+                    value=_frame([[str(s.get(c, ""))[:120] for c in cols] for s in sample], cols),
+                    visible=bool(sample),
+                ),
+                gr.update(visible=True),
+                {"path": path, "columns": dict(preview.columns)},
+            ]
+
+        def on_history_import(df: Any, state: dict[str, Any], *filters: Any) -> list[Any]:
+            if not state.get("path"):
+                return [*load_dataset(*filters), "Preview a questions file first.", gr.update()]
+            rows = df.values.tolist() if hasattr(df, "values") else list(df or [])
+            option_of = history_column_options()
+            overrides = {}
+            for field_name, column in ((str(r[0]), str(r[1] or "").strip()) for r in rows if len(r) >= 2):
+                if field_name in option_of and column and column != state["columns"].get(field_name):
+                    overrides[option_of[field_name]] = column
+            try:
+                res = ctl.history_import(state["path"], overrides)
+            except Exception as exc:  # noqa: BLE001
+                return [*load_dataset(*filters), _err(exc), gr.update()]
+            return [*load_dataset(*filters), surfaces.result_text(res), gr.update(visible=False)]
+
+        # golden questions ---------------------------------------------------------
+        def golden_table() -> Any:
+            try:
+                questions = ctl.golden_list().questions
+            except Exception:  # noqa: BLE001 - an old workspace without the golden table
+                questions = []
+            return _frame(render.golden_rows(questions), render.GOLDEN_COLUMNS)
+
+        def golden_view(res: Any, note: str = "") -> list[Any]:
+            q = res.question
+            return [
+                render.golden_question_markdown(q, res.counts),
+                gr.update(choices=render.candidate_choices(res.candidates), value=[], visible=q is not None),
+                q.id if q is not None else None,
+                golden_table(),
+                note,
+            ]
+
+        gold_outs = [gold_q, gold_cands, gold_qid, gold_table, gold_note]
+
+        def golden_step(fn: Callable[[], tuple[Any, str]]) -> list[Any]:
+            try:
+                res, note = fn()
+            except Exception as exc:  # noqa: BLE001 - the reason, above the card
+                return [gr.update(), gr.update(), gr.update(), golden_table(), _err(exc)]
+            return golden_view(res, note)
+
+        def on_golden_add(text: str, files: Any) -> list[Any]:
+            def go() -> tuple[Any, str]:
+                added = ctl.golden_add(text, files)
+                return ctl.golden_candidates(), surfaces.result_text(added)
+
+            out = golden_step(go)
+            ok = not str(out[-1]).startswith("⚠️")
+            return [*out, "" if ok else gr.update(), None if ok else gr.update()]
+
+        def on_golden_save(qid: int | None, picked: list[int] | None) -> list[Any]:
+            if qid is None:
+                return golden_step(lambda: (ctl.golden_candidates(), "No question to label yet."))
+            if not picked:
+                return [gr.update()] * 4 + ["Tick the passages that answer it, or click **None of these**."]
+
+            def go() -> tuple[Any, str]:
+                res = ctl.golden_label(int(qid), [int(p) for p in picked])
+                return ctl.golden_candidates(), surfaces.result_text(res)
+
+            return golden_step(go)
+
+        def on_golden_none(qid: int | None) -> list[Any]:
+            if qid is None:
+                return golden_step(lambda: (ctl.golden_candidates(), "No question to label yet."))
+
+            def go() -> tuple[Any, str]:
+                res = ctl.golden_label(int(qid), [])
+                return ctl.golden_candidates(), surfaces.result_text(res)
+
+            return golden_step(go)
+
+        def on_golden_skip(qid: int | None) -> list[Any]:
+            return golden_step(lambda: (ctl.golden_candidates(after=qid), ""))
+
+        def on_golden_tab(qid: int | None) -> list[Any]:
+            if qid is not None:
+                return [gr.update()] * 3 + [golden_table(), gr.update()]
+            from bgetune.tools.golden import golden_counts
+
+            try:
+                counts = golden_counts(ctl.ws)
+            except Exception:  # noqa: BLE001
+                return [gr.update()] * 3 + [golden_table(), gr.update()]
+            if not counts.unlabeled or not ctl.ws.scalar("SELECT count(*) FROM chunks"):
+                return [render.golden_question_markdown(None, counts), gr.update(visible=False), None,
+                        golden_table(), ""]  # fmt: skip
+            return golden_step(lambda: (ctl.golden_candidates(), ""))
+
+        # results ---------------------------------------------------------------
         def load_results() -> list[Any]:
             r = ctl.results()
-            return [r["summary"], _frame(r["metrics"], METRIC_COLUMNS), r["hist"], r["bars"], r["loss"]]
+            return [
+                r["summary"],
+                _frame(r["metrics"], METRIC_COLUMNS),
+                r["hist"],
+                r["bars"],
+                r["loss"],
+                ctl.usage(),
+            ]
 
-        res_outputs = [res_summary, metrics_tbl, hist_img, bars_img, loss_img]
+        res_outputs = [res_summary, metrics_tbl, hist_img, bars_img, loss_img, use_md]
 
         def on_calibrate() -> list[Any]:
             try:
@@ -670,11 +1049,94 @@ def build_app(
                 note = _err(exc)
             return [*load_results(), note]
 
-        def on_diagnose(q: str, exp: str) -> str:
+        def diag_view(d: Any, note: str = "", pick: dict[str, Any] | None = None) -> list[Any]:
+            state = {
+                "query": d.query,
+                "miss_id": d.miss_id,
+                "actions": [{"action": a.action, "args": a.args, "label": a.label("en")} for a in d.actions],
+                "base": [r.chunk_id for r in d.base.results],
+                "tuned": [r.chunk_id for r in d.tuned.results] if d.tuned else [],
+                "rows": {
+                    m.model: [
+                        f"{r.document}"
+                        + (f" p.{r.page}" if r.page else "")
+                        + f" — result {r.rank} ({m.model})"
+                        for r in m.results
+                    ]
+                    for m in (d.base, d.tuned)
+                    if m is not None
+                },
+            } | (pick or {})
+            buttons = []
+            for i in range(MAX_FIXES):
+                if i < len(d.actions) and d.miss_id is not None:
+                    buttons.append(gr.update(visible=True, value=d.actions[i].label("en"), interactive=True))
+                else:
+                    buttons.append(gr.update(visible=False))
+            return [
+                render.diagnosis_head(d, "en"),
+                gr.update(
+                    value=_frame(render.ranking_rows(d.base), render.DIAG_COLUMNS),
+                    label=render.ranking_label(d.base, "base model"),
+                ),
+                gr.update(
+                    value=_frame(render.ranking_rows(d.tuned), render.DIAG_COLUMNS),
+                    label=render.ranking_label(d.tuned, "tuned model"),
+                ),
+                *buttons,
+                state,
+                note,
+            ]
+
+        def diag_error(exc: Exception) -> list[Any]:
+            return [gr.update()] * (3 + MAX_FIXES) + [gr.update(), _err(exc)]
+
+        diag_outs = [d_head, d_base, d_tuned, *fix_btns, d_state, d_note]
+
+        def on_diagnose(q: str, exp: str, state: dict[str, Any]) -> list[Any]:
+            picked = state.get("pick_id") if exp and exp == state.get("pick_text") else None
             try:
-                return ctl.diagnose(q, exp)
+                d = ctl.diagnose_result(q, None if picked else exp, picked)
             except Exception as exc:  # noqa: BLE001
-                return _err(exc)
+                return diag_error(exc)
+            return diag_view(d, pick={"pick_id": picked, "pick_text": exp} if picked else None)
+
+        def on_pick(model: str) -> Callable[..., list[Any]]:
+            def handler(q: str, exp: str, state: dict[str, Any], evt: gr.SelectData) -> list[Any]:
+                row = _row_of(evt)
+                ids = (state or {}).get(model) or []
+                if row is None or not (0 <= row < len(ids)):
+                    return [exp, *diag_error(ValueError("click a row of the last diagnosis's results"))]
+                text = state["rows"][model][row]
+                try:
+                    d = ctl.diagnose_result(state.get("query") or q, None, ids[row])
+                except Exception as exc:  # noqa: BLE001
+                    return [exp, *diag_error(exc)]
+                note = f"Picked {text} as the expected answer."
+                return [text, *diag_view(d, note, {"pick_id": ids[row], "pick_text": text})]
+
+            return handler
+
+        def on_fix(i: int) -> Callable[[dict[str, Any]], list[Any]]:
+            def handler(state: dict[str, Any]) -> list[Any]:
+                acts = (state or {}).get("actions") or []
+                if i >= len(acts) or state.get("miss_id") is None:
+                    return [gr.update(), "Diagnose a query first."]
+                a = acts[i]
+                try:
+                    res = ctl.apply_fix(int(state["miss_id"]), a["action"], a["args"])
+                except Exception as exc:  # noqa: BLE001
+                    return [gr.update(), _err(exc)]
+                return [gr.update(value="✓ " + a["label"], interactive=False), surfaces.result_text(res)]
+
+            return handler
+
+        def on_serve() -> list[Any]:
+            try:
+                _url, md = ctl.serve()
+            except Exception as exc:  # noqa: BLE001
+                return [gr.update(), _err(exc)]
+            return [md, gr.update()]
 
         def on_download(kind: str) -> Callable[[list[str]], list[Any]]:
             def handler(current: list[str]) -> list[Any]:
@@ -689,19 +1151,41 @@ def build_app(
 
             return handler
 
-        # ==================================================================== wiring
-        demo.load(on_load, None, [chatbot, messages, *card_outputs], api_name="load_chat")
-        demo.load(load_dataset, ds_filters, ds_outputs, api_visibility="private")
-        demo.load(load_results, None, res_outputs, api_visibility="private")
+        # settings ---------------------------------------------------------------
+        def load_settings() -> list[Any]:
+            values = {e["name"]: e["value"] for e in ctl.settings_values("train")}
+            return [render.display_setting(e, values.get(e["name"])) for e in remembered]
 
-        after = {"fn": refresh_card, "inputs": None, "outputs": card_outputs, "api_visibility": "private"}
-        send_ev = box.submit(
-            on_send, [box, messages], [chatbot, messages, box, card], api_name="send", concurrency_id="agent"
-        )
-        for ev in (send_ev,):
-            ev.then(**after).then(load_dataset, ds_filters, ds_outputs, api_visibility="private").then(
-                load_results, None, res_outputs, api_visibility="private"
+        def on_save_settings(*values: Any) -> list[Any]:
+            try:
+                note = ctl.save_settings(remembered, list(values))
+            except Exception as exc:  # noqa: BLE001
+                return [*load_settings(), _err(exc)]
+            return [*load_settings(), note]
+
+        # ==================================================================== wiring
+        quiet = {"show_progress": hidden}
+        demo.load(on_load, None, [chatbot, messages, *card_outputs], api_name="load_chat", **quiet)
+        demo.load(load_dataset, ds_filters, ds_outputs, api_visibility="private", **quiet)
+        demo.load(load_results, None, res_outputs, api_visibility="private", **quiet)
+        demo.load(load_settings, None, set_fields, api_name="settings", **quiet)
+
+        def refresh_after(ev: Any) -> None:
+            ev.then(refresh_card, None, card_outputs, api_visibility="private", **quiet).then(
+                load_dataset, ds_filters, ds_outputs, api_visibility="private", **quiet
+            ).then(load_results, None, res_outputs, api_visibility="private", **quiet).then(
+                load_settings, None, set_fields, api_visibility="private", **quiet
             )
+
+        refresh_after(
+            box.submit(
+                on_send,
+                [box, messages],
+                [chatbot, messages, box, card],
+                api_name="send",
+                concurrency_id="agent",
+            )
+        )
         appr = approve_btn.click(
             on_approve,
             [messages, shown, f_other, *fields],
@@ -712,10 +1196,8 @@ def build_app(
         rej = reject_btn.click(
             on_reject, [messages], [chatbot, messages, card], api_name="reject", concurrency_id="agent"
         )
-        for ev in (appr, rej):
-            ev.then(**after).then(load_dataset, ds_filters, ds_outputs, api_visibility="private").then(
-                load_results, None, res_outputs, api_visibility="private"
-            )
+        refresh_after(appr)
+        refresh_after(rej)
         gr.on(
             [refresh_ds.click, flt_status.change, flt_reason.input, flt_doc.input, flt_search.submit],
             load_dataset,
@@ -737,14 +1219,46 @@ def build_app(
         edit_btn.click(
             on_edit, [edit_id, edit_q, *ds_filters], [*ds_outputs, ds_note, edit_q], api_name="edit_query"
         )
+        hist_prev_btn.click(
+            on_history_preview,
+            [hist_file],
+            [hist_md, hist_cols, hist_sample, hist_confirm, hist_state],
+            api_name="history_preview",
+        )
+        hist_confirm.click(
+            on_history_import,
+            [hist_cols, hist_state, *ds_filters],
+            [*ds_outputs, hist_md, hist_confirm],
+            api_name="history_import",
+            concurrency_id="agent",
+        )
+        gold_add_btn.click(
+            on_golden_add, [gold_text, gold_file], [*gold_outs, gold_text, gold_file], api_name="golden_add"
+        )
+        gold_save.click(on_golden_save, [gold_qid, gold_cands], gold_outs, api_name="golden_label")
+        gold_none.click(on_golden_none, [gold_qid], gold_outs, api_name="golden_none")
+        gold_skip.click(on_golden_skip, [gold_qid], gold_outs, api_name="golden_skip")
+        golden_tab.select(on_golden_tab, [gold_qid], gold_outs, api_name="golden_next")
         refresh_res.click(load_results, None, res_outputs, api_name="results")
         calib_btn.click(
             on_calibrate, None, [*res_outputs, res_note], api_name="calibrate", concurrency_id="agent"
         )
-        dbtn.click(on_diagnose, [dq, dexp], dout, api_name="diagnose")
+        gr.on([dbtn.click, dq.submit], on_diagnose, [dq, dexp, d_state], diag_outs, api_name="diagnose")
+        d_base.select(on_pick("base"), [dq, dexp, d_state], [dexp, *diag_outs], api_name="pick_base")
+        d_tuned.select(on_pick("tuned"), [dq, dexp, d_state], [dexp, *diag_outs], api_name="pick_tuned")
+        for i, b in enumerate(fix_btns):
+            b.click(on_fix(i), [d_state], [b, d_note], api_name=f"fix_{i}")
+        serve_btn.click(on_serve, None, [use_md, res_note], api_name="serve")
         zip_btn.click(on_download("zip"), [dl_state], [downloads, dl_state], api_name="export_zip")
         jsonl_btn.click(on_download("jsonl"), [dl_state], [downloads, dl_state], api_name="export_jsonl")
+        save_set.click(on_save_settings, set_fields, [*set_fields, set_note], api_name="save_settings")
+        reload_set.click(load_settings, None, set_fields, api_visibility="private")
     return demo
+
+
+def _row_of(evt: Any) -> int | None:
+    row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+    return row if isinstance(row, int) else None
 
 
 # ---------------------------------------------------------------------------------------------- launching

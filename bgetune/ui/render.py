@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -148,9 +149,11 @@ def step_message(
 
 
 def user_message(text: str, attachments: Iterable[str] = ()) -> gr.ChatMessage:
-    names = [os.path.basename(str(a)) for a in attachments]
-    files = ("\n\n" + " ".join(f"📎 `{n}`" for n in names)) if names else ""
-    return gr.ChatMessage(role="user", content=(text or "") + files)
+    """The user's text, then one line per attached file with its name (never a bare icon)."""
+    names = [os.path.basename(str(a).rstrip("/\\")) or str(a) for a in attachments]
+    files = "\n".join(f"📎 **{n}**" for n in names)
+    text = (text or "").strip()
+    return gr.ChatMessage(role="user", content=(text + "\n\n" + files if text and files else text or files))
 
 
 def approval_message(payload: Mapping[str, Any]) -> gr.ChatMessage:
@@ -220,6 +223,8 @@ def apply_event(messages: Sequence[gr.ChatMessage], event: Mapping[str, Any]) ->
         meta["title"] = ("" if ok else "✗ ") + tool_label(tool).lstrip("✗ ")
         out[i] = _replace(out[i], content=(args + "\n\n" if args else "") + body, metadata=meta)
         _close_estimates(out)
+        if ok:  # plots the tool made (histograms, before/after, loss) show inline, after its step
+            out += [image_message(p) for p in image_paths(event.get("content")) if os.path.isfile(p)]
     elif kind == "approval":
         _close_estimates(out)
         i = _find_step(out, call_id=event.get("tool_call_id"), tool=tool)
@@ -302,7 +307,9 @@ def approval_markdown(payload: Mapping[str, Any] | None) -> str:
     settings = payload.get("settings") or {}
     shown = [(k, v) for k, v in settings.items() if v is not None]
     if shown:
-        lines += ["", "**Settings that will run:**"] + [f"- {k.replace('_', ' ')}: `{_fmt_value(v)}`" for k, v in shown]
+        lines += ["", "**Settings that will run:**"] + [
+            f"- {k.replace('_', ' ')}: `{_fmt_value(v)}`" for k, v in shown
+        ]
     if payload.get("message"):
         lines += ["", str(payload["message"])]
     return "\n".join(lines)
@@ -451,3 +458,291 @@ def diagnosis_markdown(result: Mapping[str, Any]) -> str:
             continue
         lines.append(f"- **{k}**: {_short(v, 240)}")
     return "\n".join(lines) or "No diagnosis."
+
+
+# ---------------------------------------------------------------------------------------------- settings fields
+def setting_kind(entry: Mapping[str, Any]) -> str:
+    """How a settings-card entry (``surfaces.settings_card``) is edited: choice | bool | int | float | list | str."""
+    if entry.get("choices"):
+        return "choice"
+    t = str(entry.get("type") or "")
+    if "bool" in t:
+        return "bool"
+    if "list" in t:
+        return "list"
+    if re.search(r"\bint\b", t):
+        return "int"
+    if "float" in t:
+        return "float"
+    return "str"
+
+
+def setting_label(entry: Mapping[str, Any]) -> str:
+    """``max steps (≥ 1)``, ``epochs (1–100)``: the name in words and its limits."""
+    name = str(entry["name"]).replace("_", " ")
+    lo, hi = entry.get("min"), entry.get("max")
+    if lo is not None and hi is not None:
+        return f"{name} ({_fmt_limit(lo)}–{_fmt_limit(hi)})"
+    if lo is not None:
+        return f"{name} (≥ {_fmt_limit(lo)})"
+    if hi is not None:
+        return f"{name} (≤ {_fmt_limit(hi)})"
+    return name
+
+
+def _fmt_limit(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def display_setting(entry: Mapping[str, Any], value: Any) -> Any:
+    """A setting's value as its field shows it (floats and lists as text)."""
+    kind = setting_kind(entry)
+    if value is None:
+        return False if kind == "bool" else None
+    if kind == "float":
+        return f"{value:g}" if isinstance(value, int | float) else str(value)
+    if kind == "list" and isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    if kind == "choice":
+        return str(value)
+    return value
+
+
+def typed_setting(entry: Mapping[str, Any], value: Any) -> Any:
+    """A value typed in a settings field, as the setting's type; None when left empty. ValueError names the
+    setting, the limits and what was typed."""
+    kind = setting_kind(entry)
+    name = str(entry["name"])
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        if kind == "bool":
+            out: Any = (
+                value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+            )
+        elif kind == "int":
+            out = int(float(value))
+        elif kind == "float":
+            out = float(str(value).strip())
+        elif kind == "list":
+            out = (
+                value if isinstance(value, list) else [p.strip() for p in str(value).split(",") if p.strip()]
+            )
+        elif kind == "choice":
+            choices = list(entry.get("choices") or [])
+            out = next((c for c in choices if str(c) == str(value).strip()), None)
+            if out is None:
+                raise ValueError(f"one of {', '.join(map(str, choices))}")
+        else:
+            out = str(value).strip()
+    except (TypeError, ValueError) as exc:
+        want = {"int": "a whole number", "float": "a number"}.get(kind, str(exc) or kind)
+        raise ValueError(f"{name} must be {want}; got {value!r}") from exc
+    lo, hi = entry.get("min"), entry.get("max")
+    if isinstance(out, int | float) and not isinstance(out, bool):
+        if lo is not None and out < lo:
+            raise ValueError(f"{name} must be at least {_fmt_limit(lo)}; got {value!r}")
+        if hi is not None and out > hi:
+            raise ValueError(f"{name} must be at most {_fmt_limit(hi)}; got {value!r}")
+    return out
+
+
+def card_edits(
+    entries: Sequence[Mapping[str, Any]], shown: Mapping[str, Any], values: Sequence[Any]
+) -> dict[str, Any]:
+    """The settings changed on a card: fields of ``entries`` (in order, one value each) that were shown, whose
+    typed value differs from the shown one. A cleared field is no change."""
+    edits: dict[str, Any] = {}
+    for entry, raw in zip(entries, values, strict=True):
+        name = entry["name"]
+        if name not in shown:
+            continue
+        new = typed_setting(entry, raw)
+        old = shown[name]
+        if new is None or (setting_kind(entry) == "bool" and bool(new) == bool(old)):
+            continue
+        if (
+            isinstance(new, float)
+            and isinstance(old, int | float)
+            and abs(new - old) <= 1e-12 * max(1, abs(old))
+        ):
+            continue
+        if new != old and str(new) != str(old):
+            edits[name] = new
+    return edits
+
+
+# ---------------------------------------------------------------------------------------------- images in the chat
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".svg")
+
+
+def image_paths(content: Any) -> list[str]:
+    """Image file paths named anywhere in a tool result (JSON text or data), in order, without repeats."""
+    data = content
+    if isinstance(content, str):
+        try:
+            data = json.loads(content)
+        except ValueError:
+            return []
+    found: list[str] = []
+
+    def walk(v: Any) -> None:
+        if isinstance(v, str):
+            if v.lower().endswith(IMAGE_SUFFIXES) and ("/" in v or "\\" in v) and v not in found:
+                found.append(v)
+        elif isinstance(v, Mapping):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list | tuple):
+            for x in v:
+                walk(x)
+
+    walk(data)
+    return found
+
+
+def image_message(path: str) -> gr.ChatMessage:
+    return gr.ChatMessage(role="assistant", content={"path": path, "alt_text": os.path.basename(path)})
+
+
+# ---------------------------------------------------------------------------------------------- golden questions
+GOLDEN_COLUMNS = ["id", "status", "question", "right passages"]
+GOLDEN_MARKS = {"labeled": "✓ labeled", "unanswerable": "∅ none", "unlabeled": "? to label"}
+
+
+def candidate_choices(candidates: Iterable[Any], width: int = 240) -> list[tuple[str, int]]:
+    """CheckboxGroup choices for golden candidates: ``(label, number)``; the label says which list found it
+    (the base model's, BM25's or both), where it is, and its text."""
+    out = []
+    for c in candidates:
+        src = " · ".join(
+            s
+            for s in (
+                f"model #{c.dense_rank}" if c.dense_rank else "",
+                f"BM25 #{c.bm25_rank}" if c.bm25_rank else "",
+            )
+            if s
+        )
+        where = " › ".join(x for x in (c.document, c.heading) if x)
+        out.append((f"[{c.number}] {src} — {where}: {excerpt(c.text, width)}", int(c.number)))
+    return out
+
+
+def golden_question_markdown(question: Any, counts: Any) -> str:
+    """The question being labelled (or that none is left) and the counts."""
+    tally = (
+        f"{counts.labeled} labeled · {counts.unanswerable} unanswerable · {counts.unlabeled} to label "
+        f"(of {counts.total})"
+    )
+    if question is None:
+        if not counts.total:
+            return (
+                "No golden questions yet: paste your team's real questions above, one per line.\n\n" + tally
+            )
+        return "✓ Every question is labeled.\n\n" + tally
+    return (
+        f"### Question #{question.id}\n**{question.query}**\n\nTick the passages that answer it "
+        f"(model = the base model's rank, BM25 = keyword rank), or say none of them does.\n\n{tally}"
+    )
+
+
+def golden_rows(questions: Iterable[Any]) -> list[list[Any]]:
+    return [[q.id, GOLDEN_MARKS.get(q.status, q.status), q.query, ", ".join(q.pos_ids)] for q in questions]
+
+
+# ---------------------------------------------------------------------------------------------- diagnosis
+DIAG_COLUMNS = ["#", "score", "p", "pass", "document", "page", "passage"]
+
+
+def ranking_rows(ranking: Any, width: int = 110) -> list[list[Any]]:
+    """A model's ranked results as table rows; the expected answer is starred."""
+    if ranking is None:
+        return []
+    rows = []
+    for r in ranking.results:
+        p = "" if r.probability is None else f"{r.probability:.2f}"
+        ok = "" if r.passes is None else ("✓ pass" if r.passes else "✗ fail")
+        text = excerpt(r.title or r.text, width) if r.title and len(r.title) > 20 else excerpt(r.text, width)
+        rows.append(
+            [r.rank, f"{r.score:.3f}", p, ok, r.document, r.page or "", ("★ " if r.expected else "") + text]
+        )
+    return rows
+
+
+def ranking_label(ranking: Any, name: str) -> str:
+    if ranking is None:
+        return f"{name}: none yet (train a model to compare)"
+    thr = f", threshold {ranking.threshold:.3f}" if ranking.threshold is not None else ", no threshold yet"
+    return f"{name} `{os.path.basename(str(ranking.spec).rstrip('/')) or ranking.spec}`{thr}"
+
+
+def expected_markdown(d: Any) -> str:
+    """Where the expected answer ranks with each model (or that none was given / found)."""
+    e = d.expected
+    if e is None:
+        return "Expected answer: not given — type it, or click the right row in a result list."
+    if not e.chunk_ids:
+        return f"Expected answer: **not found** in the workspace (best term coverage {e.coverage:.0%})."
+    where = f"{e.document} p.{e.page}" if e.page else (e.document or "")
+    parts = []
+    for m in (d.base, d.tuned):
+        if m is None:
+            continue
+        if m.expected_rank is None:
+            parts.append(f"{m.model}: not in the top {len(m.results)}")
+            continue
+        p = f", p={m.expected_probability:.2f}" if m.expected_probability is not None else ""
+        parts.append(f"{m.model}: **rank {m.expected_rank}** (score {m.expected_score:.3f}{p})")
+    title = excerpt(e.title or e.text or "", 80)
+    return f"Expected answer: {where}" + (f" “{title}”" if title else "") + " — " + "; ".join(parts)
+
+
+def diagnosis_head(d: Any, lang: str = "en") -> str:
+    """Verdict, expected answer's rank and the evidence, above the two result lists."""
+    lines = [f"**Verdict:** {d.verdict_in(lang)}", "", expected_markdown(d)]
+    ev = d.evidence(lang)
+    if ev:
+        lines += (
+            ["", "<details><summary>evidence</summary>", ""] + [f"- {x}" for x in ev] + ["", "</details>"]
+        )
+    if d.miss_id is not None:
+        lines += ["", f"Stored as miss #{d.miss_id}." + (" Fix it with a button below." if d.actions else "")]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- history import
+PREVIEW_COLUMNS = ["field", "column"]
+
+
+def preview_rows(preview: Any) -> list[list[str]]:
+    """Detected column mapping (field -> header) of a history preview, then the unused headers."""
+    rows = [[k, v] for k, v in preview.columns.items()]
+    rows += [["(not used)", h] for h in preview.unmapped]
+    return rows
+
+
+def preview_markdown(preview: Any) -> str:
+    head = (
+        f"**{os.path.basename(preview.file)}** ({preview.format}): {preview.rows} rows, "
+        f"{preview.questions} distinct questions."
+    )
+    lines = [head, ""] + [f"- {p}" for p in preview.plan] + [f"- ⚠️ {w}" for w in preview.warnings]
+    if preview.bad_rows:
+        lines.append(f"- {len(preview.bad_rows)} row(s) cannot be used, e.g. row {preview.bad_rows[0]['row']}: "
+                     f"{preview.bad_rows[0]['reason']}")  # fmt: skip
+    lines += ["", "Check the columns, change one if it is wrong, then **Confirm import**."]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- serving
+SNIPPET_LANGS = {"tei": "bash", "vllm": "bash", "infinity": "bash", "dify": "text"}
+
+
+def snippets_markdown(snippets: Mapping[str, str], model_dir: str, url: str | None = None) -> str:
+    """The model folder and copy-paste snippets, one fenced block per client."""
+    head = f"Model folder: `{model_dir}`" + (f" · serving at **{url}/v1** (OpenAI-compatible)" if url else "")
+    parts = [head]
+    for key, code in snippets.items():
+        lang = SNIPPET_LANGS.get(key, "python")
+        parts += [f"**{key}**", f"```{lang}\n{code.rstrip()}\n```"]
+    return "\n\n".join(parts)

@@ -21,9 +21,14 @@ UPLOAD_DIR = "uploads"
 DEFAULT_MAX_FILE_MB = 200.0
 DEFAULT_MAX_TOTAL_MB = 1024.0
 MAX_NAME_CHARS = 120
-ALLOWED_SUFFIXES = frozenset(
+DOCUMENT_SUFFIXES = frozenset(
     {".pdf", ".docx", ".md", ".markdown", ".txt", ".text", ".html", ".htm", ".jsonl"}
 )
+# question history / golden questions / question-answer pairs: read by tools/history.py and tools/golden.py
+TABLE_SUFFIXES = frozenset({".csv", ".tsv", ".xlsx"})
+ALLOWED_SUFFIXES = DOCUMENT_SUFFIXES | TABLE_SUFFIXES
+QUESTION_SUFFIXES = frozenset({".txt", ".md", ".jsonl"}) | TABLE_SUFFIXES
+HISTORY_SUFFIXES = frozenset({".jsonl"}) | TABLE_SUFFIXES
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
 
 
@@ -74,6 +79,14 @@ def default_allowed_roots() -> list[Path]:
     except ImportError:  # gradio is optional for this module
         root = os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")
     return [Path(root).resolve()]
+
+
+def kinds(suffixes: frozenset[str]) -> str:
+    """The accepted types in words: ``PDF, DOCX, ... or XLSX``."""
+    order = [".pdf", ".docx", ".md", ".txt", ".html", ".jsonl", ".csv", ".tsv", ".xlsx"]
+    names = [s[1:].upper() if s != ".md" else "Markdown" for s in order if s in suffixes]
+    names += sorted(s[1:].upper() for s in suffixes - set(order) if s not in (".markdown", ".text", ".htm"))
+    return ", ".join(names[:-1]) + (" or " if len(names) > 1 else "") + names[-1] if names else "nothing"
 
 
 def _inside(path: Path, roots: Sequence[Path]) -> bool:
@@ -145,7 +158,7 @@ def store_uploads(
         suffix = Path(display).suffix.lower()
         if suffix not in suffixes:
             result.refused.append(
-                f"{display}: unsupported type {suffix or '(none)'} — upload PDF, DOCX, Markdown, TXT, HTML or JSONL"
+                f"{display}: unsupported type {suffix or '(none)'} — upload {kinds(suffixes)}"
             )
             continue
         size = src.stat().st_size

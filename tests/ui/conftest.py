@@ -64,3 +64,37 @@ def pair_ids(ws: Path, status: str | None = None) -> list[int]:
         return [r["id"] for r in w.query(sql, (status,) if status else ())]
     finally:
         w.close()
+
+
+@pytest.fixture
+def small_ws(tmp_path: Path, small_pdf: Path) -> Path:
+    """A workspace with the two R FAQ pages ingested with the bundled model (4 chunks): golden questions and
+    diagnosis have something to rank, in seconds."""
+    from bgetune.config import Settings
+    from bgetune.tools.ingest import ingest
+    from bgetune.workspace import Workspace
+
+    ws = Workspace(tmp_path / "small-ws")
+    ws.set_setting("base_model", "bundled")
+    report = ingest(ws, [small_pdf], settings=Settings(workspace=ws.root))
+    assert report.ok, report.summary()
+    ws.close()
+    return tmp_path / "small-ws"
+
+
+@pytest.fixture
+def ui_small(small_ws: Path) -> Iterator[dict[str, Any]]:
+    """The real app launched on :func:`small_ws`."""
+    from bgetune.config import Settings
+    from bgetune.ui.app import build_app, launch
+
+    demo = build_app(None, workspace=small_ws, settings=Settings(workspace=small_ws))
+    port = free_port()
+    launch(demo, port=port, block=False, quiet=True)
+    try:
+        yield {"url": f"http://127.0.0.1:{port}/", "workspace": small_ws, "demo": demo}
+    finally:
+        demo.close()
+        ctl = demo.controller
+        if ctl._session is not None:
+            ctl._session.close()
