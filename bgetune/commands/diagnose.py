@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
         action: str = typer.Argument(
             ...,
             help="add_training_pair | add_golden | relabel_competitor | set_threshold | rechunk | "
-            "switch_base_model | dismiss",
+            "switch_base_model | no_answer | dismiss",
         ),
         chunk_id: str | None = typer.Option(
             None, "--chunk-id", help="The passage (default: the diagnosis's expected answer)."

@@ -1384,6 +1384,7 @@ ACTIONS = (
     "set_threshold",
     "rechunk",
     "switch_base_model",
+    "no_answer",
     "dismiss",
 )
 
@@ -1477,6 +1478,13 @@ def _actions(d: Diagnosis, eng: _Engine) -> list[FixAction]:
             {"chunk_id": cid},
             f"Add this query with {where} to the golden set, so the ship decision measures it",
             f"把这个查询和 {where} 加入黄金测试集，让发布决策衡量它",
+        )
+    if d.expected is None and d.cause in ("unconfirmed", "nothing_passes"):
+        add(
+            "no_answer",
+            {},
+            "None of these: the documents do not answer it (kept in the golden set as unanswerable)",
+            "都不是：文档里没有答案（作为无答案问题保留在黄金测试集中）",
         )
     if d.cause not in ("not_a_miss", "unconfirmed"):
         add("dismiss", {}, "Not a real miss: mark it dismissed", "不算漏检：标记为已忽略")
@@ -1769,6 +1777,14 @@ class FixResult:
                 f"基础模型已设为 {x['model']}（工作区设置 base_model）。重新导入并训练后生效"
                 + ("。" if x.get("cached") else "；本地缓存中没有该模型，首次加载需要联网。"),
             )
+        if a == "no_answer":
+            return _say(
+                lang,
+                f"Noted: the documents do not answer “{x['query']}”; golden question #{x['golden_id']} is kept as "
+                "unanswerable (a good model scores every passage below the threshold for it).",
+                f"已记录：文档里没有“{x['query']}”的答案；黄金问题 #{x['golden_id']} 标为无答案"
+                "（好的模型对它的所有段落打分都应低于阈值）。",
+            )
         return _say(lang, f"Miss #{self.miss_id} dismissed.", f"漏检 #{self.miss_id} 已忽略。")
 
 
@@ -1809,7 +1825,8 @@ def _golden_add(ws: Workspace, query: str, chunk_ids: list[str], language: str) 
 
 def apply_fix(ws: Workspace, miss_id: int, action: str, **args: Any) -> FixResult:
     """Apply one fix to a diagnosed miss: add_training_pair | add_golden | relabel_competitor (chunk_id) |
-    set_threshold (value) | rechunk (document, chunk_tokens, chunk_overlap) | switch_base_model (model) | dismiss.
+    set_threshold (value) | rechunk (document, chunk_tokens, chunk_overlap) | switch_base_model (model) |
+    no_answer ('none of these': an unanswerable golden question) | dismiss.
     Defaults come from the stored diagnosis (its expected answer, its suggested value)."""
     from bgetune.text import detect_language
     from bgetune.workspace import now_iso
@@ -1985,6 +2002,24 @@ def apply_fix(ws: Workspace, miss_id: int, action: str, **args: Any) -> FixResul
             model=model, cached=Path(str(model)).exists() or model == "bundled" or _cached_offline(model)
         )
         status = "fixed:base-model"
+    elif action == "no_answer":
+        with ws.tx() as c:
+            g = c.execute("SELECT id, status FROM golden WHERE query=?", (query,)).fetchone()
+            if g is None:
+                cur = c.execute(
+                    "INSERT INTO golden(query, pos_ids, status, source, language, created_at, updated_at) "
+                    "VALUES(?,?,?,?,?,?,?)",
+                    (query, "[]", "unanswerable", "diagnosis", language, now, now),
+                )
+                facts["golden_id"] = int(cur.lastrowid)
+            else:
+                changed = g["status"] != "unanswerable"
+                c.execute(
+                    "UPDATE golden SET status='unanswerable', pos_ids='[]', updated_at=? WHERE id=?",
+                    (now, g["id"]),
+                )
+                facts["golden_id"] = int(g["id"])
+        status = "no-answer"
     else:
         status = "dismissed"
     fixes = detail.get("fixes", [])

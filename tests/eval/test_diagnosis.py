@@ -534,3 +534,18 @@ def test_ranks_agree_with_evaluation_after_a_real_calibration(eval_ws, tuned_dir
         assert d.is_miss and d.verdict.endswith(".") and d.actions
     top = diagnose(eval_ws, miss["query"], model_dir=tuned_dir)
     assert top.cause in ("not_a_miss", "nothing_passes") and "threshold" in top.verdict
+
+
+def test_none_of_these_keeps_an_unanswerable_golden_question(rfaq):
+    q = "what is the airspeed velocity of an unladen swallow"
+    d = diagnose(rfaq, q)
+    assert d.cause == "unconfirmed" and d.expected is None
+    acts = {a.action: a for a in d.actions}
+    assert set(acts) == {"add_golden", "no_answer"} and "If result 1 is right" in acts["add_golden"].label()
+    assert "都不是" in acts["no_answer"].label("zh")
+    res = apply_fix(rfaq, d.miss_id, "no_answer")
+    g = rfaq.conn.execute("SELECT * FROM golden WHERE query=?", (q,)).fetchone()
+    assert (g["status"], g["pos_ids"], g["source"]) == ("unanswerable", "[]", "diagnosis")
+    assert (
+        res.status == "no-answer" and misses(rfaq)[0].status == "no-answer" and "unanswerable" in res.text()
+    )
