@@ -59,6 +59,13 @@ def test_cli_run_whole_pipeline_json(small_kb, tmp_path, bundled_path):
     assert 0 < out["threshold"] < 1
     model_dir = Path(out["model_dir"])
     assert (model_dir / "calibration.json").exists()
+    # one run, one folder: model, evaluation and plots all under artifacts/runs/<train run id>/
+    folder = ws / "artifacts" / "runs" / out["train_run"]
+    assert model_dir.is_relative_to(folder) and out["plots"]
+    assert all(Path(p).is_relative_to(folder) for p in out["plots"]), out["plots"]
+    assert out["stages"]["evaluate"]["run_folder"] == str(folder)
+    # --json keeps the progress bars, on stderr
+    assert "%|" in r.stderr and "chunks encoded" in r.stderr
     from sentence_transformers import SentenceTransformer
 
     SentenceTransformer(str(model_dir))  # loads offline as a plain sentence-transformers folder

@@ -79,6 +79,7 @@ def test_sigkill_during_second_epoch_then_resume_continues(mined_ws):
     out = subprocess.run(args + ["--resume"], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     res = _last_json(out.stdout)
+    assert "train" in out.stderr and "%|" in out.stderr  # --json keeps the progress bar, on stderr
     assert res["resumed_from"]["epoch"] >= 1 and res["resumed_from"]["step"] >= 4
     assert res["epochs_done"] == 3 and res["steps"] == 12
     assert [s for s, _ in res["loss_curve"]] == list(range(1, 13)) if "loss_curve" in res else True
