@@ -109,8 +109,12 @@ def _cli_param(f: dataclasses.Field) -> inspect.Parameter:
         )
     if base is bool:
         # None: not given, so a remembered workspace value (or the declared default) applies
-        default = typer.Option(None, f"{_flag(f)}/--no-{_flag(f)[2:]}", help=f"{help_} (default {default_of(f)})")
-        return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=bool | None)
+        default = typer.Option(
+            None, f"{_flag(f)}/--no-{_flag(f)[2:]}", help=f"{help_} (default {default_of(f)})"
+        )
+        return inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=bool | None
+        )
     annotation = base if required else base | None
     if meta.get("positional"):
         default = typer.Argument(... if required else None, help=help_)
@@ -216,7 +220,16 @@ def make_command(cap: Capability) -> Any:
             settings = Settings(workspace=ws.root, **{k: v for k, v in llm.items() if v})
         try:
             opts = cap.make_options(kw, ws)
-            ctx = Context(ws=ws, settings=settings, progress=TqdmProgress(cap.name, unit="item"), files=None)  # type: ignore[arg-type]
+            import re
+
+            zh = any(isinstance(v, str) and re.search(r"[\u3400-\u9fff]", v) for v in kw.values())
+            ctx = Context(
+                ws=ws,
+                settings=settings,
+                progress=TqdmProgress(cap.name, unit="item"),
+                files=None,  # type: ignore[arg-type]
+                lang="zh" if zh else "en",
+            )
             check_prereqs(cap, ctx)
             _confirm_cost(cap, ctx, opts, yes, as_json)
             result = cap.run(ctx, opts)
@@ -226,7 +239,7 @@ def make_command(cap: Capability) -> Any:
         if as_json:
             typer.echo(json.dumps(result_data(result), ensure_ascii=False, indent=2, default=str))
         else:
-            typer.echo(result_text(result, "en"))
+            typer.echo(result_text(result, getattr(result, "lang", None) or ctx.lang))
 
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__doc__ = cap.summary

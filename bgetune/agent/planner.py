@@ -468,6 +468,12 @@ def plan_request(
         return Plan("golden_label", lang, steps=[_step("golden_label", **args), _step("golden_candidates")])
     if last == "history_preview" and CONFIRM.match(text) and context.get("path"):
         return Plan("history_import", lang, steps=[_step("import_history", path=context["path"])])
+    if (
+        last == "diagnose"
+        and context.get("miss_id")
+        and re.match(r"^\s*(none( of (these|them))?|neither|都不是|都不对|没有)\s*[.。!！]?\s*$", text, _I)
+    ):
+        return Plan("fix", lang, steps=[_step("apply_fix", miss_id=context["miss_id"], action="no_answer")])
     if last == "diagnose" and PICK.search(text) and len(text) < 40:
         return Plan(
             "diagnose",

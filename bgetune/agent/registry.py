@@ -50,7 +50,7 @@ class ToolSpec:
     run: Callable[[ToolContext, Any], Any]
     cost: Cost | Callable[[Settings, Any], Cost]
     estimate: Callable[[ToolContext, Any], dict[str, Any]] | None = None
-    editable: Callable[[ToolContext, Any], dict[str, Any]] | None = None
+    editable: Callable[[ToolContext, Any, dict[str, Any]], dict[str, Any]] | None = None
     title: Callable[[ToolContext, Any, dict[str, Any]], str] | None = None
     capability: Capability | None = None
 
@@ -210,7 +210,7 @@ def spec_from_capability(cap: Capability) -> ToolSpec:
         run,
         cost if callable(cap.cost) else cap.cost,
         estimate=estimate if cap.estimate else None,
-        editable=lambda ctx, a: _editable(cap, ctx, options(ctx, a)),
+        editable=lambda ctx, a, est=None: _editable(cap, ctx, options(ctx, a), est),
         title=lambda ctx, a, est: _title(cap, ctx, options(ctx, a), est),
         capability=cap,
     )

@@ -19,7 +19,7 @@ APPROVE = "approve"
 def prepare_approval(spec: ToolSpec, ctx: ToolContext, args: Any, call: dict[str, Any]) -> dict[str, Any]:
     """The interrupt payload of the approval contract (docs/CONTRACTS.md). Reads only; runs nothing."""
     estimate = spec.estimate(ctx, args) if spec.estimate else {}
-    editable = spec.editable(ctx, args) if spec.editable else {}
+    editable = spec.editable(ctx, args, estimate) if spec.editable else {}
     title = spec.title(ctx, args, estimate) if spec.title else f"Run {spec.name}"
     cost = spec.cost_for(ctx.settings, args)
     label = cost_label(cost, estimate)
