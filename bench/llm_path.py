@@ -83,16 +83,69 @@ def cmd_generate(args: argparse.Namespace) -> None:
         )
 
 
+def _chat(args: argparse.Namespace, settings):  # noqa: ANN001, ANN202
+    from bgetune.tools.llm import make_chat_model
+
+    return make_chat_model(settings, max_tokens=args.max_tokens)
+
+
+def cmd_judge(args: argparse.Namespace) -> None:
+    """Judge the generated pairs; with --follow, again every minute until generation has finished (the server
+    batches parallel requests, so judging alongside generation costs little extra wall time)."""
+    import dataclasses
+
+    from bgetune.tools.qa_generation import judge_pairs
+
+    for lang in args.lang:
+        ws, settings = gen_workspace(lang, args)
+        while True:
+            t0 = time.time()
+            res = judge_pairs(ws, settings, chat_model=_chat(args, settings), min_score=args.judge_min)
+            log(
+                f"{lang}: judge {json.dumps({k: v for k, v in dataclasses.asdict(res).items() if k != 'errors'})}"
+            )
+            out = dataclasses.asdict(res) | {"seconds": round(time.time() - t0, 1)}
+            (WORK / lang / "judge.json").write_text(json.dumps(out, indent=2, ensure_ascii=False))
+            if not args.follow or (WORK / lang / "generate.json").exists():
+                break
+            time.sleep(60)
+
+
+def cmd_augment(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from bgetune.tools.qa_generation import augment_pairs
+
+    for lang in args.lang:
+        ws, settings = gen_workspace(lang, args)
+        t0 = time.time()
+        res = augment_pairs(
+            ws,
+            settings,
+            chat_model=_chat(args, settings),
+            paraphrases=args.paraphrases,
+            back_translate=args.back_translate,
+        )
+        out = dataclasses.asdict(res) | {"seconds": round(time.time() - t0, 1)}
+        (WORK / lang / "augment.json").write_text(json.dumps(out, indent=2, ensure_ascii=False))
+        log(f"{lang}: augment {json.dumps({k: v for k, v in out.items() if k != 'errors'})}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("stage", choices=["generate"])
+    ap.add_argument("stage", choices=["generate", "judge", "augment"])
     ap.add_argument("--lang", nargs="+", default=["en"], choices=["en", "zh"])
     ap.add_argument("--base-url", default="http://127.0.0.1:8088/v1")
     ap.add_argument("--model", default="qwen2.5-0.5b-instruct")
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=240.0)
+    ap.add_argument("--max-tokens", type=int, default=600)
+    ap.add_argument("--judge-min", type=int, default=7)
+    ap.add_argument("--follow", action="store_true", help="judge: repeat until generation has finished")
+    ap.add_argument("--paraphrases", type=int, default=1)
+    ap.add_argument("--back-translate", action="store_true")
     args = ap.parse_args()
-    {"generate": cmd_generate}[args.stage](args)
+    {"generate": cmd_generate, "judge": cmd_judge, "augment": cmd_augment}[args.stage](args)
 
 
 if __name__ == "__main__":

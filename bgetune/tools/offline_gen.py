@@ -22,7 +22,7 @@ from bgetune.text import detect_language, normalize_ws
 from bgetune.tools.chunking import split_sentences
 
 SOURCE = "offline"
-GENERATOR_VERSION = "offline-v1"
+GENERATOR_VERSION = "offline-v2"
 
 Progress = Callable[[int, int, str], None]
 
@@ -262,6 +262,14 @@ _USE_TO_EN = re.compile(r"\b[Uu]se (?P<tool>[^,;:.]{2,40}?) to (?P<x>[a-z]+ [^,;
 _EN_BAD_X = re.compile(r"\b(this|that|these|those|it|them|above|below|following|former|latter)\b", re.I)
 
 
+def _en_complete(x: str) -> bool:
+    """False for a phrase that stops mid-claim ('display the default target to', 'partly based')."""
+    last = x.split()[-1].lower().strip("'\"()") if x.split() else ""
+    return (
+        bool(last) and last not in EN_STOP and last not in _EN_NEEDS_COMPLEMENT and not last.endswith("-like")
+    )
+
+
 def _en_rules(sent: str) -> list[tuple[str, str, str]]:
     """(query, kind, rule) candidates from one English sentence."""
     s = _clean_en(sent)
@@ -286,13 +294,13 @@ def _en_rules(sent: str) -> list[tuple[str, str, str]]:
                 if len(x.split()) > 7
                 else x
             )
-            if 2 <= len(x.split()) <= 10 and not _EN_BAD_X.search(x):
+            if 2 <= len(x.split()) <= 10 and not _EN_BAD_X.search(x) and _en_complete(x):
                 out.append((template.format(x=x), "question", rule))
     out.extend(_en_question_forms(sent))
     m = _USE_TO_EN.search(s)
     if m:
         x = _you_to_i(m.group("x").strip())
-        if 2 <= len(x.split()) <= 8 and not _EN_BAD_X.search(x):
+        if 2 <= len(x.split()) <= 8 and not _EN_BAD_X.search(x) and _en_complete(x):
             out.append((f"how to {x}", "long-tail", "use-to"))
     return out
 
@@ -352,10 +360,13 @@ _EN_PURPOSE = re.compile(
 def _en_subject(s: str) -> str:
     """Lower-case an ordinary sentence-initial word ('Packages' -> 'packages'); keep names and acronyms."""
     first, _, rest = s.partition(" ")
-    if (
-        first[:1].isupper()
+    if first in ("The", "A", "An"):
+        first = first.lower()
+    elif (
+        not rest[:1].isupper()
+        and first[:1].isupper()
         and first[1:].islower()
-        and (first.lower() in _en_ranks() or first.lower() in EN_STOP)
+        and any(w in _en_ranks() or w in EN_STOP for w in (first.lower(), first.lower().split("-")[0]))
     ):
         first = first.lower()
     return f"{first} {rest}".strip()
@@ -371,9 +382,30 @@ def _en_verb_base(v: str) -> str | None:
     return None
 
 
-def _en_trim_rest(rest: str, max_words: int) -> str:
-    rest = _EN_REST_CUT.sub("", rest.strip().rstrip("."))
-    all_words = rest.split()
+# words that need a complement: a claim cut right after one is not a claim ('Is the name partly based?')
+_EN_NEEDS_COMPLEMENT = set(
+    """based located derived related intended designed similar due able responsible subject equivalent called
+    named known referred composed consisting made used meant supposed likely unlikely going according specific
+    aware capable consists depends relies refers belongs applies prior part instead more less""".split()
+)
+# a cut before one of these leaves a complete clause ('Can packages be upgraded' | 'in place')
+_EN_BOUNDARY = set(
+    """in on at for with by from into onto than as when if because so via during after before until since using
+    without within through while where unless whether and or but""".split()
+)
+_EN_LIST_AFTER = re.compile(r"^,\s*[\w'./+\-]+(?:\s+[\w'./+\-]+){0,3}\s*(?:,|\b(?:and|or)\b)")
+
+
+def _en_trim_rest(rest: str, max_words: int, *, strict: bool = False) -> str:
+    """The first words of a clause's rest, cut at a clause boundary. ``strict``: '' when the cut leaves an
+    incomplete claim (a dangling preposition or article, a word that needs a complement, a list or a noun
+    phrase cut in the middle), so a yes/no question keeps a complete claim."""
+    rest = rest.strip().rstrip(".")
+    cut = _EN_REST_CUT.search(rest)
+    head = rest[: cut.start()] if cut else rest
+    if strict and cut and _EN_LIST_AFTER.match(rest[cut.start() :]):
+        return ""  # 'developed for the Unix-like, Windows and Mac families' cut at the comma
+    all_words = head.split()
     words = all_words[:max_words]
     while (
         len(words) < min(len(all_words), max_words + 3)
@@ -381,8 +413,22 @@ def _en_trim_rest(rest: str, max_words: int) -> str:
         and (words and words[-1][:1].isupper())
     ):
         words.append(all_words[len(words)])  # do not cut a name ('the Linux Filesystem Hierarchy Standard')
+    truncated = len(words) < len(all_words)
+    popped = False
     while words and (words[-1].lower() in EN_STOP or not re.search(r"\w", words[-1])):
         words.pop()
+        popped = True
+    if strict and words:
+        last = words[-1].lower().strip("'\"")
+        nxt = all_words[len(words)].lower() if len(words) < len(all_words) else ""
+        if (
+            last in _EN_NEEDS_COMPLEMENT
+            or last.endswith("-like")
+            or (popped and nxt not in _EN_BOUNDARY)
+            or (truncated and not popped and nxt not in _EN_BOUNDARY)
+            or (truncated and last.endswith("ing"))
+        ):
+            return ""
     return " ".join(words)
 
 
@@ -415,6 +461,7 @@ def _en_invert_at(words: list[str], det: int, at: int) -> str | None:
         return None
     if (
         low[0] in _EN_NOT_SUBJ
+        or low[0][:1].isdigit()
         or _EN_BAD_X.search(" ".join(subj_words))
         or rest.startswith(("not ", "no ", "never "))
     ):
@@ -425,10 +472,10 @@ def _en_invert_at(words: list[str], det: int, at: int) -> str | None:
         means = _EN_MEANS.search(rest)
         if v in _EN_MODAL and means and means.start() > 0:
             # 'Packages can be upgraded by running apt' answers 'How can packages be upgraded?'
-            r = _en_trim_rest(rest[: means.start()], 6)
+            r = _en_trim_rest(rest[: means.start()], 6, strict=True)
             if r:
                 return f"How {v} {subj} {r}?"
-        r = _en_trim_rest(rest, 6)
+        r = _en_trim_rest(rest, 6, strict=True)
         return f"{v.capitalize()} {subj} {r}?" if len(r.split()) >= 2 else None
     base = "have" if v in ("has", "have") else _en_verb_base(v)
     if base is None:
@@ -438,7 +485,7 @@ def _en_invert_at(words: list[str], det: int, at: int) -> str | None:
         return None  # 'apt install foo' is a command, not a sentence: a base-form verb needs a plural subject
     do = "Does" if singular_verb or (not plural and v == "has") else "Do"
     # with 'Do' the subject and verb stay one run of the text: keep that run short (copies_text)
-    r = _en_trim_rest(rest, 6 if singular_verb else max(1, 5 - at))
+    r = _en_trim_rest(rest, 6 if singular_verb else max(1, 5 - at), strict=True)
     return f"{do} {subj} {base} {r}?" if r else None
 
 
@@ -456,7 +503,12 @@ def _en_question_forms(sent: str) -> list[tuple[str, str, str]]:
                 out.append((f"Is there a {np}?", "question", "there-is"))
         return out
     m = _EN_WHERE.match(s)
-    if m and not _EN_BAD_X.search(m.group("x")) and m.group("x").split()[0].lower() not in _EN_NOT_SUBJ:
+    if (
+        m
+        and not _EN_BAD_X.search(m.group("x"))
+        and m.group("x").split()[0].lower() not in _EN_NOT_SUBJ
+        and not m.group("x")[:1].isdigit()
+    ):
         verb = "find" if m.group("how") in ("found", "viewed", "read") else "get"
         out.append((f"Where can I {verb} {_en_subject(m.group('x'))}?", "question", "where"))
     m = _EN_PURPOSE.match(s)
@@ -480,13 +532,18 @@ def _en_question_forms(sent: str) -> list[tuple[str, str, str]]:
             return out
         means = _EN_MEANS.search(x)
         how = bool(means and means.start() > 0)
-        x = _en_trim_rest(x[: means.start()] if how else x, 7)
+        x = _en_trim_rest(x[: means.start()] if how else x, 7, strict=True)
         if len(x.split()) >= 2 and not _EN_BAD_X.search(x):
             q = f"How {m.group('m')} I {x}?" if how else f"{m.group('m').capitalize()} I {x}?"
             out.append((q, "question", "how-can-i" if how else "can-i"))
         return out
     m = _EN_WHERE_IS.match(s)
-    if m and not _EN_BAD_X.search(m.group("x")) and m.group("x").split()[0].lower() not in _EN_NOT_SUBJ:
+    if (
+        m
+        and not _EN_BAD_X.search(m.group("x"))
+        and m.group("x").split()[0].lower() not in _EN_NOT_SUBJ
+        and not m.group("x")[:1].isdigit()
+    ):
         be = "are" if m.group("v") == "are" else "is"
         out.append((f"Where {be} {_en_subject(m.group('x'))}?", "question", "where-is"))
     main, because, _why = s.partition(" because ")
@@ -590,6 +647,194 @@ def _zh_rules(sent: str, *, law: bool) -> list[tuple[str, str, str]]:
     return out
 
 
+# ---------------------------------------------------------------------------------------------- well-formedness
+_EN_NUMBER_WORDS = set(
+    "one two three four five six seven eight nine ten hundred thousand million first".split()
+)
+_EN_NOUN_ED = {"speed", "seed", "feed", "need", "bed", "shed", "embed", "red", "hundred", "thread", "bread"}
+_EN_NOMINAL_BEFORE = re.compile(
+    r"\b(?:the|a|an|this|these|those|its|their|your|our|my|his|her|of|for|in|on|with|by|from|about|each|every|"
+    r"any|some|no|called|named|use|using|via)\s+$",
+    re.I,
+)
+
+
+def _en_plural(np: str) -> bool:
+    last = np.split()[-1].lower()
+    return last.endswith("s") and not last.endswith(("ss", "us", "is", "ics")) and "/" not in last
+
+
+def en_noun_phrase(term: str, text: str) -> str | None:
+    """``term`` as the X of 'what is X' when the chunk uses it as a noun phrase, else None.
+
+    A noun phrase here: no stop word, number or contraction in it, no last word that is a verb form ('-ed'), at least
+    one word of three letters, and in the chunk at least once after a determiner or preposition ('the kernel
+    headers', 'of cached data'), which a verb ('to cross-tabulate') or a participle phrase is not. A path keeps its
+    leading slash ('/usr/share/dict')."""
+    words = term.split()
+    low = [w.lower() for w in words]
+    if not words or any(w in EN_STOP or "'" in w or "’" in w for w in low):
+        return None
+    if low[0][:1].isdigit() or low[0] in _EN_NUMBER_WORDS:
+        return None
+    if not any(re.fullmatch(r"[a-z]{3,}", re.sub(r"[^a-z]", "", w)) for w in low):
+        return None
+    last = re.sub(r"[^a-z]", "", low[-1].split("/")[-1].split("-")[-1])
+    if last.endswith("ed") and len(last) >= 4 and last not in _EN_NOUN_ED:
+        return None
+    if last.endswith("ly") or last in _EN_VERBS:
+        return None
+    hay = normalize_ws(text)
+    for m in re.finditer(
+        r"(?<![\w/])(/?)" + r"\s+".join(re.escape(w) for w in words) + r"(?![\w])", hay, re.I
+    ):
+        before = hay[max(0, m.start() - 30) : m.start()]
+        found = m.group(0).lstrip("/").split()
+        after = hay[m.end() : m.end() + 2].strip()
+        if all(w[:1].isupper() for w in found) and (
+            after[:1].isupper() or (len(found) > 1 and not re.search(r"\bthe\s+$", before, re.I))
+        ):
+            continue  # a name ('Ross Ihaka') or part of a longer one ('Debian Security | Team')
+        if m.group(1) or _EN_NOMINAL_BEFORE.search(before):
+            return (m.group(1) or "") + term
+    return None
+
+
+@functools.lru_cache(maxsize=20000)
+def _zh_pos(term: str) -> str:
+    """jieba's part-of-speech flag for a term that is one word to jieba, else ''."""
+    import jieba.posseg
+
+    _jieba()
+    toks = [t for t in jieba.posseg.lcut(term) if t.word.strip()]
+    return toks[0].flag if len(toks) == 1 else ""
+
+
+_ZH_NOUN_FLAGS = ("n", "vn", "nz", "nr", "ns", "nt", "nw", "l", "i", "j", "eng")
+
+
+def _zh_is_noun(term: str) -> bool:
+    if _LATIN_TERM.fullmatch(term):
+        return bool(re.search(r"[A-Za-z]{3,}", term))
+    flag = _zh_pos(term)
+    return bool(flag) and flag.startswith(_ZH_NOUN_FLAGS) and not flag.startswith("m")
+
+
+def _keyword_terms(terms: list[str], lang: str) -> list[str]:
+    """The salient terms that read as search words, without repeating a word."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for t in terms:
+        if lang == "zh":
+            if not _zh_is_noun(t) or t.lower() in seen:
+                continue
+            seen.add(t.lower())
+            out.append(t)
+            continue
+        words = t.lower().split()
+        if any(len(re.sub(r"[^a-z]", "", w)) < 3 for w in words) or any(w in seen for w in words):
+            continue
+        if len(set(words)) < len(words):
+            continue
+        seen.update(words)
+        out.append(t)
+    return out
+
+
+# what a user never asks about: pages about the document rather than its subject
+_TOC_MARK = re.compile(r"\btable of contents\b|^\s*(?:contents|目\s*录)\s*$", re.I | re.M)
+_LEADER = re.compile(r"(?:\.\s?){4,}\s*\d+\s*$|…{2,}\s*\d+\s*$|\s\d{1,4}\s*$")
+_NUMBERED = re.compile(r"^\s*(?:(?:\d+|[A-Z])(?:\.\d+)*\.?|第[一二三四五六七八九十百\d]+[章节条])\s+\S")
+_INDEX_LINE = re.compile(r"^[^\d\s].{0,60}?[,，]?\s+\d{1,4}(?:\s*[,，–-]\s*\d{1,4})*\s*$")
+_REF_LINE = re.compile(
+    r"^\s*(?:\[\d+\]|\d+\.\s+[A-Z][a-z]+,)|\bet al\.|\bpp\.\s*\d|\bdoi:|\bISBN\b|\bProceedings\b|\bJournal of\b"
+    r"|\(\s*(?:19|20)\d\d[a-z]?\s*\)|^\s*[A-Z][a-z]+, [A-Z]\.",
+)
+_TITLE_MARK = re.compile(
+    r"\b(?:version|edition|copyright|©|isbn|published by|all rights reserved|draft|release)\b|\d{4}-\d\d-\d\d",
+    re.I,
+)
+_HEADING_REFS = re.compile(
+    r"\b(?:references|bibliography|works cited|further reading)\b|参考文献|索引|\bindex\b", re.I
+)
+
+
+def _prose_sentences(text: str) -> int:
+    """Sentences that read as prose: eight or more words (or 15 Chinese characters) ending in . ! ? 。！？ (lines of a
+    paragraph are joined first, numbered heading lines left out)."""
+    n = 0
+    for para in re.split(r"\n\s*\n", text):
+        body = " ".join(
+            ln.strip()
+            for ln in para.split("\n")
+            if ln.strip() and not (_NUMBERED.match(ln) and not re.search(r"[.!?。！？]\s*$", ln))
+        )
+        for sent in re.split(r"(?<=[.!?])\s+|(?<=[。！？])", body):
+            sent = sent.strip()
+            if not re.search(r"[.!?。！？:：]$", sent):
+                continue
+            if len(re.findall(r"[\u4e00-\u9fff]", sent)) >= 15 or len(re.findall(r"[A-Za-z]{2,}", sent)) >= 8:
+                n += 1
+    return n
+
+
+def page_kind(text: str, heading: str | None = None) -> str | None:
+    """'toc' | 'title' | 'index' | 'references' when the chunk is a table of contents, a title page, an index or
+    a reference list (nothing a user would ask about), else None."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return None
+    prose = _prose_sentences(text)
+    n = len(lines)
+    toc_lines = sum(
+        1 for ln in lines if _LEADER.search(ln) and len(ln) < 100 and not re.search(r"[,，]\s*\d+\s*$", ln)
+    )
+    index_lines = sum(1 for ln in lines if _INDEX_LINE.match(ln))
+    ref_lines = sum(1 for ln in lines if _REF_LINE.search(ln))
+    head = heading or ""
+    if n >= 4 and ref_lines >= 0.5 * n and (prose <= ref_lines or _HEADING_REFS.search(head)):
+        return "references"
+    if _HEADING_REFS.search(head.split(">")[-1]) and ref_lines >= 0.3 * n:
+        return "references"
+    if n >= 4 and toc_lines >= 0.5 * n and prose <= 1:
+        return "toc"  # entries ending in page numbers (with or without dot leaders)
+    if n >= 5 and index_lines >= 0.6 * n and prose <= 1:
+        return "index"
+    if prose == 0 and len(re.findall(r"[,，]\s*\d{1,4}\b", text)) >= 10:
+        return "index"  # an index whose lines the PDF merged: 'abstract, 17 amsmath, 6, 18-21 array, 23, 24'
+    if prose == 0 and _TOC_MARK.search(text):
+        return "toc"
+    words = len(re.findall(r"[A-Za-z]+|[\u4e00-\u9fff]", text))
+    if prose == 0 and words < 80 and _TITLE_MARK.search(text):
+        return "title"
+    return None
+
+
+_BOILERPLATE = re.compile(
+    r"copyright|©|\(c\) \d{4}|all rights reserved|without any warranty|merchantability|fitness for a particular"
+    r"|general public license|permission is granted|free software foundation|you can redistribute it",
+    re.I,
+)
+
+
+def strip_boilerplate(text: str, heading: str | None = None) -> str:
+    """The chunk without licence/copyright boilerplate sentences and without stray table-of-contents lines
+    (numbered headings that are not this chunk's own, cut off mid-title), which only add salient noise."""
+    own = set(re.findall(r"\b\d+(?:\.\d+)+\b|\b\d+\b", heading or ""))
+    kept: list[str] = []
+    for line in text.split("\n"):
+        m = _NUMBERED.match(line)
+        if m and own and not re.search(r"[.!?:。！？：]\s*$", line.strip()):
+            num = re.match(r"\s*(\S+)", line).group(1).rstrip(".")  # type: ignore[union-attr]
+            if re.fullmatch(r"\d+(?:\.\d+)*", num) and num not in own:
+                continue
+        if _BOILERPLATE.search(line):
+            sents = split_sentences(line)
+            line = "\n".join(x for x in sents if not _BOILERPLATE.search(x))
+        kept.append(line)
+    return "\n".join(kept)
+
+
 # ---------------------------------------------------------------------------------------------- generator
 def _keyword_query(terms: list[str], language: str) -> str:
     return " ".join(terms)
@@ -615,7 +860,12 @@ def generate_for_chunk(chunk: dict[str, Any], stats: CorpusStats, *, max_queries
     """Queries for one chunk, best first; deterministic."""
     lang = chunk.get("language") or detect_language(chunk["text"])
     lang = "zh" if lang in ("zh", "mixed") else "en"
+    if page_kind(chunk["text"], chunk.get("heading")):
+        return []  # a table of contents, title page, index or reference list: nothing a user asks
     text = unwrap(chunk["text"]) if lang == "zh" else chunk["text"]
+    text = strip_boilerplate(text, chunk.get("heading"))
+    if not text.strip():
+        return []
     terms = chunk_terms(text, lang)
     top = [t for t, _ in stats.salient(terms, k=8)]
     if not top:
@@ -639,46 +889,45 @@ def generate_for_chunk(chunk: dict[str, Any], stats: CorpusStats, *, max_queries
     for _, g in rule_hits:
         cands.append(g)
 
-    # keyword queries from the salient terms (2-3 terms), and a long-tail variant
+    # keyword queries from the salient terms (2-3 terms) that read as search words: no numbers or function-word
+    # fragments ('货值 仍为 二十倍', 'devel 上要'), no repeated or one/two-letter words ('cc cc cc', 'file zz close zz')
+    top_kw = _keyword_terms(top, lang)
+    kw: list[str] = []
     if lang == "en":
-        kw = []
-        for t in top:
-            if sum(len(k.split()) for k in kw) + len(t.split()) > 5:
-                break
+        for t in top_kw:
+            if sum(len(k.split()) for k in kw) + len(t.split()) > 3:
+                break  # users type two or three search words, not five
             kw.append(t)
-        kw = kw[:3] or top[:1]
+        kw = kw[:3] or top_kw[:1]
     else:
-        kw = top[:2]
-    if lang == "zh" and len(top) >= 3 and len(top[0]) + len(top[1]) < 5:
-        kw = top[:3]
+        kw = top_kw[:3] if len(top_kw) >= 3 and len(top_kw[0]) + len(top_kw[1]) < 5 else top_kw[:2]
     # keyword-style queries are a minority of what users type (~30%), and a keyword-heavy training set teaches
     # term matching the base model already has (measured on the Debian FAQ's real questions): add one only when
     # the chunk yields fewer than two natural questions, a second only when it yields none
-    n_questions = sum(1 for g in cands if g.kind == "question")
+    n_questions = sum(1 for g in _keep(cands, text, specific) if g.kind == "question")
     # English: the sentence rules find questions in most chunks, and every keyword pair we added cost real-question
     # quality (bench/RESULTS.md), so a keyword query only where a chunk yields no question at all
-    if n_questions < (1 if lang == "en" else 2):
+    if kw and n_questions < (1 if lang == "en" else 2):
         cands.append(GenQuery(_keyword_query(kw, lang), "keyword", _support(text, sentences, kw), "keywords"))
-    if len(top) >= 4 and n_questions == 0 and lang == "zh":
-        alt = [top[0], top[3]] if lang == "zh" else [top[1], top[3]]
+    if len(top_kw) >= 4 and n_questions == 0 and lang == "zh":
+        alt = [top_kw[0], top_kw[3]]
         cands.append(
             GenQuery(_keyword_query(alt, lang), "keyword", _support(text, sentences, alt), "keywords-2")
         )
-    # a question around the most salient term
+    # a question around the most salient term, only when the term is a noun phrase ('what is priced based',
+    # 'what is two large vectors' and two-term fragments like 'evaluated differentiated' are not questions)
     t0 = top[0]
+    q0 = ""
     if lang == "zh":
-        if _LATIN_TERM.fullmatch(t0) or (len(t0) >= 3 and general_weight(t0) > 0.8):
-            q0 = f"{t0}是什么？" if not law else f"{t0}有哪些规定？"
-        else:
-            q0 = f"{t0}有哪些规定？" if law else ""
-    else:
-        q0 = (
-            f"what is {t0}"
-            if ((" " in t0 and len(t0.split()) <= 3) or any(c in t0 for c in "-_./+"))
-            else f"{t0} {top[1]}"
-            if len(top) > 1
-            else t0
-        )
+        if _zh_is_noun(t0):
+            if _LATIN_TERM.fullmatch(t0) or (len(t0) >= 3 and general_weight(t0) > 0.8):
+                q0 = f"{t0}是什么？" if not law else f"{t0}有哪些规定？"
+            elif law:
+                q0 = f"{t0}有哪些规定？"
+    elif (" " in t0 and len(t0.split()) <= 3) or any(c in t0 for c in "-_./+"):
+        np = en_noun_phrase(t0, text)
+        if np:
+            q0 = f"what {'are' if _en_plural(np) else 'is'} {np}"
     if q0:
         cands.append(
             GenQuery(
@@ -689,6 +938,11 @@ def generate_for_chunk(chunk: dict[str, Any], stats: CorpusStats, *, max_queries
             )
         )
 
+    return _keep(cands, text, specific)[:max_queries]
+
+
+def _keep(cands: list[GenQuery], text: str, specific: list[str]) -> list[GenQuery]:
+    """Candidates that pass the checks (no copy of the chunk, a salient term in the query), without duplicates."""
     out: list[GenQuery] = []
     seen: set[str] = set()
     for g in cands:
@@ -700,8 +954,6 @@ def generate_for_chunk(chunk: dict[str, Any], stats: CorpusStats, *, max_queries
             continue
         seen.add(key)
         out.append(GenQuery(q, g.kind, g.passage, g.rule))
-        if len(out) >= max_queries:
-            break
     return out
 
 
