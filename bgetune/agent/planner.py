@@ -66,7 +66,7 @@ _Q = "['\"“”‘’「」『』]"
 
 NEGATION = re.compile(
     r"\b(don'?t|do not|dont|not yet|no need|never|wait|hold on|hold off|cancel|stop|later)\b"
-    r"|先别|先不|不要|别|暂时不|暂不|不用|等一下|等等|取消|稍后",
+    r"|先别|先不|不要|别(?:急着?|着急)?(?:训练|微调|导出|生成|评估|跑|开始|动)|暂时不|暂不|不用|等一下|等等|取消|稍后",
     _I,
 )
 QUESTION = re.compile(
@@ -83,7 +83,7 @@ FINETUNE = re.compile(
 )
 START_TRAIN = re.compile(
     r"^\s*(please\s+)?(start\s+)?(train|training)(\s+(now|it|the model|again|please))*\s*[.!]?\s*$|"
-    r"\b(start|begin|run|go ahead and|launch|kick off)\s+(the\s+)?(training|train)\b|"
+    r"\b(start|begin|run|go ahead and|launch|kick off)\s+(the\s+)?(training|train|fine[- ]?tuning)\b|"
     r"开始训练|训练吧|进行训练|启动训练|去训练|训练模型|^\s*训练\s*[。!！]?\s*$",
     _I,
 )
@@ -147,8 +147,14 @@ RULES: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     ("calibrate", re.compile(r"\bcalibrat\w*|\bthreshold\b|校准|阈值", _I)),
-    ("export", re.compile(r"\bexport\b|\bsave the model\b|导出|保存模型", _I)),
-    ("mine", re.compile(r"\bmine\b|\bhard negatives?\b|负例|难负", _I)),
+    (
+        "export",
+        re.compile(
+            r"\bexport\b|\bsave (?:the |my )?(?:tuned |fine-tuned |trained )?model\b|导出|保存模型|模型保存|把模型保存",
+            _I,
+        ),
+    ),
+    ("mine", re.compile(r"\bmine\b|\bhard negatives?\b|负例|难负|负样本|容易混淆", _I)),
     ("split", re.compile(r"\bsplit\b|划分|切分数据", _I)),
     ("generate", re.compile(r"\bgenerate\b|\bmake (?:training )?(?:pairs|questions)\b|生成", _I)),
     ("ingest", re.compile(r"\b(ingest|import|add|load|upload)\b|导入|添加|加载|上传", _I)),
@@ -207,18 +213,34 @@ def setting_rules() -> list[tuple[str, re.Pattern[str]]]:
         value = _VALUE.get(base, _VALUE[str])
         words = [f.name, f.name.replace("_", " "), *f.metadata.get("say", ())]
         words = [w for w in words if w not in ("model", "batch", "steps", "步", "轮")] or [f.name]
-        sep = r"(?:=|:|：|to\b|of\b|is\b|设为|改为|设置为|为)"
+        sep = r"(?:=|:|：|to\b|of\b|is\b|设为|改为|改成|设成|调成|调到|设置为|为)"
         sep = sep if base is str else sep + "?"  # a free-text value needs "name = value" / "name to value"
-        rx = re.compile(rf"(?:{_words_rx(words)})\s*{sep}\s*{value}(?![\w.])", _I)
+        rx = re.compile(rf"(?:{_words_rx(words)})\s*{sep}\s*{value}(?!\w|\.\d)", _I)
         rules.append((f.name, rx))
     return rules
+
+
+# Words too common to mean "the user named this setting" on their own ("fine-tune the model", "merge it")
+_GENERIC_WORDS = {
+    "model",
+    "merge",
+    "window",
+    "steps",
+    "device",
+    "margin",
+    "batch",
+    "epoch",
+    "reranker",
+    "base model",
+}
 
 
 def setting_words() -> dict[str, list[str]]:
     """Every word that names a remembered setting, by setting (for 'what did I not understand')."""
     out: dict[str, list[str]] = {}
     for f in _setting_fields():
-        out[f.name] = [f.name.replace("_", " "), *[w for w in f.metadata.get("say", ()) if len(w) > 2]]
+        words = [f.name.replace("_", " "), *f.metadata.get("say", ())]
+        out[f.name] = [w for w in words if len(w) > 2 and w.lower() not in _GENERIC_WORDS]
     return out
 
 
@@ -292,6 +314,26 @@ def extract_settings(
                 value = MODEL_ALIASES.get(value.lower().rstrip("."), value.rstrip("."))
             found[name] = value
             rest = rest[: m.start()] + " " + rest[m.end() :]
+    from bgetune.capabilities import _base_type
+
+    for f in _setting_fields():  # switches: "use LoRA", "without wise-ft", "开启 LoRA"
+        if f.name in found or _base_type(f.type) is not bool:
+            continue
+        words = _words_rx([f.name.replace("_", " "), *f.metadata.get("say", ())])
+        off = re.search(
+            rf"(?:\b(?:disable|turn off|without|no|don'?t use)\b|关闭|不用|禁用)\s*(?:the\s+)?(?:{words})",
+            rest,
+            _I,
+        )
+        on = re.search(
+            rf"(?:\b(?:use|enable|turn on|with|switch on)\b|开启|启用|打开|使用|用)\s*(?:the\s+)?(?:{words})",
+            rest,
+            _I,
+        )
+        hit = off or on
+        if hit:
+            found[f.name] = "false" if off else "true"
+            rest = rest[: hit.start()] + " " + rest[hit.end() :]
     current = current or {}
     for name, rx, change in _RELATIVE:
         m = rx.search(rest)
@@ -351,7 +393,8 @@ HISTORY = re.compile(
     _I,
 )
 GOLDEN = re.compile(
-    r"\bgolden\b|\b(test|evaluation|eval)\s+questions\b|\bquestions (?:users|people|customers) ask\b|"
+    r"\bgolden\b|\b(test|evaluation|eval)\s+questions\b|"
+    r"\bquestions (?:(?:that )?(?:our|my|the) )?(?:users|people|customers|employees|staff|colleagues) (?:really )?(?:ask|asked)\b|"
     r"黄金(问题|集)|测试问题|评测问题|用户常问的问题",
     _I,
 )
@@ -436,6 +479,54 @@ def _train_steps(stages: dict[str, Any], *, resume: bool = False) -> list[dict[s
     return pre + [train] + [_step(name) for name in AFTER_TRAIN]
 
 
+_PATHLIKE = re.compile(
+    r"(?:~|\.{1,2})?/[A-Za-z0-9_./-]*[A-Za-z0-9_]|[A-Za-z0-9_.-]+\.(?:pdf|docx|md|txt|html?|jsonl|csv|tsv|xlsx)\b",
+    _I,
+)
+_QUOTES = re.compile(r"['\"“”‘’「」『』]([^'\"“”‘’「」『』]{2,300})['\"“”‘’「」『』]")
+_ZH_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+COST_WORDS = re.compile(
+    r"\b(cost|costs|how long|how much time|how many steps|estimate|what would it take|should i train)\b|"
+    r"多久|多长时间|费用|成本|耗时|预估|估计|估算|多少步|要多少钱|需要多少",
+    _I,
+)
+MISS_WORDS = re.compile(
+    r"\b(miss\w*|fail\w*|not (?:found|returned|come up|coming up|show(?:ing)? up)|doesn'?t (?:return|find|show|come up|retrieve)|"
+    r"can'?t find|isn'?t found|never (?:comes|shows) up|no results?|(?:keeps? )?returning the wrong \w+|wrong (?:document|result|page|answer)s?)\b|"
+    r"返回(?:的)?(?:是)?错|不对的(?:文档|结果)|检索不到|搜不到|找不到|查不到|没找到|检索失败|搜索不到|没命中|未命中|不出来",
+    _I,
+)
+HELP_WORDS = re.compile(
+    r"^\s*(help|\?|h|帮助|怎么用|你能做什么|有哪些指令)\s*[?？!！.]?\s*$|\bwhat can you do\b|\bhow do i use (?:you|this tool|bgetune)\b|"
+    r"\bwhat (?:are you|else are you) able to\b|\bwhat (?:can|do) you (?:help|offer)|\bwhat do you do\b|\bwalk me through what\b|"
+    r"\bwhat commands\b|\bwhat (?:kinds? of )?things can you\b|\bwhat can (?:you|this assistant|it) (?:do|help)|"
+    r"你(?:都)?能(?:帮我)?(?:做|干)(?:些)?什么|能帮我干(?:些什么|啥)|都能(?:帮我)?(?:干|做)(?:啥|什么)|有什么功能|怎么使用|你会什么",
+    _I,
+)
+
+
+def _quoted(text: str) -> list[str]:
+    return [m.group(1).strip() for m in _QUOTES.finditer(text)]
+
+
+def _ids_in(text: str) -> list[int]:
+    """Pair ids named in a request: digits, also after 第 / # and before 条 / 个."""
+    body = _QUOTES.sub(" ", text)
+    return [int(x) for x in re.findall(r"(?<![\w.])#?(\d{1,7})(?![\w.])", body)]
+
+
+def _hold(lang: str) -> Plan:
+    return Plan(
+        "hold",
+        lang,
+        reply=_say(
+            lang,
+            'OK, I won\'t start anything. Review the pairs ("show pairs") or change settings; say "train" when you are ready.',
+            "好的，我先不做任何操作。你可以先审核数据（“看看数据”）或修改设置；准备好了就说“开始训练”。",
+        ),
+    )
+
+
 def plan_request(
     text: str,
     *,
@@ -451,60 +542,153 @@ def plan_request(
     context = context or {}
     text = _QUOTED.sub(" ", text or "").strip()
     lang = language(text)
-    files = files or []
+    files = list(files or [])
     if not text and not new_files:
         return Plan("help", lang, reply=HELP[lang])
-
+    typed = [p for p in _PATHLIKE.findall(_QUOTES.sub(" ", text)) if "/" in p or "." in p]
     history_files = [f for f in files if f.lower().endswith(HISTORY_EXT)]
+    history_files += [p for p in typed if p.lower().endswith(HISTORY_EXT) and p not in history_files]
+    if HISTORY.search(text) or re.search(r"\blogs?\b|日志", text, _I):
+        history_files += [p for p in typed if p.lower().endswith(".jsonl") and p not in history_files]
     doc_files = [f for f in files if f not in history_files]
+    typed_docs = [p for p in typed if not p.lower().endswith(HISTORY_EXT) and p.startswith(("/", "~", "."))]
     last = context.get("intent")
 
-    # answers to what the previous turn asked
-    if last == "golden_label" and LABEL.match(text):
-        picks = re.findall(r"\d+", text)
-        args: dict[str, Any] = {"picks": [int(x) for x in picks]} if picks else {"none": True}
+    # ---- answers to what the previous turn asked
+    if last == "golden_label":
         if re.match(r"^\s*(skip|跳过)", text, _I):
             return Plan("golden_label", lang, steps=[_step("golden_candidates")])
-        return Plan("golden_label", lang, steps=[_step("golden_label", **args), _step("golden_candidates")])
-    if last == "history_preview" and CONFIRM.match(text) and context.get("path"):
+        if re.match(
+            r"^\s*(none( of (these|them))?( is (right|correct))?|neither|都不是|都不对|没有(对的)?)\s*[.。!！]?\s*$",
+            text,
+            _I,
+        ):
+            return Plan(
+                "golden_label", lang, steps=[_step("golden_label", none=True), _step("golden_candidates")]
+            )
+        nums = [int(x) for x in re.findall(r"\d+", text)] + [
+            _ZH_NUM[c] for c in re.findall(r"第\s*([一二三四五六七八九十])", text)
+        ]
+        if nums and len(text) < 40:
+            return Plan(
+                "golden_label", lang, steps=[_step("golden_label", picks=nums), _step("golden_candidates")]
+            )
+    if (
+        last == "history_preview"
+        and context.get("path")
+        and (
+            CONFIRM.match(text)
+            or (
+                len(text) < 60
+                and re.search(
+                    r"\b(looks (?:right|good|fine)|go ahead|correct|confirm\w*|yes|ok)\b|没问题|就这样|确认|好的|可以|导入吧",
+                    text,
+                    _I,
+                )
+                and not NEGATION.search(text)
+            )
+            or re.match(
+                r"^\s*(yes|ok|okay|sure|好的?|可以|确认|没问题)\b[,，、 ]*(please |go ahead and )?(import|导入|do it)",
+                text,
+                _I,
+            )
+        )
+    ):
         return Plan("history_import", lang, steps=[_step("import_history", path=context["path"])])
+    if last == "diagnose" and context.get("miss_id"):
+        mid = context["miss_id"]
+        if re.match(r"^\s*(none( of (these|them))?|neither|都不是|都不对|没有)\s*[.。!！]?\s*$", text, _I):
+            return Plan("fix", lang, steps=[_step("apply_fix", miss_id=mid, action="no_answer")])
+        if re.search(r"\bgolden\b|黄金", text, _I) and re.search(r"\badd\b|加|放", text, _I):
+            return Plan("fix", lang, steps=[_step("apply_fix", miss_id=mid, action="add_golden")])
+        if re.search(r"\btrain(ing)?\b|训练", text, _I) and re.search(r"\badd\b|加|放|作为", text, _I):
+            return Plan("fix", lang, steps=[_step("apply_fix", miss_id=mid, action="add_training_pair")])
+        if re.search(
+            r"\bapply (?:that|the|this) fix\b|\bdo (?:that|it)\b|\bfix it\b|按这个修复|就这么修|修复吧|应用(?:这个)?修复",
+            text,
+            _I,
+        ):
+            return Plan(
+                "fix",
+                lang,
+                steps=[_step("apply_fix", miss_id=mid, action=context.get("action") or "suggested")],
+            )
     if (
         last == "diagnose"
-        and context.get("miss_id")
-        and re.match(r"^\s*(none( of (these|them))?|neither|都不是|都不对|没有)\s*[.。!！]?\s*$", text, _I)
+        and (PICK.search(text) or re.search(r"第\s*[一二三四五12345]\s*(个|条)", text))
+        and len(text) < 40
     ):
-        return Plan("fix", lang, steps=[_step("apply_fix", miss_id=context["miss_id"], action="no_answer")])
-    if last == "diagnose" and PICK.search(text) and len(text) < 40:
         return Plan(
             "diagnose",
             lang,
             steps=[_step("diagnose", query=context.get("query", ""), **_expected_args(text))],
         )
 
-    for intent in ("diagnose", "edit"):  # free text inside: route before looking for action words
-        m = dict(RULES)[intent].search(text)
-        if m and intent == "diagnose":
-            query = next(g for g in m.groups() if g).strip(" '\"“”‘’「」『』")
-            exp = _expected_args(text[m.end() :])
-            return Plan(intent, lang, steps=[_step("diagnose", query=query, **exp)], data={"query": query})
-        if m and intent == "edit":
-            return Plan(
-                intent, lang, steps=[_step("edit_pair", id=int(m.group(1)), query=m.group(2).strip())]
-            )
+    # ---- free text inside: diagnosis, edits
+    m = dict(RULES)["diagnose"].search(text)
+    quoted = _quoted(text)
+    if (
+        not m
+        and quoted
+        and (MISS_WORDS.search(_QUOTES.sub(" ", text)) or re.search(r"\bdiagnos\w*|诊断", text, _I))
+        and not re.search(r"\bgolden\b|黄金", text, _I)
+    ):
+        m_q = _QUOTES.search(text)
+        query = quoted[0]
+        return Plan(
+            "diagnose",
+            lang,
+            steps=[_step("diagnose", query=query, **_expected_args(text[m_q.end() :]))],
+            data={"query": query},
+        )
+    if m:
+        query = next(g for g in m.groups() if g).strip(" '\"“”‘’「」『』")
+        exp = _expected_args(text[m.end() :])
+        return Plan("diagnose", lang, steps=[_step("diagnose", query=query, **exp)], data={"query": query})
+    m_edit = re.search(
+        r"\b(?:edit|change|fix|rewrite|reword)\s+(?:the\s+)?(?:query\s+of\s+)?(?:pair\s*)?#?(\d+)(?:'s query)?\s*(?:[:：]|to\b)\s*(.+)|"
+        r"(?:把|修改)?(?:第\s*)?(?:训练对|问答对)?\s*#?(\d+)\s*(?:号|条|个)?\s*(?:训练对|问答对)?\s*的?(?:问题|查询)?\s*(?:改成|改为|修改为|换成|为)\s*[:：]?\s*(.+)|"
+        r"(?:修改|编辑)\s*#?(\d+)\s*[:：]\s*(.+)",
+        text,
+        _I | re.S,
+    )
+    if m_edit and not re.search(r"\bgolden\b|黄金", text, _I):
+        pid = next(g for g in (m_edit.group(1), m_edit.group(3), m_edit.group(5)) if g)
+        new_q = next(g for g in (m_edit.group(2), m_edit.group(4), m_edit.group(6)) if g)
+        return Plan(
+            "edit",
+            lang,
+            steps=[_step("edit_pair", id=int(pid), query=new_q.strip().strip(" '\"“”‘’「」『』"))],
+        )
+
+    # ---- interpretations and estimates never run anything costly: before the negation check
+    if len(quoted) >= 2 and re.search(
+        r"\bscore\b|\brelevan\w*|\bhow (?:close|similar|well)\b|\bmatch\w*|\bsimilarity\b|相关|打分|打个分|相似度|得分|匹配",
+        text,
+        _I,
+    ):
+        return Plan("score", lang, steps=[_step("score", query=quoted[0], passage=quoted[1])])
+    if re.search(
+        r"诊断了哪些|诊断过(?:的)?(?:哪些)?|\bqueries you'?ve diagnosed\b|\bdiagnosed so far\b", text, _I
+    ):
+        return Plan("misses", lang, steps=[_step("list_misses")])
+    evaluated = bool((stages.get("last_runs") or {}).get("eval"))
+    if evaluated and re.search(
+        r"\bhow good\b|\bhow well\b|\bis it (?:any )?better\b|\blast (?:evaluation|eval|results?)\b|\bwhat did the (?:last )?eval\w*|"
+        r"\binterpret\b|\bresults? so far\b|\bwhat the (?:evaluation |eval )?results mean\b|\bno need to re-?run\b|\bwithout re-?running\b|\b(?:explain|summari[sz]e) the results\b|\bresults of the last\b|效果(?:如何|怎么样)|现在.*(好|效果)|上次.*(评估|结果)|解读",
+        text,
+        _I,
+    ):
+        return Plan("results", lang, steps=[_step("show_results")])
+    if COST_WORDS.search(text) and (TRAIN.search(text) or re.search(r"\b(steps|device)\b|步|设备", text, _I)):
+        return Plan("estimate", lang, steps=[_step("estimate_training")])
 
     mentions_train = bool(TRAIN.search(text))
     if NEGATION.search(text) and (
-        mentions_train or re.search(r"\b(export|generate|evaluate)\b|导出|生成|评估", text, _I)
+        mentions_train
+        or re.search(r"\b(export\w*|generat\w*|evaluat\w*|ship\w*)\b|导出|生成|评估|上线", text, _I)
     ):
-        return Plan(
-            "hold",
-            lang,
-            reply=_say(
-                lang,
-                'OK, I won\'t start anything. Review the pairs ("show pairs") or change settings; say "train" when you are ready.',
-                "好的，我先不做任何操作。你可以先审核数据（“看看数据”）或修改设置；准备好了就说“开始训练”。",
-            ),
-        )
+        return _hold(lang)
 
     settings, rest, not_understood = extract_settings(text, stages.get("settings"))
     steps = [_step("set_setting", name=k, value=v) for k, v in settings.items()]
@@ -513,27 +697,113 @@ def plan_request(
     def plan(intent: str, more: list[dict[str, Any]], **extra: Any) -> Plan:
         return Plan(intent, lang, steps=steps + more, data=data | extra)
 
-    m_edit = re.search(
-        r"\b(?:rename|reword|edit|change)\s+golden\s+(?:question\s+)?#?(\d+)\s*[:：]\s*(.+)$|修改黄金问题\s*#?(\d+)\s*[:：]\s*(.+)$",
+    if HELP_WORDS.search(rest) and not steps:
+        return Plan("help", lang, reply=HELP[lang])
+
+    # ---- the golden set: edits, misses, evaluation
+    m_gedit = re.search(
+        r"\b(?:rename|reword|edit|change)\s+golden\s+(?:question\s+)?#?(\d+)\s*(?:[:：]|to\b)\s*(.+)$|"
+        r"(?:修改|把)?黄金问题\s*#?(\d+)\s*(?:[:：]|改成|改为)\s*(.+)$",
         text,
         _I,
     )
-    if m_edit:
-        qid, new_q = (
-            (m_edit.group(1), m_edit.group(2)) if m_edit.group(1) else (m_edit.group(3), m_edit.group(4))
-        )
-        return plan("golden_edit", [_step("golden_edit", query_id=int(qid), query=new_q.strip())])
+    if m_gedit:
+        qid = m_gedit.group(1) or m_gedit.group(3)
+        new_q = (m_gedit.group(2) or m_gedit.group(4)).strip().strip(" '\"“”‘’「」『』")
+        return plan("golden_edit", [_step("golden_edit", query_id=int(qid), query=new_q)])
     m_rm = re.search(
-        r"\b(?:remove|delete)\s+golden\s+(?:question\s+)?#?(\d+)|删除黄金问题\s*#?(\d+)", text, _I
+        r"\b(?:remove|delete|drop)\s+golden\s+(?:question\s+)?#?(\d+)|(?:删除|删掉|去掉)\s*(?:第\s*)?#?(\d+)\s*(?:个|条)?\s*黄金问题|删除黄金问题\s*#?(\d+)",
+        text,
+        _I,
     )
     if m_rm:
         return plan(
-            "golden_edit", [_step("golden_edit", query_id=int(m_rm.group(1) or m_rm.group(2)), remove=True)]
+            "golden_edit",
+            [_step("golden_edit", query_id=int(next(g for g in m_rm.groups() if g)), remove=True)],
         )
-    if re.search(r"\b(which|what)\b.*\b(still )?miss|哪些.*(检索不到|找不到|没找到)", rest, _I):
+    if re.search(
+        r"\b(which|what)\b.*\b(still )?miss|哪些.*(检索不到|找不到|没找到|没命中|未命中)|按原因分组|(?:答|找|检索)不对的黄金问题|还(?:是)?(?:没|答不)(?:命中|对)",
+        rest,
+        _I,
+    ):
         return plan("diagnose_golden", [_step("diagnose_golden")])
-    # real question history: a CSV/XLSX attached, or "here are our questions"
-    if history_files and not (GOLDEN.search(rest)):
+    if re.search(
+        r"^\s*(misses|show misses|list (?:the )?misses)\b|\bqueries you'?ve diagnosed\b|\bdiagnosed (?:so far|queries)\b|"
+        r"失败的问题|漏检列表|诊断过的",
+        rest,
+        _I,
+    ):
+        return plan("misses", [_step("list_misses")])
+    if context.get("miss_id") and re.search(
+        r"\badd (?:it|this|that)?\s*(?:as|to)\s*(?:a\s+)?(training pair|training set|train)|加(?:成|入|到)?训练",
+        rest,
+        _I,
+    ):
+        return plan("fix", [_step("apply_fix", miss_id=context["miss_id"], action="add_training_pair")])
+    if context.get("miss_id") and re.search(
+        r"\badd (?:it|this|that)?\s*to (?:the )?golden|加(?:入|到)?黄金", rest, _I
+    ):
+        return plan("fix", [_step("apply_fix", miss_id=context["miss_id"], action="add_golden")])
+
+    # ---- decisions, models, serving
+    if re.search(
+        r"\bwhich model (?:will|did|would|should) (?:you|we) ship\b|\bship(?:ping)? decision\b|\bgood enough to ship\b|"
+        r"\bstick with the base\b|\bworth shipping\b|发布哪个模型|发布决策|上线哪个模型|值得上线|该上线|发布哪个",
+        rest,
+        _I,
+    ):
+        return plan("ship_decision", [_step("ship_decision")])
+    if re.search(
+        r"\bcompare\b.*\bmodels?\b|\bcandidate\b.*\bmodels?\b|\bwhich (?:of the )?(?:candidate )?(?:base )?models? (?:ranks|is best|works best|does best)|"
+        r"比较.*(模型|bundled|bge)|候选.*模型|哪个.*模型.*(最适合|最好|更好)|对比.*(几个|候选).*模型",
+        text,
+        _I,
+    ) or re.search(r"\bcompare\b.*\b(bge|bundled|m3e|e5|gte)", text, _I):
+        names = re.findall(
+            r"(?:[\w.-]+/)?(?:bge[\w.-]*|bundled|tuned|all-minilm[\w.-]*|m3e[\w.-]*|e5[\w.-]*|gte[\w.-]*|openai:\S+)",
+            text,
+            _I,
+        )
+        models = [MODEL_ALIASES.get(n.lower(), n) for n in names] or ["bundled", "tuned"]
+        return Plan("compare", lang, steps=[_step("compare_models", models=list(dict.fromkeys(models)))])
+    if re.search(
+        r"\bwhich (?:base )?model\b.*\b(use|using|tune|tuning|train|training)\b|\bwhy did you (?:pick|choose)\b.*\bmodel\b|"
+        r"\bwhat (?:base )?model are you\b|用的是哪个.*模型|用哪个基座|为什么选(?:这个|了)?.*模型|哪个基础模型|(?:底座|基座|基础)模型是哪个",
+        rest,
+        _I,
+    ):
+        return plan("base_model_info", [_step("base_model_info")])
+    if re.search(r"\bonnx\b", rest, _I):
+        q = "none" if re.search(r"\b(fp32|no quantiz\w*|without quantiz\w*)\b|不量化", rest, _I) else "int8"
+        return plan("export_onnx", [_step("export_onnx", quantize=q)])
+    if len(quoted) >= 2 and re.search(
+        r"\bscore\b|\brelevan\w*|\bhow (?:close|similar)\b|\bsimilarity\b|相关|打分|打个分|相似度|得分",
+        text,
+        _I,
+    ):
+        return plan("score", [_step("score", query=quoted[0], passage=quoted[1])])
+    if re.search(
+        r"\bserve\b|\bhow do i use it\b|\bdeploy\b|\bendpoint\b|\bopenai[- ]compatible\b|\bhttp api\b|部署|怎么用这个模型|启动服务|接口|上线服务|向量服务|怎么调用",
+        rest,
+        _I,
+    ):
+        return plan("serve", [_step("serve_model")])
+    if re.search(
+        r"\bforget\w*|\bguard\b|\bgeneral (?:ability|domain|knowledge)\b|\bout[- ]of[- ]domain\b|遗忘|通用领域|通用能力|领域外",
+        rest,
+        _I,
+    ):
+        return plan("guard", [_step("forgetting_guard")])
+    if re.search(
+        r"\b(export|write out|dump|save)\b.*\b(training data|pairs|jsonl|flagembedding)\b|\bflagembedding\b.*\b(format|jsonl)\b|"
+        r"导出.*(训练数据|训练对|问答对|jsonl)|按.*格式导出|flagembedding.*格式",
+        rest,
+        _I,
+    ):
+        return plan("export_data", [_step("export_data")])
+
+    # ---- real question history
+    if history_files and not GOLDEN.search(rest):
         return plan(
             "history_preview", [_step("preview_history", path=history_files[0])], path=history_files[0]
         )
@@ -551,7 +821,7 @@ def plan_request(
             ),
         )
 
-    # golden questions
+    # ---- golden questions
     if GOLDEN.search(rest) or (history_files and GOLDEN.search(text)):
         qs = _questions(text)
         if history_files:
@@ -560,9 +830,19 @@ def plan_request(
             )
         if qs:
             return plan("golden_add", [_step("golden_add", questions=qs), _step("golden_candidates")])
+        if quoted and re.search(r"\badd\b|加", text, _I):
+            return plan("golden_add", [_step("golden_add", questions=quoted), _step("golden_candidates")])
+        if re.search(r"\b(list|show|how many)\b|看看|列出|多少|哪些", rest, _I) and not re.search(
+            r"\b(next|to label)\b|下一个", rest, _I
+        ):
+            return plan("golden_list", [_step("golden_list")])
         if re.search(r"\b(label|next)\b|标注", rest, _I):
             return plan("golden_label", [_step("golden_candidates")])
-        if re.search(r"\b(eval\w*|score|measure)\b|评估|评测", rest, _I):
+        if re.search(
+            r"\b(eval\w*|score|measure|compare|versus|vs|against)\b|\bhow does\b.*\bdo\b|评估|评测|对比|比较",
+            rest,
+            _I,
+        ):
             return plan("evaluate_golden", [_step("evaluate_golden")])
         if re.search(r"\b(list|show)\b|看看|列出", rest, _I):
             return plan("golden_list", [_step("golden_list")])
@@ -579,73 +859,47 @@ def plan_request(
             ),
         )
 
-    if re.search(r"^\s*(misses|show misses|list misses)\b|失败的问题|漏检列表", rest, _I):
-        return plan("misses", [_step("list_misses")])
-    if context.get("miss_id") and re.search(
-        r"\badd (?:it|this|that)?\s*(?:as|to)\s*(?:a\s+)?(training pair|training set|train)|加入训练",
-        rest,
-        _I,
-    ):
-        return plan("fix", [_step("apply_fix", miss_id=context["miss_id"], action="add_training_pair")])
-    if context.get("miss_id") and re.search(
-        r"\badd (?:it|this|that)?\s*to (?:the )?golden|加入黄金", rest, _I
-    ):
-        return plan("fix", [_step("apply_fix", miss_id=context["miss_id"], action="add_golden")])
+    if re.search(r"^\s*(?:continue|keep) labell?ing\b|继续标注|标注下一个|下一个黄金问题", rest, _I):
+        return plan("golden_label", [_step("golden_candidates")])
 
+    # ---- data stages named before training words (they often mention "train")
+    if re.search(r"\bsplit\b|划分|切分", rest, _I):
+        return plan("split", [_step("split_dataset")])
+    if re.search(r"\bmine\b|\bhard negatives?\b|负例|难负|负样本|容易混淆", rest, _I):
+        return plan("mine", [_step("mine_negatives")])
     if re.search(
-        r"\bwhich model (?:will|did|would) you ship\b|\bship(?:ping)? decision\b|发布哪个模型|发布决策",
+        r"^\s*(?:re-?run the )?filters?\b|\bfilter (?:the )?(?:proposed )?pairs\b|\bclean (?:up )?(?:the )?(?:proposed )?pairs\b|"
+        r"\b(?:drop|remove) (?:the )?(?:near[- ])?duplicates\b|\bfilter\b|过滤|筛掉|筛选|去重",
         rest,
         _I,
     ):
-        return plan("ship_decision", [_step("ship_decision")])
-    if re.search(r"\bwhich (?:base )?model\b.*\b(use|tune|train)|用的是哪个模型|用哪个基座", rest, _I):
-        return plan("base_model_info", [_step("base_model_info")])
-    if re.search(r"\bonnx\b", rest, _I):
-        q = "none" if re.search(r"\b(fp32|no quantiz\w*|without quantiz\w*)\b", rest, _I) else "int8"
-        return plan("export_onnx", [_step("export_onnx", quantize=q)])
-    m_score = re.search(
-        r"\bscore\s+" + _Q + r"(.+?)" + _Q + r"\s+(?:against|with|vs\.?)\s+" + _Q + r"(.+?)" + _Q, text, _I
-    )
-    if m_score:
-        return plan("score", [_step("score", query=m_score.group(1), passage=m_score.group(2))])
-    if re.search(r"^\s*(?:re-?run the )?filters?\b|\bfilter (?:the )?pairs\b|过滤", rest, _I):
         return plan("filter", [_step("filter_pairs")])
-    if re.search(r"\b(dataset )?summary\b|\bdataset overview\b|数据概况|数据汇总", rest, _I):
-        return plan("show", [_step("show_dataset")])
-    if re.search(r"\bcompare\b|比较|对比", rest, _I):
-        names = re.findall(
-            r"(?:[\w.-]+/)?(?:bge[\w.-]*|bundled|tuned|all-minilm[\w.-]*|m3e[\w.-]*|e5[\w.-]*|gte[\w.-]*|openai:\S+)",
-            text,
-            _I,
-        )
-        models = [MODEL_ALIASES.get(n.lower(), n) for n in names] or ["bundled", "tuned"]
-        return Plan("compare", lang, steps=[_step("compare_models", models=list(dict.fromkeys(models)))])
     if re.search(
-        r"\bserve\b|\bhow do i use it\b|\bdeploy\b|\bendpoint\b|部署|怎么用这个模型|启动服务", rest, _I
-    ):
-        return plan("serve", [_step("serve_model")])
-    if re.search(r"\bforget\w*|\bguard\b|遗忘", rest, _I):
-        return plan("guard", [_step("forgetting_guard")])
-    if re.search(r"\bexport\b.*\b(data|pairs|jsonl|flagembedding)\b|导出.*(训练数据|数据|问答对)", rest, _I):
-        return plan("export_data", [_step("export_data")])
-    if re.search(
-        r"\bhow good\b|\bhow well\b|\bis it (?:any )?better\b|\bresults?\b|效果(?:如何|怎么样)|现在.*(好|效果)",
+        r"\b(dataset )?summar\w*|\bdataset overview\b|\bhow many pairs\b|\bwhy were (?:some|they|pairs) rejected\b|"
+        r"数据概况|数据汇总|概况|一共有多少|被拒的原因|多少训练对|多少问答对|总结.*数据|数据集的情况",
         rest,
         _I,
-    ) and ((stages.get("last_runs") or {}).get("eval")):
-        return plan("results", [_step("show_results")])
-
-    if (
-        mentions_train
-        and QUESTION.search(rest)
-        and not START_TRAIN.search(rest)
-        and not FINETUNE.search(rest)
     ):
-        return plan("estimate", [_step("estimate_training")])
+        return plan("show", [_step("show_dataset")])
+    if re.search(
+        r"\b(generate|create|write|make)\b.*\b(questions|queries|pairs|training data)\b|\bsynthetic\b|生成|出(?:几|一些|些)?个?问题|造点|造一些|出题",
+        rest,
+        _I,
+    ) and not re.search(r"\bexport\b|导出", rest, _I):
+        mode = (
+            "offline" if re.search(r"offline|离线", rest, _I) else ("auto" if llm_configured else "offline")
+        )
+        return plan("generate", [_step("generate_pairs", mode=mode), _step("show_dataset")])
 
     gen_mode = "auto" if llm_configured else "offline"
-    if FINETUNE.search(rest) or (new_files and mentions_train):
-        if not doc_files and not stages.get("documents"):
+    ready = bool((stages.get("pairs") or {}).get("approved") or (stages.get("pairs") or {}).get("edited"))
+    finetune_words = FINETUNE.search(rest)
+    go = re.search(r"\b(go ahead|now|start|begin|let'?s)\b|开始|现在|吧", rest, _I)
+    if finetune_words and ready and not doc_files and not typed_docs and go:
+        return plan("train", _train_steps(stages))
+    if (finetune_words and not re.search(r"微调(好|后|过)的", rest)) or (new_files and mentions_train):
+        docs = doc_files
+        if not docs and not stages.get("documents") and not typed_docs:
             return Plan(
                 "need_files",
                 lang,
@@ -657,22 +911,19 @@ def plan_request(
                     "（如“用 ./docs 微调bge”），然后说“微调”。",
                 ),
             )
-        pre = [_step("ingest")] if doc_files else []
+        pre = [_step("ingest")] if docs else ([_step("ingest", paths=typed_docs)] if typed_docs else [])
         return plan(
             "finetune",
-            pre
-            + [
-                _step("base_model_info"),
-                _step("generate_pairs", mode=gen_mode),
-                _step("show_dataset"),
-            ],
+            pre + [_step("base_model_info"), _step("generate_pairs", mode=gen_mode), _step("show_dataset")],
         )
 
     if re.search(r"\bresume\b|\bcontinue (?:the )?training\b|继续训练|恢复训练", rest, _I):
         return plan("train", _train_steps(stages, resume=True))
     if re.search(r"\bretrain with (?:my )?fixes\b|用.*修正.*重新训练", rest, _I):
         return plan("train", _train_steps(stages | {"unsplit": 1}))
-    if START_TRAIN.search(rest) or re.search(r"\btrain\b", rest, _I):
+    if START_TRAIN.search(rest) or re.search(
+        r"\btrain\b|\bfine[- ]?tune (?:it|the model)\b|开始微调|微调吧", rest, _I
+    ):
         return plan("train", _train_steps(stages))
 
     m_more = re.search(r"^\s*(show more|more|next|next page|下一页|更多|继续看)\s*[.!。]?\s*$", rest, _I)
@@ -684,41 +935,51 @@ def plan_request(
             "show", [_step("show_pairs", **f, limit=limit, offset=int(view.get("offset") or 0) + limit)]
         )
 
+    # ---- review decisions: the verb and the ids, in either order
+    if re.search(
+        r"\b(approve|accept)\b.*\b(all|everything|every pair)\b|全部通过|都通过|全部批准|全部同意|全部接受|都批准",
+        rest,
+        _I,
+    ):
+        return plan("approve_all", [_step("approve_all_pairs")])
+    ids = _ids_in(rest)
+    if ids and re.search(
+        r"\b(reject|drop|discard|remove|delete)\b|拒绝|拒掉|删除|删掉|去掉|丢弃|不要", rest, _I
+    ):
+        why = None
+        mw = re.search(r"[:：]\s*(.+)$", rest)
+        if mw and not re.search(r"\d", mw.group(1)):
+            why = mw.group(1).strip()
+        return plan("reject", [_step("reject_pairs", ids=ids, why=why)])
+    if ids and re.search(r"\b(approve|accept|keep)\b|通过|批准|保留", rest, _I):
+        return plan("approve", [_step("approve_pairs", ids=ids)])
+
+    if re.search(
+        r"\b(show|list|see|view|display)\b.*\b(pairs?|data|dataset|examples?|questions?|rejected)\b|看看|查看|显示|列出|被拒|拒绝的",
+        rest,
+        _I,
+    ) and re.search(
+        r"\b(pairs?|data|dataset|examples?|questions?|rejected)\b|数据|样本|问答对|训练对|问题|被拒|拒绝",
+        rest,
+        _I,
+    ):
+        rejected = bool(re.search(r"\brejected\b|被拒|拒绝的", rest, _I))
+        return plan("show", [_show_step(rest, rejected)])
+
     for intent, rx in RULES:
         m = rx.search(rest)
         if not m:
             continue
-        if intent == "help":
-            return Plan("help", lang, steps=steps, reply=HELP[lang])
-        if intent == "approve_all":
-            return plan(intent, [_step("approve_all_pairs")])
-        if intent == "edit":
-            return plan(intent, [_step("edit_pair", id=int(m.group(1)), query=m.group(2).strip())])
-        if intent == "approve":
-            return plan(intent, [_step("approve_pairs", ids=_ids(m.group(1)))])
-        if intent == "reject":
-            why = (m.group(2) or "").strip() or None
-            return plan(intent, [_step("reject_pairs", ids=_ids(m.group(1)), why=why)])
-        if intent == "diagnose":
-            query = next(g for g in m.groups() if g).strip(" '\"“”‘’「」『』")
-            return plan(intent, [_step("diagnose", query=query)], query=query)
-        if intent in ("show_rejected", "show"):
-            return plan("show", [_show_step(rest, intent == "show_rejected")])
         if intent == "evaluate":
             return plan(intent, [_step("evaluate")])
         if intent == "calibrate":
             return plan(intent, [_step("calibrate")])
         if intent == "export":
             return plan(intent, [_step("export_model")])
-        if intent == "mine":
-            return plan(intent, [_step("mine_negatives")])
-        if intent == "split":
-            return plan(intent, [_step("split_dataset")])
-        if intent == "generate":
-            mode = "offline" if re.search(r"offline|离线", rest, _I) else gen_mode
-            return plan(intent, [_step("generate_pairs", mode=mode), _step("show_dataset")])
-        if intent == "ingest" and doc_files:
-            return plan(intent, [_step("ingest")])
+        if intent == "ingest" and (doc_files or typed_docs):
+            return plan(intent, [_step("ingest")] if doc_files else [_step("ingest", paths=typed_docs)])
+        if intent == "ingest" and re.search(r"\bingest\b|加载文档|导入文档", rest, _I):
+            return plan(intent, [_step("ingest")])  # the tool says what to attach
         if intent == "status":
             return plan(intent, [_step("status")])
     if steps:

@@ -1835,6 +1835,12 @@ def apply_fix(ws: Workspace, miss_id: int, action: str, **args: Any) -> FixResul
     if row is None:
         raise DiagnosisError(f"no miss #{miss_id} in {ws.root}; `bgetune misses` lists them")
     action = action.strip().lower().replace("-", "_")
+    detail = json.loads(row["detail"] or "{}")
+    if action in ("suggested", "first", "recommended"):  # "apply that fix": the diagnosis's first suggestion
+        first = next(iter(detail.get("actions") or []), None)
+        if first is None:
+            raise DiagnosisError(f"miss #{miss_id} has no suggested fix; name one of {', '.join(ACTIONS)}")
+        action = first["action"]
     action = {
         "rechunk_document": "rechunk",
         "relabel": "relabel_competitor",
@@ -1842,7 +1848,6 @@ def apply_fix(ws: Workspace, miss_id: int, action: str, **args: Any) -> FixResul
     }.get(action, action)
     if action not in ACTIONS:
         raise DiagnosisError(f"unknown fix {action!r}; choose one of {', '.join(ACTIONS)}")
-    detail = json.loads(row["detail"] or "{}")
     suggested = {a["action"]: a["args"] for a in detail.get("actions", [])}
     args = {k: v for k, v in args.items() if v is not None}
     args = {**suggested.get(action, {}), **args}

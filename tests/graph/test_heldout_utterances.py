@@ -1,0 +1,52 @@
+"""The offline planner on two sets of utterances written blind (without the planner's rules), en and zh.
+
+Set 1 was written first and the planner tuned on its misses; set 2 was then written blind and measured once
+(80.0% before it too was used to improve the rules: the honest held-out figure, see the closing note).
+Both stay as regression sets; the target is >= 95% per set and per language.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bgetune.agent.planner import plan_request
+
+HERE = Path(__file__).parent
+STAGES = {
+    "documents": 2,
+    "chunks": 12,
+    "pairs": {"proposed": 5, "approved": 3},
+    "splits": {"train": 3},
+    "negatives": 4,
+    "last_runs": {"eval": "done", "train": "done"},
+    "golden": {"labeled": 5},
+}
+NO_TOOL = {"help", "hold", "clarify"}
+
+
+def routed(row: dict) -> bool:
+    files = row.get("files") or []
+    plan = plan_request(
+        row["text"], files=files, new_files=bool(files), stages=STAGES, context=row.get("context")
+    )
+    expect = "estimate_training" if row["expect"] == "estimate" else row["expect"]
+    if expect in NO_TOOL:
+        return plan.intent == expect and not plan.steps
+    return bool(plan.steps) and plan.steps[0]["tool"] == expect
+
+
+@pytest.mark.parametrize("name", ["heldout_utterances.jsonl", "heldout_utterances_2.jsonl"])
+def test_planner_accuracy_on_blind_utterances(name):
+    rows = [
+        json.loads(line) for line in (HERE / name).read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+    assert len(rows) >= 150
+    for lang in ("en", "zh"):
+        part = [r for r in rows if r["lang"] == lang]
+        misses = [r["text"] for r in part if not routed(r)]
+        accuracy = 1 - len(misses) / len(part)
+        print(f"{name} {lang}: {accuracy:.1%} of {len(part)}")
+        assert accuracy >= 0.95, misses
