@@ -677,8 +677,14 @@ def _show_pairs(ctx: Context, o: ShowPairsOptions) -> PairsPage:
         "source": o.source,
     }
     kw = {k: v for k, v in filters.items() if v is not None}
-    total = len(list_pairs(ctx.ws, **kw))
-    rows = list_pairs(ctx.ws, limit=o.limit, offset=o.offset, **kw)
+    # "history" / "real": the team's own questions, whichever way they came in (imports, click-log mining)
+    sources = ["import", "history"] if o.source in ("history", "real") else [o.source]
+    rows: list[dict[str, Any]] = []
+    for src in sources:
+        rows += list_pairs(ctx.ws, **(kw | ({"source": src} if src else {})))
+    rows.sort(key=lambda r: r["id"])
+    total = len(rows)
+    rows = rows[o.offset : o.offset + o.limit]
     keep = ("id", "query", "passage", "status", "reasons", "document", "source")
     pairs = [{k: (r.get(k)[:300] if k == "passage" and r.get(k) else r.get(k)) for k in keep} for r in rows]
     ctx.ws.set_setting("_last_pairs_view", {"filters": filters, "offset": o.offset, "limit": o.limit})

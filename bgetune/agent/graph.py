@@ -33,12 +33,14 @@ from bgetune.agent.review import APPROVE, approved_args, decide, prepare_approva
 from bgetune.agent.state import AgentState
 from bgetune.config import Settings, redact
 from bgetune.errors import BgetuneError
-from bgetune.surfaces import result_text
+from bgetune.surfaces import result_data, result_text
 
 log = logging.getLogger(__name__)
 
 MAX_TOOL_CALLS_PER_TURN = 12
 MAX_HISTORY = 40
+# what a result leaves for the next message (kept whole even when the result's JSON is cut for the prompt)
+FACTS = ("miss_id", "query", "question_id", "path", "file", "actions")
 
 
 def _last_human_index(messages: list[AnyMessage]) -> int:
@@ -81,6 +83,9 @@ def _turn_results(messages: list[AnyMessage]) -> list[tuple[str, Any, bool, str 
             except (TypeError, ValueError):
                 res = m.content
             text = m.additional_kwargs.get("text") if ok else None
+            facts = m.additional_kwargs.get("facts") or {}
+            if ok and facts:
+                res = (res if isinstance(res, dict) else {}) | facts
             out.append((m.name or "", res, ok, text))
     return out
 
@@ -105,9 +110,19 @@ def _next_context(intent: str, data: dict[str, Any], results: list[tuple]) -> di
         if tool == "golden_candidates" and res.get("question_id") is not None:
             ctx["intent"] = "golden_label"
         if tool == "preview_history":
-            ctx |= {"intent": "history_preview", "path": res.get("path") or data.get("path")}
+            ctx |= {
+                "intent": "history_preview",
+                "path": data.get("path") or res.get("path") or res.get("file"),
+            }
         if tool == "diagnose":
-            ctx |= {"intent": "diagnose", "query": res.get("query"), "miss_id": res.get("miss_id")}
+            acts = res.get("actions") or []
+            first = acts[0].get("action") if acts and isinstance(acts[0], dict) else None
+            ctx |= {
+                "intent": "diagnose",
+                "query": res.get("query"),
+                "miss_id": res.get("miss_id"),
+                "action": first,
+            }
     return ctx
 
 
@@ -220,11 +235,12 @@ def build_graph(checkpointer: Any = None, model: Any = None, settings: Settings 
         update: dict[str, Any] = {}
         if isinstance(last, HumanMessage):
             typed = extract_paths(_text(last))
-            files = list(state.get("files") or []) + [p for p in typed if p not in (state.get("files") or [])]
+            attached = list(last.additional_kwargs.get("attachments") or [])
+            files = attached + [p for p in typed if p not in attached]  # this message's files only
             plan = plan_request(
                 _text(last),
                 files=files,
-                new_files=bool(last.additional_kwargs.get("attachments")) or bool(typed),
+                new_files=bool(files),
                 stages=stages,
                 context=state.get("context") or {},
             )
@@ -388,11 +404,13 @@ def build_graph(checkpointer: Any = None, model: Any = None, settings: Settings 
                     raise ToolError(f"{name} needs the user's approval and was not approved; it did not run")
                 args = spec.parse(approval["args"])
             result = spec.run(ctx, args)
+            data = result_data(result)
+            facts = {k: data.get(k) for k in FACTS if isinstance(data, dict) and data.get(k) is not None}
             msg = ToolMessage(
                 compact(result),
                 tool_call_id=call_id,
                 name=name,
-                additional_kwargs={"text": result_text(result, ctx.lang)},
+                additional_kwargs={"text": result_text(result, ctx.lang), "facts": facts},
             )
         except BgetuneError as exc:
             msg = ToolMessage(str(exc), tool_call_id=call_id, name=name, status="error")

@@ -876,7 +876,21 @@ class ServeResult:
                 f"Serving {self.model_dir} at {self.url}/v1 (OpenAI-compatible). Model name {self.models[0]}; "
                 f'for queries use {self.models[1]} (or input_type "query").'
             )
-        return head + "\n\n```python\n" + self.snippets["openai"] + "\n```"
+        more = (
+            "Dify（OpenAI-API-compatible 供应商）、text-embeddings-inference 和 vLLM 的设置见模型卡。"
+            if lang == "zh"
+            else "Dify (OpenAI-API-compatible provider), text-embeddings-inference and vLLM settings are in the "
+            "model card."
+        )
+        return (
+            head
+            + "\n\n```python\n"
+            + self.snippets["openai"]
+            + "\n```\n\nLangChain:\n```python\n"
+            + self.snippets["langchain"]
+            + "\n```\n"
+            + more
+        )
 
 
 def _default_model(ctx: Context) -> Path:
