@@ -144,7 +144,9 @@ def run_stock(hist_rows: list[dict], out_dir: Path, seed: int) -> dict:
     return {"model_dir": str(out_dir), "steps": out.global_step, "train_seconds": round(time.time() - t0, 1)}
 
 
-def run_bgetune(hist_csv: Path, lang: str, work: Path, *, synthetic: bool, seed: int) -> dict:
+def run_bgetune(
+    hist_csv: Path, lang: str, work: Path, *, synthetic: bool, seed: int, epochs: int | None = None
+) -> dict:
     from bgetune.capabilities import Context
     from bgetune.config import Settings
     from bgetune.tools.filtering import filter_pairs
@@ -184,7 +186,8 @@ def run_bgetune(hist_csv: Path, lang: str, work: Path, *, synthetic: bool, seed:
     out["mine"] = {
         k: v for k, v in mine_negatives(ws, base_model="bundled").items() if not isinstance(v, list)
     }
-    cfg = TrainConfig(base_model="bundled", seed=seed)
+    cfg = TrainConfig(base_model="bundled", seed=seed, **({"epochs": epochs} if epochs else {}))
+    out["epochs"] = cfg.epochs
     if hasattr(cfg, "decide"):
         cfg.decide = False  # the best epoch on val ships: this measures training, not the ship decision
     tr = train(ws, cfg)
@@ -198,7 +201,7 @@ def run_bgetune(hist_csv: Path, lang: str, work: Path, *, synthetic: bool, seed:
 
 
 # ---------------------------------------------------------------------------------------------- driver
-def run_one(lang: str, seed: int, arm: str, work: Path) -> dict:
+def run_one(lang: str, seed: int, arm: str, work: Path, epochs: int | None = None) -> dict:
     path = CACHE / f"{lang}-s{seed}-{arm.replace('+', '_')}.json"
     if path.exists():
         return json.loads(path.read_text())
@@ -217,7 +220,12 @@ def run_one(lang: str, seed: int, arm: str, work: Path) -> dict:
     else:
         csv_path = write_history_csv(hist, d / "history.csv")
         res |= run_bgetune(
-            csv_path, lang, d / f"ws-{arm.replace('+', '_')}", synthetic=arm == "hist+syn", seed=seed
+            csv_path,
+            lang,
+            d / f"ws-{arm.replace('+', '_')}",
+            synthetic=arm == "hist+syn",
+            seed=seed,
+            epochs=epochs,
         )
         spec = res["model_dir"]
     res["test_queries"] = [r["query"] for r in test]
@@ -282,7 +290,7 @@ def table(langs: list[str]) -> str:
                     f"{r['import']['seconds']} s; filter kept {r['filter']['kept']}, flagged {r['filter']['flagged']} "
                     f"real, rejected {r['filter']['by_reason']}; split {r['split']['pairs']} (real "
                     f"{r['split']['real_questions']}); train steps {r['train']['steps']}, best epoch "
-                    f"{r['train']['best_epoch']}; {r['seconds']:.0f} s"
+                    f"{r['train']['best_epoch']} of {r.get('epochs', 3)}; {r['seconds']:.0f} s"
                 )
             notes.append(
                 f"- {lang} split {seed} stock: {res['stock']['steps']} steps, {res['stock']['train_seconds']} s"
@@ -321,8 +329,10 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lang", nargs="+", choices=["en", "zh"], default=["en", "zh"])
     ap.add_argument("--splits", type=int, default=3, help="how many of the split seeds 1, 2, 3")
+    ap.add_argument("--seeds", type=int, nargs="+", help="run only these split seeds (e.g. one per process)")
     ap.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     ap.add_argument("--work", type=Path, default=Path("/tmp/bgetune-history"))
+    ap.add_argument("--epochs", type=int, help="epochs of the bgetune arms (default: TrainConfig's, 3)")
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     ap.add_argument("--table-only", action="store_true", help="only rebuild the table from bench/history/")
     args = ap.parse_args(argv)
@@ -337,9 +347,9 @@ def main(argv: list[str] | None = None) -> None:
 
     if not args.table_only:
         for lang in args.lang:
-            for seed in SEEDS[: args.splits]:
+            for seed in args.seeds or SEEDS[: args.splits]:
                 for arm in args.arms:
-                    run_one(lang, seed, arm, args.work)
+                    run_one(lang, seed, arm, args.work, args.epochs)
     section = table(args.lang)
     print(section)
     if not args.no_write:

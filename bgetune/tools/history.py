@@ -97,33 +97,12 @@ HEADERS: dict[str, tuple[str, ...]] = {
     ),
 }
 # fmt: on
-_TRUE = {
-    "1",
-    "true",
-    "yes",
-    "y",
-    "t",
-    "clicked",
-    "useful",
-    "helpful",
-    "是",
-    "有用",
-    "有帮助",
-    "点击",
-    "已点击",
-    "满意",
-    "采纳",
-    "已采纳",
-    "解决",
-    "已解决",
-    "√",
-    "✓",
-    "✔",
-    "👍",
-    "x",
-}  # fmt: skip
+# fmt: off
+_TRUE = {"1", "true", "yes", "y", "t", "clicked", "useful", "helpful", "是", "有用", "有帮助", "点击", "已点击",
+         "满意", "采纳", "已采纳", "解决", "已解决", "√", "✓", "✔", "👍", "x"}
 _FALSE = {"0", "false", "no", "n", "f", "", "否", "无用", "没用", "没有帮助", "未点击", "不满意", "未采纳", "未解决",
-          "×", "✗", "👎", "none", "null", "nan"}  # fmt: skip
+          "×", "✗", "👎", "none", "null", "nan"}
+# fmt: on
 SUPPORTED = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".jsonl", ".json", ".ndjson")
 
 
@@ -631,7 +610,7 @@ class Linker:
                 out[i] = (self.by_norm[a], "exact", 100.0)
             else:
                 todo.append(i)
-        step = 2048
+        step = 512
         for s in range(0, len(todo), step):
             part = todo[s : s + step]
             cands = self.text_candidates([norms[i] for i in part], k=8)
@@ -1077,7 +1056,7 @@ def import_history(
                     base_model=base_model if opts.embedding else False, settings=ctx.settings)  # fmt: skip
     if progress:
         progress(0, 4, "linking")
-    link_rows(linker, rows, embedding=opts.embedding and base_model is not False, progress=None)
+    link_rows(linker, rows, embedding=opts.embedding and base_model is not False, progress=progress)
     if progress:
         progress(1, 4, "click mining")
     has_click = "clicked" in mapping
