@@ -129,9 +129,9 @@ def run_decision(lang: str, work: Path, epochs: int | None, seed: int | None = N
     app = typer.Typer()
     golden_cmd.register(app)
     cli = CliRunner()
-    qfile = work / f"golden-half-{lang}.txt"
-    qfile.write_text("".join(r["query"] + "\n" for r in golden_half), encoding="utf-8")
-    r = cli.invoke(app, ["golden", "add", "--file", str(qfile), "-w", str(ws_dir), "--json"])
+    r = cli.invoke(
+        app, ["golden", "add", "-w", str(ws_dir), "--json", "--", *[q["query"] for q in golden_half]]
+    )
     assert r.exit_code == 0, r.output
     by_query = {
         q["query"]: q["id"]
@@ -148,7 +148,7 @@ def run_decision(lang: str, work: Path, epochs: int | None, seed: int | None = N
                 "-w",
                 str(ws_dir),
                 "--query",
-                str(by_query[row["query"]]),
+                str(by_query[row["query"].strip()]),
                 "--pos",
                 ",".join(row["pos_ids"]),
             ],

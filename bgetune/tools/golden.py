@@ -125,7 +125,13 @@ def parse_questions(text: str) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for line in text.splitlines():
-        q = _BULLET.sub("", line).strip().strip('"“”').strip()
+        q = _BULLET.sub("", line).strip()
+        if len(q) > 2 and (q[0], q[-1]) in (
+            ('"', '"'),
+            ("“", "”"),
+            ("'", "'"),
+        ):  # a quoted line, not a quote in it
+            q = q[1:-1].strip()
         if len(q) < 2 or q.startswith("#"):
             continue
         key = q.casefold()

@@ -34,6 +34,11 @@ def faq_ws(_faq_ws, tmp_path):
 def test_parse_questions_strips_bullets_and_duplicates():
     text = "1. How do I install it?\n- 如何升级系统？\nQ: why is it free\n\n2) How do I install it?\n# note"
     assert g.parse_questions(text) == ["How do I install it?", "如何升级系统？", "why is it free"]
+    # a quoted line loses its quotes; a quote inside the question stays
+    assert g.parse_questions('"Is it free?"\n“测试”的过程是怎样的？') == [
+        "Is it free?",
+        "“测试”的过程是怎样的？",
+    ]
 
 
 def test_read_questions_from_txt_csv_xlsx_jsonl(tmp_path):
