@@ -169,13 +169,13 @@ def _pair_lines(pairs: list[dict[str, Any]], lang: str, limit: int = 200) -> lis
 
 @dataclass
 class DatasetResult(Result):
-    counts: dict[str, int] = field(default_factory=dict)
+    status: dict[str, int] = field(default_factory=dict)
     by_reason: dict[str, int] = field(default_factory=dict)
-    by_source: dict[str, int] = field(default_factory=dict)
+    source: dict[str, int] = field(default_factory=dict)
     examples: Any = None
 
     def text(self, lang: str = "en") -> str:
-        c = self.counts
+        c = self.status
         lines = [
             say(
                 lang,

@@ -668,11 +668,15 @@ def golden_add(ctx: Context, opts: GoldenAddOptions) -> GoldenAddResult:
         a, d = add_questions(ctx.ws, items, source="typed")
         added += a
         dups += d
-    for f in dict.fromkeys(([opts.path] if opts.path else []) + list(ctx.files or [])):
+    # the conversation's attachments are mostly documents: only an explicit path (or, with nothing typed,
+    # attached question files) is read as questions
+    attached = [f for f in (ctx.files or []) if Path(f).suffix.lower() in (".txt", ".csv", ".tsv", ".xlsx")]
+    files = [opts.path] if opts.path else ([] if items else attached)
+    for f in dict.fromkeys(files):
         a, d = add_questions(ctx.ws, read_questions_file(f), source=f"file:{Path(f).name}")
         added += a
         dups += d
-    if not items and not opts.path and not ctx.files:
+    if not items and not files:
         raise GoldenError(
             "no questions given: type or paste them (one per line), or attach a txt/CSV/XLSX file"
         )
