@@ -734,7 +734,7 @@ def build_app(
                             interactive=False,
                             wrap=True,
                             label="base model",
-                            column_widths=["5%", "9%", "7%", "10%", "17%", "7%", "45%"],
+                            column_widths=["5%", "10%", "8%", "10%", "16%", "7%", "44%"],
                             elem_id="diag-base",
                         )
                         d_tuned = gr.Dataframe(
@@ -742,13 +742,11 @@ def build_app(
                             interactive=False,
                             wrap=True,
                             label="tuned model",
-                            column_widths=["5%", "9%", "7%", "10%", "17%", "7%", "45%"],
+                            column_widths=["5%", "10%", "8%", "10%", "16%", "7%", "44%"],
                             elem_id="diag-tuned",
                         )
                     with gr.Row():
-                        fix_btns = [
-                            gr.Button(visible=False, size="sm", elem_id=f"fix-{i}") for i in range(MAX_FIXES)
-                        ]
+                        fix_btns = [gr.Button(visible=False, elem_id=f"fix-{i}") for i in range(MAX_FIXES)]
                     d_note = gr.Markdown(elem_id="diag-note")
                     d_state = gr.State({})
                 with gr.Accordion("Use your model", open=True, elem_id="use-model"):
@@ -1082,6 +1080,7 @@ def build_app(
                 gr.update(
                     value=_frame(render.ranking_rows(d.tuned), render.DIAG_COLUMNS),
                     label=render.ranking_label(d.tuned, "tuned model"),
+                    visible=d.tuned is not None,  # no tuned model yet: the base list takes the width
                 ),
                 *buttons,
                 state,

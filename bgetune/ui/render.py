@@ -151,7 +151,7 @@ def step_message(
 def user_message(text: str, attachments: Iterable[str] = ()) -> gr.ChatMessage:
     """The user's text, then one line per attached file with its name (never a bare icon)."""
     names = [os.path.basename(str(a).rstrip("/\\")) or str(a) for a in attachments]
-    files = "\n".join(f"📎 **{n}**" for n in names)
+    files = "\n".join(f"attached: **{n}**" for n in names)  # words, not an emoji a browser may lack
     text = (text or "").strip()
     return gr.ChatMessage(role="user", content=(text + "\n\n" + files if text and files else text or files))
 
@@ -574,6 +574,7 @@ def card_edits(
 
 # ---------------------------------------------------------------------------------------------- images in the chat
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".svg")
+_QUOTED_IMAGE = re.compile(r'"((?:[^"\\]|\\.)+\.(?:png|jpe?g|webp|gif|svg))"', re.IGNORECASE)
 
 
 def image_paths(content: Any) -> list[str]:
@@ -582,8 +583,8 @@ def image_paths(content: Any) -> list[str]:
     if isinstance(content, str):
         try:
             data = json.loads(content)
-        except ValueError:
-            return []
+        except ValueError:  # a result cut to the tool-message limit: the quoted paths still name the images
+            data = [json.loads(f'"{m}"') for m in _QUOTED_IMAGE.findall(content)]
     found: list[str] = []
 
     def walk(v: Any) -> None:
@@ -662,7 +663,9 @@ def ranking_rows(ranking: Any, width: int = 110) -> list[list[Any]]:
     for r in ranking.results:
         p = "" if r.probability is None else f"{r.probability:.2f}"
         ok = "" if r.passes is None else ("✓ pass" if r.passes else "✗ fail")
-        text = excerpt(r.title or r.text, width) if r.title and len(r.title) > 20 else excerpt(r.text, width)
+        body = " ".join(r.text.split())
+        title = (r.title or "").strip()
+        text = excerpt(body if not title or body.startswith(title) else f"{title} — {body}", width)
         rows.append(
             [r.rank, f"{r.score:.3f}", p, ok, r.document, r.page or "", ("★ " if r.expected else "") + text]
         )
@@ -700,6 +703,11 @@ def expected_markdown(d: Any) -> str:
 def diagnosis_head(d: Any, lang: str = "en") -> str:
     """Verdict, expected answer's rank and the evidence, above the two result lists."""
     lines = [f"**Verdict:** {d.verdict_in(lang)}", "", expected_markdown(d)]
+    if d.tuned is None:
+        lines += [
+            "",
+            "No tuned model yet: the base model's results only (train one to compare side by side).",
+        ]
     ev = d.evidence(lang)
     if ev:
         lines += (

@@ -49,10 +49,22 @@ def ui_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
     try:
         yield {"url": f"http://127.0.0.1:{port}/", "workspace": ws, "demo": demo}
     finally:
-        demo.close()
-        ctl = demo.controller
-        if ctl._session is not None:
-            ctl._session.close()
+        close_app(demo, ws)
+
+
+def close_app(demo: Any, ws: Path) -> None:
+    """Stop the app, its agent session and any model server it started on the workspace's models."""
+    demo.close()
+    ctl = demo.controller
+    if ctl._session is not None:
+        ctl._session.close()
+    try:
+        from bgetune.tools import serve
+    except ImportError:
+        return
+    for key, running in list(serve._RUNNING.items()):
+        if Path(key).resolve().is_relative_to(ws.resolve()):
+            running.stop()
 
 
 def pair_ids(ws: Path, status: str | None = None) -> list[int]:
@@ -94,7 +106,4 @@ def ui_small(small_ws: Path) -> Iterator[dict[str, Any]]:
     try:
         yield {"url": f"http://127.0.0.1:{port}/", "workspace": small_ws, "demo": demo}
     finally:
-        demo.close()
-        ctl = demo.controller
-        if ctl._session is not None:
-            ctl._session.close()
+        close_app(demo, small_ws)

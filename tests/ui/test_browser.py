@@ -145,3 +145,88 @@ def test_upload_review_approve_train_results_in_chromium(ui_server, small_pdf, p
     expect(hist).to_be_visible(timeout=120_000)
     assert page.evaluate("(img) => img.naturalWidth", hist.element_handle()) > 100
     shot(page, "6-results")
+
+
+WATCH_PROGRESS = """
+window.__progressTexts = [];
+new MutationObserver(() => {
+  for (const el of document.querySelectorAll('.progress-text, .eta-bar, .meta-text, .meta-text-center')) {
+    const t = (el.textContent || '').trim();
+    const shown = el.checkVisibility({opacityProperty: true, visibilityProperty: true});
+    if (t && shown && !window.__progressTexts.includes(t)) window.__progressTexts.push(t);
+  }
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+def test_golden_labelling_and_diagnosis_screens_in_chromium(ui_small, page, tmp_path):
+    """A small real workspace (two R FAQ pages): an idle page load shows no progress timer; a long chat answer is
+    not covered by a badge; an attached CSV shows its name; golden questions are labelled by ticking candidates;
+    a diagnosis shows base vs tuned, a clicked row becomes the expected answer, a fix button applies a fix."""
+    from playwright.sync_api import expect
+
+    page.add_init_script(WATCH_PROGRESS)
+    page.goto(ui_small["url"])
+    expect(page.locator("#chat-input textarea")).to_be_visible()
+    page.get_by_role("tab", name="Results").click()
+    expect(page.locator("#results-summary")).to_contain_text("No results yet")  # the load events ran
+    at_load = page.evaluate("window.__progressTexts")
+    assert not [t for t in at_load if "processing" in t.lower() or re.search(r"\d+\.\ds", t)], at_load
+    page.get_by_role("tab", name="Chat").click()
+    expect(page.locator("#chatbot [data-testid='block-label']")).to_have_count(0)
+
+    # a CSV dropped into the chat is an attachment whose name shows in the message
+    csv = tmp_path / "asked-questions.csv"
+    csv.write_text("question,answer\nhow do I cite R?,1.3 Citing this document\n", encoding="utf-8")
+    page.locator("#chat-input input[type=file]").set_input_files(str(csv))
+    send(page, "import these questions")
+    wait_idle(page)
+    expect(page.locator("#chatbot .user").first).to_contain_text("asked-questions.csv")
+    expect(page.locator("#chatbot")).to_contain_text("Preview history")
+    send(page, "help")
+    expect(page.locator("#chatbot")).to_contain_text("Here is what I understand")
+    wait_idle(page)
+    shot(page, "7-chat-attachment-and-long-answer")
+
+    # golden questions: paste, tick the right candidate, save; none of these for the next
+    page.get_by_role("tab", name="Golden questions").click()
+    page.locator("#golden-text textarea").fill(
+        "how should I cite the R FAQ?\nwhere do I get the latest version of the FAQ?\nwhat does R> mean?"
+    )
+    page.locator("#golden-add").click()
+    expect(page.locator("#golden-note")).to_contain_text("added 3 question(s)", timeout=120_000)
+    expect(page.locator("#golden-question")).to_contain_text("Question #")
+    boxes = page.locator("#golden-cands input[type=checkbox]")
+    expect(boxes.first).to_be_visible()
+    assert boxes.count() >= 2
+    page.locator("#golden-cands label").filter(has_text="Citing").first.click()
+    shot(page, "8-golden-labelling")
+    page.locator("#golden-save").click()
+    expect(page.locator("#golden-note")).to_contain_text("labeled with 1 passage")
+    page.locator("#golden-none").click()
+    expect(page.locator("#golden-note")).to_contain_text("unanswerable")
+    expect(page.locator("#golden-table")).to_contain_text("✓ labeled")
+    expect(page.locator("#golden-table")).to_contain_text("∅ none")
+
+    # diagnosis: base vs tuned, pick the expected answer by clicking its row, apply a fix
+    page.get_by_role("tab", name="Results").click()
+    page.locator("#diag-query textarea, #diag-query input").first.fill(
+        "where can I download the newest R FAQ?"
+    )
+    page.locator("#diag-btn").click()
+    head = page.locator("#diag-head")
+    expect(head).to_contain_text("Verdict", timeout=120_000)
+    base = page.locator("#diag-base")
+    expect(base).to_contain_text("r-faq-slice.pdf")
+    expect(head).to_contain_text("No tuned model yet")
+    base.locator("[data-testid=cell-1-6]").click()
+    expected_box = page.locator("#diag-expected textarea, #diag-expected input").first
+    expect(expected_box).to_have_value(re.compile(r"result 2 \(base\)"))
+    expect(head).to_contain_text("rank 2")
+    expect(page.locator("#diag-note")).to_contain_text("Picked")
+    fix = page.locator("#diagnosis button").filter(has_text="golden set").first
+    expect(fix).to_be_visible()
+    shot(page, "9-diagnosis-panel")
+    fix.click()
+    expect(page.locator("#diag-note")).to_contain_text("Golden question")
+    expect(page.locator("#use-model-text")).to_contain_text("No trained model yet")

@@ -4,6 +4,7 @@ with edited settings, train (2 steps), results, downloads; a second client (a re
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -21,17 +22,36 @@ def text_of(message: dict) -> str:
     return str(c)
 
 
-def card_of(load_out: list) -> tuple[bool, str, dict]:
+def files_of(message: dict) -> list[str]:
+    """Paths of the file parts of a chat message (images shown inline), not of its text."""
+    parts = message.get("content")
+    parts = parts if isinstance(parts, list) else [parts]
+    out = []
+    for p in parts:
+        if isinstance(p, dict) and (p.get("type") == "file" or "file" in p or "path" in p):
+            f = p.get("file") or p
+            out.append(str(f.get("path") or f.get("url") or ""))
+    return out
+
+
+def card_of(load_out: list, entries: list[dict]) -> tuple[bool, str, dict]:
     """(shown, markdown, visible setting fields) of the approval card from /load_chat's outputs (the client
     drops the card's Group: the card is shown exactly when its text is not empty)."""
     md = load_out[1] if isinstance(load_out[1], str) else ""
-    names = ["epochs", "batch_size", "max_steps", "lr", "base_model", "mode", "max_chunks"]
-    fields = {n: u.get("value") for n, u in zip(names, load_out[2:9], strict=True) if u.get("visible")}
+    names = [e["name"] for e in entries]
+    ups = load_out[2 : 2 + len(names)]
+    fields = {n: u.get("value") for n, u in zip(names, ups, strict=True) if u.get("visible")}
     return bool(md), md, fields
+
+
+def approve_args(entries: list[dict], **values) -> list:
+    """/approve's inputs: the other-settings JSON, then one value per card field (None = unchanged)."""
+    return ["", *[values.get(e["name"]) for e in entries]]
 
 
 def test_full_flow_through_gradio_client(ui_server, small_pdf):
     ws: Path = ui_server["workspace"]
+    entries = ui_server["demo"].card_entries
     client = Client(ui_server["url"], verbose=False)
 
     chat, *_ = client.predict(
@@ -39,10 +59,8 @@ def test_full_flow_through_gradio_client(ui_server, small_pdf):
     )
     assert (ws / "uploads" / small_pdf.name).is_file(), "the upload is stored in the workspace"
     steps = [m for m in chat if (m.get("metadata") or {}).get("title")]
-    assert [s["metadata"]["title"] for s in steps][:2] == [
-        "Reading documents",
-        "Generating question–passage pairs",
-    ]
+    titles = [s["metadata"]["title"] for s in steps]
+    assert titles[0] == "Reading documents" and "Generating question–passage pairs" in titles, titles
     assert all(s["metadata"]["status"] == "done" for s in steps)
     assert "Offline mode" in text_of(chat[-1])
     proposed = pair_ids(ws, "proposed")
@@ -87,27 +105,47 @@ def test_full_flow_through_gradio_client(ui_server, small_pdf):
     # a reloaded page (a new client session) rebuilds the same card from the persisted graph state
     reloaded = Client(ui_server["url"], verbose=False)
     out = reloaded.predict(api_name="/load_chat")
-    visible, md, fields = card_of(out)
+    visible, md, fields = card_of(out, entries)
     assert visible and "Approval needed" in md and "| steps |" in md and "`train`" in md
-    assert {"epochs", "batch_size", "max_steps", "base_model"} <= set(fields)
+    assert {"epochs", "batch_size", "max_steps", "base_model", "lr", "hard_negatives"} <= set(fields), fields
     assert "Waiting for your approval" in text_of(out[0][-1])
 
-    chat = reloaded.predict("", 1, 4, 2, "", "", "auto", None, api_name="/approve")
+    chat = reloaded.predict(*approve_args(entries, epochs=1, batch_size=4, max_steps=2), api_name="/approve")
     titles = [(m.get("metadata") or {}).get("title") for m in chat]
     assert "Training" in titles and "Evaluating base vs tuned" in titles
     run = w.last_run("train")
     params = w.run(run["id"])["params"]
     assert params["max_steps"] == 2 and params["batch_size"] == 4 and params["epochs"] == 1, "the edits ran"
-    assert not card_of(Client(ui_server["url"], verbose=False).predict(api_name="/load_chat"))[0]
+    assert not card_of(Client(ui_server["url"], verbose=False).predict(api_name="/load_chat"), entries)[0]
+    images = [f for m in chat for f in files_of(m)]
+    assert any(f.endswith(".png") for f in images), ("plots show inline in the chat", chat[-6:])
 
-    summary, metrics, hist, bars, loss = client.predict(api_name="/results")
+    summary, metrics, hist, bars, loss, use = client.predict(api_name="/results")
     assert [r[0] for r in metrics["data"]][:1] == ["ndcg@10"] and bars and loss and "Evaluated" in summary
-    summary, metrics, hist, bars, loss, note = client.predict(api_name="/calibrate")
+    assert "Model folder" in use and "SentenceTransformer(" in use
+    summary, metrics, hist, bars, loss, use, note = client.predict(api_name="/calibrate")
     assert hist and Path(hist).suffix == ".png" and "Threshold" in note, note
     files = client.predict(api_name="/export_jsonl")
     first = json.loads(Path(files[-1]).read_text(encoding="utf-8").splitlines()[0])
     assert {"query", "pos", "neg"} <= set(first)
     files = client.predict(api_name="/export_zip")
     assert Path(files[-1]).name.endswith(".zip")
-    diag = client.predict("what is the GNU General Public License?", "", api_name="/diagnose")
-    assert "Verdict" in diag or "⚠️" not in diag
+    head, base, tuned, note = client.predict(
+        "what is the GNU General Public License?", "", api_name="/diagnose"
+    )
+    assert "Verdict" in head, note
+    assert "tuned model" in tuned["label"] and tuned["value"]["data"][0][0] == 1, (
+        "base and tuned side by side"
+    )
+
+    # use the model: start the OpenAI-compatible server and call it
+    md, note = client.predict(api_name="/serve")
+    url = re.search(r"serving at \*\*(http://[^*]+)/v1\*\*", md)
+    assert url, (md, note)
+    import httpx
+
+    r = httpx.post(f"{url.group(1)}/v1/embeddings", json={"model": "x", "input": ["hello"]}, timeout=60)
+    if r.status_code == 404:  # the model name must match: take it from the snippet
+        name = re.search(r'model="([^":]+)"', md).group(1)
+        r = httpx.post(f"{url.group(1)}/v1/embeddings", json={"model": name, "input": ["hello"]}, timeout=60)
+    assert r.status_code == 200 and len(r.json()["data"][0]["embedding"]) == 384, r.text

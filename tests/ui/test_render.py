@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import gradio as gr
+import pytest
 
 from bgetune.ui import render
 
@@ -94,7 +95,12 @@ def test_approval_markdown_and_setting_edits():
         "message": "Approve to run it.",
     }
     md = render.approval_markdown(payload)
-    assert "Approval needed" in md and "GPU" in md and "| steps | 3 |" in md and "| minutes | 0.21 |" in md
+    assert (
+        "Approval needed" in md
+        and "compute time" in md
+        and "| steps | 3 |" in md
+        and "| minutes | 0.21 |" in md
+    )
     assert "**3 steps**" in md and "**~0.2 minutes** on **cpu**" in md and "<details>" in md
     assert "nested" not in md and render.approval_markdown(None) == ""
     shown = payload["settings"]
@@ -176,3 +182,156 @@ def test_a_step_waits_for_approval_without_a_spinner_then_runs_and_finishes():
         and "last loss 0.2500" in msgs[0].content
         and "1/2" not in msgs[0].content
     )
+
+
+# ---------------------------------------------------------------------------------------------- derived screens
+def test_settings_fields_are_typed_and_checked_from_the_card():
+    from bgetune.surfaces import settings_card
+
+    entries = {e["name"]: e for e in settings_card("train")}
+    assert render.setting_kind(entries["epochs"]) == "int" and render.setting_kind(entries["lr"]) == "float"
+    assert (
+        render.setting_kind(entries["lora"]) == "bool" and render.setting_kind(entries["base_model"]) == "str"
+    )
+    assert render.setting_kind({"name": "mode", "type": "Literal", "choices": ("auto", "llm")}) == "choice"
+    assert render.setting_label(entries["epochs"]) == "epochs (1–100)"
+    assert render.setting_label(entries["max_steps"]) == "max steps (≥ 1)"
+    assert (
+        render.typed_setting(entries["epochs"], 2.0) == 2
+        and render.typed_setting(entries["lr"], "2e-5") == 2e-5
+    )
+    assert render.typed_setting(entries["epochs"], "") is None
+    with pytest.raises(ValueError, match="epochs must be at most 100"):
+        render.typed_setting(entries["epochs"], 101)
+    with pytest.raises(ValueError, match="lr must be a number"):
+        render.typed_setting(entries["lr"], "fast")
+    assert render.display_setting(entries["lr"], 2e-05) == "2e-05"
+
+    order = [entries[n] for n in ("epochs", "lr", "max_steps", "lora", "base_model")]
+    shown = {"epochs": 3, "lr": 2e-05, "max_steps": None, "lora": False, "base_model": "bundled"}
+    assert render.card_edits(order, shown, [3, "2e-05", None, False, "bundled"]) == {}
+    assert render.card_edits(order, shown, [1, "1e-5", 2, True, " bundled "]) == {
+        "epochs": 1,
+        "lr": 1e-5,
+        "max_steps": 2,
+        "lora": True,
+    }
+    assert render.card_edits(order, {"epochs": 3}, [1, "1e-5", 2, True, "x"]) == {"epochs": 1}, (
+        "only shown settings are edits"
+    )
+
+
+def test_plots_named_in_a_result_show_inline_after_the_step(tmp_path):
+    png = tmp_path / "run" / "metrics.png"
+    png.parent.mkdir()
+    png.write_bytes(b"\x89PNG\r\n\x1a\n")
+    content = json.dumps(
+        {"metrics": {}, "plots": [str(png), str(tmp_path / "gone.png")], "run_folder": str(tmp_path)}
+    )
+    assert render.image_paths(content) == [str(png), str(tmp_path / "gone.png")]
+    assert render.image_paths("not json") == [] and render.image_paths('{"x": "a.png"}') == []
+    cut = content[: content.index("gone.png")] + " ...[truncated]"
+    assert render.image_paths(cut) == [str(png)], "a result cut short still names its plots"
+    msgs = render.apply_event([], {"type": "tool_call", "tool": "evaluate", "args": {}, "id": "e"})
+    msgs = render.apply_event(
+        msgs, {"type": "tool_result", "tool": "evaluate", "ok": True, "content": content, "id": "e"}
+    )
+    assert len(msgs) == 2, "one image (the missing file is left out)"
+    assert msgs[1].content == {"path": str(png), "alt_text": "metrics.png"} and msgs[1].role == "assistant"
+    failed = render.apply_event(
+        [], {"type": "tool_result", "tool": "evaluate", "ok": False, "content": content, "id": "x"}
+    )
+    assert len(failed) == 1
+
+
+def test_user_message_names_each_attached_file():
+    m = render.user_message("", ["/ws/uploads/asked.csv", "/ws/uploads/faq.pdf"])
+    assert m.content == "attached: **asked.csv**\nattached: **faq.pdf**"
+    assert (
+        render.user_message("import these", ["/a/b.xlsx"]).content == "import these\n\nattached: **b.xlsx**"
+    )
+
+
+def test_golden_candidates_and_rows():
+    from bgetune.tools.golden import Candidate, GoldenCounts, GoldenQuestion
+
+    cands = [
+        Candidate(
+            1, "c1", "The R FAQ " * 40, document="faq.pdf", heading="1.3 Citing", dense_rank=1, bm25_rank=2
+        ),
+        Candidate(2, "c2", "Notation", document="faq.pdf", bm25_rank=1),
+    ]
+    choices = render.candidate_choices(cands)
+    assert [v for _, v in choices] == [1, 2]
+    assert choices[0][0].startswith("[1] model #1 · BM25 #2 — faq.pdf › 1.3 Citing: The R FAQ")
+    assert choices[0][0].endswith("…") and choices[1][0] == "[2] BM25 #1 — faq.pdf: Notation"
+    q = GoldenQuestion(7, "how do I cite R?", "unlabeled", [])
+    counts = GoldenCounts(total=3, unlabeled=2, labeled=1)
+    md = render.golden_question_markdown(q, counts)
+    assert "Question #7" in md and "how do I cite R?" in md and "1 labeled" in md
+    assert "Every question is labeled" in render.golden_question_markdown(
+        None, GoldenCounts(total=1, labeled=1)
+    )
+    assert "No golden questions yet" in render.golden_question_markdown(None, GoldenCounts())
+    rows = render.golden_rows([q, GoldenQuestion(8, "x", "labeled", ["c1", "c2"])])
+    assert rows == [[7, "? to label", "how do I cite R?", ""], [8, "✓ labeled", "x", "c1, c2"]]
+
+
+def test_diagnosis_rankings_side_by_side():
+    from bgetune.tools.diagnosis import ExpectedAnswer, ModelRanking, ResultRow
+
+    def row(rank, cid, score, p, ok, expected=False):
+        return ResultRow(rank, cid, score, p, ok, "faq.pdf", str(rank + 4), "", f"passage {cid}", expected)
+
+    base = ModelRanking(
+        "base", "bundled", 0.5, [row(1, "a", 0.61, 0.7, True), row(2, "b", 0.42, 0.3, False, True)]
+    )
+    base.expected_rank, base.expected_score, base.expected_probability = 2, 0.42, 0.3
+    tuned = ModelRanking("tuned", "/ws/artifacts/runs/3/model", None, [row(1, "b", 0.8, None, None, True)])
+    tuned.expected_rank, tuned.expected_score = 1, 0.8
+    assert render.ranking_rows(base) == [
+        [1, "0.610", "0.70", "✓ pass", "faq.pdf", "5", "passage a"],
+        [2, "0.420", "0.30", "✗ fail", "faq.pdf", "6", "★ passage b"],
+    ]
+    assert render.ranking_rows(tuned)[0][2:4] == ["", ""] and render.ranking_rows(None) == []
+    titled = ModelRanking(
+        "base", "b", None, [ResultRow(1, "t", 0.5, None, None, "f.pdf", None, "1.3 Citing", "In papers")]
+    )
+    assert render.ranking_rows(titled)[0][5:] == ["", "1.3 Citing — In papers"]
+    assert render.ranking_label(base, "base model") == "base model `bundled`, threshold 0.500"
+    assert "none yet" in render.ranking_label(None, "tuned model")
+
+    class D:
+        expected = ExpectedAnswer(
+            ["b"], "exact", chunk_id="b", document="faq.pdf", page="6", text="passage b"
+        )
+
+    D.base, D.tuned = base, tuned
+    md = render.expected_markdown(D)
+    assert md.startswith("Expected answer: faq.pdf p.6") and "base: **rank 2** (score 0.420, p=0.30)" in md
+    assert "tuned: **rank 1** (score 0.800)" in md
+    D.expected = None
+    assert "click the right row" in render.expected_markdown(D)
+
+
+def test_history_preview_and_snippets():
+    from bgetune.tools.history import HistoryPreview
+
+    p = HistoryPreview(
+        file="/ws/uploads/h.csv",
+        format="csv",
+        rows=2,
+        headers=["用户问题", "答案标题", "备注"],
+        columns={"question": "用户问题", "title": "答案标题"},
+        unmapped=["备注"],
+        sample=[],
+        questions=2,
+        plan=["answers linked to your chunks by title"],
+        warnings=["the workspace has no chunks yet"],
+    )
+    assert render.preview_rows(p) == [["question", "用户问题"], ["title", "答案标题"], ["(not used)", "备注"]]
+    md = render.preview_markdown(p)
+    assert "**h.csv** (csv): 2 rows, 2 distinct questions" in md and "⚠️ the workspace has no chunks" in md
+    md = render.snippets_markdown({"openai": "client = OpenAI()", "tei": "docker run x"}, "/m", "http://h:1")
+    assert "serving at **http://h:1/v1**" in md and "```python\nclient = OpenAI()\n```" in md
+    assert "```bash\ndocker run x\n```" in md

@@ -84,12 +84,32 @@ def test_size_and_type_limits(tmp_path, cache):
     exe = cache / "abc" / "tool.exe"
     exe.write_bytes(b"MZ")
     ok = cache / "abc" / "ok.txt"
+    (cache / "abc" / "asked.csv").write_text("question\nhow?\n", encoding="utf-8")
     ok.write_text("fine", encoding="utf-8")
     res = store_uploads(tmp_path / "ws", [str(big), str(exe), str(ok)], allowed_roots=[cache], max_file_mb=1)
     assert [p.name for p in res.stored] == ["ok.txt"]
     assert "over the 1 MB limit" in res.refused[0] and "unsupported type .exe" in res.refused[1]
+    assert "upload PDF, DOCX, Markdown, TXT, HTML, JSONL, CSV, TSV or XLSX" in res.refused[1]
     assert "refused" in res.summary() and "stored 1" in res.summary()
     total = store_uploads(
         tmp_path / "ws2", [str(ok), str(big)], allowed_roots=[cache], max_file_mb=10, max_total_mb=2
     )
     assert [p.name for p in total.stored] == ["ok.txt"] and "total limit" in total.refused[0]
+
+
+def test_question_files_are_accepted_and_a_screen_can_narrow_the_types(tmp_path, cache):
+    from bgetune.ui.uploads import HISTORY_SUFFIXES
+
+    csv = cache / "abc" / "asked.csv"
+    csv.write_text("question,answer\nhow?,here\n", encoding="utf-8")
+    xlsx = cache / "abc" / "asked.xlsx"
+    xlsx.write_bytes(b"PK")
+    pdf = cache / "abc" / "doc.pdf"
+    pdf.write_bytes(b"%PDF")
+    res = store_uploads(tmp_path / "ws", [str(csv), str(xlsx), str(pdf)], allowed_roots=[cache])
+    assert [p.name for p in res.stored] == ["asked.csv", "asked.xlsx", "doc.pdf"]
+    narrow = store_uploads(
+        tmp_path / "ws2", [str(pdf), str(csv)], allowed_roots=[cache], suffixes=HISTORY_SUFFIXES
+    )
+    assert [p.name for p in narrow.stored] == ["asked.csv"]
+    assert "unsupported type .pdf — upload JSONL, CSV, TSV or XLSX" in narrow.refused[0]
