@@ -16,9 +16,6 @@ from typing import Any, Literal
 from bgetune.capabilities import Capability, Context, Prereq, setting
 from bgetune.errors import BgetuneError
 
-TRAINABLE = "status IN ('approved','edited')"
-KEPT = "status IN ('proposed','approved','edited')"
-
 
 def say(lang: str, en: str, zh: str) -> str:
     return zh if lang == "zh" else en
@@ -515,19 +512,14 @@ def _has(sql: str) -> Any:
 
 
 HAS_CHUNKS = Prereq(_has("SELECT count(*) FROM chunks"), "no documents are ingested yet", "ingest")
-HAS_PAIRS = Prereq(
-    _has(f"SELECT count(*) FROM pairs WHERE {KEPT}"), "there are no kept pairs yet", "generate_pairs"
-)
+HAS_PAIRS = Prereq(lambda ws: ws.count_pairs(kept=True) > 0, "there are no kept pairs yet", "generate_pairs")
 HAS_APPROVED = Prereq(
-    _has(f"SELECT count(*) FROM pairs WHERE {TRAINABLE}"),
+    lambda ws: ws.count_pairs(trainable=True) > 0,
     "no pairs are approved yet (review the proposed pairs, then approve them)",
     "approve_all_pairs",
 )
 HAS_SPLIT = Prereq(
-    lambda ws: (
-        bool(ws.scalar(f"SELECT count(*) FROM pairs WHERE {TRAINABLE} AND split IS NOT NULL"))
-        and not ws.scalar(f"SELECT count(*) FROM pairs WHERE {KEPT} AND split IS NULL")
-    ),
+    lambda ws: ws.count_pairs(trainable=True) > 0 and ws.count_pairs(unsplit=True) == 0,
     "the approved pairs are not split into train/val/test yet",
     "split_dataset",
 )
@@ -603,7 +595,7 @@ def stage_snapshot(ws: Any) -> dict[str, Any]:
         "pairs": st["pairs"],
         "splits": st["splits"],
         "negatives": st["negatives"],
-        "unsplit": ws.scalar(f"SELECT count(*) FROM pairs WHERE {KEPT} AND split IS NULL"),
+        "unsplit": ws.count_pairs(unsplit=True),
         "golden": golden,
         "last_pairs_view": ws.get_setting("_last_pairs_view"),
         "last_runs": runs,

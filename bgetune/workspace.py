@@ -24,6 +24,9 @@ DB_NAME = "bgetune.sqlite"
 SCHEMA_VERSION_KEY = "schema_version"
 
 PAIR_STATUSES = ("proposed", "approved", "rejected", "edited")
+# The rule for a pair that trains, and for one the filters kept: every query of pairs uses these.
+TRAINABLE = "status IN ('approved','edited')"
+KEPT = "status IN ('proposed','approved','edited')"
 
 # Each migration is applied once, in order, inside one transaction. Append, never edit.
 MIGRATIONS: list[str] = [
@@ -325,13 +328,37 @@ class Workspace:
         ).fetchone()
         return dict(row) if row else None
 
+    # ------------------------------------------------------------------ pairs: the rules, in one place
+    def pair_counts(self) -> dict[str, int]:
+        """Pairs by status (every status present, 0 when none)."""
+        rows = self.query("SELECT status, count(*) n FROM pairs GROUP BY status")
+        return {s: 0 for s in PAIR_STATUSES} | {r["status"]: r["n"] for r in rows}
+
+    def count_pairs(
+        self, *, trainable: bool = False, kept: bool = False, split: str | None = None, unsplit: bool = False
+    ) -> int:
+        """How many pairs: ``trainable`` (approved or edited: what trains), ``kept`` (not rejected), in ``split``,
+        or ``unsplit`` (kept without a split yet)."""
+        where = []
+        if trainable:
+            where.append(TRAINABLE)
+        if kept or unsplit:
+            where.append(KEPT)
+        if unsplit:
+            where.append("split IS NULL")
+        params: list[Any] = []
+        if split is not None:
+            where.append("split=?")
+            params.append(split)
+        sql = "SELECT count(*) FROM pairs" + (" WHERE " + " AND ".join(where) if where else "")
+        return int(self.scalar(sql, params) or 0)
+
     def stats(self) -> dict[str, Any]:
         """Counts per stage, for `bgetune status` and the agent."""
         docs = self.query(
             "SELECT status, count(*) n, coalesce(sum(pages),0) p FROM documents GROUP BY status"
         )
         by_status = {r["status"]: (r["n"], r["p"]) for r in docs}
-        pair_rows = self.query("SELECT status, count(*) n FROM pairs GROUP BY status")
         langs = self.query("SELECT language, count(*) n FROM chunks GROUP BY language")
         splits = self.query("SELECT split, count(*) n FROM pairs WHERE split IS NOT NULL GROUP BY split")
         last_runs = [
@@ -347,7 +374,7 @@ class Workspace:
             "pages": by_status.get("ok", (0, 0))[1],
             "chunks": self.scalar("SELECT count(*) FROM chunks"),
             "chunk_languages": {r["language"] or "unknown": r["n"] for r in langs},
-            "pairs": {s: 0 for s in PAIR_STATUSES} | {r["status"]: r["n"] for r in pair_rows},
+            "pairs": self.pair_counts(),
             "splits": {r["split"]: r["n"] for r in splits},
             "negatives": self.scalar("SELECT count(*) FROM negatives"),
             "runs": last_runs,
