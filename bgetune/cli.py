@@ -56,7 +56,7 @@ def ingest(
     ws = Workspace(settings.workspace)
     if base_model:
         ws.set_setting("base_model", base_model)
-    report = run_ingest(ws, paths, settings=settings, progress=TqdmProgress("ingest", disable=as_json))
+    report = run_ingest(ws, paths, settings=settings, progress=TqdmProgress("ingest"))
     summary = report.summary() | {"workspace": str(ws.root)}
     lines = []
     if report.note:
