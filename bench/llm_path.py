@@ -106,8 +106,10 @@ def cmd_judge(args: argparse.Namespace) -> None:
             )
             out = dataclasses.asdict(res) | {"seconds": round(time.time() - t0, 1)}
             (WORK / lang / "judge.json").write_text(json.dumps(out, indent=2, ensure_ascii=False))
-            if not args.follow or (WORK / lang / "generate.json").exists():
+            if not args.follow or (WORK / lang / "judge.done").exists():
                 break
+            if (WORK / lang / "generate.json").exists():
+                (WORK / lang / "judge.done").touch()  # one more pass covers the last chunks
             time.sleep(60)
 
 
@@ -119,21 +121,170 @@ def cmd_augment(args: argparse.Namespace) -> None:
     for lang in args.lang:
         ws, settings = gen_workspace(lang, args)
         t0 = time.time()
-        res = augment_pairs(
-            ws,
-            settings,
-            chat_model=_chat(args, settings),
-            paraphrases=args.paraphrases,
-            back_translate=args.back_translate,
-        )
-        out = dataclasses.asdict(res) | {"seconds": round(time.time() - t0, 1)}
-        (WORK / lang / "augment.json").write_text(json.dumps(out, indent=2, ensure_ascii=False))
-        log(f"{lang}: augment {json.dumps({k: v for k, v in out.items() if k != 'errors'})}")
+        while True:
+            # only chunks the judge has finished with (every generated pair scored), so the kept set is final
+            rows = ws.query(
+                "SELECT chunk_id, min(CASE WHEN scores LIKE '%\"judge\"%' THEN 1 ELSE 0 END) AS judged "
+                "FROM pairs WHERE source LIKE 'llm:%' GROUP BY chunk_id"
+            )
+            ready = [r["chunk_id"] for r in rows if r["judged"]]
+            res = augment_pairs(
+                ws,
+                settings,
+                chat_model=_chat(args, settings),
+                paraphrases=args.paraphrases,
+                back_translate=args.back_translate,
+                chunk_ids=ready,
+            )
+            out = dataclasses.asdict(res) | {
+                "seconds": round(time.time() - t0, 1),
+                "chunks_ready": len(ready),
+            }
+            (WORK / lang / "augment.json").write_text(json.dumps(out, indent=2, ensure_ascii=False))
+            log(f"{lang}: augment {json.dumps({k: v for k, v in out.items() if k != 'errors'})}")
+            if not args.follow or (WORK / lang / "judge.done").exists():
+                break
+            time.sleep(60)
+
+
+VARIANTS = ("offline-v1", "offline-v2", "llm-v3", "llm-v3-judge", "llm-v3-judge-aug")
+
+
+def _copy_db(src: Path, dst: Path) -> None:
+    """A consistent copy of a live workspace database (sqlite backup API)."""
+    import sqlite3
+
+    dst.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(src / "bgetune.sqlite") as a, sqlite3.connect(dst / "bgetune.sqlite") as b:
+        a.backup(b)
+
+
+def build_variant(variant: str, lang: str, args: argparse.Namespace):  # noqa: ANN201
+    """A fresh workspace holding exactly the variant's proposed pairs."""
+    import shutil
+
+    from bgetune.config import Settings
+    from bgetune.tools import qa_generation
+    from bgetune.tools.ingest import ingest
+    from bgetune.workspace import Workspace
+
+    ws_dir = WORK / lang / f"eval-{variant}"
+    if ws_dir.exists():
+        shutil.rmtree(ws_dir)
+    if variant.startswith("offline"):
+        ws = Workspace(ws_dir)
+        ws.set_setting("base_model", "bundled")
+        settings = Settings(workspace=ws_dir, base_model="bundled")
+        ingest(ws, [DEBIAN / f"corpus.{lang}.jsonl"], settings=settings, base_model="bundled")
+        if variant == "offline-v1":  # the generator before issue 14, from git
+            sys.path.insert(0, str(REPO / "bench" / "fluency"))
+            from sample import load_generator  # type: ignore[import-not-found]
+
+            saved = qa_generation.offline_gen
+            old = load_generator(args.before_rev)
+            old.page_kind = getattr(old, "page_kind", lambda *_a: None)  # not in the old generator
+            qa_generation.offline_gen = old
+            try:
+                qa_generation.generate_pairs(ws, settings, mode="offline")
+            finally:
+                qa_generation.offline_gen = saved
+        else:
+            qa_generation.generate_pairs(ws, settings, mode="offline")
+        return ws
+    _copy_db(WORK / lang / "ws", ws_dir)
+    ws = Workspace(ws_dir)
+    examples = qa_generation._example_queries()
+    from bgetune.text import normalize_for_match
+
+    with ws.tx() as c:
+        for r in c.execute("SELECT id, query FROM pairs").fetchall():
+            if normalize_for_match(r[1]) in examples:
+                c.execute("DELETE FROM pairs WHERE id=?", (r[0],))
+        if variant != "llm-v3-judge-aug":
+            c.execute("DELETE FROM pairs WHERE source LIKE 'augment:%'")
+        if variant == "llm-v3":
+            c.execute(
+                "UPDATE pairs SET status='proposed', status_by=NULL, status_why=NULL, reasons='[]' "
+                "WHERE status_by='judge'"
+            )
+        c.execute("DELETE FROM pairs WHERE source='offline'")
+    return ws
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    """Train and score each variant on the real questions (same split, mining and TrainConfig for all)."""
+    import dataclasses
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from quality import golden_overlap  # type: ignore[import-not-found]
+
+    from bgetune.config import Settings
+    from bgetune.tools.evaluation import evaluate_golden
+    from bgetune.tools.filtering import filter_pairs
+    from bgetune.tools.negatives import mine_negatives
+    from bgetune.tools.review import approve_all
+    from bgetune.tools.split import make_split
+    from bgetune.tools.training import TrainConfig, train
+
+    for lang in args.lang:
+        for variant in args.variants:
+            t0 = time.time()
+            log(f"== {lang} {variant}")
+            ws = build_variant(variant, lang, args)
+            settings = Settings(workspace=ws.root, base_model="bundled")
+            filt = filter_pairs(ws, settings=settings, base_model="bundled")
+            approve_all(ws, actor="bench")
+            split = make_split(ws)
+            mine = mine_negatives(ws, base_model="bundled")
+            cfg = TrainConfig(base_model="bundled")
+            tr = train(ws, cfg)
+            g = evaluate_golden(
+                tr["model_dir"],
+                DEBIAN / f"corpus.{lang}.jsonl",
+                DEBIAN / f"golden.{lang}.jsonl",
+                base="bundled",
+            )
+            by_source = {
+                r["source"].split(":")[0]
+                + (":" + r["source"].split(":")[1] if r["source"].startswith("augment") else ""): r["n"]
+                for r in ws.query(
+                    "SELECT source, count(*) AS n FROM pairs WHERE status IN ('approved','edited') GROUP BY source"
+                )
+            }
+            out = {
+                "variant": variant,
+                "lang": lang,
+                "pairs_kept": int(
+                    ws.scalar("SELECT count(*) FROM pairs WHERE status IN ('approved','edited')")
+                ),
+                "pairs_by_source": by_source,
+                "filter": {k: filt.get(k) for k in ("by_reason",)},
+                "split": split,
+                "mine": {k: mine.get(k) for k in ("negatives", "pairs")},
+                "train": {k: tr.get(k) for k in ("steps", "epochs", "best_epoch", "model_dir")},
+                "train_config": dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else None,
+                "real_questions": {
+                    "queries": g["queries"],
+                    "metrics": g["metrics"],
+                    "ci": g["ci"],
+                    "leaked": golden_overlap(ws.root, DEBIAN / f"golden.{lang}.jsonl"),
+                },
+                "seconds": round(time.time() - t0, 1),
+            }
+            (WORK / lang / f"result-{variant}.json").write_text(
+                json.dumps(out, indent=2, ensure_ascii=False, default=str)
+            )
+            ci = g["ci"]
+            log(
+                f"{lang} {variant}: kept {out['pairs_kept']}; nDCG@10 base {g['metrics']['base']['ndcg@10']:.3f} "
+                f"tuned {g['metrics']['tuned']['ndcg@10']:.3f} gain {ci['diff']:+.3f} [{ci['low']:+.3f}, "
+                f"{ci['high']:+.3f}]; leaked in train {out['real_questions']['leaked']['in_train']}"
+            )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("stage", choices=["generate", "judge", "augment"])
+    ap.add_argument("stage", choices=["generate", "judge", "augment", "eval"])
     ap.add_argument("--lang", nargs="+", default=["en"], choices=["en", "zh"])
     ap.add_argument("--base-url", default="http://127.0.0.1:8088/v1")
     ap.add_argument("--model", default="qwen2.5-0.5b-instruct")
@@ -144,8 +295,10 @@ def main() -> None:
     ap.add_argument("--follow", action="store_true", help="judge: repeat until generation has finished")
     ap.add_argument("--paraphrases", type=int, default=1)
     ap.add_argument("--back-translate", action="store_true")
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    ap.add_argument("--before-rev", default="d4be7d9", help="git revision of the offline generator before")
     args = ap.parse_args()
-    {"generate": cmd_generate, "judge": cmd_judge, "augment": cmd_augment}[args.stage](args)
+    {"eval": cmd_eval, "generate": cmd_generate, "judge": cmd_judge, "augment": cmd_augment}[args.stage](args)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ Progress = Callable[[int, int, str], None]
 # Modules that declare capabilities (each has a module-level ``CAPABILITIES: list[Capability]``).
 CAPABILITY_MODULES: list[str] = [
     "bgetune.stages",
+    "bgetune.tools.qa_generation",
     "bgetune.tools.golden",
     "bgetune.tools.decision",
     "bgetune.tools.serve",

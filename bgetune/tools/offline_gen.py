@@ -593,6 +593,18 @@ _ZH_FORBID = re.compile(r"(?:^|[。；\n]|，)(?P<s>[^，。；：\n]{2,20}?)不
 _ZH_AUTHORITY = re.compile(r"(部门|政府|机构|委员会|院|局|协会|机关|组织)$")
 
 
+_ZH_FRAGMENT = re.compile(r"^(?:尚不|尚未|未|不|已|均|仍|即|并且|或者)")
+
+
+def _zh_starts_with_verb(phrase: str) -> bool:
+    """'签署书面确认意见' yes; '真实、公正' (adjectives: '需要真实' is not a question) no."""
+    import jieba.posseg
+
+    _jieba()
+    toks = [t for t in jieba.posseg.lcut(phrase) if t.word.strip()]
+    return bool(toks) and toks[0].flag.startswith(("v", "p"))
+
+
 def _zh_strip(x: str) -> str:
     x = re.sub(
         r"^(违反本法规定|依照本法规定|除本法另有规定外|有下列情形之一|对于|关于|对|在|但|并|而|且|同时)[，,]?",
@@ -629,7 +641,13 @@ def _zh_rules(sent: str, *, law: bool) -> list[tuple[str, str, str]]:
         m = _ZH_PENALTY.search(s)
         if m:
             x = _zh_strip(m.group("x"))
-            if 4 <= len(x) <= 30 and not _ZH_PRONOUN.match(x):
+            # a condition fragment ('尚不构成犯罪') or a bare list of acts ('合并、分立、停业、解散') names no act
+            if (
+                4 <= len(x) <= 30
+                and not _ZH_PRONOUN.match(x)
+                and not _ZH_FRAGMENT.match(x)
+                and x.count("、") < 2
+            ):
                 out.append((f"{x}会受到什么处罚？", "question", "zh-penalty"))
         m = _ZH_DUTY.search(s)
         if m:
@@ -637,7 +655,7 @@ def _zh_rules(sent: str, *, law: bool) -> list[tuple[str, str, str]]:
             if 2 <= len(subj) and not _ZH_PRONOUN.match(subj) and "下列" not in verb:
                 if _ZH_AUTHORITY.search(subj):
                     out.append((f"谁负责{verb}？", "question", "zh-who"))
-                elif len(verb) <= 14:
+                elif len(verb) <= 14 and _zh_starts_with_verb(verb):
                     out.append((f"{subj}需要{verb}吗？", "question", "zh-duty"))
         m = _ZH_FORBID.search(s)
         if m:
@@ -720,13 +738,47 @@ def _zh_is_noun(term: str) -> bool:
     return bool(flag) and flag.startswith(_ZH_NOUN_FLAGS) and not flag.startswith("m")
 
 
-def _keyword_terms(terms: list[str], lang: str) -> list[str]:
-    """The salient terms that read as search words, without repeating a word."""
+def _en_technical(term: str) -> bool:
+    """A token users search for as is: a name with digits, dots, slashes, underscores, or a word the general
+    vocabulary does not know ('rodbc', 'hdf5', 'sys.frame')."""
+    if re.search(r"[\d_./]", term) and re.search(r"[a-z]{2,}", term):
+        return True
+    ranks = _en_ranks()
+    return bool(ranks) and all(
+        w not in ranks and len(w) >= 4 and not w.endswith(_EN_WORD_SUFFIXES) for w in term.split()
+    )
+
+
+# endings of ordinary English words the WordPiece vocabulary lacks whole ('flexibly', 'blurring', 'deficiencies')
+_EN_WORD_SUFFIXES = (
+    "ly",
+    "ing",
+    "ed",
+    "ies",
+    "ness",
+    "tion",
+    "ment",
+    "able",
+    "ible",
+    "ous",
+    "ive",
+    "er",
+    "es",
+)
+
+
+_ZH_LEGAL_FILLER = {"前款", "本条", "按规定", "依法", "有关", "相应", "规定", "本款", "上款"}
+
+
+def _keyword_terms(terms: list[str], lang: str, text: str | None = None) -> list[str]:
+    """The salient terms that read as search words, without repeating a word. English: a technical token or a
+    noun phrase as the text uses it ('readline editing', 'hdf5'), not an adjective or a participle ('usual',
+    'appended', 'enumerated') or a person's name."""
     out: list[str] = []
     seen: set[str] = set()
     for t in terms:
         if lang == "zh":
-            if not _zh_is_noun(t) or t.lower() in seen:
+            if not _zh_is_noun(t) or t.lower() in seen or t in _ZH_LEGAL_FILLER:
                 continue
             seen.add(t.lower())
             out.append(t)
@@ -736,6 +788,10 @@ def _keyword_terms(terms: list[str], lang: str) -> list[str]:
             continue
         if len(set(words)) < len(words):
             continue
+        if text is not None and not (
+            _en_technical(t) or (en_noun_phrase(t, text) and (len(words) > 1 or general_weight(t) >= 0.8))
+        ):
+            continue  # a single everyday word ('usual', 'separate') is not a search term
         seen.update(words)
         out.append(t)
     return out
@@ -891,7 +947,7 @@ def generate_for_chunk(chunk: dict[str, Any], stats: CorpusStats, *, max_queries
 
     # keyword queries from the salient terms (2-3 terms) that read as search words: no numbers or function-word
     # fragments ('货值 仍为 二十倍', 'devel 上要'), no repeated or one/two-letter words ('cc cc cc', 'file zz close zz')
-    top_kw = _keyword_terms(top, lang)
+    top_kw = _keyword_terms(top, lang, text if lang == "en" else None)
     kw: list[str] = []
     if lang == "en":
         for t in top_kw:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
 
+from bgetune.capabilities import Capability, Context, Prereq, setting
 from bgetune.config import Settings
 from bgetune.text import detect_language, normalize_for_match, normalize_ws
 from bgetune.tools import offline_gen
@@ -80,6 +81,13 @@ SYSTEM_ZH = """你为帮助中心或常见问题编写真实用户会输入的�
  {"query": "路由器 管理密码 登不上", "type": "troubleshooting", "kind": "keyword"},
  {"query": "恢复出厂设置会不会把 wifi 设置也清掉", "type": "multi-hop", "kind": "long-tail"}]
 如果这段文字没有可回答的知识点（目录、封面、索引、参考文献列表），回答 []。"""
+
+
+def _example_queries() -> set[str]:
+    """The queries of the prompts' own examples: a small model sometimes copies them verbatim."""
+    found = re.findall(r'"query": "([^"]+)"', SYSTEM_EN + SYSTEM_ZH)
+    return {normalize_for_match(q) for q in found if q != "..."}
+
 
 _REFUSAL = re.compile(
     r"(i\s*(?:can(?:no|')t|am unable|'m unable|won't)|as an ai|sorry|抱歉|无法|不能提供|对不起)", re.I
@@ -325,9 +333,10 @@ def _chunk_done(ws: Workspace, gen_key: str) -> bool:
 def _items_to_rows(items: list[QAItem], chunk: dict[str, Any]) -> list[tuple[str, str, str, dict]]:
     rows = []
     seen = set()
+    examples = _example_queries()
     for it in items:
         q = it.query.strip()
-        if q.lower() in seen:
+        if q.lower() in seen or normalize_for_match(q) in examples:
             continue
         if len(rows) >= MAX_PER_CHUNK:
             break
@@ -575,6 +584,13 @@ JUDGE_SYSTEM_ZH = """你为一段文字评判为它编写的搜索查询。
 [{"i": 1, "score": 8, "answers": true, "reason": "..."}]"""
 
 
+_NOT_ANSWERED = re.compile(
+    r"(?:does not|doesn't|do not|don't|cannot|can't|not) (?:answer|address|mention|cover)|no answer|unanswered"
+    r"|没有回答|未回答|不能回答|无法回答|没有提到|未提及|没有答案",
+    re.I,
+)
+
+
 @dataclass
 class Verdict:
     """The judge's word on one query: score 1-10, whether the chunk answers it, and why."""
@@ -624,6 +640,8 @@ def parse_verdicts(text: str, n: int) -> list[Verdict | None]:
             score = None
         answers = _as_bool(obj.get("answers", obj.get("answered")))
         reason = normalize_ws(str(obj.get("reason") or obj.get("why") or ""))[:200]
+        if _NOT_ANSWERED.search(reason):
+            answers = False  # the reason outranks a contradicting flag (small models write both)
         out[idx] = Verdict(score, answers, reason)
     if raw and all(v is None for v in out):
         raise ValueError("the judge's JSON held no {i, score, answers, reason} objects")
@@ -910,6 +928,7 @@ def augment_pairs(
     chat_model: Any = None,
     paraphrases: int = 1,
     back_translate: bool = False,
+    chunk_ids: list[str] | None = None,
     progress: Progress | None = None,
 ) -> AugmentResult:
     """Paraphrases and zh<->en back-translations of the kept generated queries, as extra pairs for the same
@@ -924,6 +943,9 @@ def augment_pairs(
     model_obj = chat_model if chat_model is not None else make_chat_model(settings, max_tokens=600)
     model = _model_name(settings, model_obj)
     groups = _generated_groups(ws, ("proposed", "approved", "edited"))
+    if chunk_ids is not None:
+        wanted = set(chunk_ids)
+        groups = [(c, ps) for c, ps in groups if c["id"] in wanted]
     jobs: list[tuple[str, dict, list[dict]]] = []
     for chunk, ps in groups:
         if paraphrases:
@@ -1005,3 +1027,252 @@ def augment_pairs(
     res.errors = res.errors[:20]
     ws.finish_run(run_id, result=dataclasses.asdict(res))
     return res
+
+
+# ---------------------------------------------------------------------------------------------- capability
+@dataclass(kw_only=True)
+class GenerateOptions:
+    """Settings of ``generate_pairs`` (the CLI, the chat and the UI are derived from these)."""
+
+    mode: Literal["auto", "llm", "offline"] = setting(
+        "auto",
+        help="auto: the LLM if one is configured, else the offline generator.",
+        choices=("auto", "llm", "offline"),
+        say=("generator", "llm", "offline", "生成方式", "离线"),
+    )
+    max_chunks: int | None = setting(None, help="Only the first N chunks (omit for all).", min=1)
+    questions_per_chunk: int = setting(
+        5,
+        help="At most this many queries per chunk (the LLM prompt asks for 1-2 per knowledge point, at most 6).",
+        min=1,
+        max=10,
+        say=("questions per chunk", "每块问题数"),
+    )
+    judge: bool = setting(
+        True,
+        help="LLM judge pass: score each query 1-10 with a reason and reject those below judge_min or not "
+        "answered by their chunk (LLM mode; switch off to save tokens).",
+        workspace=True,
+        say=("judge", "评审", "打分"),
+    )
+    judge_min: int = setting(
+        JUDGE_MIN, help="Lowest judge score (1-10) a pair keeps.", min=1, max=10, workspace=True
+    )
+    paraphrases: int = setting(
+        0,
+        help="Paraphrases per kept query, as extra queries for the same passage (LLM mode; 0 = off).",
+        min=0,
+        max=5,
+        workspace=True,
+        say=("paraphrase", "改写"),
+    )
+    back_translate: bool = setting(
+        False,
+        help="Back-translate kept queries through the other language (zh<->en) as extra queries (LLM mode).",
+        workspace=True,
+        say=("back-translation", "back translate", "回译"),
+    )
+    then_filter: bool = setting(True, help="Run the filters on the new pairs afterwards.", flag="--filter")
+
+
+@dataclass
+class GenerateResult:
+    """What generation did; judge and augment are set when those passes ran."""
+
+    mode: str = ""
+    pairs_added: int = 0
+    chunks_done: int = 0
+    chunks_cached: int = 0
+    chunks_skipped: int = 0
+    chunks_failed: int = 0
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    chunks_without_content: dict[str, int] = field(default_factory=dict)
+    judge: JudgeResult | None = None
+    augment: AugmentResult | None = None
+    filter: Any = None  # bgetune.stages.FilterResult when the filters ran afterwards
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    note: str | None = None
+
+    def text(self, lang: str = "en") -> str:
+        skipped = sum(self.chunks_without_content.values())
+        if lang == "zh":
+            parts = [
+                f"生成了 {self.pairs_added} 个问答对（{'LLM' if self.mode == 'llm' else '离线'}），"
+                f"处理 {self.chunks_done} 个分块，缓存命中 {self.chunks_cached} 个"
+                + (f"，{self.chunks_failed} 个失败" if self.chunks_failed else "")
+                + "。"
+            ]
+            if skipped:
+                parts.append(f"{skipped} 个分块是目录、封面、索引或参考文献，未生成问题。")
+        else:
+            parts = [
+                f"Generated {self.pairs_added} pairs ({self.mode}) from {self.chunks_done} chunks"
+                + (f", {self.chunks_cached} from the cache" if self.chunks_cached else "")
+                + (f", {self.chunks_failed} failed" if self.chunks_failed else "")
+                + "."
+            ]
+            if skipped:
+                parts.append(
+                    f"{skipped} chunks are tables of contents, title pages, indexes or reference lists: no questions."
+                )
+        if self.judge is not None:
+            parts.append(self.judge.text(lang))
+        if self.augment is not None:
+            parts.append(self.augment.text(lang))
+        out = " ".join(parts)
+        return out + ("\n" + self.filter.text(lang) if self.filter is not None else "")
+
+
+@dataclass
+class GenerateEstimate:
+    """What a generation run would cost before it starts."""
+
+    mode: str
+    chunks: int
+    cached_chunks: int
+    calls: int
+    tokens_in: int
+    tokens_out: int
+    money: float | None
+    currency: str | None
+    seconds: float
+    model: str
+
+    def text(self, lang: str = "en") -> str:
+        mins = max(1, round(self.seconds / 60))
+        money = f"{self.money} {self.currency}" if self.money is not None else None
+        if lang == "zh":
+            if self.mode != "llm":
+                return f"离线生成 {self.chunks} 个分块：免费，约 {mins} 分钟。"
+            return (
+                f"LLM 生成 {self.chunks} 个分块（{self.cached_chunks} 个已缓存）：约 {self.calls} 次调用，"
+                f"输入 {self.tokens_in} / 输出 {self.tokens_out} tokens"
+                + (f"，约 {money}" if money else "，未设置价格（BGETUNE_LLM_PRICE_IN/OUT）")
+                + f"，约 {mins} 分钟。"
+            )
+        if self.mode != "llm":
+            return f"Offline generation over {self.chunks} chunks: free, about {mins} min."
+        return (
+            f"LLM generation over {self.chunks} chunks ({self.cached_chunks} cached): about {self.calls} calls, "
+            f"{self.tokens_in} tokens in / {self.tokens_out} out"
+            + (f", about {money}" if money else ", no price set (BGETUNE_LLM_PRICE_IN/OUT)")
+            + f", about {mins} min."
+        )
+
+
+LLM_TOKENS_PER_S = 30.0  # a hosted model's output speed per call, for the time estimate (a local 0.5B: ~6)
+
+
+def _opt_chunk_ids(ws: Workspace, o: GenerateOptions) -> list[str] | None:
+    if not o.max_chunks:
+        return None
+    rows = ws.query("SELECT id FROM chunks ORDER BY document_id, ord LIMIT ?", (o.max_chunks,))
+    return [r["id"] for r in rows]
+
+
+def _opt_mode(ctx: Context | None, o: Any) -> str:
+    mode = getattr(o, "mode", "auto") or "auto"
+    configured = bool(ctx is not None and ctx.settings.llm_configured)
+    return mode if mode != "auto" else ("llm" if configured else "offline")
+
+
+def _generate_cost(ctx: Context | None, o: Any) -> str:
+    return "paid-llm" if _opt_mode(ctx, o) == "llm" else "free"
+
+
+def estimate_generate(ctx: Context, o: GenerateOptions) -> GenerateEstimate:
+    """Calls, tokens, money (when a price is set) and time of generation plus the judge and augmentation passes."""
+    mode = _opt_mode(ctx, o)
+    est = (
+        estimate_generation(ctx.ws, ctx.settings, chunk_ids=_opt_chunk_ids(ctx.ws, o))
+        if mode == "llm"
+        else None
+    )
+    n_chunks = len(_select_chunks(ctx.ws, _opt_chunk_ids(ctx.ws, o)))
+    if est is None:
+        return GenerateEstimate("offline", n_chunks, 0, 0, 0, 0, None, None, 0.05 * n_chunks + 5, "offline")
+    calls, tin, tout = est["calls"], est["tokens_in"], est["tokens_out"]
+    fresh = est["calls"]
+    per_chunk_q = 4
+    if o.judge:  # one call per chunk: the chunk and its queries in, a score and reason per query out
+        calls += fresh
+        tin += est["tokens_in"] + fresh * per_chunk_q * 20
+        tout += fresh * per_chunk_q * 30
+    passes = (1 if o.paraphrases else 0) + (1 if o.back_translate else 0)
+    calls += fresh * passes
+    tin += fresh * passes * (120 + per_chunk_q * 20)
+    tout += fresh * per_chunk_q * (o.paraphrases * 20 + (40 if o.back_translate else 0))
+    money = None
+    s = ctx.settings
+    if s.llm_price_in is not None and s.llm_price_out is not None:
+        money = round((tin * s.llm_price_in + tout * s.llm_price_out) / 1e6, 4)
+    workers = max(1, int(s.llm_concurrency or 1))
+    seconds = (calls * 1.5 + tout / LLM_TOKENS_PER_S) / workers
+    return GenerateEstimate(
+        "llm",
+        n_chunks,
+        est["cached_chunks"],
+        calls,
+        tin,
+        tout,
+        money,
+        est["currency"],
+        round(seconds),
+        est["model"],
+    )
+
+
+def run_generate(ctx: Context, o: GenerateOptions) -> GenerateResult:
+    """generate_pairs, then (LLM mode) the judge pass and the augmentation the options ask for."""
+    mode = _opt_mode(ctx, o)
+    res = generate_pairs(
+        ctx.ws,
+        ctx.settings,
+        chunk_ids=_opt_chunk_ids(ctx.ws, o),
+        mode=mode,
+        progress=ctx.progress,
+        max_queries=o.questions_per_chunk,
+    )
+    names = {f.name for f in dataclasses.fields(GenerateResult)} - {"judge", "augment", "filter"}
+    out = GenerateResult(**{k: v for k, v in res.items() if k in names})
+    if mode == "llm":
+        if o.judge:
+            out.judge = judge_pairs(ctx.ws, ctx.settings, min_score=o.judge_min, progress=ctx.progress)
+        if o.paraphrases or o.back_translate:
+            out.augment = augment_pairs(
+                ctx.ws,
+                ctx.settings,
+                paraphrases=o.paraphrases,
+                back_translate=o.back_translate,
+                progress=ctx.progress,
+            )
+    if o.then_filter and ctx.ws.scalar("SELECT count(*) FROM pairs WHERE status='proposed'"):
+        from bgetune.stages import FilterOptions, _filter
+
+        out.filter = _filter(ctx, FilterOptions())
+    return out
+
+
+CAPABILITIES = [
+    Capability(
+        "generate_pairs",
+        "Generate proposed (query, passage) training pairs from the chunks, with an optional LLM judge and "
+        "augmentation.",
+        run_generate,
+        GenerateOptions,
+        GenerateResult,
+        cost=_generate_cost,
+        estimate=estimate_generate,
+        requires=(
+            Prereq(
+                lambda ws: bool(ws.scalar("SELECT count(*) FROM chunks")),
+                "no chunks yet: ingest documents first",
+                "ingest",
+            ),
+        ),
+        cli="generate",
+        stage=2,
+    )
+]
