@@ -37,6 +37,17 @@ TOOL_LABELS: dict[str, str] = {
     "score": "Scoring a pair",
     "export_model": "Exporting the model",
     "set_setting": "Changing a setting",
+    "preview_history": "Reading the question history",
+    "import_history": "Importing your real questions",
+    "golden_add": "Adding golden questions",
+    "golden_candidates": "Finding candidate passages",
+    "golden_label": "Labelling a golden question",
+    "golden_list": "Listing golden questions",
+    "evaluate_golden": "Scoring on your golden questions",
+    "apply_fix": "Applying a fix",
+    "list_misses": "Listing misses",
+    "serve_model": "Starting the embeddings server",
+    "compare_models": "Comparing models",
 }
 RESULT_CHARS = 1200
 BAR_WIDTH = 20

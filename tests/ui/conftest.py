@@ -21,19 +21,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def small_pdf(tmp_path: Path) -> Path:
-    """Pages 5-6 of the real R FAQ as their own PDF: small enough to train on in CI."""
+def faq_slice(out: Path, first: int, last: int) -> Path:
+    """Pages ``first``..``last`` (1-based) of the real R FAQ as their own PDF."""
     from pypdf import PdfReader, PdfWriter
 
     reader, writer = PdfReader(SAMPLES / "en" / "R-FAQ.pdf"), PdfWriter()
-    for page in reader.pages[4:6]:
+    for page in reader.pages[first - 1 : last]:
         writer.add_page(page)
-    out = tmp_path / "docs" / "r-faq-slice.pdf"
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as fh:
         writer.write(fh)
     return out
+
+
+@pytest.fixture
+def small_pdf(tmp_path: Path) -> Path:
+    """Pages 5-6 of the real R FAQ (4 chunks): enough to rank, label and diagnose in seconds."""
+    return faq_slice(tmp_path / "docs" / "r-faq-slice.pdf", 5, 6)
+
+
+@pytest.fixture
+def flow_pdf(tmp_path: Path) -> Path:
+    """Pages 5-9 of the real R FAQ (16 chunks, ~17 proposed pairs): enough pairs that the held-out side of a
+    split is not empty after a review, small enough to train 2 steps in CI."""
+    return faq_slice(tmp_path / "docs" / "r-faq-slice.pdf", 5, 9)
 
 
 @pytest.fixture

@@ -63,7 +63,7 @@ def wait_idle(page, timeout: float = 180_000) -> None:
     )
 
 
-def test_upload_review_approve_train_results_in_chromium(ui_server, small_pdf, page):
+def test_upload_review_approve_train_results_in_chromium(ui_server, flow_pdf, page):
     from playwright.sync_api import expect
 
     ws = ui_server["workspace"]
@@ -72,13 +72,13 @@ def test_upload_review_approve_train_results_in_chromium(ui_server, small_pdf, p
     expect(page.locator("#chat-input textarea")).to_be_visible()
 
     # upload a real PDF and ask
-    page.locator("#chat-input input[type=file]").set_input_files(str(small_pdf))
+    page.locator("#chat-input input[type=file]").set_input_files(str(flow_pdf))
     expect(page.locator("#chat-input [aria-label='File thumbnail']")).to_have_count(1)
     send(page, "fine-tune bge on this")
     expect(chat).to_contain_text("Filter kept", timeout=180_000)
     wait_idle(page)
     expect(chat).to_contain_text("Reading documents")
-    assert (ws / "uploads" / small_pdf.name).is_file()
+    assert (ws / "uploads" / flow_pdf.name).is_file()
     shot(page, "1-proposed-dataset-chat")
 
     # review: the proposed dataset is in the table
@@ -230,3 +230,11 @@ def test_golden_labelling_and_diagnosis_screens_in_chromium(ui_small, page, tmp_
     fix.click()
     expect(page.locator("#diag-note")).to_contain_text("Golden question")
     expect(page.locator("#use-model-text")).to_contain_text("No trained model yet")
+
+    # the training settings card, from the capability table, with the workspace's values
+    page.get_by_role("tab", name="Settings").click()
+    expect(page.locator("#cfg-base_model textarea, #cfg-base_model input").first).to_have_value("bundled")
+    page.locator("#cfg-epochs input").fill("2")
+    page.locator("#settings-save").click()
+    expect(page.locator("#settings-note")).to_contain_text("epochs")
+    shot(page, "10-settings-card")

@@ -40,7 +40,9 @@ def card_of(load_out: list, entries: list[dict]) -> tuple[bool, str, dict]:
     md = load_out[1] if isinstance(load_out[1], str) else ""
     names = [e["name"] for e in entries]
     ups = load_out[2 : 2 + len(names)]
-    fields = {n: u.get("value") for n, u in zip(names, ups, strict=True) if u.get("visible")}
+    fields = {
+        n: u.get("value") for n, u in zip(names, ups, strict=True) if isinstance(u, dict) and u.get("visible")
+    }
     return bool(md), md, fields
 
 
@@ -49,15 +51,15 @@ def approve_args(entries: list[dict], **values) -> list:
     return ["", *[values.get(e["name"]) for e in entries]]
 
 
-def test_full_flow_through_gradio_client(ui_server, small_pdf):
+def test_full_flow_through_gradio_client(ui_server, flow_pdf):
     ws: Path = ui_server["workspace"]
     entries = ui_server["demo"].card_entries
     client = Client(ui_server["url"], verbose=False)
 
     chat, *_ = client.predict(
-        {"text": "fine-tune bge on this", "files": [handle_file(str(small_pdf))]}, api_name="/send"
+        {"text": "fine-tune bge on this", "files": [handle_file(str(flow_pdf))]}, api_name="/send"
     )
-    assert (ws / "uploads" / small_pdf.name).is_file(), "the upload is stored in the workspace"
+    assert (ws / "uploads" / flow_pdf.name).is_file(), "the upload is stored in the workspace"
     steps = [m for m in chat if (m.get("metadata") or {}).get("title")]
     titles = [s["metadata"]["title"] for s in steps]
     assert titles[0] == "Reading documents" and "Generating question–passage pairs" in titles, titles
@@ -112,7 +114,9 @@ def test_full_flow_through_gradio_client(ui_server, small_pdf):
 
     chat = reloaded.predict(*approve_args(entries, epochs=1, batch_size=4, max_steps=2), api_name="/approve")
     titles = [(m.get("metadata") or {}).get("title") for m in chat]
-    assert "Training" in titles and "Evaluating base vs tuned" in titles
+    assert "Training" in titles and "Evaluating base vs tuned" in titles, [
+        text_of(m)[:300] for m in chat[-4:]
+    ]
     run = w.last_run("train")
     params = w.run(run["id"])["params"]
     assert params["max_steps"] == 2 and params["batch_size"] == 4 and params["epochs"] == 1, "the edits ran"
