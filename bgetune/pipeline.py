@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bgetune.stages import PIPELINE_STAGES
+from bgetune.workspace import KEPT, TRAINABLE
 
 Progress = Callable[[int, int, str], None]
 
@@ -92,7 +93,7 @@ def run_pipeline(
     stage(2, "filter")
     filt = filter_pairs(ws, settings=settings, base_model=base_model, progress=sp("filter"))
     out["stages"]["filter"] = filt
-    kept = int(ws.scalar("SELECT count(*) FROM pairs WHERE status IN ('proposed','approved','edited')") or 0)
+    kept = int(ws.scalar(f"SELECT count(*) FROM pairs WHERE {KEPT}") or 0)
     rejected = int(ws.scalar("SELECT count(*) FROM pairs WHERE status='rejected'") or 0)
     out["pairs"] = {"kept": kept, "rejected": rejected, "by_reason": filt.get("by_reason", {})}
     if not yes:
@@ -107,7 +108,7 @@ def run_pipeline(
 
     stage(3, "approve")
     out["stages"]["approve"] = {"approved": approve_all(ws, actor="pipeline")}
-    if not ws.scalar("SELECT count(*) FROM pairs WHERE status IN ('approved','edited')"):
+    if not ws.scalar(f"SELECT count(*) FROM pairs WHERE {TRAINABLE}"):
         raise PipelineError(
             f"no pairs survived filtering ({rejected} rejected: {filt.get('by_reason')}); add documents with more "
             "text or configure an LLM (--llm-base-url) for better queries"

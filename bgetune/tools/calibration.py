@@ -23,6 +23,7 @@ from bgetune.tools.evaluation import (
     load_eval_model,
     resolve_workspace_base,
 )
+from bgetune.workspace import TRAINABLE
 
 if TYPE_CHECKING:
     from bgetune.workspace import Workspace
@@ -182,14 +183,13 @@ def heldout_examples(
     """Held-out pairs (val+test; else every trainable pair) with negatives: mined ones first, random ones added.
     Returns {"queries", "pos_chunks", "neg_chunks" (per query: [(chunk_id, method)]), "source"}."""
     rows = ws.query(
-        "SELECT id, query, chunk_id FROM pairs WHERE status IN ('approved','edited') AND chunk_id IS NOT NULL "
+        f"SELECT id, query, chunk_id FROM pairs WHERE {TRAINABLE} AND chunk_id IS NOT NULL "
         "AND split IN ('val','test') ORDER BY id"
     )
     source = "val+test"
     if not rows:
         rows = ws.query(
-            "SELECT id, query, chunk_id FROM pairs WHERE status IN ('approved','edited') AND chunk_id IS NOT NULL "
-            "ORDER BY id"
+            f"SELECT id, query, chunk_id FROM pairs WHERE {TRAINABLE} AND chunk_id IS NOT NULL ORDER BY id"
         )
         source = "all approved pairs (no held-out split yet)"
     if not rows:

@@ -25,6 +25,7 @@ from bgetune.capabilities import Capability, Context, Prereq, setting
 from bgetune.errors import BgetuneError
 from bgetune.tools.calibration import CALIBRATION_FILE, load_calibration, platt_probability
 from bgetune.tools.evaluation import EvaluationError
+from bgetune.workspace import TRAINABLE
 
 if TYPE_CHECKING:
     from bgetune.workspace import Workspace
@@ -958,7 +959,7 @@ class _Engine:
         self.train = [
             dict(r)
             for r in ws.query(
-                "SELECT id, query, chunk_id FROM pairs WHERE status IN ('approved','edited') AND "
+                f"SELECT id, query, chunk_id FROM pairs WHERE {TRAINABLE} AND "
                 "(split='train' OR split IS NULL) ORDER BY id"
             )
         ]
@@ -1685,11 +1686,9 @@ def fixed_pairs_summary(ws: Workspace) -> FixSummary:
     }
     last = ws.last_run("train")
     last_at = (last or {}).get("finished_at") or (last or {}).get("started_at")
-    pairs = ws.scalar(
-        "SELECT count(*) FROM pairs WHERE source='diagnosis' AND status IN ('approved','edited')"
-    )
+    pairs = ws.scalar(f"SELECT count(*) FROM pairs WHERE source='diagnosis' AND {TRAINABLE}")
     since = ws.scalar(
-        "SELECT count(*) FROM pairs WHERE source='diagnosis' AND status IN ('approved','edited') AND updated_at>?",
+        f"SELECT count(*) FROM pairs WHERE source='diagnosis' AND {TRAINABLE} AND updated_at>?",
         (last_at or "",),
     )
     return FixSummary(
@@ -1927,7 +1926,7 @@ def apply_fix(ws: Workspace, miss_id: int, action: str, **args: Any) -> FixResul
             )
         ch = chunk_arg("relabel")
         pair = ws.conn.execute(
-            "SELECT id FROM pairs WHERE query=? AND status IN ('approved','edited') ORDER BY id LIMIT 1",
+            f"SELECT id FROM pairs WHERE query=? AND {TRAINABLE} ORDER BY id LIMIT 1",
             (query,),
         ).fetchone()
         if pair is not None:

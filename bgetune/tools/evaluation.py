@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bgetune.workspace import TRAINABLE as TRAINABLE_SQL
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -211,7 +213,7 @@ def latest_tuned_dir(ws: Workspace) -> str | None:
 def workspace_queryset(ws: Workspace, split: str = "test") -> QuerySet:
     """Held-out pairs of ``split`` (approved or edited) against every chunk in the workspace."""
     rows = ws.query(
-        "SELECT id, query, chunk_id FROM pairs WHERE split=? AND status IN ('approved','edited') "
+        f"SELECT id, query, chunk_id FROM pairs WHERE split=? AND {TRAINABLE_SQL} "
         "AND chunk_id IS NOT NULL ORDER BY id",
         (split,),
     )
