@@ -102,7 +102,9 @@ def split_halves(golden: Path, seed: int = 7) -> tuple[list[dict], list[dict]]:
     return [rows[i] for i in sorted(order[:half])], [rows[i] for i in sorted(order[half:])]
 
 
-def run_decision(lang: str, work: Path, epochs: int | None, seed: int | None = None) -> dict:
+def run_decision(
+    lang: str, work: Path, epochs: int | None, seed: int | None = None, reuse: bool = False
+) -> dict:
     """Debian FAQ with a golden set built through `bgetune golden add/label` from one half of the real questions;
     the pipeline trains with current defaults and the ship decision picks on that golden set; the other half of
     the real questions scores the base, the shipped model and the best tuned candidate."""
@@ -112,16 +114,17 @@ def run_decision(lang: str, work: Path, epochs: int | None, seed: int | None = N
     from bgetune.commands import golden as golden_cmd
     from bgetune.config import Settings
     from bgetune.pipeline import run_pipeline
-    from bgetune.tools.evaluation import evaluate_golden
     from bgetune.tools.ingest import ingest
     from bgetune.tools.training import TrainConfig
     from bgetune.workspace import Workspace
 
     ws_dir = work / f"decision-{lang}"
-    if ws_dir.exists():
-        shutil.rmtree(ws_dir)
     corpus = DEBIAN / f"corpus.{lang}.jsonl"
     golden_half, report_half = split_halves(DEBIAN / f"golden.{lang}.jsonl")
+    if reuse and (ws_dir / "bgetune.sqlite").exists() and Workspace(ws_dir).last_run("train"):
+        return _report_decision(lang, ws_dir, corpus, golden_half, report_half, work, time.time(), None)
+    if ws_dir.exists():
+        shutil.rmtree(ws_dir)
     ws_dir.mkdir(parents=True)
     ws = Workspace(ws_dir)
     ingest(ws, [corpus], settings=Settings(workspace=ws.root))
@@ -166,6 +169,39 @@ def run_decision(lang: str, work: Path, epochs: int | None, seed: int | None = N
     )
     t0 = time.time()
     res = run_pipeline([corpus], workspace=ws_dir, base_model="bundled", yes=True, train_config=cfg, log=log)
+    return _report_decision(lang, ws_dir, corpus, golden_half, report_half, work, t0, res)
+
+
+def _report_decision(
+    lang: str,
+    ws_dir: Path,
+    corpus: Path,
+    golden_half: list[dict],
+    report_half: list[dict],
+    work: Path,
+    t0: float,
+    res: dict | None,
+) -> dict:
+    """The decision's evidence and choice, and base vs shipped on the report half. ``res`` None: a finished
+    training run in ``ws_dir`` is reported (a pipeline that died after training, re-run with --reuse)."""
+    from bgetune.tools.evaluation import evaluate_golden
+    from bgetune.workspace import Workspace
+
+    report_file = work / f"report-half-{lang}.jsonl"
+    report_file.write_text(
+        "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in report_half), encoding="utf-8"
+    )
+    if res is None:
+        from bgetune.tools.export import export_model
+
+        ws = Workspace(ws_dir)
+        tr = ws.last_run("train")["result"]
+        kept = ws.scalar("SELECT count(*) FROM pairs WHERE status IN ('proposed','approved','edited')")
+        rejected = ws.scalar("SELECT count(*) FROM pairs WHERE status='rejected'")
+        res = {
+            "pairs": {"kept": kept, "rejected": rejected},
+            "stages": {"train": tr, "export": export_model(ws, run_id=tr["run_id"])},
+        }
     tr = res["stages"]["train"]
     dec = tr.get("decision") or {}
     out = {
@@ -179,7 +215,7 @@ def run_decision(lang: str, work: Path, epochs: int | None, seed: int | None = N
         "train_steps": tr.get("steps"),
         "epochs_done": tr.get("epochs_done"),
         "val_best_epoch": tr.get("best_epoch"),
-        "train_seed": cfg.seed,
+        "train_seed": (tr.get("config") or {}).get("seed"),
     }
     log("scoring the other half of the real questions")
     shipped_dir = tr["model_dir"]
@@ -342,6 +378,11 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/bgetune-quality"))
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="decision: report a finished training run in --work instead of training",
+    )
+    ap.add_argument(
         "--seed",
         type=int,
         help="training seed (default TrainConfig's); writes bench/seeds/quality-<setup>-<lang>-seed<N>.json only",
@@ -351,7 +392,7 @@ def main() -> None:
         done = []
         for lang in [x for x in ("en", "zh") if args.lang in (None, x)]:
             log(f"== decision {lang}")
-            r = run_decision(lang, args.work, args.epochs, args.seed)
+            r = run_decision(lang, args.work, args.epochs, args.seed, reuse=args.reuse)
             (REPO / "bench" / f"decision-debian-{lang}.json").write_text(
                 json.dumps(r, indent=2, ensure_ascii=False)
             )
