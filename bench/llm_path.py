@@ -147,7 +147,7 @@ def cmd_augment(args: argparse.Namespace) -> None:
             time.sleep(60)
 
 
-VARIANTS = ("offline-v1", "offline-v2", "llm-v3", "llm-v3-judge", "llm-v3-judge-aug")
+VARIANTS = ("offline-v1", "offline-v2", "offline-v2-llmchunks", "llm-v3", "llm-v3-judge", "llm-v3-judge-aug")
 
 
 def _copy_db(src: Path, dst: Path) -> None:
@@ -190,6 +190,20 @@ def build_variant(variant: str, lang: str, args: argparse.Namespace):  # noqa: A
                 qa_generation.offline_gen = saved
         else:
             qa_generation.generate_pairs(ws, settings, mode="offline")
+        if variant == "offline-v2-llmchunks":  # the offline generator on the chunks the LLM run covered
+            import sqlite3
+
+            with sqlite3.connect(WORK / lang / "ws" / "bgetune.sqlite") as src:
+                covered = [
+                    r[0]
+                    for r in src.execute("SELECT DISTINCT key FROM llm_cache WHERE prompt_version='qa-v3'")
+                ]
+            texts = {qa_generation.cache_key(c["text"], args.model): c["id"] for c in ws.chunks()}
+            keep = {texts[k] for k in covered if k in texts}
+            with ws.tx() as c:
+                for r in c.execute("SELECT id, chunk_id FROM pairs").fetchall():
+                    if r[1] not in keep:
+                        c.execute("DELETE FROM pairs WHERE id=?", (r[0],))
         return ws
     _copy_db(WORK / lang / "ws", ws_dir)
     ws = Workspace(ws_dir)

@@ -4,9 +4,10 @@ For every trainable pair of the train/val split: rank all chunks with the base m
 ``range_min`` ranks (likely unlabelled positives, as FlagEmbedding does), keep candidates up to ``range_max``
 whose score is below ``pos_score * (1 - relative_margin)`` (NV-Retriever's positive-aware rule), and never a
 positive of the same query or a near-duplicate of one (same normalised text, rapidfuzz ratio >= 90, or
-embedding cosine > 0.98). An optional cross-encoder drops candidates it judges relevant and offers strongly
-relevant ones back as extra positives (``pair_positives.origin='recovered'``). Every negative keeps its
-provenance (rank, score, pos_score, method).
+embedding cosine > 0.98). An optional cross-encoder drops candidates it judges relevant; with ``recover`` on
+(default off), a top-k candidate it scores as an answer becomes an extra positive instead
+(``pair_positives.origin='recovered'``), wherever it ranks (also above ``range_min`` and above the margin), and
+never a negative. Every negative keeps its provenance (rank, score, pos_score, method).
 """
 
 from __future__ import annotations
@@ -96,14 +97,21 @@ def mine_negatives(
     range_max: int = 50,
     num_negatives: int = 7,
     relative_margin: float = 0.05,
-    reranker: str | None = None,
+    reranker: str | Callable[[str, list[str]], list[float]] | None = None,
+    recover: bool = False,
+    recover_min: float = 0.9,
     progress: Progress | None = None,
     model: Any = None,
 ) -> dict[str, Any]:
     """Mine hard negatives for the trainable train/val pairs and store them with provenance.
 
     Returns {method, reason, pairs, negatives, dropped_false_negatives, ...}. ``method='in-batch'`` mines
-    nothing, clears stored negatives and says why; so does a corpus too small for the rank window."""
+    nothing, clears stored negatives and says why; so does a corpus too small for the rank window.
+
+    ``reranker``: a cross-encoder folder, or a function (query, passages) -> probabilities that each passage
+    answers the query (e.g. an LLM judge). ``recover``: reranker positive recovery (seed practice): every
+    candidate in the query's top ``range_max`` scoring at least ``recover_min`` becomes an extra positive with
+    origin 'recovered'. Earlier recovered positives are replaced on each run (others are kept)."""
     if range_min < 0 or range_max <= range_min:
         raise ValueError(f"rank window {range_min}..{range_max} is empty; use e.g. range_min=2 range_max=50")
     if not 0 <= relative_margin < 1:
@@ -143,7 +151,8 @@ def mine_negatives(
             "range_max": range_max,
             "num_negatives": num_negatives,
             "relative_margin": relative_margin,
-            "reranker": reranker,
+            "reranker": reranker if isinstance(reranker, str) or reranker is None else "function",
+            "recover": recover,
         },
     )
     try:
@@ -180,8 +189,15 @@ def mine_negatives(
         k = min(len(ids), range_max + len(max(pairs, key=lambda p: len(p["positives"]))["positives"]) + 1)
         scores, hits = index.search(np.ascontiguousarray(q_emb, dtype=np.float32), k)
 
+        if recover and reranker is None:
+            raise ValueError(
+                "positive recovery needs a reranker: pass reranker=<cross-encoder folder> (bgetune train "
+                "--reranker PATH), or switch recovery off"
+            )
         ce = None
-        if reranker:
+        if callable(reranker):
+            ce = reranker
+        elif reranker:
             from sentence_transformers import CrossEncoder
 
             try:
@@ -195,8 +211,17 @@ def mine_negatives(
         recovered: list[tuple] = []
         dropped = 0
         now = now_iso()
+        # a re-run with recovery re-checks its own earlier recoveries (they are replaced, not kept blindly)
+        prev = (
+            {
+                (r["pair_id"], r["chunk_id"])
+                for r in ws.query("SELECT pair_id, chunk_id FROM pair_positives WHERE origin='recovered'")
+            }
+            if recover
+            else set()
+        )
         for qi, pair in enumerate(pairs):
-            pos_ids = [c for c in pair["positives"] if c in pos_of]
+            pos_ids = [c for c in pair["positives"] if c in pos_of and (pair["id"], c) not in prev]
             pos_vecs = [emb[pos_of[c]] for c in pos_ids] or ([own_map[qi]] if qi in own_map else [])
             pos_vecs_arr = np.stack(pos_vecs) if pos_vecs else np.zeros((0, emb.shape[1]), np.float32)
             pos_score = float((pos_vecs_arr @ q_emb[qi]).max()) if len(pos_vecs_arr) else float(scores[qi, 0])
@@ -204,13 +229,17 @@ def mine_negatives(
             pos_norms = [norm(c) for c in pos_ids] + [_norm_text(pair["passage"])]
             pos_set = set(pos_ids)
             cands: list[tuple[str, int, float]] = []
+            top_others: list[str] = []  # every non-positive candidate in the top range_max, for recovery
             for rank, (score, h) in enumerate(zip(scores[qi], hits[qi], strict=True)):
-                if h < 0 or rank < range_min:
+                if h < 0:
                     continue
                 if rank >= range_max:
                     break
                 cid = ids[h]
                 if cid in pos_set:
+                    continue
+                top_others.append(cid)
+                if rank < range_min:
                     continue
                 if score >= limit:
                     dropped += 1
@@ -224,14 +253,15 @@ def mine_negatives(
                     dropped += 1
                     continue
                 cands.append((cid, rank, float(score)))
-            if ce is not None and cands:
-                probs = _rerank(ce, pair["query"], [texts[c[0]] for c in cands])
+            if ce is not None and (cands or (recover and top_others)):
+                check = top_others if recover else [c[0] for c in cands]
+                prob_of = dict(zip(check, _rerank(ce, pair["query"], [texts[c] for c in check]), strict=True))
+                if recover:
+                    recovered.extend((pair["id"], c, "recovered") for c in check if prob_of[c] >= recover_min)
                 kept = []
-                for (cid, rank, score), prob in zip(cands, probs, strict=True):
-                    if prob >= RERANK_DROP:
+                for cid, rank, score in cands:
+                    if prob_of[cid] >= RERANK_DROP or (recover and prob_of[cid] >= recover_min):
                         dropped += 1
-                        if prob >= RERANK_RECOVER:
-                            recovered.append((pair["id"], cid, "recovered"))
                     else:
                         kept.append((cid, rank, score))
                 cands = kept
@@ -247,6 +277,8 @@ def mine_negatives(
                 "VALUES(?,?,?,?,?,?,?)",
                 rows,
             )
+            if recover:
+                c.execute("DELETE FROM pair_positives WHERE origin='recovered'")
             c.executemany(
                 "INSERT OR IGNORE INTO pair_positives(pair_id, chunk_id, origin) VALUES(?,?,?)", recovered
             )
@@ -256,7 +288,12 @@ def mine_negatives(
             "reason": (
                 f"mined up to {num_negatives} negatives per pair from ranks {range_min}..{range_max} below "
                 f"{(1 - relative_margin):.0%} of the positive's score"
-                + (f", checked by the cross-encoder {reranker}" if ce is not None else "")
+                + (
+                    f", checked by the reranker {reranker if isinstance(reranker, str) else 'function'}"
+                    if ce is not None
+                    else ""
+                )
+                + (f"; {len(recovered)} top-k candidates recovered as extra positives" if recover else "")
                 + (
                     ""
                     if with_neg == len(pairs)
@@ -279,7 +316,12 @@ def mine_negatives(
 
 
 def _rerank(ce: Any, query: str, passages: list[str]) -> list[float]:
-    """Cross-encoder relevance as probabilities (sigmoid of logits when the model returns raw scores)."""
+    """Cross-encoder relevance as probabilities (sigmoid of logits when the model returns raw scores); a plain
+    function (query, passages) -> probabilities is called as is."""
+    if not passages:
+        return []
+    if callable(ce) and not hasattr(ce, "predict"):
+        return [float(x) for x in ce(query, passages)]
     raw = np.asarray(ce.predict([(query, p) for p in passages], show_progress_bar=False), dtype=np.float64)
     if raw.ndim > 1:
         raw = raw[:, -1]
