@@ -203,6 +203,7 @@ def _report_decision(
             "stages": {"train": tr, "export": export_model(ws, run_id=tr["run_id"])},
         }
     tr = res["stages"]["train"]
+    reused = "run_id" in tr and "train_run" not in res
     dec = tr.get("decision") or {}
     out = {
         "lang": lang,
@@ -213,9 +214,11 @@ def _report_decision(
         "export": {k: v for k, v in res["stages"]["export"].items() if k != "decision"},
         "pairs": res["pairs"],
         "train_steps": tr.get("steps"),
+        "train_seconds": tr.get("seconds"),
         "epochs_done": tr.get("epochs_done"),
         "val_best_epoch": tr.get("best_epoch"),
         "train_seed": (tr.get("config") or {}).get("seed"),
+        "reused_run": reused,
     }
     log("scoring the other half of the real questions")
     shipped_dir = tr["model_dir"]
@@ -275,7 +278,13 @@ def write_decision_section(results: list[dict]) -> str:
             )
         lines.append(
             f"  - pairs kept {r['pairs']['kept']}, train steps {r['train_steps']}, epochs {r['epochs_done']}, "
-            f"val picked epoch {r['val_best_epoch']}; whole run {r['seconds']:.0f} s"
+            f"val picked epoch {r['val_best_epoch']}; "
+            + (
+                f"training run {tr_secs:.0f} s (reported with --reuse after the pipeline died at calibrate on a "
+                "half-committed import in the shared tree)"
+                if r.get("reused_run") and (tr_secs := r.get("train_seconds"))
+                else f"whole run {r['seconds']:.0f} s"
+            )
         )
     lines += [
         "",
