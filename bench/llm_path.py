@@ -296,9 +296,54 @@ def cmd_eval(args: argparse.Namespace) -> None:
             )
 
 
+START, END = "<!-- llm-path:start -->", "<!-- llm-path:end -->"
+LABELS = {
+    "offline-v1": "offline generator before issue 14 (offline-v1, git d4be7d9)",
+    "offline-v2": "offline generator now (offline-v2)",
+    "offline-v2-llmchunks": "offline-v2, only the chunks the LLM run covered",
+    "llm-v3": "local LLM, prompt v3",
+    "llm-v3-judge": "local LLM, prompt v3 + judge (keep >= 7)",
+    "llm-v3-judge-aug": "local LLM, prompt v3 + judge + paraphrases",
+}
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    """The table of every result-*.json, into bench/RESULTS.md between the llm-path markers."""
+    lines = [
+        "| lang | training pairs from | pairs kept | base nDCG@10 | tuned nDCG@10 | gain [95% CI] | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for lang in ("en", "zh"):
+        for v in VARIANTS:
+            f = WORK / lang / f"result-{v}.json"
+            if not f.exists():
+                continue
+            r = json.loads(f.read_text())
+            rq = r["real_questions"]
+            m, ci = rq["metrics"], rq["ci"]
+            verdict = "better" if ci["low"] > 0 else "worse" if ci["high"] < 0 else "no significant change"
+            lines.append(
+                f"| {lang} | {LABELS[v]} | {r['pairs_kept']} | {m['base']['ndcg@10']:.3f} | "
+                f"{m['tuned']['ndcg@10']:.3f} | {ci['diff']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}] | {verdict} |"
+            )
+    table = "\n".join(lines)
+    print(table)
+    path = REPO / "bench" / "RESULTS.md"
+    text = path.read_text(encoding="utf-8")
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        body, tail = rest.split(END, 1)
+        marker = "<!-- llm-path:table -->"
+        if marker in body:
+            pre, post = body.split(marker, 1)
+            post = post.split("\n\n", 1)[1] if "\n\n" in post else ""
+            body = f"{pre}{marker}\n{table}\n\n{post}"
+            path.write_text(head + START + body + END + tail, encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("stage", choices=["generate", "judge", "augment", "eval"])
+    ap.add_argument("stage", choices=["generate", "judge", "augment", "eval", "report"])
     ap.add_argument("--lang", nargs="+", default=["en"], choices=["en", "zh"])
     ap.add_argument("--base-url", default="http://127.0.0.1:8088/v1")
     ap.add_argument("--model", default="qwen2.5-0.5b-instruct")
@@ -312,7 +357,13 @@ def main() -> None:
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     ap.add_argument("--before-rev", default="d4be7d9", help="git revision of the offline generator before")
     args = ap.parse_args()
-    {"eval": cmd_eval, "generate": cmd_generate, "judge": cmd_judge, "augment": cmd_augment}[args.stage](args)
+    {
+        "report": cmd_report,
+        "eval": cmd_eval,
+        "generate": cmd_generate,
+        "judge": cmd_judge,
+        "augment": cmd_augment,
+    }[args.stage](args)
 
 
 if __name__ == "__main__":

@@ -591,6 +591,12 @@ _NOT_ANSWERED = re.compile(
 )
 
 
+def _echoes_rubric(reason: str) -> bool:
+    """A reason that copies a line of the judge's own instructions says nothing about this query."""
+    r = normalize_for_match(reason)
+    return len(r) >= 8 and any(r in normalize_for_match(p) for p in (JUDGE_SYSTEM_EN, JUDGE_SYSTEM_ZH))
+
+
 @dataclass
 class Verdict:
     """The judge's word on one query: score 1-10, whether the chunk answers it, and why."""
@@ -640,7 +646,7 @@ def parse_verdicts(text: str, n: int) -> list[Verdict | None]:
             score = None
         answers = _as_bool(obj.get("answers", obj.get("answered")))
         reason = normalize_ws(str(obj.get("reason") or obj.get("why") or ""))[:200]
-        if _NOT_ANSWERED.search(reason):
+        if _NOT_ANSWERED.search(reason) and not _echoes_rubric(reason):
             answers = False  # the reason outranks a contradicting flag (small models write both)
         out[idx] = Verdict(score, answers, reason)
     if raw and all(v is None for v in out):
