@@ -274,8 +274,17 @@ class Controller:
             out["loss"] = str(
                 plots.loss_curve(train["result"]["loss_curve"], ws.artifact_path("plots", "loss.png"))
             )
+        try:  # the newest training run's own folder (artifacts/runs/<id>/), then the old places
+            from bgetune.tools.layout import latest_artifacts
+
+            arts = latest_artifacts(ws).plots
+        except ImportError:
+            arts = {}
+        for key, name in (("hist", "score_histograms"), ("bars", "metrics"), ("loss", "loss")):
+            if out[key] is None and name in arts:
+                out[key] = str(arts[name])
         hist = ws.artifact_path("plots", "score_histograms.png", mkdir=False)
-        if hist.exists():
+        if out["hist"] is None and hist.exists():
             out["hist"] = str(hist)
         cal = ws.artifact_path("calibration.json", mkdir=False)
         if cal.exists():
@@ -411,14 +420,21 @@ class Controller:
         r = calibrate(self.ws)
         return f"Threshold {r.get('threshold_f1', 0):.3f} (max F1) saved to `{r.get('path', '')}`."
 
-    def export_zip(self) -> str:
-        """The exported model as a zip (exports first if needed)."""
+    def export_zip(self, anyway: bool = False) -> str:
+        """The exported model as a zip (exports first if needed). When the ship decision kept the base model,
+        nothing is exported unless ``anyway``."""
         from bgetune.tools.export import export_model
 
         train = self.ws.last_run("train")
         if train is None:
             raise gr.Error("No trained model yet: train one from the Chat tab first.")
-        out = export_model(self.ws, run_id=train["id"])
+        out = export_model(self.ws, run_id=train["id"], ship_anyway=anyway)
+        if not out.get("model_dir"):
+            why = out.get("text") or "the ship decision kept the base model"
+            raise gr.Error(
+                f"Not exported: {why} Tick “export even if the base model was kept” to export the tuned "
+                "model anyway."
+            )
         folder = Path(out["model_dir"])
         zpath = self.ws.artifact_path("downloads", f"bgetune-model-{train['id']}.zip")
         tmp = zpath.with_suffix(".zip.part")
@@ -757,6 +773,12 @@ def build_app(
                 with gr.Row():
                     zip_btn = gr.Button("Export model (.zip)")
                     jsonl_btn = gr.Button("Training data (.jsonl)")
+                    anyway = gr.Checkbox(
+                        label="export even if the base model was kept",
+                        info="the ship decision keeps the base model when the tuned one is not clearly better",
+                        value=False,
+                        elem_id="export-anyway",
+                    )
                 downloads = gr.File(
                     label="Downloads",
                     file_count="multiple",
@@ -1137,10 +1159,10 @@ def build_app(
                 return [gr.update(), _err(exc)]
             return [md, gr.update()]
 
-        def on_download(kind: str) -> Callable[[list[str]], list[Any]]:
-            def handler(current: list[str]) -> list[Any]:
+        def on_download(kind: str) -> Callable[..., list[Any]]:
+            def handler(current: list[str], export_anyway: bool = False) -> list[Any]:
                 try:
-                    path = ctl.export_zip() if kind == "zip" else ctl.export_jsonl()
+                    path = ctl.export_zip(bool(export_anyway)) if kind == "zip" else ctl.export_jsonl()
                 except gr.Error:
                     raise
                 except Exception as exc:  # noqa: BLE001
@@ -1248,7 +1270,7 @@ def build_app(
         for i, b in enumerate(fix_btns):
             b.click(on_fix(i), [d_state], [b, d_note], api_name=f"fix_{i}")
         serve_btn.click(on_serve, None, [use_md, res_note], api_name="serve")
-        zip_btn.click(on_download("zip"), [dl_state], [downloads, dl_state], api_name="export_zip")
+        zip_btn.click(on_download("zip"), [dl_state, anyway], [downloads, dl_state], api_name="export_zip")
         jsonl_btn.click(on_download("jsonl"), [dl_state], [downloads, dl_state], api_name="export_jsonl")
         save_set.click(on_save_settings, set_fields, [*set_fields, set_note], api_name="save_settings")
         reload_set.click(load_settings, None, set_fields, api_visibility="private")
