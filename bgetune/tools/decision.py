@@ -142,7 +142,7 @@ class ShipDecision:
                 s += "\n建议：" + "；".join(_zh_rec(r) for r in self.recommendations)
             return s
         ev = (
-            "your golden questions"
+            "of your golden questions"
             if self.evidence == "golden"
             else "queries of held-out documents (test split)"
         )
