@@ -348,7 +348,9 @@ def infinity_check(work: Path, model_dir: Path | None = None, qs=None, clients: 
                 for x in (work / "infinity.log").read_text().splitlines()
                 if "Error" in x and not x[:1].isspace()
             ]
-            out["error"] = "did not start: " + (errs[-1] if errs else "see infinity.log")[:300]
+            out["error"] = (
+                "did not start: " + (errs[0] if errs else "see infinity.log")[:300]
+            )  # the root cause
             return out
         out["runs"] = True
         qp = json.loads((model_dir / "config_sentence_transformers.json").read_text())["prompts"]["query"]
@@ -441,7 +443,14 @@ def section(res: dict) -> str:
             + " (older than this project's stack, so it cannot share bgetune's venv)"
         )
     if "installed" in inf:
-        lines.append(f"- install: {'clean' if inf['installed'] else 'failed: ' + str(inf.get('error'))}")
+        lines.append(
+            "- `pip install`: "
+            + (
+                "exits 0 (its pins shadow bgetune's packages)"
+                if inf["installed"]
+                else f"failed: {inf.get('error')}"
+            )
+        )
     if inf.get("runs") is False:
         lines.append(f"- run: {inf.get('error')}")
     if inf.get("load_test"):
