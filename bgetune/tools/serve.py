@@ -799,8 +799,9 @@ def usage_snippets(
         f"  API endpoint URL:  {url}/v1",
         f"  Model context size: {max_len}",
         "  Max chunks:        32",
-        "Dify embeds questions and documents with the same model name, so queries get no query prompt;",
-        "bench/RESULTS.md ('Queries without the prompt') says what that costs this kind of model.",
+        f"Use the plain name {name!r}, not {name + ':query'!r}: Dify embeds questions and documents alike, so",
+        "queries get no prompt; measured on the Debian FAQ real questions that costs nothing, while the prompt",
+        "on documents too costs a little (bgetune bench/RESULTS.md, 'Queries without the prompt').",
         "Dify in Docker cannot reach the host's 127.0.0.1: start the server with --host 0.0.0.0 --api-key KEY",
         "and use http://host.docker.internal:PORT/v1 (Linux: add extra_hosts: host-gateway).",
     ]
