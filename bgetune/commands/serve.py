@@ -15,14 +15,14 @@ def _model_folder(model_dir: Path | None, workspace: Path | None) -> Path:
     if model_dir:
         return model_dir
     from bgetune.config import Settings
-    from bgetune.tools.evaluation import latest_tuned_dir
+    from bgetune.tools.serve import default_model_dir
     from bgetune.workspace import DB_NAME
 
     root = Settings(workspace=workspace).workspace
     if not (Path(root) / DB_NAME).exists():
         fail(f"no workspace at {root}: pass a model folder, or -w WORKSPACE holding an exported model")
     ws, _ = open_workspace(workspace, create=False)
-    found = latest_tuned_dir(ws)
+    found = default_model_dir(ws)
     if not found:
         fail(
             f"no exported model in {ws.root}: run `bgetune export -w {ws.root}` first, or pass a model folder"

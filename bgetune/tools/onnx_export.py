@@ -429,9 +429,9 @@ class ExportOnnxOptions:
 
 
 def _export_onnx(ctx: Context, o: ExportOnnxOptions) -> OnnxExportResult:
-    from bgetune.tools.evaluation import latest_tuned_dir
+    from bgetune.tools.serve import default_model_dir
 
-    folder = o.model or latest_tuned_dir(ctx.ws)
+    folder = o.model or default_model_dir(ctx.ws)
     if not folder:
         raise OnnxExportError(f"no exported model in {ctx.ws.root}: run `bgetune export` first")
     return export_onnx(folder, quantize=o.quantize, ws=ctx.ws, quality=o.quality)  # type: ignore[arg-type]

@@ -894,10 +894,29 @@ class ServeResult:
         )
 
 
-def _default_model(ctx: Context) -> Path:
+def default_model_dir(ws: Any) -> Path | None:
+    """What a user means by "the model": the newest training run's exported folder (what `bgetune export` and
+    `bgetune run` write), else the last export run's folder, else the newest trained model."""
     from bgetune.tools.evaluation import latest_tuned_dir
 
-    found = latest_tuned_dir(ctx.ws)
+    try:
+        from bgetune.tools.layout import latest_artifacts
+
+        exp = latest_artifacts(ws).export_dir
+        if exp is not None and (exp / "modules.json").is_file():
+            return exp
+    except ImportError:  # pragma: no cover - older layouts
+        pass
+    run = ws.last_run("export")
+    d = ((run or {}).get("result") or {}).get("model_dir")
+    if d and (Path(d) / "modules.json").is_file():
+        return Path(d)
+    found = latest_tuned_dir(ws)
+    return Path(found) if found else None
+
+
+def _default_model(ctx: Context) -> Path:
+    found = default_model_dir(ctx.ws)
     if not found:
         raise ServeError(
             f"no exported model in {ctx.ws.root}: run `bgetune export` (or pass a model folder to serve)"
