@@ -409,6 +409,11 @@ def write_usage_section(folder: str | Path, url: str | None = None) -> None:
     ]
     for key, code in sn.items():
         lines += ["", f"### {titles.get(key, key)}", "", f"```{lang.get(key, 'python')}", code, "```"]
+    problems = check_folder(folder)
+    lines += [
+        "",
+        "Folder check (the files TEI, vLLM and Infinity read): " + ("; ".join(problems) or "complete."),
+    ]
     lines.append(USE_END)
     replace_card_section(folder, USE_START, USE_END, "\n".join(lines))
 

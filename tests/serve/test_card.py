@@ -23,6 +23,7 @@ def test_export_writes_a_use_it_section_for_the_exported_folder(tmp_path, model_
     assert "check_embedding_ctx_length=False" in card and "OpenAI-API-compatible" in card
     assert "--runner pooling" in card and "text-embeddings-inference" in card
     assert check_folder(out["model_dir"]) == []
+    assert "Folder check (the files TEI, vLLM and Infinity read): complete." in card
     ws.close()
 
 
