@@ -197,13 +197,25 @@ def _export_fp32(model: Any, out: Path) -> None:
 
 
 def _quantize_int8(src: Path, out: Path) -> None:
+    import logging
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    class _NoPreprocessHint(logging.Filter):  # onnxruntime's advice for static (calibrated) quantization
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "pre-processing before quantization" not in record.getMessage()
+
+    quiet = _NoPreprocessHint()
+    root = logging.getLogger()
+    root.addFilter(quiet)
     tmp = out.with_name(out.name + ".tmp")
     # per-channel MatMul weights: cosine with fp32 0.98-0.995 on MiniLM, against 0.93-0.96 per-tensor (measured)
-    quantize_dynamic(
-        str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
-    )
+    try:
+        quantize_dynamic(
+            str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+        )
+    finally:
+        root.removeFilter(quiet)
     tmp.replace(out)
 
 
