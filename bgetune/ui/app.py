@@ -347,7 +347,9 @@ class Controller:
     # golden questions -----------------------------------------------------
     def golden_add(self, text: str | None, files: Any) -> Any:
         paths = self.store(files, QUESTION_SUFFIXES) if files else []
-        values = {"questions": [text]} if (text or "").strip() else {}
+        values: dict[str, Any] = {"questions": [text]} if (text or "").strip() else {}
+        if paths:  # an explicit questions file (the chat's attachments are read only when nothing is typed)
+            values["path" if "path" in caps.option_names("golden_add") else "file"] = paths[0]
         return self.run_cap("golden_add", values, files=paths)
 
     def golden_candidates(self, qid: int | None = None, *, after: int | None = None) -> Any:

@@ -182,7 +182,7 @@ def test_golden_labelling_and_diagnosis_screens_in_chromium(ui_small, page, tmp_
     send(page, "import these questions")
     wait_idle(page)
     expect(page.locator("#chatbot .user").first).to_contain_text("asked-questions.csv")
-    expect(page.locator("#chatbot")).to_contain_text("Preview history")
+    expect(page.locator("#chatbot")).to_contain_text("Reading the question history")
     send(page, "help")
     expect(page.locator("#chatbot")).to_contain_text("Here is what I understand")
     wait_idle(page)
