@@ -262,28 +262,37 @@ def table(langs: list[str]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     notes = []
+    pairs_ = (
+        ("base", "stock"),
+        ("base", "hist"),
+        ("base", "hist+syn"),
+        ("stock", "hist"),
+        ("stock", "hist+syn"),
+    )
     for lang in langs:
-        pooled: dict[str, list[float]] = {a: [] for a in ARMS}
+        pooled: dict[tuple[str, str], tuple[list[float], list[float]]] = {xy: ([], []) for xy in pairs_}
         for seed in SEEDS:
             res = {}
             for arm in ARMS:
                 p = CACHE / f"{lang}-s{seed}-{arm.replace('+', '_')}.json"
                 if p.exists():
                     res[arm] = json.loads(p.read_text())
-            if len(res) < len(ARMS):
+            if not res:
                 continue
-            for a in ARMS:
-                pooled[a] += res[a]["ndcg"]
-            cells = [f"{res[a]['mean_ndcg']:.3f}" for a in ARMS]
-            cis = [
-                ci_txt(paired_bootstrap(res[x]["ndcg"], res[y]["ndcg"]))
-                for x, y in (("base", "stock"), ("base", "hist"), ("base", "hist+syn"), ("stock", "hist"),
-                             ("stock", "hist+syn"))
-            ]  # fmt: skip
-            lines.append(
-                f"| Debian FAQ {lang} | {seed} | {res['base']['test']} | " + " | ".join(cells + cis) + " |"
-            )
+            cells = [f"{res[a]['mean_ndcg']:.3f}" if a in res else "-" for a in ARMS]
+            cis = []
+            for x, y in pairs_:
+                if x in res and y in res:
+                    cis.append(ci_txt(paired_bootstrap(res[x]["ndcg"], res[y]["ndcg"])))
+                    pooled[(x, y)][0].extend(res[x]["ndcg"])
+                    pooled[(x, y)][1].extend(res[y]["ndcg"])
+                else:
+                    cis.append("-")
+            n_test = next(iter(res.values()))["test"]
+            lines.append(f"| Debian FAQ {lang} | {seed} | {n_test} | " + " | ".join(cells + cis) + " |")
             for a in ("hist", "hist+syn"):
+                if a not in res:
+                    continue
                 r = res[a]
                 notes.append(
                     f"- {lang} split {seed} {a}: imported {r['import']['pairs']} ({r['import']['links']}) in "
@@ -292,20 +301,18 @@ def table(langs: list[str]) -> str:
                     f"{r['split']['real_questions']}); train steps {r['train']['steps']}, best epoch "
                     f"{r['train']['best_epoch']} of {r.get('epochs', 3)}; {r['seconds']:.0f} s"
                 )
-            notes.append(
-                f"- {lang} split {seed} stock: {res['stock']['steps']} steps, {res['stock']['train_seconds']} s"
-            )
-        if pooled["base"]:
-            n = len(pooled["base"])
-            cells = [f"{sum(pooled[a]) / n:.3f}" for a in ARMS]
+            if "stock" in res:
+                notes.append(
+                    f"- {lang} split {seed} stock: {res['stock']['steps']} steps, {res['stock']['train_seconds']} s"
+                )
+        if any(v[0] for v in pooled.values()):
             cis = [
-                ci_txt(paired_bootstrap(pooled[x], pooled[y]))
-                for x, y in (("base", "stock"), ("base", "hist"), ("base", "hist+syn"), ("stock", "hist"),
-                             ("stock", "hist+syn"))
-            ]  # fmt: skip
-            lines.append(
-                f"| Debian FAQ {lang} | pooled | {n} | " + " | ".join(f"**{c}**" for c in cells + cis) + " |"
-            )
+                ci_txt(paired_bootstrap(pooled[xy][0], pooled[xy][1])) + f" (n={len(pooled[xy][0])})"
+                if pooled[xy][0]
+                else "-"
+                for xy in pairs_
+            ]
+            lines.append(f"| Debian FAQ {lang} | pooled | | - | - | - | - | " + " | ".join(cis) + " |")
     lines += ["", "Runs:", ""] + notes
     lines += [
         "",
