@@ -29,7 +29,7 @@ app = typer.Typer(
 )
 
 # Areas register their commands here; each module defines register(app).
-COMMAND_MODULES = ["data", "train", "evaluate", "pipeline", "agent", "golden", "serve"]
+COMMAND_MODULES = ["data", "evaluate", "pipeline", "agent", "golden", "serve"]
 
 
 @app.command()

@@ -416,12 +416,25 @@ class ExportResult(Result):
     run_id: str = ""
 
     def text(self, lang: str = "en") -> str:
-        return say(
-            lang,
-            f"Exported to {self.model_dir} (model card {Path(self.model_card).name if self.model_card else '-'}). "
-            'Load it with SentenceTransformer(path); say "serve it" for an OpenAI-compatible endpoint.',
-            f"已导出到 {self.model_dir}（模型说明 {Path(self.model_card).name if self.model_card else '-'}）。"
-            "用 SentenceTransformer(path) 加载；说“部署”可启动兼容 OpenAI 的接口。",
+        if not self.model_dir:  # the ship decision kept the base: nothing new was exported
+            said = self.detail.get("text_zh" if lang == "zh" else "text") or self.detail.get("text") or ""
+            return said + say(
+                lang,
+                '\nNothing new was exported. Say "ship anyway" (or `bgetune export --ship-anyway`) to export the best '
+                "tuned candidate regardless.",
+                "\n没有导出新模型。如仍要导出最好的微调候选，说“仍然发布”（或 `bgetune export --ship-anyway`）。",
+            )
+        onnx = self.detail.get("onnx")
+        extra = ("\n" + onnx.text(lang)) if hasattr(onnx, "text") else ""
+        return (
+            say(
+                lang,
+                f"Exported to {self.model_dir} (model card {Path(self.model_card).name if self.model_card else '-'}). "
+                'Load it with SentenceTransformer(path); say "serve it" for an OpenAI-compatible endpoint.',
+                f"已导出到 {self.model_dir}（模型说明 {Path(self.model_card).name if self.model_card else '-'}）。"
+                "用 SentenceTransformer(path) 加载；说“部署”可启动兼容 OpenAI 的接口。",
+            )
+            + extra
         )
 
 
@@ -1012,6 +1025,13 @@ def _score(ctx: Context, o: ScoreOptions) -> ScoreResult:
 class ExportOptions:
     out: str | None = setting(None, help="Folder to write (default: inside the workspace).")
     run_id: str | None = setting(None, help="Training run id (default: the latest finished).", flag="--run")
+    ship_anyway: bool = setting(
+        False,
+        help="Export the best tuned candidate even when the ship decision kept the base.",
+        say=("ship anyway", "仍然发布"),
+    )
+    onnx: bool = setting(False, help="Also write onnx/model.onnx (measured against torch).")
+    quantize: Literal["none", "int8"] = setting("none", help="Also write an int8 ONNX file (implies --onnx).")
 
 
 def _export(ctx: Context, o: ExportOptions) -> ExportResult:
@@ -1020,9 +1040,14 @@ def _export(ctx: Context, o: ExportOptions) -> ExportResult:
 
     out = user_path(ctx, o.out, "write to") if (o.out and ctx.files is not None) else o.out
     try:
-        return ExportResult.of(export_model(ctx.ws, run_id=o.run_id, out_dir=out))
+        res = ExportResult.of(export_model(ctx.ws, run_id=o.run_id, out_dir=out, ship_anyway=o.ship_anyway))
     except ExportError as exc:
         raise BgetuneError(str(exc)) from exc
+    if (o.onnx or o.quantize != "none") and res.model_dir:
+        from bgetune.tools.onnx_export import export_onnx
+
+        res.detail["onnx"] = export_onnx(res.model_dir, quantize=o.quantize, ws=ctx.ws)
+    return res
 
 
 @dataclass(kw_only=True)
@@ -1279,7 +1304,7 @@ CAPABILITIES = [
         ExportOptions,
         ExportResult,
         requires=(HAS_TRAINED,),
-        cli=None,
+        cli="export",
         stage=10,
     ),
     Capability(

@@ -773,6 +773,8 @@ def plan_request(
         _I,
     ):
         return plan("base_model_info", [_step("base_model_info")])
+    if re.search(r"\bship (?:it )?anyway\b|\bexport (?:it )?anyway\b|仍然发布|还是发布|坚持发布", rest, _I):
+        return plan("export", [_step("export_model", ship_anyway=True)])
     if re.search(r"\bonnx\b", rest, _I):
         q = "none" if re.search(r"\b(fp32|no quantiz\w*|without quantiz\w*)\b|不量化", rest, _I) else "int8"
         return plan("export_onnx", [_step("export_onnx", quantize=q)])
