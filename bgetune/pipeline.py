@@ -162,8 +162,11 @@ def run_pipeline(
         out["forgetting"] = forgetting_guard(ws, tuned_dir=model_dir)
     if progress:
         progress(total, total, "done")
+    decision = tr.get("decision") if isinstance(tr.get("decision"), dict) else None
     out.update(
         {
+            "decision": decision,
+            "shipped": tr.get("shipped", True) if decision else True,
             "status": "done",
             "model_dir": model_dir,
             "base_model": ev["base_model"],

@@ -111,6 +111,9 @@ def register(app: typer.Typer) -> None:
             f"hit@1 {b['hit@1']:.3f} -> {t.get('hit@1', float('nan')):.3f}",
             f"threshold {res['threshold']:.3f} (max F1 on held-out pairs)",
         ]
+        decision = res.get("decision") or {}
+        if decision.get("text"):
+            lines.append(f"ship decision: {decision['text']}")
         folder = res.get("run_folder") or (res.get("stages", {}).get("evaluate") or {}).get("run_folder")
         if folder:
             lines.append(f"everything from this run (model, export, evaluation, plots): {folder}")
