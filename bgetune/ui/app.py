@@ -870,14 +870,17 @@ def build_app(
         ) -> Iterator[Any]:
             edits = gather_edits(shown_settings, other, *values)
             last = msgs
+            busy = gr.MultimodalTextbox(interactive=False)  # like a sent message: no input while it runs
             for last in ctl.resume("approve", edits, msgs):
-                yield last, last, gr.update(visible=False)
-            yield last, last, gr.update()
+                yield last, last, gr.update(visible=False), busy
+            yield last, last, gr.update(), gr.MultimodalTextbox(interactive=True)
 
         def on_reject(msgs: list[Any]) -> Iterator[Any]:
             last = msgs
+            busy = gr.MultimodalTextbox(interactive=False)
             for last in ctl.resume("reject", {}, msgs):
-                yield last, last, gr.update(visible=False)
+                yield last, last, gr.update(visible=False), busy
+            yield last, last, gr.update(), gr.MultimodalTextbox(interactive=True)
 
         def load_dataset(status: str, reason: str, doc: str, search: str) -> list[Any]:
             rows, summary = ctl.dataset(status, reason, doc, search)
@@ -1212,12 +1215,12 @@ def build_app(
         appr = approve_btn.click(
             on_approve,
             [messages, shown, f_other, *fields],
-            [chatbot, messages, card],
+            [chatbot, messages, card, box],
             api_name="approve",
             concurrency_id="agent",
         )
         rej = reject_btn.click(
-            on_reject, [messages], [chatbot, messages, card], api_name="reject", concurrency_id="agent"
+            on_reject, [messages], [chatbot, messages, card, box], api_name="reject", concurrency_id="agent"
         )
         refresh_after(appr)
         refresh_after(rej)

@@ -445,32 +445,6 @@ def _num(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, int | float) else ""
 
 
-def diagnosis_markdown(result: Mapping[str, Any]) -> str:
-    """A diagnosis dict as text: verdict, next step, the rest as a short list."""
-    lines = []
-    if result.get("verdict"):
-        lines.append(f"**Verdict:** {result['verdict']}")
-    if result.get("next_step"):
-        lines.append(f"**Next step:** {result['next_step']}")
-    for k, v in result.items():
-        if k in ("verdict", "next_step") or v in (None, [], {}):
-            continue
-        if k in ("top", "results") and isinstance(v, list):
-            lines.append(f"**{k}:**")
-            for item in v[:5]:
-                if isinstance(item, Mapping):
-                    text = excerpt(
-                        str(item.get("text") or item.get("snippet") or item.get("chunk_id") or ""), 120
-                    )
-                    score = item.get("score")
-                    lines.append(f"- {score:.3f} · {text}" if isinstance(score, int | float) else f"- {text}")
-                else:
-                    lines.append(f"- {_short(item, 160)}")
-            continue
-        lines.append(f"- **{k}**: {_short(v, 240)}")
-    return "\n".join(lines) or "No diagnosis."
-
-
 # ---------------------------------------------------------------------------------------------- settings fields
 def setting_kind(entry: Mapping[str, Any]) -> str:
     """How a settings-card entry (``surfaces.settings_card``) is edited: choice | bool | int | float | list | str."""

@@ -183,10 +183,12 @@ def test_golden_labelling_and_diagnosis_screens_in_chromium(ui_small, page, tmp_
     wait_idle(page)
     expect(page.locator("#chatbot .user").first).to_contain_text("asked-questions.csv")
     expect(page.locator("#chatbot")).to_contain_text("Reading the question history")
+    wait_idle(page)
+    shot(page, "7-chat-csv-attachment")
     send(page, "help")
     expect(page.locator("#chatbot")).to_contain_text("Here is what I understand")
     wait_idle(page)
-    shot(page, "7-chat-attachment-and-long-answer")
+    shot(page, "7b-chat-long-answer-no-badge")
 
     # golden questions: paste, tick the right candidate, save; none of these for the next
     page.get_by_role("tab", name="Golden questions").click()

@@ -112,7 +112,9 @@ def test_full_flow_through_gradio_client(ui_server, flow_pdf):
     assert {"epochs", "batch_size", "max_steps", "base_model", "lr", "hard_negatives"} <= set(fields), fields
     assert "Waiting for your approval" in text_of(out[0][-1])
 
-    chat = reloaded.predict(*approve_args(entries, epochs=1, batch_size=4, max_steps=2), api_name="/approve")
+    chat, _box = reloaded.predict(
+        *approve_args(entries, epochs=1, batch_size=4, max_steps=2), api_name="/approve"
+    )
     titles = [(m.get("metadata") or {}).get("title") for m in chat]
     assert "Training" in titles and "Evaluating base vs tuned" in titles, [
         text_of(m)[:300] for m in chat[-4:]

@@ -147,8 +147,6 @@ def test_dataset_and_results_rows():
     )
     assert rows[0] == ["ndcg@10", "0.5000", "0.7500", "+0.2500"] and rows[1][0] == "hit@1"
     assert render.metrics_rows({"base": {"ndcg@10": 0.5}})[0][2:] == ["", ""]
-    md = render.diagnosis_markdown({"verdict": "ranked 7th", "next_step": "add pairs", "rank": 7})
-    assert "ranked 7th" in md and "add pairs" in md and "rank" in md
 
 
 def test_a_step_waits_for_approval_without_a_spinner_then_runs_and_finishes():
