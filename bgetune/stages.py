@@ -799,7 +799,14 @@ def _mine(ctx: Context, o: MineOptions) -> MineResult:
         )
     except ValueError as exc:
         raise BgetuneError(str(exc)) from exc
-    return MineResult.of(res)
+    out = MineResult.of(res)
+    from bgetune.tools.history import add_skipped_negatives  # impression-log negatives survive re-mining
+
+    added = add_skipped_negatives(ctx.ws, base_model=ctx.ws.get_setting("base_model"))
+    if added:
+        out.detail["skipped_negatives"] = added
+        out.negatives += added
+    return out
 
 
 @dataclass(kw_only=True)
@@ -1023,7 +1030,7 @@ def _score(ctx: Context, o: ScoreOptions) -> ScoreResult:
 
 @dataclass(kw_only=True)
 class ExportOptions:
-    out: str | None = setting(None, help="Folder to write (default: inside the workspace).")
+    out_dir: str | None = setting(None, help="Folder to write (default: inside the workspace).", flag="--out")
     run_id: str | None = setting(None, help="Training run id (default: the latest finished).", flag="--run")
     ship_anyway: bool = setting(
         False,
@@ -1038,7 +1045,7 @@ def _export(ctx: Context, o: ExportOptions) -> ExportResult:
     from bgetune.agent.registry import user_path
     from bgetune.tools.export import ExportError, export_model
 
-    out = user_path(ctx, o.out, "write to") if (o.out and ctx.files is not None) else o.out
+    out = user_path(ctx, o.out_dir, "write to") if (o.out_dir and ctx.files is not None) else o.out_dir
     try:
         res = ExportResult.of(export_model(ctx.ws, run_id=o.run_id, out_dir=out, ship_anyway=o.ship_anyway))
     except ExportError as exc:
