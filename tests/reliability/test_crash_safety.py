@@ -150,6 +150,7 @@ def test_sigkill_during_offline_generation(crash_ws, _template, tmp_path):
     assert pair_keys(crash_ws) == pair_keys(ref)
 
 
+PAID = "SELECT count(*) FROM llm_cache WHERE model <> 'offline'"
 GEN_LLM = """
 from bgetune.tools.qa_generation import generate_pairs
 s = Settings(workspace=ws.root, llm_base_url=os.environ["LLM_URL"], llm_model="fault-model", llm_concurrency=2,
@@ -159,16 +160,17 @@ print(json.dumps(generate_pairs(ws, s, mode="llm", progress=progress)))
 
 
 def test_sigkill_during_llm_generation_repeats_no_paid_call(crash_ws, tmp_path):
+    # paid answers only: the offline generator keeps its own memo rows (model 'offline') in the same table
     before = decisions(crash_ws)
     db = crash_ws / DB_NAME
     with FaultServer(default=ok(delay=0.25), lifetime=240) as srv:
         proc, _ = _run_child(GEN_LLM, crash_ws, tmp_path, LLM_URL=srv.base_url)
-        wait_for(lambda: count(db, "SELECT count(*) FROM llm_cache") >= 6, 120, proc, "6 answered chunks")
+        wait_for(lambda: count(db, PAID) >= 6, 120, proc, "6 answered chunks")
         sigkill(proc)
         _after_kill(crash_ws, before)
-        cached = count(db, "SELECT count(*) FROM llm_cache")
+        cached = count(db, PAID)
         # an answer is stored with its pairs in one transaction: no paid answer without its pairs
-        assert count(db, "SELECT count(*) FROM llm_cache WHERE key NOT IN (SELECT gen_key FROM pairs)") == 0
+        assert count(db, PAID + " AND key NOT IN (SELECT gen_key FROM pairs)") == 0
         calls_before = len(srv.requests)
         assert calls_before >= cached
 
@@ -179,7 +181,7 @@ def test_sigkill_during_llm_generation_repeats_no_paid_call(crash_ws, tmp_path):
         assert out["chunks_cached"] == cached and out["chunks_failed"] == 0, out
         assert len(srv.requests) - calls_before == N_CHUNKS - cached, "a finished chunk was paid for twice"
     _after_kill(crash_ws, before)
-    assert count(db, "SELECT count(*) FROM llm_cache") == N_CHUNKS
+    assert count(db, PAID) == N_CHUNKS
     per_chunk = count(
         db, "SELECT max(n) FROM (SELECT count(*) n FROM pairs WHERE source LIKE 'llm:%' GROUP BY chunk_id)"
     )
