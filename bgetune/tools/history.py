@@ -837,7 +837,7 @@ class HistoryPreview:
             if self.unmapped:
                 lines.append("未使用的列：" + "，".join(self.unmapped))
             lines += [f"· {p}" for p in self.plan] + [f"注意：{w}" for w in self.warnings]
-            lines.append("确认列的对应关系后即可导入（或指定列名，例如 --title-col）。")
+            lines.append("\n确认列的对应关系后说“确认”即可导入（或指定列名，例如 --title-col）。")
             return "\n".join(lines)
         cols = ", ".join(f"{k} <- {v!r}" for k, v in self.columns.items())
         lines = [
@@ -847,8 +847,8 @@ class HistoryPreview:
             lines.append("Not used: " + ", ".join(self.unmapped))
         lines += [f"- {p}" for p in self.plan] + [f"warning: {w}" for w in self.warnings]
         for s in self.sample[:3]:
-            lines.append("  e.g. " + "; ".join(f"{k}={str(v)[:40]!r}" for k, v in s.items()))
-        lines.append("Confirm the mapping to import (or name a column, e.g. --title-col).")
+            lines.append("- e.g. " + "; ".join(f"{k}={str(v)[:40]!r}" for k, v in s.items()))
+        lines.append('\nSay "yes" to import with this mapping (or name a column, e.g. --title-col).')
         return "\n".join(lines)
 
 
