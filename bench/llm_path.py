@@ -252,8 +252,11 @@ def cmd_eval(args: argparse.Namespace) -> None:
             mine = mine_negatives(ws, base_model="bundled")
             cfg = TrainConfig(base_model="bundled")
             tr = train(ws, cfg)
+            # the generator's effect is the trained model's: when the ship decision keeps the base, score the best
+            # tuned candidate it set aside (model-best-tuned), and record the decision next to it
+            scored_dir = tr.get("best_tuned_dir") or tr["model_dir"]
             g = evaluate_golden(
-                tr["model_dir"],
+                scored_dir,
                 DEBIAN / f"corpus.{lang}.jsonl",
                 DEBIAN / f"golden.{lang}.jsonl",
                 base="bundled",
@@ -275,7 +278,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
                 "filter": {k: filt.get(k) for k in ("by_reason",)},
                 "split": split,
                 "mine": {k: mine.get(k) for k in ("negatives", "pairs")},
-                "train": {k: tr.get(k) for k in ("steps", "epochs", "best_epoch", "model_dir")},
+                "train": {k: tr.get(k) for k in ("steps", "epochs", "best_epoch", "model_dir", "shipped")},
+                "scored_model": scored_dir,
                 "train_config": dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else None,
                 "real_questions": {
                     "queries": g["queries"],
@@ -305,6 +309,30 @@ LABELS = {
     "llm-v3-judge": "local LLM, prompt v3 + judge (keep >= 7)",
     "llm-v3-judge-aug": "local LLM, prompt v3 + judge + paraphrases",
 }
+
+
+def cmd_rescore(args: argparse.Namespace) -> None:
+    """Score the best tuned candidate of finished eval runs whose ship decision kept the base (older results)."""
+    from bgetune.tools.evaluation import evaluate_golden
+
+    for lang in args.lang:
+        for v in args.variants:
+            f = WORK / lang / f"result-{v}.json"
+            if not f.exists():
+                continue
+            r = json.loads(f.read_text())
+            best = Path(r["train"]["model_dir"]).parent / "model-best-tuned"
+            if r.get("scored_model") or not best.exists():
+                continue
+            g = evaluate_golden(
+                best, DEBIAN / f"corpus.{lang}.jsonl", DEBIAN / f"golden.{lang}.jsonl", base="bundled"
+            )
+            r["shipped_model_real_questions"] = {k: r["real_questions"][k] for k in ("metrics", "ci")}
+            r["real_questions"].update({"queries": g["queries"], "metrics": g["metrics"], "ci": g["ci"]})
+            r["scored_model"] = str(best)
+            f.write_text(json.dumps(r, indent=2, ensure_ascii=False, default=str))
+            ci = g["ci"]
+            log(f"{lang} {v} best tuned: gain {ci['diff']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}]")
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -343,7 +371,7 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("stage", choices=["generate", "judge", "augment", "eval", "report"])
+    ap.add_argument("stage", choices=["generate", "judge", "augment", "eval", "rescore", "report"])
     ap.add_argument("--lang", nargs="+", default=["en"], choices=["en", "zh"])
     ap.add_argument("--base-url", default="http://127.0.0.1:8088/v1")
     ap.add_argument("--model", default="qwen2.5-0.5b-instruct")
@@ -358,6 +386,7 @@ def main() -> None:
     ap.add_argument("--before-rev", default="d4be7d9", help="git revision of the offline generator before")
     args = ap.parse_args()
     {
+        "rescore": cmd_rescore,
         "report": cmd_report,
         "eval": cmd_eval,
         "generate": cmd_generate,
