@@ -780,6 +780,12 @@ class MineOptions:
     reranker: str | None = setting(
         None, help="Cross-encoder folder that checks candidates.", workspace=True, say=("reranker",)
     )
+    recover: bool = setting(
+        False,
+        help="With a reranker: a top-k candidate it scores as an answer becomes an extra positive, never a negative.",
+        workspace=True,
+        say=("recover positives", "positive recovery"),
+    )
 
 
 def _mine(ctx: Context, o: MineOptions) -> MineResult:
@@ -795,6 +801,7 @@ def _mine(ctx: Context, o: MineOptions) -> MineResult:
             num_negatives=o.num_negatives,
             relative_margin=o.relative_margin,
             reranker=o.reranker,
+            recover=o.recover,
             progress=ctx.progress,
         )
     except ValueError as exc:

@@ -89,9 +89,10 @@ def test_cli_workspace_commands(eval_ws, tuned_dir):
     dg = runner.invoke(
         app, ["diagnose", q["query"], "--expected-id", q["chunk_id"], "--model", tuned_dir, *w]
     )
-    assert dg.exit_code == 0 and "verdict:" in dg.output and "next step:" in dg.output
+    # the diagnosis: a ranked table, the verdict, and numbered one-step fixes
+    assert dg.exit_code == 0 and "| 1 |" in dg.output and "bgetune fix" in dg.output, dg.output[-800:]
     both = runner.invoke(app, ["diagnose", "x", "--expected", "a", "--expected-id", "b", *w])
-    assert both.exit_code == 1 and "not both" in both.output
+    assert both.exit_code == 2 and "one way" in both.output  # a user error: exit 2 with the reason
 
 
 def test_merge_weights_interpolates(st_model, _session_model):
