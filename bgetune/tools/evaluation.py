@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bgetune.workspace import TRAINABLE as TRAINABLE_SQL
+from bgetune.workspace import TRAINABLE
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -27,7 +27,6 @@ Progress = Callable[[int, int, str], None]
 
 METRIC_NAMES = ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "recall@10", "recall@100", "map@100")
 HEADLINE = ("ndcg@10", "mrr@10", "recall@10", "hit@1")
-TRAINABLE = ("approved", "edited")
 
 
 class EvaluationError(RuntimeError):
@@ -213,7 +212,7 @@ def latest_tuned_dir(ws: Workspace) -> str | None:
 def workspace_queryset(ws: Workspace, split: str = "test") -> QuerySet:
     """Held-out pairs of ``split`` (approved or edited) against every chunk in the workspace."""
     rows = ws.query(
-        f"SELECT id, query, chunk_id FROM pairs WHERE split=? AND {TRAINABLE_SQL} "
+        f"SELECT id, query, chunk_id FROM pairs WHERE split=? AND {TRAINABLE} "
         "AND chunk_id IS NOT NULL ORDER BY id",
         (split,),
     )

@@ -41,7 +41,7 @@ import numpy as np
 from bgetune.capabilities import Capability, Context, Prereq, setting
 from bgetune.errors import BgetuneError
 from bgetune.text import detect_language, normalize_for_match, normalize_ws
-from bgetune.workspace import Workspace, now_iso
+from bgetune.workspace import TRAINABLE, Workspace, now_iso
 
 Progress = Callable[[int, int, str], None]
 
@@ -1330,7 +1330,7 @@ def add_skipped_negatives(ws: Workspace, *, base_model: Any = None, relative_mar
     rows = [
         r
         for r in ws.query(
-            "SELECT p.id, p.query, p.chunk_id, p.scores FROM pairs p WHERE p.status IN ('approved','edited') "
+            f"SELECT p.id, p.query, p.chunk_id, p.scores FROM pairs p WHERE p.{TRAINABLE} "
             "AND p.chunk_id IS NOT NULL AND p.scores LIKE '%skipped_ids%'"
         )
     ]

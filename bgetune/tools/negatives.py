@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from bgetune.workspace import Workspace, now_iso
+from bgetune.workspace import TRAINABLE, Workspace, now_iso
 
 if TYPE_CHECKING:
     from bgetune.models import ResolvedModel
 
 Progress = Callable[[int, int, str], None]
 
-TRAINABLE = ("approved", "edited")
 ANN_THRESHOLD = 200_000  # chunks; past this an HNSW index replaces the exact flat one
 DUP_EMB_COSINE = 0.98
 DUP_TEXT_RATIO = 90.0
@@ -50,7 +49,7 @@ def trainable_pairs(ws: Workspace, splits: tuple[str, ...] = ("train", "val")) -
     """Trainable pairs of the given splits with their positive chunk ids (own chunk + pair_positives)."""
     marks = ",".join("?" * len(splits))
     rows = ws.query(
-        f"SELECT id, chunk_id, query, passage, split FROM pairs WHERE status IN ('approved','edited') "
+        f"SELECT id, chunk_id, query, passage, split FROM pairs WHERE {TRAINABLE} "
         f"AND split IN ({marks}) ORDER BY id",
         splits,
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from bgetune.config import Settings
 from bgetune.text import corpus_language
-from bgetune.workspace import Workspace, atomic_write_text
+from bgetune.workspace import TRAINABLE, Workspace, atomic_write_text
 
 
 class ImportError_(ValueError):
@@ -88,7 +88,7 @@ def export_training_jsonl(
     Positives are the pair's chunk (plus extra positives), else its passage; negatives are the mined ones, or
     random other chunks when none were mined (FlagEmbedding needs a non-empty ``neg``). Pairs with graded labels
     also get ``pos_scores`` / ``neg_scores``."""
-    where = "p.status IN ('approved','edited')"
+    where = f"p.{TRAINABLE}"
     params: list[Any] = []
     if split not in (None, "all"):
         if split not in ("train", "val", "test"):

@@ -10,7 +10,7 @@ from typing import Any
 
 from bgetune.text import normalize_for_match
 from bgetune.tools.filtering import _norm_query, near_duplicates
-from bgetune.workspace import Workspace, now_iso
+from bgetune.workspace import KEPT, Workspace, now_iso
 
 SPLITS = ("train", "val", "test")
 
@@ -40,7 +40,7 @@ def make_split(
         dict(r)
         for r in ws.query(
             "SELECT p.id, p.chunk_id, p.query, p.passage, p.kind, p.status, c.document_id, c.heading, c.ord "
-            "FROM pairs p LEFT JOIN chunks c ON c.id=p.chunk_id WHERE p.status IN ('proposed','approved','edited') "
+            f"FROM pairs p LEFT JOIN chunks c ON c.id=p.chunk_id WHERE p.{KEPT} "
             "ORDER BY p.id"
         )
     ]

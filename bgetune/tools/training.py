@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from bgetune.tools.negatives import resolve_for_workspace, trainable_pairs
-from bgetune.workspace import Workspace, atomic_write_json
+from bgetune.workspace import TRAINABLE, Workspace, atomic_write_json
 
 Progress = Callable[[int, int, str], None]
 
@@ -176,9 +176,7 @@ def load_data(ws: Workspace, model: Any, cfg: TrainConfig, query_prompt: str) ->
         Example(p["id"], q_ids[i], pos, n, positives, normalize_for_match(p["query"]))
         for i, (p, pos, n, positives) in enumerate(raw)
     ]
-    n_val = int(
-        ws.scalar("SELECT count(*) FROM pairs WHERE status IN ('approved','edited') AND split='val'") or 0
-    )
+    n_val = int(ws.scalar(f"SELECT count(*) FROM pairs WHERE {TRAINABLE} AND split='val'") or 0)
     return Data(_repeat_by_weight(ws, examples), p_ids, mq, mp, n_val)
 
 

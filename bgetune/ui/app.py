@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from bgetune.workspace import TRAINABLE
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
@@ -450,7 +452,7 @@ class Controller:
     def export_jsonl(self) -> str:
         from bgetune.tools.pairs_io import export_training_jsonl
 
-        if not self.ws.scalar("SELECT count(*) FROM pairs WHERE status IN ('approved','edited')"):
+        if not self.ws.scalar(f"SELECT count(*) FROM pairs WHERE {TRAINABLE}"):
             raise gr.Error("No approved pairs yet: approve pairs in the Dataset tab first.")
         path = self.ws.artifact_path("downloads", "train.jsonl")
         split = "train" if self.ws.scalar("SELECT count(*) FROM pairs WHERE split='train'") else "all"
