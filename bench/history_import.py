@@ -99,10 +99,10 @@ def main() -> None:
 
     from bgetune.capabilities import Context
     from bgetune.cli_common import TqdmProgress
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.history import HistoryOptions, import_history
     from bgetune.tools.ingest import ingest
-    from bgetune.workspace import Workspace
 
     if args.work.exists():
         shutil.rmtree(args.work)

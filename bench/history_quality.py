@@ -117,7 +117,7 @@ def run_stock(hist_rows: list[dict], out_dir: Path, seed: int) -> dict:
     from sentence_transformers.losses import MultipleNegativesRankingLoss
     from sentence_transformers.training_args import BatchSamplers
 
-    from bgetune.models import bundled_model_path
+    from bgetune.core.models import bundled_model_path
 
     model = SentenceTransformer(str(bundled_model_path()), device="cpu")
     ds = Dataset.from_dict(
@@ -148,7 +148,8 @@ def run_bgetune(
     hist_csv: Path, lang: str, work: Path, *, synthetic: bool, seed: int, epochs: int | None = None
 ) -> dict:
     from bgetune.capabilities import Context
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.filtering import filter_pairs
     from bgetune.tools.history import HistoryOptions, import_history
     from bgetune.tools.ingest import ingest
@@ -157,7 +158,6 @@ def run_bgetune(
     from bgetune.tools.review import approve_all
     from bgetune.tools.split import make_split
     from bgetune.tools.training import TrainConfig, train
-    from bgetune.workspace import Workspace
 
     if work.exists():
         shutil.rmtree(work)

@@ -35,7 +35,7 @@ def log(msg: str) -> None:
 
 
 def settings_for(args: argparse.Namespace, ws_dir: Path):  # noqa: ANN201
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
 
     return Settings(
         workspace=ws_dir,
@@ -49,8 +49,8 @@ def settings_for(args: argparse.Namespace, ws_dir: Path):  # noqa: ANN201
 
 
 def gen_workspace(lang: str, args: argparse.Namespace):  # noqa: ANN201
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.ingest import ingest
-    from bgetune.workspace import Workspace
 
     ws_dir = WORK / lang / "ws"
     ws = Workspace(ws_dir)
@@ -163,10 +163,10 @@ def build_variant(variant: str, lang: str, args: argparse.Namespace):  # noqa: A
     """A fresh workspace holding exactly the variant's proposed pairs."""
     import shutil
 
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools import qa_generation
     from bgetune.tools.ingest import ingest
-    from bgetune.workspace import Workspace
 
     ws_dir = WORK / lang / f"eval-{variant}"
     if ws_dir.exists():
@@ -208,7 +208,7 @@ def build_variant(variant: str, lang: str, args: argparse.Namespace):  # noqa: A
     _copy_db(WORK / lang / "ws", ws_dir)
     ws = Workspace(ws_dir)
     examples = qa_generation._example_queries()
-    from bgetune.text import normalize_for_match
+    from bgetune.core.text import normalize_for_match
 
     with ws.tx() as c:
         for r in c.execute("SELECT id, query FROM pairs").fetchall():
@@ -232,7 +232,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(REPO / "bench"))
     from quality import golden_overlap  # type: ignore[import-not-found]
 
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
     from bgetune.tools.evaluation import evaluate_golden
     from bgetune.tools.filtering import filter_pairs
     from bgetune.tools.negatives import mine_negatives

@@ -112,11 +112,11 @@ def run_decision(
     from typer.testing import CliRunner
 
     from bgetune.commands import golden as golden_cmd
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.pipeline import run_pipeline
     from bgetune.tools.ingest import ingest
     from bgetune.tools.training import TrainConfig
-    from bgetune.workspace import Workspace
 
     ws_dir = work / f"decision-{lang}"
     corpus = DEBIAN / f"corpus.{lang}.jsonl"
@@ -184,8 +184,8 @@ def _report_decision(
 ) -> dict:
     """The decision's evidence and choice, and base vs shipped on the report half. ``res`` None: a finished
     training run in ``ws_dir`` is reported (a pipeline that died after training, re-run with --reuse)."""
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.evaluation import evaluate_golden
-    from bgetune.workspace import Workspace
 
     report_file = work / f"report-half-{lang}.jsonl"
     report_file.write_text(
@@ -299,7 +299,7 @@ def golden_overlap(ws_dir: Path, golden: Path) -> dict:
     cross-references): by split, so a reader can see none was trained on."""
     import re
 
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     def norm(s: str) -> str:
         return re.sub(r"[\W_]+", "", s.lower())

@@ -48,7 +48,7 @@ def log(msg: str) -> None:
 
 def train_prompt_model(work: Path) -> Path:
     """The Debian FAQ en pipeline with the BGE en query instruction as the training query prompt (cached)."""
-    from bgetune.models import BGE_EN_INSTRUCTION, FAMILIES, Family
+    from bgetune.core.models import BGE_EN_INSTRUCTION, FAMILIES, Family
     from bgetune.pipeline import run_pipeline
     from bgetune.tools.training import TrainConfig
 
@@ -148,7 +148,7 @@ def backends(model_dir: Path, qs) -> dict:
 
 def prompt_loss(model_dir: Path, qs) -> dict:
     """nDCG@10 on the real questions: queries with the prompt, without it, and everything with it."""
-    from bgetune.models import bundled_model_path
+    from bgetune.core.models import bundled_model_path
     from bgetune.tools.evaluation import paired_bootstrap
     from bgetune.tools.serve import TorchEncoder
 

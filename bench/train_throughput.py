@@ -45,11 +45,11 @@ def faq_pairs() -> list[tuple[str, str]]:
 
 def sample_pairs(limit: int = 600, seed: int = 0) -> list[tuple[str, str]]:
     """Pairs as bgetune trains on them: offline-generated queries on the chunks of the shipped samples."""
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.ingest import ingest
     from bgetune.tools.qa_generation import generate_pairs
     from bgetune.tools.review import list_pairs
-    from bgetune.workspace import Workspace
 
     root = Path(tempfile.mkdtemp()) / "ws"
     ws = Workspace(root)
@@ -155,7 +155,7 @@ def run_ours(
     import numpy as np
     import torch
 
-    from bgetune.models import load_model, resolve_base_model
+    from bgetune.core.models import load_model, resolve_base_model
     from bgetune.tools.training import (
         Data,
         Example,
@@ -243,7 +243,7 @@ def main() -> None:
     a = ap.parse_args()
     import torch
 
-    from bgetune.models import bundled_model_path
+    from bgetune.core.models import bundled_model_path
 
     cuda = a.device.startswith("cuda")
     batch = a.batch or (128 if cuda else 32)

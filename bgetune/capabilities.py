@@ -34,11 +34,11 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from bgetune.errors import BgetuneError
+from bgetune.core.errors import BgetuneError
 
 if TYPE_CHECKING:
-    from bgetune.config import Settings
-    from bgetune.workspace import Workspace
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
 
 Cost = Literal["free", "cpu-minutes", "gpu", "paid-llm"]
 GATED_COSTS: frozenset[str] = frozenset({"gpu", "paid-llm"})

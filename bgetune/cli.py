@@ -46,9 +46,9 @@ def ingest(
     as_json: bool = JsonOpt,
 ) -> None:
     """Load and chunk documents into the workspace. Unchanged files are skipped; bad files are listed."""
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.ingest import ingest as run_ingest
-    from bgetune.workspace import Workspace
 
     settings = Settings(
         workspace=workspace, base_model=base_model, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap
@@ -146,9 +146,9 @@ def load_env_file(path: Path | None = None) -> Path | None:
 
 
 def main() -> None:
-    from bgetune.errors import BgetuneError
-    from bgetune.models import ModelError
-    from bgetune.workspace import WorkspaceError
+    from bgetune.core.errors import BgetuneError
+    from bgetune.core.models import ModelError
+    from bgetune.core.workspace import WorkspaceError
 
     load_env_file()
     try:

@@ -19,8 +19,8 @@ JsonOpt = typer.Option(False, "--json", help="Print one JSON object instead of t
 
 
 def open_workspace(workspace: Path | None, *, create: bool = True):
-    from bgetune.config import Settings
-    from bgetune.workspace import Workspace
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
 
     settings = Settings(workspace=workspace)
     return Workspace(settings.workspace, create=create), settings

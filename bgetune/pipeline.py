@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bgetune.core.workspace import KEPT, TRAINABLE
 from bgetune.stages import PIPELINE_STAGES
-from bgetune.workspace import KEPT, TRAINABLE
 
 Progress = Callable[[int, int, str], None]
 
@@ -41,9 +41,9 @@ def run_pipeline(
     ``confirm_cost(estimate)``: asked before paid LLM generation (calls, tokens, money); without it, or when it
     says no, nothing is spent and PipelineError says how to approve.
     Returns the `bgetune run --json` object."""
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.ingest import ingest
-    from bgetune.workspace import Workspace
 
     say = log or (lambda _m: None)
     settings = Settings(workspace=Path(workspace), base_model=base_model, llm_base_url=llm_base_url)
@@ -150,7 +150,7 @@ def run_pipeline(
     model_dir = ex.get("model_dir") or tr["model_dir"]
     cal_file = Path(model_dir) / "calibration.json"
     if not cal_file.exists():  # the exporter copies it; make sure the user's folder has it
-        from bgetune.workspace import atomic_write_json
+        from bgetune.core.workspace import atomic_write_json
 
         atomic_write_json(
             cal_file, {k: v for k, v in cal.items() if k not in ("path", "model_copy", "plots")}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bgetune.capabilities import Capability, Context, Prereq, setting
-from bgetune.errors import BgetuneError
+from bgetune.core.errors import BgetuneError
 
 
 def say(lang: str, en: str, zh: str) -> str:
@@ -1156,7 +1156,7 @@ def _set_setting(ctx: Context, o: SetSettingOptions) -> SettingResult:
     value = coerce(f, o.value.strip() if isinstance(o.value, str) else o.value)
     note = None
     if o.name == "base_model" and value:
-        from bgetune.models import resolve_base_model
+        from bgetune.core.models import resolve_base_model
 
         try:
             note = resolve_base_model(value).note
@@ -1382,8 +1382,8 @@ class BaseModelInfo(Result):
 
 
 def _base_model_info(ctx: Context, o: None) -> BaseModelInfo:
-    from bgetune.models import resolve_base_model
-    from bgetune.text import corpus_language
+    from bgetune.core.models import resolve_base_model
+    from bgetune.core.text import corpus_language
 
     asked = ctx.ws.get_setting("base_model") or ctx.settings.base_model
     language = corpus_language(ctx.ws.stats()["chunk_languages"])

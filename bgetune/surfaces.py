@@ -18,7 +18,7 @@ import typer
 from pydantic import Field, create_model
 
 from bgetune.capabilities import Capability, Context, default_of, settings_of, table
-from bgetune.errors import BgetuneError
+from bgetune.core.errors import BgetuneError
 
 # ---------------------------------------------------------------------------------------------- results
 
@@ -215,7 +215,7 @@ def make_command(cap: Capability) -> Any:
         llm = {k: kw.pop(k) for k in ("llm_base_url", "llm_model") if k in kw}
         ws, settings = open_workspace(kw.pop("workspace", None))
         if any(llm.values()):
-            from bgetune.config import Settings
+            from bgetune.core.config import Settings
 
             settings = Settings(workspace=ws.root, **{k: v for k, v in llm.items() if v})
         try:

@@ -33,14 +33,14 @@ def _isolated_env(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def bundled_path() -> str:
-    from bgetune.models import bundled_model_path
+    from bgetune.core.models import bundled_model_path
 
     return bundled_model_path()
 
 
 @pytest.fixture(scope="session")
 def _session_model(bundled_path):
-    from bgetune.models import load_model, resolve_base_model
+    from bgetune.core.models import load_model, resolve_base_model
 
     return load_model(resolve_base_model("bundled"), device="cpu")
 
@@ -53,7 +53,7 @@ def st_model(_session_model):
 
 @pytest.fixture
 def workspace(tmp_path):
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     return Workspace(tmp_path / "ws")
 
@@ -61,9 +61,9 @@ def workspace(tmp_path):
 @pytest.fixture(scope="session")
 def _ingested_samples(tmp_path_factory):
     """A workspace with a real English PDF and a real Chinese law (Markdown) ingested, built once."""
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.ingest import ingest
-    from bgetune.workspace import Workspace
 
     root = tmp_path_factory.mktemp("samples-ws")
     ws = Workspace(root / "ws")
@@ -80,7 +80,7 @@ def _ingested_samples(tmp_path_factory):
 @pytest.fixture
 def sample_ws(_ingested_samples, tmp_path):
     """A private copy of the ingested-samples workspace."""
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     dst = tmp_path / "sample-ws"
     shutil.copytree(_ingested_samples, dst)

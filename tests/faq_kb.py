@@ -19,9 +19,9 @@ def faq_rows(lang: str, n: int) -> tuple[list[dict], list[dict]]:
 
 def faq_workspace(root: Path, lang: str = "en", n: int = 40):
     """A workspace holding the first ``n`` FAQ sections (one chunk each, ext_id = the section id)."""
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.ingest import ingest
-    from bgetune.workspace import Workspace
 
     corpus, _ = faq_rows(lang, n)
     kb = root / f"faq-{lang}.jsonl"

@@ -41,9 +41,9 @@ def chunks_for(lang: str) -> list[dict]:
     cache = WORK / f"chunks-{lang}.jsonl"
     if cache.exists():
         return [json.loads(line) for line in cache.read_text(encoding="utf-8").splitlines()]
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.ingest import ingest
-    from bgetune.workspace import Workspace
 
     ws = Workspace(WORK / f"ws-{lang}")
     ingest(ws, DOCS[lang], settings=Settings(workspace=ws.root), base_model="bundled")

@@ -31,8 +31,8 @@ from bgetune.agent.prompts import system_prompt
 from bgetune.agent.registry import REGISTRY, ToolContext, ToolError, compact, stage_snapshot, tool_schemas
 from bgetune.agent.review import APPROVE, approved_args, decide, prepare_approval, reject_reply
 from bgetune.agent.state import AgentState
-from bgetune.config import Settings, redact
-from bgetune.errors import BgetuneError
+from bgetune.core.config import Settings, redact
+from bgetune.core.errors import BgetuneError
 from bgetune.surfaces import result_data, result_text
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def build_graph(checkpointer: Any = None, model: Any = None, settings: Settings 
     workspaces: dict[str, Any] = {}
 
     def open_ws(state: AgentState) -> Any:
-        from bgetune.workspace import Workspace
+        from bgetune.core.workspace import Workspace
 
         path = str(Path(state.get("workspace") or settings.workspace).expanduser().resolve())
         if path not in workspaces:

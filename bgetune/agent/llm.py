@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.runnables import Runnable
 
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
 
 _FENCED = re.compile(r"```(?:json|JSON|tool_call|javascript)?\s*\n?(.*?)```", re.S)
 _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)

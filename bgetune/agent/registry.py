@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bgetune.capabilities import GATED_COSTS, Capability, Context, SettingError
-from bgetune.errors import BgetuneError
+from bgetune.core.errors import BgetuneError
 
 if TYPE_CHECKING:
-    from bgetune.config import Settings
-    from bgetune.workspace import Workspace
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
 
 Cost = Literal["free", "cpu-minutes", "gpu", "paid-llm"]
 Progress = Callable[[int, int, str], None]

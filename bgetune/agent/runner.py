@@ -25,7 +25,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.types import Command
 
-from bgetune.config import Settings, redact
+from bgetune.core.config import Settings, redact
 
 CHAT_DB = "chat.sqlite"
 
@@ -147,7 +147,7 @@ class AgentSession:
     def stages(self) -> dict[str, Any]:
         """What each pipeline stage holds now."""
         from bgetune.agent.registry import stage_snapshot
-        from bgetune.workspace import Workspace
+        from bgetune.core.workspace import Workspace
 
         return stage_snapshot(Workspace(self.workspace))
 

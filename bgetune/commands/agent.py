@@ -200,7 +200,7 @@ def register(app: typer.Typer) -> None:
         port: int | None = typer.Option(None, "--port", help="UI: port (default: Gradio's)."),
     ) -> None:
         """Talk to the assistant: it runs the pipeline and asks before anything costly (GPU or paid LLM)."""
-        from bgetune.config import Settings
+        from bgetune.core.config import Settings
 
         settings = Settings(workspace=workspace, llm_base_url=llm_base_url, llm_model=llm_model)
         if not cli:

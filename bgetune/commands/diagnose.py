@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt,
     ) -> None:
         """Why does this query miss? Both models' results, the expected answer's rank, the cause and the fixes."""
-        from bgetune.errors import BgetuneError
+        from bgetune.core.errors import BgetuneError
         from bgetune.tools.diagnosis import diagnose, diagnose_golden
         from bgetune.tools.evaluation import EvaluationError
 
@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt,
     ) -> None:
         """Turn a diagnosed miss into a fix: a training pair, a golden question, a relabel, a threshold, ..."""
-        from bgetune.errors import BgetuneError
+        from bgetune.core.errors import BgetuneError
         from bgetune.tools.diagnosis import apply_fix
 
         ws, _ = open_workspace(workspace, create=False)

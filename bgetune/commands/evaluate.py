@@ -33,8 +33,8 @@ def _ws_if_any(workspace: Path | None):
     """The workspace when one was named (must exist) or the default one exists; else None."""
     if workspace:
         return open_workspace(workspace, create=False)[0]
-    from bgetune.config import Settings
-    from bgetune.workspace import DB_NAME
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import DB_NAME
 
     default = Settings().workspace
     if default and (Path(default) / DB_NAME).exists():

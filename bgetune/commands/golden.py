@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Add real questions to the golden set (then label them with `bgetune golden label`)."""
         from bgetune.capabilities import Context
-        from bgetune.errors import BgetuneError
+        from bgetune.core.errors import BgetuneError
         from bgetune.tools.golden import GoldenAddOptions, golden_add
 
         ws, settings = open_workspace(workspace)
@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt,
     ) -> None:
         """Label golden questions: shows each unlabeled question's candidates and reads "1 3", "none" or "skip"."""
-        from bgetune.errors import BgetuneError
+        from bgetune.core.errors import BgetuneError
         from bgetune.tools import golden as g
 
         ws, _ = open_workspace(workspace, create=False)
@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt,
     ) -> None:
         """List the golden questions with their status and labeled passages."""
-        from bgetune.errors import BgetuneError
+        from bgetune.core.errors import BgetuneError
         from bgetune.tools import golden as g
 
         ws, _ = open_workspace(workspace, create=False)
@@ -111,7 +111,7 @@ def register(app: typer.Typer) -> None:
         workspace: Path | None = WorkspaceOpt,
     ) -> None:
         """Reword a golden question (its labels stay)."""
-        from bgetune.errors import BgetuneError
+        from bgetune.core.errors import BgetuneError
         from bgetune.tools import golden as g
 
         ws, _ = open_workspace(workspace, create=False)
@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
         workspace: Path | None = WorkspaceOpt,
     ) -> None:
         """Remove a golden question."""
-        from bgetune.errors import BgetuneError
+        from bgetune.core.errors import BgetuneError
         from bgetune.tools import golden as g
 
         ws, _ = open_workspace(workspace, create=False)
@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt,
     ) -> None:
         """Score the tuned model against the base on the golden questions, with a 95% CI of the gain."""
-        from bgetune.errors import BgetuneError
+        from bgetune.core.errors import BgetuneError
         from bgetune.tools.golden import evaluate_golden_ws
 
         ws, _ = open_workspace(workspace, create=False)

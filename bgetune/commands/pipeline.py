@@ -33,8 +33,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt,
     ) -> None:
         """The whole pipeline without questions: ingest, generate, filter, train, evaluate, calibrate, export."""
-        from bgetune.config import Settings
-        from bgetune.models import ModelError
+        from bgetune.core.config import Settings
+        from bgetune.core.models import ModelError
         from bgetune.pipeline import PipelineError, run_pipeline
         from bgetune.tools.evaluation import EvaluationError
 

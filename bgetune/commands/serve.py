@@ -14,9 +14,9 @@ from bgetune.cli_common import WorkspaceOpt, fail, open_workspace
 def _model_folder(model_dir: Path | None, workspace: Path | None) -> Path:
     if model_dir:
         return model_dir
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import DB_NAME
     from bgetune.tools.serve import default_model_dir
-    from bgetune.workspace import DB_NAME
 
     root = Settings(workspace=workspace).workspace
     if not (Path(root) / DB_NAME).exists():

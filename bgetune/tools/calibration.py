@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bgetune.core.workspace import TRAINABLE
 from bgetune.tools.evaluation import (
     EvaluationError,
     Progress,
@@ -23,10 +24,9 @@ from bgetune.tools.evaluation import (
     load_eval_model,
     resolve_workspace_base,
 )
-from bgetune.workspace import TRAINABLE
 
 if TYPE_CHECKING:
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
 FIXED_CUT = 0.8  # the folk-wisdom threshold (FlagEmbedding FAQ: "0.8-0.9") we compare against
 CALIBRATION_FILE = "calibration.json"
@@ -252,7 +252,7 @@ def _score(
     progress: Progress | None = None,
     label: str = "",
 ) -> dict[str, Any]:
-    from bgetune.models import corpus_embeddings, encode, model_fingerprint
+    from bgetune.core.models import corpus_embeddings, encode, model_fingerprint
 
     model, resolved = model_res
     pre = f"{label}: " if label else ""
@@ -291,8 +291,8 @@ def calibrate(
     """Calibrate base (before) and tuned (after) on held-out pairs; write artifacts/calibration.json (and
     <model_dir>/calibration.json when a folder is given). Top-level keys describe the tuned model when there
     is one, else the base."""
-    from bgetune.models import load_model
-    from bgetune.workspace import atomic_write_json, now_iso
+    from bgetune.core.models import load_model
+    from bgetune.core.workspace import atomic_write_json, now_iso
 
     ex = heldout_examples(ws, random_per_query=random_per_query, hard_per_query=hard_per_query, seed=seed)
     tuned = model_dir or latest_tuned_dir(ws)
@@ -441,7 +441,7 @@ def score_pair(
 ) -> dict[str, Any]:
     """Raw cosine score of (query, passage), its calibrated probability and the decision at the threshold.
     Calibration comes from ``calibration`` or <model_dir>/calibration.json."""
-    from bgetune.models import encode
+    from bgetune.core.models import encode
 
     model, _ = load_eval_model(model_dir)
     q = encode(model, [query], kind="query")

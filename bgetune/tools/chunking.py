@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bgetune.text import detect_language, is_cjk_char
+from bgetune.core.text import detect_language, is_cjk_char
 
 if TYPE_CHECKING:
     from bgetune.tools.ingest import Block, ParsedDocument
@@ -88,7 +88,7 @@ class Chunker:
         with _IMPORT_LOCK:  # transformers' lazy first import is not thread-safe (two chat sessions at once)
             from transformers import AutoTokenizer
 
-        from bgetune.models import resolve_base_model
+        from bgetune.core.models import resolve_base_model
 
         resolved = resolve_base_model(spec or "bundled", language=language)
         tok = AutoTokenizer.from_pretrained(resolved.path)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bgetune.errors import BgetuneError
+from bgetune.core.errors import BgetuneError
 
 Progress = Callable[[int, int, str], None]
 

@@ -32,14 +32,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bgetune.capabilities import Capability, Context, Prereq, setting
-from bgetune.errors import BgetuneError
+from bgetune.core.errors import BgetuneError
+from bgetune.core.workspace import Workspace, atomic_write_json
 from bgetune.tools.golden import MIN_GOLDEN, golden_counts, golden_queryset
-from bgetune.workspace import Workspace, atomic_write_json
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from bgetune.models import ResolvedModel
+    from bgetune.core.models import ResolvedModel
     from bgetune.tools.evaluation import QuerySet
 
 Progress = Callable[[int, int, str], None]
@@ -262,7 +262,7 @@ class CandidateScorer:
             for p in qs.positives:
                 keep.update(index[c] for c in p if c in index)
             if base is not None:
-                from bgetune.models import encode
+                from bgetune.core.models import encode
 
                 c_emb = encode(base, qs.corpus_texts, kind="passage")
                 q_emb = encode(base, qs.queries, kind="query")
@@ -451,7 +451,7 @@ def decide_after_training(
     resumed after the decision returns the stored one."""
     from sentence_transformers import SentenceTransformer
 
-    from bgetune.models import load_model
+    from bgetune.core.models import load_model
     from bgetune.tools.merge import merge_weights
 
     stored = run_dir / "decision.json"

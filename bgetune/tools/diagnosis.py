@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bgetune.capabilities import Capability, Context, Prereq, setting
-from bgetune.errors import BgetuneError
+from bgetune.core.errors import BgetuneError
+from bgetune.core.workspace import TRAINABLE
 from bgetune.tools.calibration import CALIBRATION_FILE, load_calibration, platt_probability
 from bgetune.tools.evaluation import EvaluationError
-from bgetune.workspace import TRAINABLE
 
 if TYPE_CHECKING:
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
 
 class DiagnosisError(BgetuneError, EvaluationError):
@@ -102,7 +102,7 @@ def _say(lang: str, en: str, zh: str) -> str:
 def _lang_of(query: str, lang: str | None) -> str:
     if lang in ("en", "zh"):
         return lang
-    from bgetune.text import detect_language
+    from bgetune.core.text import detect_language
 
     return "zh" if detect_language(query) in ("zh", "mixed") else "en"
 
@@ -152,7 +152,7 @@ def _mtime(path: str) -> float:
 
 def _load(resolved: Any) -> Any:
     """A loaded model, kept in memory across diagnoses (keyed by path, family rules and file times)."""
-    from bgetune.models import load_model
+    from bgetune.core.models import load_model
 
     key = (resolved.key, resolved.path, _mtime(resolved.path))
     with _CACHE_LOCK:
@@ -181,7 +181,7 @@ def _display_name(spec: str) -> str:
 
 def _cached_offline(model_id: str) -> bool:
     try:
-        from bgetune.models import _hub_cached_path
+        from bgetune.core.models import _hub_cached_path
 
         return _hub_cached_path(model_id) is not None
     except Exception:  # pragma: no cover - hub library quirks
@@ -796,7 +796,7 @@ def evidence_lines(f: Finding, lang: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------- expected answer
 def locate_expected(ws: Workspace, *, expected: str | None, expected_id: str | None) -> dict[str, Any]:
     """Chunk ids holding the expected passage, and whether it spans adjacent chunks."""
-    from bgetune.text import normalize_for_match
+    from bgetune.core.text import normalize_for_match
 
     chunks = ws.query("SELECT id, ext_id, document_id, ord, text FROM chunks ORDER BY document_id, ord")
     if expected_id:
@@ -899,8 +899,8 @@ class _Engine:
     """Models, corpus embeddings, calibration and training queries, loaded once for one or many diagnoses."""
 
     def __init__(self, ws: Workspace, model_dir: str | None = None) -> None:
-        from bgetune.models import corpus_embeddings, model_fingerprint
-        from bgetune.text import corpus_language
+        from bgetune.core.models import corpus_embeddings, model_fingerprint
+        from bgetune.core.text import corpus_language
         from bgetune.tools.evaluation import latest_tuned_dir, resolve_workspace_base
 
         if not ws.scalar("SELECT count(*) FROM chunks"):
@@ -936,7 +936,7 @@ class _Engine:
         user_thr = ws.get_setting("threshold")
         specs: list[tuple[str, str, Any, Any]] = [("base", base_res.spec, _load(base_res), base_res)]
         if tuned_dir:
-            from bgetune.models import resolve_base_model
+            from bgetune.core.models import resolve_base_model
 
             if not Path(tuned_dir).exists():
                 raise DiagnosisError(
@@ -968,13 +968,13 @@ class _Engine:
     # -------------------------------------------------------------- helpers
     def scores(self, queries: list[str]) -> list[np.ndarray]:
         """Per model: (n_queries, n_chunks) cosine scores."""
-        from bgetune.models import encode
+        from bgetune.core.models import encode
 
         return [encode(m.model, queries, kind="query") @ m.emb.T for m in self.models]
 
     def train_emb(self) -> np.ndarray:
         if self._train_emb is None:
-            from bgetune.models import encode
+            from bgetune.core.models import encode
 
             key = (str(id(self.main.model)), "\n".join(r["query"] for r in self.train))
             if key not in _TRAIN_CACHE:
@@ -1088,7 +1088,7 @@ class _Engine:
         top_k: int = 10,
         expected_text: str | None = None,
     ) -> Diagnosis:
-        from bgetune.text import detect_language
+        from bgetune.core.text import detect_language
 
         exp_ids = set(exp.chunk_ids) if exp else set()
         rankings: list[ModelRanking] = []
@@ -1196,7 +1196,7 @@ class _Engine:
                 continue
             cut = False
             if expected_text:
-                from bgetune.text import normalize_for_match
+                from bgetune.core.text import normalize_for_match
 
                 nt, ne = normalize_for_match(self.rows[c]["text"]), normalize_for_match(expected_text)
                 pos = nt.find(ne[:60]) if ne else -1
@@ -1279,7 +1279,7 @@ class _Engine:
         on_chunk = sum(1 for r in self.train if r["chunk_id"] in exp_ids)
         nearest: list[dict[str, Any]] = []
         if self.train:
-            from bgetune.models import encode
+            from bgetune.core.models import encode
 
             q_emb = encode(main_m.model, [query], kind="query")[0]
             sims = self.train_emb() @ q_emb
@@ -1330,7 +1330,7 @@ class _Engine:
 
     def _closest_terms(self, missing: list[str], candidates: set[str], n: int = 6) -> list[str]:
         """Words of the expected passage closest in meaning to the query's missing words (the model's view)."""
-        from bgetune.models import encode
+        from bgetune.core.models import encode
 
         cands = sorted(c for c in candidates if len(c) > 2 and not c.isdigit())[:120]
         if not missing or not cands:
@@ -1556,7 +1556,7 @@ def diagnose(
 
 def record_miss(ws: Workspace, d: Diagnosis) -> int:
     """Store a diagnosis in ``misses``: the latest open row of the same query is updated, else a row is added."""
-    from bgetune.workspace import now_iso
+    from bgetune.core.workspace import now_iso
 
     status = "not-a-miss" if d.cause == "not_a_miss" else "open"
     detail = json.dumps(d.as_dict(), ensure_ascii=False, default=str)
@@ -1790,7 +1790,7 @@ class FixResult:
 def _golden_add(ws: Workspace, query: str, chunk_ids: list[str], language: str) -> tuple[int, bool]:
     """Add a labeled golden question (through tools.golden when it is installed), or merge the answers into
     the existing one. Returns (golden id, whether anything changed)."""
-    from bgetune.workspace import now_iso
+    from bgetune.core.workspace import now_iso
 
     row = ws.conn.execute("SELECT id, pos_ids, status FROM golden WHERE query=?", (query,)).fetchone()
     if row is None:
@@ -1827,8 +1827,8 @@ def apply_fix(ws: Workspace, miss_id: int, action: str, **args: Any) -> FixResul
     set_threshold (value) | rechunk (document, chunk_tokens, chunk_overlap) | switch_base_model (model) |
     no_answer ('none of these': an unanswerable golden question) | dismiss.
     Defaults come from the stored diagnosis (its expected answer, its suggested value)."""
-    from bgetune.text import detect_language
-    from bgetune.workspace import now_iso
+    from bgetune.core.text import detect_language
+    from bgetune.core.workspace import now_iso
 
     row = ws.conn.execute("SELECT * FROM misses WHERE id=?", (int(miss_id),)).fetchone()
     if row is None:
@@ -1959,7 +1959,7 @@ def apply_fix(ws: Workspace, miss_id: int, action: str, **args: Any) -> FixResul
         facts["value"] = value
         status = "fixed:threshold"
     elif action == "rechunk":
-        from bgetune.config import Settings
+        from bgetune.core.config import Settings
         from bgetune.tools.ingest import ingest
 
         name = args.get("document") or (detail.get("expected") or {}).get("document")

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bgetune.workspace import TRAINABLE
+from bgetune.core.workspace import TRAINABLE
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from bgetune.models import ResolvedModel
-    from bgetune.workspace import Workspace
+    from bgetune.core.models import ResolvedModel
+    from bgetune.core.workspace import Workspace
 
 Progress = Callable[[int, int, str], None]
 
@@ -137,7 +137,7 @@ def run_retrieval(
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Encode and rank; returns (aggregate metrics, per-query records with rank of the first positive).
     ``progress`` gets per-batch counts of chunks and queries encoded (labels prefixed with ``label``)."""
-    from bgetune.models import encode
+    from bgetune.core.models import encode
 
     pre = f"{label}: " if label else ""
     if corpus_emb is None:
@@ -167,7 +167,7 @@ def run_retrieval(
 # ---------------------------------------------------------------------------------------------- models
 def load_eval_model(spec: str, *, device: str | None = None) -> tuple[SentenceTransformer, ResolvedModel]:
     """Load a model folder, hub id or 'bundled' with its family rules (a tuned export keeps its query prompt)."""
-    from bgetune.models import load_model, resolve_base_model
+    from bgetune.core.models import load_model, resolve_base_model
 
     resolved = resolve_base_model(spec)
     return load_model(resolved, device=device), resolved
@@ -187,8 +187,8 @@ def workspace_base_spec(ws: Workspace) -> str | None:
 
 
 def resolve_workspace_base(ws: Workspace) -> ResolvedModel:
-    from bgetune.models import resolve_base_model
-    from bgetune.text import corpus_language
+    from bgetune.core.models import resolve_base_model
+    from bgetune.core.text import corpus_language
 
     return resolve_base_model(
         workspace_base_spec(ws), language=corpus_language(ws.stats()["chunk_languages"])
@@ -232,7 +232,7 @@ def workspace_queryset(ws: Workspace, split: str = "test") -> QuerySet:
 def _workspace_retrieval(
     ws: Workspace, spec_or_model: Any, qs: QuerySet, *, progress: Progress | None = None, label: str = ""
 ) -> tuple[dict, list[dict]]:
-    from bgetune.models import corpus_embeddings, model_fingerprint
+    from bgetune.core.models import corpus_embeddings, model_fingerprint
 
     model, resolved = spec_or_model
     ids, emb = corpus_embeddings(
@@ -260,7 +260,7 @@ def evaluate_workspace(
     """Base vs tuned on the held-out ``split``: metrics, paired-bootstrap CI of the nDCG@10 gain, per-query
     results (artifacts/runs/<train run>/eval/<run_id>/per_query.json; artifacts/eval/<run_id>/ for a model no
     training run here produced), metrics table rows, plots."""
-    from bgetune.models import resolve_base_model
+    from bgetune.core.models import resolve_base_model
 
     qs = workspace_queryset(ws, split)
     if not qs.queries:
@@ -272,7 +272,7 @@ def evaluate_workspace(
     base_res = resolve_base_model(base_model) if base_model else resolve_workspace_base(ws)
     run_id = ws.start_run("eval", {"split": split, "tuned_dir": tuned_dir, "base_model": base_res.spec})
     try:
-        from bgetune.models import load_model
+        from bgetune.core.models import load_model
 
         steps = 2 if tuned_dir else 1
         if progress:
@@ -308,7 +308,7 @@ def evaluate_workspace(
             if "tuned" in per:
                 rec["tuned"] = _slim(per["tuned"][i])
             records.append(rec)
-        from bgetune.workspace import atomic_write_json
+        from bgetune.core.workspace import atomic_write_json
 
         atomic_write_json(out_dir / "per_query.json", records)
         for name, vals in metrics.items():
@@ -415,7 +415,7 @@ def load_corpus(path: str | Path) -> tuple[list[str], list[str]]:
 
 def match_positive(text: str, norm_corpus: list[str], *, fuzzy_cutoff: float = 90.0) -> list[int]:
     """Corpus rows holding ``text`` (normalised containment either way; a fuzzy fallback for small edits)."""
-    from bgetune.text import normalize_for_match
+    from bgetune.core.text import normalize_for_match
 
     t = normalize_for_match(text)
     if not t:
@@ -438,7 +438,7 @@ def golden_queryset(
     corpus_ids: list[str], corpus_texts: list[str], golden_rows: list[dict[str, Any]], path: str = ""
 ) -> tuple[QuerySet, list[dict[str, Any]]]:
     """Resolve golden rows ({"query","pos"} or {"query","pos_ids"}) to positive ids; returns unmatched ones."""
-    from bgetune.text import normalize_for_match
+    from bgetune.core.text import normalize_for_match
 
     id_set = set(corpus_ids)
     norm = None
@@ -543,7 +543,7 @@ def evaluate_golden(
         dataset = f"golden:{Path(golden_file).name}"
         for name, vals in metrics.items():
             ws.record_metrics(run_id, name, dataset, vals)
-        from bgetune.workspace import atomic_write_json
+        from bgetune.core.workspace import atomic_write_json
 
         path = ws.artifact_path("eval", run_id, "golden.json")
         atomic_write_json(path, out)

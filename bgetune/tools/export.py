@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bgetune.workspace import Workspace, atomic_write_json, atomic_write_text, now_iso
+from bgetune.core.workspace import Workspace, atomic_write_json, atomic_write_text, now_iso
 
 
 class ExportError(RuntimeError):

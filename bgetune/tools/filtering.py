@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from bgetune.config import Settings
-from bgetune.text import cjk_count, corpus_language, normalize_ws
+from bgetune.core.config import Settings
+from bgetune.core.text import cjk_count, corpus_language, normalize_ws
+from bgetune.core.workspace import Workspace, now_iso
 from bgetune.tools.offline_gen import copies_text
-from bgetune.workspace import Workspace, now_iso
 
 Progress = Callable[[int, int, str], None]
 
@@ -113,7 +113,7 @@ def _norm_query(q: str) -> str:
 
 def _load_model(ws: Workspace, settings: Settings | None, base_model: Any):
     """(model, fingerprint) from a loaded SentenceTransformer, a spec string, or the workspace's choice."""
-    from bgetune.models import load_model, model_fingerprint, resolve_base_model
+    from bgetune.core.models import load_model, model_fingerprint, resolve_base_model
 
     if base_model is not None and not isinstance(base_model, str):
         return base_model, model_fingerprint(base_model)
@@ -133,7 +133,7 @@ def round_trip(
     progress: Progress | None = None,
 ) -> dict[int, tuple[int, float]]:
     """{pair id: (rank of its own chunk among all chunks (1 = best), cosine similarity)} for pairs with a chunk."""
-    from bgetune.models import corpus_embeddings, encode
+    from bgetune.core.models import corpus_embeddings, encode
 
     todo = [p for p in pairs if p["chunk_id"]]
     if not todo:

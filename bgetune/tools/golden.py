@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bgetune.capabilities import Capability, Context, Prereq, setting
-from bgetune.errors import BgetuneError
-from bgetune.workspace import Workspace, atomic_write_text, now_iso
+from bgetune.core.errors import BgetuneError
+from bgetune.core.workspace import Workspace, atomic_write_text, now_iso
 
 if TYPE_CHECKING:
     from bgetune.tools.evaluation import QuerySet
@@ -208,7 +208,7 @@ def add_questions(
 ) -> tuple[list[int], list[str]]:
     """Insert questions (strings or {"query", optional "pos_ids"}); returns (new ids, duplicates skipped).
     Rows with pos_ids (chunk ids or a JSONL export's ids) are stored as labeled."""
-    from bgetune.text import detect_language
+    from bgetune.core.text import detect_language
 
     added: list[int] = []
     dups: list[str] = []
@@ -361,7 +361,7 @@ _EN_STOP = frozenset(
 def tokenize(text: str) -> list[str]:
     """Lexical tokens: lower-cased words for Latin text, jieba search-mode words for Chinese (stop words and
     punctuation dropped)."""
-    from bgetune.text import cjk_count
+    from bgetune.core.text import cjk_count
 
     text = text.lower()
     if cjk_count(text):
@@ -448,7 +448,7 @@ class CandidateFinder:
     encoded once (cached on disk by models.corpus_embeddings) and the BM25 index built once per process."""
 
     def __init__(self, ws: Workspace, *, base_model: str | None = None) -> None:
-        from bgetune.models import corpus_embeddings, load_model, model_fingerprint, resolve_base_model
+        from bgetune.core.models import corpus_embeddings, load_model, model_fingerprint, resolve_base_model
         from bgetune.tools.evaluation import resolve_workspace_base
 
         rows = ws.query(
@@ -466,13 +466,13 @@ class CandidateFinder:
             ws, self.model, fingerprint=model_fingerprint(self.model, self.resolved)
         )
         if ids != [r["id"] for r in self.rows]:
-            from bgetune.models import encode
+            from bgetune.core.models import encode
 
             self.emb = encode(self.model, [r["text"] for r in self.rows], kind="passage")
         self.bm25 = BM25([tokenize(r["text"]) for r in self.rows])
 
     def find(self, query: str, k: int = 5) -> list[Candidate]:
-        from bgetune.models import encode
+        from bgetune.core.models import encode
         from bgetune.tools.evaluation import search
 
         q = encode(self.model, [query], kind="query")
@@ -896,7 +896,7 @@ def evaluate_golden_ws(
     ws: Workspace, *, model: str | None = None, base: str | None = None, n_resamples: int = 1000
 ) -> GoldenEvalResult:
     """Base vs a tuned model on the workspace's golden set, with the paired-bootstrap CI of the nDCG@10 gain."""
-    from bgetune.models import load_model, resolve_base_model
+    from bgetune.core.models import load_model, resolve_base_model
     from bgetune.tools.evaluation import (
         latest_tuned_dir,
         load_eval_model,

@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 
 from bgetune.capabilities import Capability, Context, Prereq, setting
-from bgetune.errors import BgetuneError
-from bgetune.text import detect_language, normalize_for_match, normalize_ws
-from bgetune.workspace import TRAINABLE, Workspace, now_iso
+from bgetune.core.errors import BgetuneError
+from bgetune.core.text import detect_language, normalize_for_match, normalize_ws
+from bgetune.core.workspace import TRAINABLE, Workspace, now_iso
 
 Progress = Callable[[int, int, str], None]
 
@@ -650,7 +650,7 @@ class Linker:
         """(best chunk id, cosine) per answer with the base model (corpus embeddings cached per model)."""
         if not answers or not self.ids:
             return []
-        from bgetune.models import corpus_embeddings, encode
+        from bgetune.core.models import corpus_embeddings, encode
         from bgetune.tools.filtering import _load_model
 
         if self._model is None:
@@ -1324,7 +1324,7 @@ def add_skipped_negatives(ws: Workspace, *, base_model: Any = None, relative_mar
     """Candidate negatives from impression logs (``scores.skipped_ids``), kept when the base model scores them
     below ``pos_score * (1 - relative_margin)`` (the positive-aware rule of mining); method 'skipped'.
     Call after mining (mining replaces the negatives table)."""
-    from bgetune.models import encode
+    from bgetune.core.models import encode
     from bgetune.tools.filtering import _load_model
 
     rows = [

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bgetune.config import Settings
-from bgetune.text import clean_text, join_lines
-from bgetune.workspace import Workspace, now_iso
+from bgetune.core.config import Settings
+from bgetune.core.text import clean_text, join_lines
+from bgetune.core.workspace import Workspace, now_iso
 
 SUPPORTED = {
     ".pdf": "pdf",

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
 RUNS = "runs"
 LEGACY = {"eval": "eval", "plots": "plots", "export": "export"}  # artifacts/<kind>/ before this layout

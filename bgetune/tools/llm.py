@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bgetune.config import Settings, redact
+from bgetune.core.config import Settings, redact
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

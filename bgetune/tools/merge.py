@@ -30,7 +30,7 @@ from bgetune.tools.evaluation import (
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
 FORGET_TOLERANCE = 0.01  # nDCG@10 points (1 point) the tuned model may lose out of domain
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -101,9 +101,9 @@ def ood_queryset(
 def heading_queryset(doc: Path, work_dir: Path, *, max_queries: int = 60) -> QuerySet:
     """Ingest ``doc`` into a scratch workspace; each distinct last heading becomes a query whose positives are
     the chunks under it (headings shorter than 3 characters or shared by > 5 chunks are skipped)."""
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.ingest import ingest
-    from bgetune.workspace import Workspace
 
     scratch = Workspace(work_dir / f"ws-{doc.stem}")
     if not scratch.scalar("SELECT count(*) FROM chunks"):
@@ -137,8 +137,8 @@ def forgetting_guard(
 ) -> dict[str, Any]:
     """Base vs tuned out of domain; if tuned loses more than 1 point nDCG@10, pick alpha on validation data
     (in-domain val split + out-of-domain set, mean nDCG@10) and report base, tuned and merged."""
-    from bgetune.models import load_model
-    from bgetune.text import corpus_language
+    from bgetune.core.models import load_model
+    from bgetune.core.text import corpus_language
 
     lang = corpus_language(ws.stats()["chunk_languages"])
     ood, ood_name = ood_queryset(

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from bgetune.workspace import TRAINABLE, Workspace, now_iso
+from bgetune.core.workspace import TRAINABLE, Workspace, now_iso
 
 if TYPE_CHECKING:
-    from bgetune.models import ResolvedModel
+    from bgetune.core.models import ResolvedModel
 
 Progress = Callable[[int, int, str], None]
 
@@ -34,8 +34,8 @@ RERANK_RECOVER = 0.9  # ... and above which it is offered back as an extra posit
 
 def resolve_for_workspace(ws: Workspace, spec: str | ResolvedModel | None = None) -> ResolvedModel:
     """The base model for this workspace: the explicit spec, else the workspace's choice, else by language."""
-    from bgetune.models import ResolvedModel, resolve_base_model
-    from bgetune.text import corpus_language
+    from bgetune.core.models import ResolvedModel, resolve_base_model
+    from bgetune.core.text import corpus_language
 
     if isinstance(spec, ResolvedModel):
         return spec
@@ -82,7 +82,7 @@ def build_index(emb: np.ndarray, *, threshold: int = ANN_THRESHOLD) -> Any:
 
 
 def _norm_text(text: str) -> str:
-    from bgetune.text import normalize_for_match
+    from bgetune.core.text import normalize_for_match
 
     return normalize_for_match(text)
 
@@ -141,7 +141,7 @@ def mine_negatives(
 
     from rapidfuzz import fuzz
 
-    from bgetune.models import corpus_embeddings, encode, load_model, model_fingerprint
+    from bgetune.core.models import corpus_embeddings, encode, load_model, model_fingerprint
 
     run_id = ws.start_run(
         "mine",

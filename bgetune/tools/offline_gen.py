@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bgetune.text import detect_language, normalize_ws
+from bgetune.core.text import detect_language, normalize_ws
 from bgetune.tools.chunking import split_sentences
 
 SOURCE = "offline"
@@ -138,7 +138,7 @@ def chunk_terms(text: str, language: str) -> list[str]:
 def _en_ranks() -> dict[str, int]:
     """Word -> rank in the bundled model's WordPiece vocabulary (roughly frequency order): common words rank low."""
     try:
-        from bgetune.models import bundled_model_path
+        from bgetune.core.models import bundled_model_path
 
         words = (Path(bundled_model_path()) / "vocab.txt").read_text(encoding="utf-8").split("\n")
     except Exception:  # the weight is only a refinement

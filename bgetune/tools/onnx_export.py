@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from bgetune.capabilities import Capability, Context, setting
-from bgetune.errors import BgetuneError
-from bgetune.workspace import atomic_write_json, atomic_write_text, now_iso
+from bgetune.core.errors import BgetuneError
+from bgetune.core.workspace import atomic_write_json, atomic_write_text, now_iso
 
 if TYPE_CHECKING:
     from bgetune.tools.evaluation import QuerySet

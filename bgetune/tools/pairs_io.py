@@ -8,9 +8,9 @@ import random
 from pathlib import Path
 from typing import Any
 
-from bgetune.config import Settings
-from bgetune.text import corpus_language
-from bgetune.workspace import TRAINABLE, Workspace, atomic_write_text
+from bgetune.core.config import Settings
+from bgetune.core.text import corpus_language
+from bgetune.core.workspace import TRAINABLE, Workspace, atomic_write_text
 
 
 class ImportError_(ValueError):
@@ -32,7 +32,7 @@ def import_pairs(
     (bgetune.tools.history does the work; this keeps the older dict reply). ``base_model=False`` turns off the
     embedding fallback of the linking. Unreadable and unlinkable rows are reported by row number."""
     from bgetune.capabilities import Context
-    from bgetune.config import Settings as _Settings
+    from bgetune.core.config import Settings as _Settings
     from bgetune.tools.history import HistoryError, HistoryOptions, import_history
 
     try:
@@ -68,7 +68,7 @@ def import_pairs(
 
 # ---------------------------------------------------------------------------------------------- export
 def _query_prompt(ws: Workspace) -> str:
-    from bgetune.models import DEFAULT_BY_LANGUAGE, family_for
+    from bgetune.core.models import DEFAULT_BY_LANGUAGE, family_for
 
     spec = ws.get_setting("base_model") or DEFAULT_BY_LANGUAGE.get(
         corpus_language(ws.stats()["chunk_languages"]), ""

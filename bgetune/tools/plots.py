@@ -19,7 +19,7 @@ def _plt():
 def _save(fig: Any, path: str | Path) -> Path:
     import io
 
-    from bgetune.workspace import atomic_write_bytes
+    from bgetune.core.workspace import atomic_write_bytes
 
     buf = io.BytesIO()
     fmt = (

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
 
 from bgetune.capabilities import Capability, Context, Prereq, setting
-from bgetune.config import Settings
-from bgetune.text import detect_language, normalize_for_match, normalize_ws
+from bgetune.core.config import Settings
+from bgetune.core.text import detect_language, normalize_for_match, normalize_ws
+from bgetune.core.workspace import Workspace, now_iso
 from bgetune.tools import offline_gen
 from bgetune.tools.llm import (
     call_with_deadline,
@@ -32,7 +33,6 @@ from bgetune.tools.llm import (
     safe_error,
     usage_tokens,
 )
-from bgetune.workspace import Workspace, now_iso
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from bgetune.text import detect_language, normalize_ws
-from bgetune.workspace import PAIR_STATUSES, Workspace, now_iso
+from bgetune.core.text import detect_language, normalize_ws
+from bgetune.core.workspace import PAIR_STATUSES, Workspace, now_iso
 
 
 class ReviewError(ValueError):

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 
 from bgetune.capabilities import Capability, Context, setting
-from bgetune.errors import BgetuneError
+from bgetune.core.errors import BgetuneError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -75,7 +75,7 @@ class TorchEncoder:
     def __init__(self, model_dir: str | Path, *, device: str | None = None, batch_size: int = 32) -> None:
         from sentence_transformers import SentenceTransformer
 
-        from bgetune.models import best_device
+        from bgetune.core.models import best_device
 
         try:
             self.model = SentenceTransformer(str(model_dir), device=best_device(device))

@@ -8,9 +8,9 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from bgetune.text import normalize_for_match
+from bgetune.core.text import normalize_for_match
+from bgetune.core.workspace import KEPT, Workspace, now_iso
 from bgetune.tools.filtering import _norm_query, near_duplicates
-from bgetune.workspace import KEPT, Workspace, now_iso
 
 SPLITS = ("train", "val", "test")
 

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from bgetune.core.workspace import TRAINABLE, Workspace, atomic_write_json
 from bgetune.tools.negatives import resolve_for_workspace, trainable_pairs
-from bgetune.workspace import TRAINABLE, Workspace, atomic_write_json
 
 Progress = Callable[[int, int, str], None]
 
@@ -131,7 +131,7 @@ def _tokenize(tok: Any, texts: list[str], max_len: int) -> list[list[int]]:
 
 def load_data(ws: Workspace, model: Any, cfg: TrainConfig, query_prompt: str) -> Data:
     """Pre-tokenised training examples from the trainable train-split pairs and their stored negatives."""
-    from bgetune.text import normalize_for_match
+    from bgetune.core.text import normalize_for_match
 
     pairs = trainable_pairs(ws, ("train",))
     if not pairs:
@@ -539,7 +539,7 @@ def evaluate_val(
 ) -> dict[str, float]:
     """nDCG@10, MRR@10 and recall@10 of val pairs against the corpus (capped at ``corpus_max`` chunks,
     every positive kept)."""
-    from bgetune.models import encode
+    from bgetune.core.models import encode
 
     if not pairs:
         return {}
@@ -588,13 +588,13 @@ def _setup_distributed(device: str | None) -> tuple[_Dist, str]:
         local = int(os.environ.get("LOCAL_RANK", d.rank))
         torch.cuda.set_device(local)
         return d, f"cuda:{local}"
-    from bgetune.models import best_device
+    from bgetune.core.models import best_device
 
     return d, best_device(device)
 
 
 def _use_bf16(cfg: TrainConfig, device: str) -> bool:
-    from bgetune.models import cpu_has_bf16
+    from bgetune.core.models import cpu_has_bf16
 
     if cfg.bf16 is not None:
         return cfg.bf16
@@ -709,13 +709,13 @@ def _prepare(ws: Workspace, cfg: TrainConfig, device: str | None = None, model: 
     """Model (family rules applied), data, device and loss settings shared by train() and estimate_training()."""
     import torch
 
-    from bgetune.models import load_model
+    from bgetune.core.models import load_model
 
     resolved = resolve_for_workspace(ws, cfg.base_model)
     if cfg.family:
         resolved = resolved.with_family(cfg.family)
     device = device or cfg.device
-    from bgetune.models import best_device
+    from bgetune.core.models import best_device
 
     device = best_device(device)
     if model is None:
@@ -804,7 +804,7 @@ def estimate_training(
     n_val = data.n_val
     eval_s = 0.0
     if n_val:
-        from bgetune.models import encode
+        from bgetune.core.models import encode
 
         sample = [r["text"] for r in ws.query("SELECT text FROM chunks LIMIT 16")]
         model.eval()
@@ -1170,7 +1170,7 @@ def _wise_ft(
     ``model_dir``. Idempotent: a run killed half-way redoes it from ``tuned_dir`` on ``--resume``."""
     from sentence_transformers import SentenceTransformer
 
-    from bgetune.models import load_model
+    from bgetune.core.models import load_model
     from bgetune.tools.merge import merge_weights
 
     if not tuned_dir.exists():

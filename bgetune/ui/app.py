@@ -19,14 +19,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bgetune.workspace import TRAINABLE
+from bgetune.core.workspace import TRAINABLE
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
 from bgetune import surfaces  # noqa: E402
-from bgetune.config import Settings, redact  # noqa: E402
+from bgetune.core.config import Settings, redact  # noqa: E402
 from bgetune.ui import caps, render  # noqa: E402
 from bgetune.ui.uploads import (  # noqa: E402
     ALLOWED_SUFFIXES,
@@ -99,7 +99,7 @@ class Controller:
     @property
     def ws(self) -> Any:
         if self._ws is None:
-            from bgetune.workspace import Workspace
+            from bgetune.core.workspace import Workspace
 
             self._ws = Workspace(self.workspace)
         return self._ws

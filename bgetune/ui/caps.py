@@ -15,7 +15,7 @@ import typing
 from typing import Any
 
 from bgetune.capabilities import Capability, Context, resolve_field_types, settings_of, table
-from bgetune.errors import BgetuneError
+from bgetune.core.errors import BgetuneError
 
 # Capability modules the UI has screens for. Used only while they are not yet in
 # bgetune.capabilities.CAPABILITY_MODULES (the table is always asked first).

@@ -52,9 +52,9 @@ ZH_DOC = """# 食品标签管理办法
 @pytest.fixture
 def tiny_ws(tmp_path):
     """A workspace with one short English and one short Chinese Markdown document ingested."""
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.ingest import ingest
-    from bgetune.workspace import Workspace
 
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from bgetune.core.workspace import now_iso
 from bgetune.tools import review
 from bgetune.tools.filtering import filter_pairs, text_reasons
-from bgetune.workspace import now_iso
 
 
 def _add(ws, chunk_id, query, *, passage=None, source="llm:test", kind="question"):

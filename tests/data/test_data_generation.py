@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bgetune.config import Settings
+from bgetune.core.config import Settings
 from bgetune.tools import review
 from bgetune.tools.offline_gen import copies_text
 from bgetune.tools.qa_generation import estimate_generation, generate_pairs

@@ -72,7 +72,7 @@ def test_import_xlsx_and_jsonl(tiny_ws, tmp_path):
 
 
 def test_split_export_no_leakage(tiny_ws, tmp_path):
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
     from bgetune.tools.qa_generation import generate_pairs
 
     ws = tiny_ws

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from bgetune.config import Settings
+from bgetune.core.config import Settings
 from bgetune.tools.qa_generation import generate_pairs
 
 URL = os.environ.get("BGETUNE_TEST_LLM_URL")

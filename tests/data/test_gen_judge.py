@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bgetune.capabilities import Context, SettingError, coerce
-from bgetune.config import Settings
+from bgetune.core.config import Settings
 from bgetune.tools import qa_generation as qg
 
 

@@ -148,9 +148,9 @@ def test_licence_boilerplate_is_not_asked_about():
 def test_r_faq_first_pairs_are_not_title_page_or_toc(tmp_path):
     """The shipped R FAQ: its title page / table of contents chunk yields nothing, and the first pairs a user
     reviews are questions, not 'grid-like artifacts unwanted borders' or 'what is gnu general public'."""
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.ingest import ingest
-    from bgetune.workspace import Workspace
 
     ws = Workspace(tmp_path / "ws")
     ingest(

@@ -17,7 +17,7 @@ def _answers_cache_questions(query: str, passages: list[str]) -> list[float]:
 
 
 def _prepared(ws):
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
 
     generate_pairs(ws, Settings(workspace=ws.root), mode="offline")
     cache_chunk = next(c for c in ws.chunks() if "/var/cache/apt" in c["text"])

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from bgetune.capabilities import Context
-from bgetune.config import Settings
+from bgetune.core.config import Settings
 from bgetune.tools.history import (
     HistoryError,
     HistoryOptions,
@@ -251,8 +251,8 @@ def test_jsonl_graded_labels_export_and_repeat(tiny_ws, tmp_path):
 
 
 def test_filters_judge_real_questions_as_real(tiny_ws, tmp_path):
+    from bgetune.core.workspace import now_iso
     from bgetune.tools.filtering import filter_pairs
-    from bgetune.workspace import now_iso
 
     ws = tiny_ws
     a = tmp_path / "a.csv"

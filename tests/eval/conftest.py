@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bgetune.workspace import now_iso
+from bgetune.core.workspace import now_iso
 
 
 def insert_pair(ws, chunk: dict, query: str, *, split: str, status: str = "approved") -> int:

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bgetune.config import Settings
+from bgetune.core.config import Settings
+from bgetune.core.workspace import Workspace, now_iso
 from bgetune.tools import diagnosis as D
 from bgetune.tools.diagnosis import (
     CAUSES,
@@ -24,7 +25,6 @@ from bgetune.tools.diagnosis import (
     misses,
     stem,
 )
-from bgetune.workspace import Workspace, now_iso
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 INSTALL_Q = "how do I install packages from CRAN"
@@ -43,7 +43,7 @@ def _ingest(root: Path, paths: list[Path], **kw) -> Workspace:
 
 def _warm(ws: Workspace) -> None:
     """Cache the bundled model's corpus embeddings inside the workspace (copies inherit them)."""
-    from bgetune.models import corpus_embeddings, model_fingerprint
+    from bgetune.core.models import corpus_embeddings, model_fingerprint
     from bgetune.tools.evaluation import resolve_workspace_base
 
     res = resolve_workspace_base(ws)
@@ -69,8 +69,8 @@ def rfaq(_rfaq, tmp_path):
 
 def _calibrate(ws: Workspace, pos: list[float], neg: list[float]) -> float:
     """A real calibration block (threshold, Platt mapping) fitted on the given scores, stored for the base."""
+    from bgetune.core.workspace import atomic_write_json
     from bgetune.tools.calibration import CALIBRATION_FILE, calibrate_scores
-    from bgetune.workspace import atomic_write_json
 
     block = calibrate_scores(np.array(pos), np.array(neg))
     cal = {"model": "bundled", "base_model": "bundled", "threshold": block["threshold_f1"], **block}

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bgetune.capabilities import Context
-from bgetune.config import Settings
+from bgetune.core.config import Settings
 from bgetune.tools import golden as g
 from tests.faq_kb import faq_rows, faq_workspace
 
@@ -25,7 +25,7 @@ def _faq_ws(tmp_path_factory):
 def faq_ws(_faq_ws, tmp_path):
     import shutil
 
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     shutil.copytree(_faq_ws, tmp_path / "ws")
     return Workspace(tmp_path / "ws")
@@ -125,7 +125,7 @@ def test_add_candidates_label_edit_remove_export_and_evaluate(faq_ws, tmp_path):
     )
     assert len(qs.queries) == 2 and not unmatched
     # evaluation on the workspace set: the base against itself ties exactly
-    from bgetune.models import bundled_model_path
+    from bgetune.core.models import bundled_model_path
 
     ev = g.evaluate_golden_ws(ws, model=bundled_model_path(), base="bundled")
     assert ev.queries == 2 and ev.gain == 0.0 and ev.low == 0.0 and ev.verdict == "no clear difference"

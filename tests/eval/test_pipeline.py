@@ -25,7 +25,7 @@ def test_run_without_yes_stops_for_review(small_kb, tmp_path, bundled_path):
     res = run_pipeline([small_kb], workspace=tmp_path / "ws", base_model="bundled")
     assert res["status"] == "awaiting review" and res["pairs"]["kept"] > 0
     assert "--yes" in res["next_step"]
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     assert not Workspace(tmp_path / "ws").scalar("SELECT count(*) FROM pairs WHERE status='approved'")
 

@@ -36,7 +36,7 @@ def test_encode_with_progress_counts_every_text_and_keeps_the_order(st_model):
 
 
 def test_models_encode_reports_batches(st_model):
-    from bgetune.models import encode
+    from bgetune.core.models import encode
 
     calls = Calls()
     emb = encode(st_model, [f"passage number {i}" for i in range(70)], kind="passage", progress=calls)

@@ -108,12 +108,12 @@ def docs(tmp_path: Path) -> list[Path]:
 @pytest.fixture
 def reviewed_ws(tmp_path, docs):
     """A workspace with documents ingested, pairs generated offline, filtered and approved (tools called directly)."""
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.filtering import filter_pairs
     from bgetune.tools.ingest import ingest
     from bgetune.tools.qa_generation import generate_pairs
     from bgetune.tools.review import approve_all
-    from bgetune.workspace import Workspace
 
     ws = Workspace(tmp_path / "ws")
     settings = Settings(workspace=ws.root)
@@ -137,7 +137,7 @@ def injected_doc(tmp_path: Path) -> Path:
 
 def runs(ws_path: Path, kind: str = "train") -> list[dict[str, Any]]:
     """Runs of a kind recorded in the workspace."""
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     ws = Workspace(ws_path)
     try:

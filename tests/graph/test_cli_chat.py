@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from bgetune.agent.runner import AgentSession
 from bgetune.commands.agent import parse_edits, render_approval, run_cli_chat, split_attachments
-from bgetune.config import Settings
+from bgetune.core.config import Settings
 from tests.graph.conftest import runs
 
 

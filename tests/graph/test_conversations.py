@@ -9,8 +9,8 @@ import shutil
 import pytest
 
 from bgetune.agent.runner import AgentSession
-from bgetune.config import Settings
-from bgetune.workspace import Workspace
+from bgetune.core.config import Settings
+from bgetune.core.workspace import Workspace
 from tests.data.conftest import tiny_ws  # noqa: F401 - fixture
 from tests.eval.test_diagnosis import INSTALL_Q, INSTALL_TITLE, _calibrate, _rfaq  # noqa: F401 - fixtures
 from tests.graph.conftest import drain, last_message
@@ -125,7 +125,7 @@ def test_golden_set_built_in_chat_then_train_names_evidence_and_decision(tmp_pat
 
 
 def test_serve_it_in_the_chat_gives_a_url_and_snippets(tmp_path):
-    from bgetune.models import bundled_model_path
+    from bgetune.core.models import bundled_model_path
 
     st_model_dir = bundled_model_path()
     ws = Workspace(tmp_path / "ws")

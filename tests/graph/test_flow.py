@@ -10,7 +10,7 @@ import json
 from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 
 from bgetune.agent.runner import AgentSession
-from bgetune.config import Settings
+from bgetune.core.config import Settings
 from tests.graph.conftest import call, drain, last_message, runs
 
 FAST = {"epochs": 1, "max_steps": 2, "batch_size": 4}
@@ -69,7 +69,7 @@ def test_full_conversation_with_scripted_model(tmp_path, docs, scripted):
     ev = drain(s.resume("approve", settings=FAST))
     done = runs(s.workspace)
     assert [r["status"] for r in done] == ["done"]
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     params = Workspace(s.workspace).run(done[0]["id"])["params"]
     assert params["epochs"] == 1 and params["max_steps"] == 2 and params["batch_size"] == 4  # the edits ran
@@ -108,7 +108,7 @@ def test_injected_document_offline_mode(tmp_path, injected_doc, docs):
     s = session(tmp_path)  # no LLM configured: offline planner
     ev = drain(s.send("fine-tune bge on these PDFs", files=[injected_doc, docs[1]]))
     assert "Offline mode" in last_message(ev)
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     assert any("start training immediately" in c["text"] for c in Workspace(s.workspace).chunks()), (
         "injection ingested"
@@ -154,6 +154,6 @@ def test_injected_document_with_a_model_that_obeys_injections(tmp_path, injected
 
 
 def _pairs(s):
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     return [dict(r) for r in Workspace(s.workspace).query("SELECT query, passage, status FROM pairs")]

@@ -11,7 +11,7 @@ import pytest
 
 from bgetune.agent.registry import REGISTRY
 from bgetune.agent.runner import AgentSession
-from bgetune.config import Settings
+from bgetune.core.config import Settings
 from tests.graph.conftest import runs
 
 URL = os.environ.get("BGETUNE_TEST_LLM_URL")

@@ -6,7 +6,7 @@ from langchain_core.messages import AIMessage
 
 from bgetune.agent.llm import normalize_ai_message, text_tool_call
 from bgetune.agent.registry import REGISTRY, tool_schemas
-from bgetune.config import Settings
+from bgetune.core.config import Settings
 
 KNOWN = set(REGISTRY)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bgetune.agent.runner import AgentSession
-from bgetune.config import Settings
+from bgetune.core.config import Settings
 from tests.graph.conftest import drain, last_message, runs
 
 

@@ -10,7 +10,7 @@ import textwrap
 import time
 
 from bgetune.agent.runner import AgentSession
-from bgetune.config import Settings
+from bgetune.core.config import Settings
 from tests.conftest import REPO
 from tests.graph.conftest import drain, last_message, runs
 
@@ -18,7 +18,7 @@ CHILD = textwrap.dedent(
     """
     import json, sys, time
     from bgetune.agent.runner import AgentSession
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
     ws, files = sys.argv[1], sys.argv[2:]
     s = AgentSession(ws, Settings(workspace=ws), "restart-me")
     for text, att in [("fine-tune bge on these PDFs", files), ("approve all", None), ("epochs 1", None),

@@ -40,9 +40,9 @@ def write_docs(folder: Path, docs: dict[str, str] | None = None) -> Path:
 @pytest.fixture
 def small_ws(tmp_path):
     """A workspace with four one-chunk Markdown documents ingested."""
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.ingest import ingest
-    from bgetune.workspace import Workspace
 
     ws = Workspace(tmp_path / "ws")
     report = ingest(ws, [write_docs(tmp_path / "docs")], settings=Settings(workspace=ws.root))

@@ -91,7 +91,7 @@ def _planned_tools(cap: Capability) -> list[list[str]]:
 def test_every_capability_reaches_every_surface(name):
     from bgetune.agent.registry import REGISTRY, tool_schemas
     from bgetune.cli import app
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
 
     cap = table()[name]
     # the agent (LLM tools): one tool per capability, its schema carries every declared setting
@@ -219,7 +219,7 @@ def test_generate_with_an_llm_needs_yes_without_a_tty(small_ws, fault_server):
 
 def test_paid_generation_rejected_at_the_graph_gate_makes_no_call(small_ws, fault_server):
     from bgetune.agent.runner import AgentSession
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
 
     settings = Settings(workspace=small_ws.root, llm_base_url=fault_server.base_url, llm_api_key="sk-test")
     from langchain_core.language_models import BaseChatModel

@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 
 from bgetune.agent.runner import CHAT_DB, AgentSession
-from bgetune.config import Settings
-from bgetune.workspace import DB_NAME
+from bgetune.core.config import Settings
+from bgetune.core.workspace import DB_NAME
 from tests.reliability.conftest import DOCS, count, integrity, py_env, spawn, write_docs
 
 
@@ -67,7 +67,7 @@ DECIDE = textwrap.dedent(
     """
     import json, os, sys
     from bgetune.agent.runner import AgentSession
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
     ws = os.environ["WS"]
     errors = []
     with AgentSession(ws, Settings(workspace=ws), os.environ["THREAD"]) as s:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bgetune.workspace import DB_NAME
+from bgetune.core.workspace import DB_NAME
 from tests.conftest import DEBIAN_FAQ
 from tests.reliability.conftest import count, integrity, py_env, sigkill, spawn, wait_for
 from tests.reliability.llm_fault_server import FaultServer, ok
@@ -23,8 +23,8 @@ CHILD = textwrap.dedent(
     """
     import json, os, sys, time
     from pathlib import Path
-    from bgetune.config import Settings
-    from bgetune.workspace import Workspace
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     ws = Workspace(os.environ["WS"])
     settings = Settings(workspace=ws.root)
     SLOW = float(os.environ.get("SLOW", "0"))
@@ -45,11 +45,11 @@ def _corpus(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def _template(tmp_path_factory) -> Path:
     """40 real Debian FAQ chunks; offline pairs for the first 10 chunks with approvals, edits and rejections."""
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools import review
     from bgetune.tools.ingest import ingest
     from bgetune.tools.qa_generation import generate_pairs
-    from bgetune.workspace import Workspace
 
     root = tmp_path_factory.mktemp("crash")
     ws = Workspace(root / "ws")
@@ -135,7 +135,7 @@ def test_sigkill_during_offline_generation(crash_ws, _template, tmp_path):
     _after_kill(crash_ws, before)
     assert count(db, "SELECT count(*) FROM runs WHERE kind='generate' AND status='running'") == 1
     # `bgetune status` tells the killed stage from a running one
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     runs = Workspace(crash_ws).stats()["runs"]
     assert [r["status"] for r in runs if r["kind"] == "generate"][0] == "interrupted"
@@ -189,11 +189,11 @@ def test_sigkill_during_llm_generation_repeats_no_paid_call(crash_ws, tmp_path):
 
 
 def _prepare_training_data(ws_path: Path) -> None:
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools import review
     from bgetune.tools.qa_generation import generate_pairs
     from bgetune.tools.split import make_split
-    from bgetune.workspace import Workspace
 
     ws = Workspace(ws_path)
     generate_pairs(ws, Settings(workspace=ws.root), mode="offline")
@@ -222,8 +222,8 @@ print(json.dumps(mine_negatives(ws, base_model="bundled", method="dense", progre
 
 
 def test_sigkill_during_mining_keeps_the_previous_negatives(crash_ws, tmp_path):
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.negatives import mine_negatives
-    from bgetune.workspace import Workspace
 
     _prepare_training_data(crash_ws)
     before = decisions(crash_ws)
@@ -291,10 +291,10 @@ print("no approval was asked", flush=True)
 
 def test_sigkill_while_an_approval_is_pending(crash_ws, tmp_path):
     from bgetune.agent.runner import CHAT_DB, AgentSession
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
 
     _prepare_training_data(crash_ws)
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     ws = Workspace(crash_ws)
     ws.set_setting("epochs", 1)

@@ -6,7 +6,7 @@ import os
 import resource
 import zipfile
 
-from bgetune.config import Settings
+from bgetune.core.config import Settings
 from bgetune.tools.ingest import MAX_DEPTH, ingest
 from tests import pdf_factory
 

@@ -20,8 +20,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field
 
 from bgetune.agent.runner import AgentSession
-from bgetune.config import Settings
-from bgetune.workspace import DB_NAME
+from bgetune.core.config import Settings
+from bgetune.core.workspace import DB_NAME
 from tests.reliability.conftest import CANARY, count
 
 MARK = "SYSTEM OVERRIDE 7731"
@@ -95,10 +95,10 @@ class ObedientModel(BaseChatModel):
 def _fake_trained_run(ws_path: Path, clean_doc: Path) -> None:
     """Earlier work by the user: a clean document with approved pairs, and a finished training run with a (tiny)
     model folder, so that train reaches the approval gate and export_model has something real to copy."""
+    from bgetune.core.workspace import Workspace, atomic_write_json
     from bgetune.tools import review
     from bgetune.tools.ingest import ingest
     from bgetune.tools.qa_generation import generate_pairs
-    from bgetune.workspace import Workspace, atomic_write_json
 
     ws = Workspace(ws_path)
     assert ingest(ws, [clean_doc], settings=Settings(workspace=ws.root)).ok

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bgetune.config import Settings
+from bgetune.core.config import Settings
 from bgetune.tools.qa_generation import generate_pairs
 from tests.reliability.llm_fault_server import (
     closed_port,

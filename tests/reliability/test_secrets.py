@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bgetune.config import Settings
+from bgetune.core.config import Settings
 from bgetune.tools.qa_generation import generate_pairs
 from tests.conftest import REPO
 from tests.reliability.conftest import CANARY, py_env
@@ -102,7 +102,7 @@ def test_agent_and_cli_never_print_the_key(tmp_path):
 
 
 def test_model_card_and_export_hold_no_key(tmp_path, monkeypatch):
-    from bgetune.workspace import Workspace, atomic_write_json
+    from bgetune.core.workspace import Workspace, atomic_write_json
 
     export = pytest.importorskip("bgetune.tools.export")
     monkeypatch.setenv("BGETUNE_LLM_API_KEY", CANARY)

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from bgetune.models import BGE_EN_INSTRUCTION
+from bgetune.core.models import BGE_EN_INSTRUCTION
 
 NAME = "tuned-demo"
 

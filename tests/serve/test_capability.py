@@ -7,7 +7,7 @@ import httpx
 
 def test_serve_model_is_free_and_starts_a_loopback_server(model_dir, workspace):
     from bgetune.capabilities import Context, get
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
 
     cap = get("serve_model")
     assert cap.cost == "free" and not cap.gated(None, None) and cap.command is None
@@ -31,8 +31,8 @@ def test_serve_model_without_an_export_says_what_to_run(workspace):
     import pytest
 
     from bgetune.capabilities import Context, get
-    from bgetune.config import Settings
-    from bgetune.errors import BgetuneError
+    from bgetune.core.config import Settings
+    from bgetune.core.errors import BgetuneError
 
     cap = get("serve_model")
     with pytest.raises(BgetuneError, match="bgetune export"):

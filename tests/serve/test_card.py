@@ -7,9 +7,9 @@ from pathlib import Path
 
 
 def test_export_writes_a_use_it_section_for_the_exported_folder(tmp_path, model_dir):
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.export import export_model
     from bgetune.tools.onnx_export import check_folder
-    from bgetune.workspace import Workspace
 
     ws = Workspace(tmp_path / "ws")
     run_id = ws.start_run("train", {"epochs": 1})
@@ -28,9 +28,9 @@ def test_export_writes_a_use_it_section_for_the_exported_folder(tmp_path, model_
 
 
 def test_the_default_model_to_serve_is_the_exported_folder(tmp_path, model_dir):
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.export import export_model
     from bgetune.tools.serve import default_model_dir
-    from bgetune.workspace import Workspace
 
     ws = Workspace(tmp_path / "ws")
     assert default_model_dir(ws) is None

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bgetune.workspace import Workspace, now_iso
+from bgetune.core.workspace import Workspace, now_iso
 
 
 def insert_pairs(ws: Workspace, n: int = 40, *, val_every: int = 5, language: str | None = "en") -> list[int]:

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from bgetune.core.workspace import now_iso
 from bgetune.tools import decision as d
 from bgetune.tools import golden as g
 from bgetune.tools.training import TrainConfig, train
-from bgetune.workspace import now_iso
 from tests.faq_kb import faq_rows, faq_workspace
 
 
@@ -139,7 +139,7 @@ def test_base_kept_when_no_candidate_beats_it_and_export_needs_ship_anyway(tmp_p
     # the run's model folder is the base itself; the best tuned candidate waits in model-best-tuned
     from sentence_transformers import SentenceTransformer
 
-    from bgetune.models import load_model, resolve_base_model
+    from bgetune.core.models import load_model, resolve_base_model
 
     shipped = SentenceTransformer(res["model_dir"], device="cpu").state_dict()
     base = load_model(resolve_base_model("bundled"), device="cpu").state_dict()

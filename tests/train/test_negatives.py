@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from rapidfuzz import fuzz
 
-from bgetune.text import normalize_for_match
+from bgetune.core.text import normalize_for_match
 from bgetune.tools.negatives import DUP_TEXT_RATIO, build_index, mine_negatives, trainable_pairs
 
 

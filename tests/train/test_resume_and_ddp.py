@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bgetune.workspace import Workspace
+from bgetune.core.workspace import Workspace
 
 
 def _cli_env(ws_root: Path) -> dict[str, str]:
@@ -148,7 +148,7 @@ def _ddp_worker(rank: int, world: int, port: int, ws_root: str, model_path: str,
     import torch.distributed as dist
 
     torch.set_num_threads(1)
-    from bgetune.models import load_model, resolve_base_model
+    from bgetune.core.models import load_model, resolve_base_model
     from bgetune.tools.training import TrainConfig, train
 
     model = load_model(resolve_base_model(model_path), device="cpu")

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 import torch
 
-from bgetune.models import BGE_EN_INSTRUCTION
+from bgetune.core.models import BGE_EN_INSTRUCTION
 from bgetune.tools.training import (
     Data,
     Example,
@@ -106,7 +106,7 @@ def test_train_bge_rules_checkpoint_and_export_loads_in_fresh_python(mined_ws, t
     # WiSE-FT: the model is the midpoint of the base and the best epoch's weights, which stay in model-tuned/
     from sentence_transformers import SentenceTransformer
 
-    from bgetune.models import load_model, resolve_base_model
+    from bgetune.core.models import load_model, resolve_base_model
 
     assert res["wise_ft"] == 0.5 and res["tuned_model_dir"] == str(run_dir / "model-tuned")
     assert "ndcg@10" in res["merged_val"]
@@ -172,7 +172,7 @@ def test_no_pairs_is_a_clear_error(sample_ws):
 
 
 def test_train_dropout_setting_leaves_the_saved_config_alone():
-    from bgetune.models import bundled_model_path, load_model, resolve_base_model
+    from bgetune.core.models import bundled_model_path, load_model, resolve_base_model
     from bgetune.tools.training import set_train_dropout
 
     model = load_model(resolve_base_model(bundled_model_path()), device="cpu")

@@ -50,7 +50,7 @@ def flow_pdf(tmp_path: Path) -> Path:
 @pytest.fixture
 def ui_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """The real app on a real workspace, launched on 127.0.0.1 (offline planner: no LLM configured)."""
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
     from bgetune.ui.app import build_app, launch
 
     ws = tmp_path / "ws"
@@ -79,7 +79,7 @@ def close_app(demo: Any, ws: Path) -> None:
 
 
 def pair_ids(ws: Path, status: str | None = None) -> list[int]:
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     w = Workspace(ws)
     try:
@@ -93,9 +93,9 @@ def pair_ids(ws: Path, status: str | None = None) -> list[int]:
 def small_ws(tmp_path: Path, small_pdf: Path) -> Path:
     """A workspace with the two R FAQ pages ingested with the bundled model (4 chunks): golden questions and
     diagnosis have something to rank, in seconds."""
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
     from bgetune.tools.ingest import ingest
-    from bgetune.workspace import Workspace
 
     ws = Workspace(tmp_path / "small-ws")
     ws.set_setting("base_model", "bundled")
@@ -108,7 +108,7 @@ def small_ws(tmp_path: Path, small_pdf: Path) -> Path:
 @pytest.fixture
 def ui_small(small_ws: Path) -> Iterator[dict[str, Any]]:
     """The real app launched on :func:`small_ws`."""
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
     from bgetune.ui.app import build_app, launch
 
     demo = build_app(None, workspace=small_ws, settings=Settings(workspace=small_ws))

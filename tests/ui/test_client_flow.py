@@ -94,7 +94,7 @@ def test_full_flow_through_gradio_client(ui_server, flow_pdf):
     assert pair_ids(ws, "rejected")[:1] and proposed[0] in pair_ids(ws, "rejected")
     assert set(pair_ids(ws, "edited")) == {proposed[1], target}
     assert pair_ids(ws, "proposed") == []
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     w = Workspace(ws)
     assert w.scalar("SELECT query FROM pairs WHERE id=?", (target,)) == "who maintains the R FAQ?"

@@ -42,7 +42,7 @@ def test_auth_from_env(monkeypatch):
 
 
 def test_basic_auth_protects_the_app(monkeypatch, tmp_path):
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
     from bgetune.ui.app import build_app, launch
 
     monkeypatch.setenv("BGETUNE_UI_USER", "ana")
@@ -65,7 +65,7 @@ def test_basic_auth_protects_the_app(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("text", ["", None])
 def test_empty_message_sends_nothing(tmp_path, text):
-    from bgetune.config import Settings
+    from bgetune.core.config import Settings
     from bgetune.ui.app import Controller
 
     class NoSession:

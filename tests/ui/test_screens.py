@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 def test_settings_card_comes_from_the_table(ui_small):
     from bgetune.capabilities import get, settings_of
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     demo = ui_small["demo"]
     remembered = [f.name for f in settings_of(get("train")) if f.metadata.get("workspace")]
@@ -44,7 +44,7 @@ def test_settings_card_comes_from_the_table(ui_small):
 
 
 def test_golden_questions_add_label_none_skip(ui_small, tmp_path):
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     client = Client(ui_small["url"], verbose=False)
     qfile = tmp_path / "questions.csv"
@@ -94,7 +94,7 @@ def shown_id(markdown: str) -> int:
 
 
 def test_diagnosis_panel_pick_a_row_and_fix(ui_small):
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     client = Client(ui_small["url"], verbose=False)
     out = client.predict("how do I cite the R FAQ?", "", api_name="/diagnose")
@@ -121,7 +121,7 @@ def test_diagnosis_panel_pick_a_row_and_fix(ui_small):
 
 
 def test_history_preview_then_confirm_imports(ui_small, tmp_path):
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     csv = tmp_path / "history.csv"
     csv.write_text(

@@ -29,7 +29,7 @@ def test_other_tokenizers_still_warn(caplog):
     """Only the chunker's own tokenizer is quiet: the flag is per tokenizer, not transformers-wide."""
     from transformers import AutoTokenizer
 
-    from bgetune.models import resolve_base_model
+    from bgetune.core.models import resolve_base_model
     from bgetune.tools.chunking import Chunker
 
     Chunker.for_model("bundled", max_tokens=64, overlap=8)

@@ -24,7 +24,7 @@ def _status(cwd: Path, env_extra: dict[str, str]) -> dict:
 
 
 def test_dotenv_sets_the_workspace_and_the_environment_wins(tmp_path):
-    from bgetune.workspace import Workspace
+    from bgetune.core.workspace import Workspace
 
     for name in ("from-dotenv", "from-env"):
         Workspace(tmp_path / name).close()

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bgetune.config import Settings
+from bgetune.core.config import Settings
+from bgetune.core.workspace import Workspace
 from bgetune.tools.ingest import decode_text, discover, ingest
-from bgetune.workspace import Workspace
 from tests import pdf_factory
 from tests.conftest import SAMPLES
 

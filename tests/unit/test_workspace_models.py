@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from bgetune.models import (
+from bgetune.core.models import (
     BGE_EN_INSTRUCTION,
     BGE_ZH_INSTRUCTION,
     FAMILIES,
@@ -19,7 +19,7 @@ from bgetune.models import (
     load_model,
     resolve_base_model,
 )
-from bgetune.workspace import MIGRATIONS, Workspace, WorkspaceError, atomic_write_json
+from bgetune.core.workspace import MIGRATIONS, Workspace, WorkspaceError, atomic_write_json
 
 
 def test_schema_version_and_pragmas(workspace):
@@ -80,7 +80,7 @@ def test_offline_fallback_to_bundled_with_one_line_note():
 
 
 def test_offline_detection_is_fast(monkeypatch):
-    from bgetune import models
+    from bgetune.core import models
 
     models.is_offline.cache_clear()
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)

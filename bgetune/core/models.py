@@ -342,7 +342,7 @@ def corpus_embeddings(
 ) -> tuple[list[str], np.ndarray]:
     """(chunk ids, passage embeddings) of every chunk in the workspace, cached under artifacts/cache/ by model
     fingerprint and chunk ids, so mining, filtering and evaluation encode the corpus once."""
-    from bgetune.workspace import atomic_write_bytes
+    from bgetune.core.workspace import atomic_write_bytes
 
     rows = ws.query("SELECT id, text FROM chunks ORDER BY document_id, ord")
     ids = [r["id"] for r in rows]
