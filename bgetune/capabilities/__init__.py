@@ -52,7 +52,7 @@ CAPABILITY_MODULES: list[str] = [
     "bgetune.tools.decision",
     "bgetune.tools.serve",
     "bgetune.tools.onnx_export",
-    "bgetune.tools.diagnosis",
+    "bgetune.capabilities.diagnose",
     "bgetune.tools.history",
 ]
 
