@@ -31,23 +31,24 @@ import importlib
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field
+from dataclasses import MISSING, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from bgetune.core.errors import BgetuneError
+from bgetune.core.options import Context, Progress, setting
 
 if TYPE_CHECKING:
-    from bgetune.core.config import Settings
     from bgetune.core.workspace import Workspace
+
+__all__ = ["Capability", "Context", "Prereq", "Progress", "SettingError", "get", "setting", "table"]
 
 Cost = Literal["free", "cpu-minutes", "gpu", "paid-llm"]
 GATED_COSTS: frozenset[str] = frozenset({"gpu", "paid-llm"})
-Progress = Callable[[int, int, str], None]
 
 # Modules that declare capabilities (each has a module-level ``CAPABILITIES: list[Capability]``).
 CAPABILITY_MODULES: list[str] = [
     "bgetune.stages",
-    "bgetune.tools.qa_generation",
+    "bgetune.capabilities.generate",
     "bgetune.tools.golden",
     "bgetune.tools.decision",
     "bgetune.tools.serve",
@@ -55,52 +56,6 @@ CAPABILITY_MODULES: list[str] = [
     "bgetune.capabilities.diagnose",
     "bgetune.tools.history",
 ]
-
-
-def setting(
-    default: Any = MISSING,
-    *,
-    help: str,  # noqa: A002 - the word users know from --help
-    min: float | None = None,  # noqa: A002
-    max: float | None = None,  # noqa: A002
-    choices: tuple[Any, ...] | None = None,
-    flag: str | None = None,
-    positional: bool = False,
-    workspace: bool = False,
-    say: tuple[str, ...] = (),
-    default_factory: Any = MISSING,
-) -> Any:
-    """A declared setting: its default, help, limits and how people name it.
-
-    ``flag``: the CLI flag (default ``--name-with-dashes``); ``positional``: a CLI argument instead of an option;
-    ``workspace``: remembered in the workspace (``set_setting``) and read back as the default next time;
-    ``say``: extra words users type for it in chat (en and zh), e.g. ``("learning rate", "学习率")``."""
-    meta = {
-        "help": help,
-        "min": min,
-        "max": max,
-        "choices": choices,
-        "flag": flag,
-        "positional": positional,
-        "workspace": workspace,
-        "say": say,
-    }
-    if default_factory is not MISSING:
-        return field(default_factory=default_factory, metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-@dataclass
-class Context:
-    """What a capability gets besides its options (never part of a schema)."""
-
-    ws: Workspace
-    settings: Settings
-    progress: Progress | None = None
-    files: list[str] | None = field(
-        default_factory=list
-    )  # chat: attached files (paths are confined); CLI: None
-    lang: str = "en"
 
 
 @dataclass(frozen=True)

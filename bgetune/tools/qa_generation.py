@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
 
-from bgetune.capabilities import Capability, Context, Prereq, setting
 from bgetune.core.config import Settings
+from bgetune.core.options import Context, setting
 from bgetune.core.text import detect_language, normalize_for_match, normalize_ws
 from bgetune.core.workspace import Workspace, now_iso
 from bgetune.tools import offline_gen
@@ -1228,57 +1228,3 @@ def estimate_generate(ctx: Context, o: GenerateOptions) -> GenerateEstimate:
         round(seconds),
         est["model"],
     )
-
-
-def run_generate(ctx: Context, o: GenerateOptions) -> GenerateResult:
-    """generate_pairs, then (LLM mode) the judge pass and the augmentation the options ask for."""
-    mode = _opt_mode(ctx, o)
-    res = generate_pairs(
-        ctx.ws,
-        ctx.settings,
-        chunk_ids=_opt_chunk_ids(ctx.ws, o),
-        mode=mode,
-        progress=ctx.progress,
-        max_queries=o.questions_per_chunk,
-    )
-    names = {f.name for f in dataclasses.fields(GenerateResult)} - {"judge", "augment", "filter"}
-    out = GenerateResult(**{k: v for k, v in res.items() if k in names})
-    if mode == "llm":
-        if o.judge:
-            out.judge = judge_pairs(ctx.ws, ctx.settings, min_score=o.judge_min, progress=ctx.progress)
-        if o.paraphrases or o.back_translate:
-            out.augment = augment_pairs(
-                ctx.ws,
-                ctx.settings,
-                paraphrases=o.paraphrases,
-                back_translate=o.back_translate,
-                progress=ctx.progress,
-            )
-    if o.then_filter and ctx.ws.scalar("SELECT count(*) FROM pairs WHERE status='proposed'"):
-        from bgetune.stages import FilterOptions, _filter
-
-        out.filter = _filter(ctx, FilterOptions())
-    return out
-
-
-CAPABILITIES = [
-    Capability(
-        "generate_pairs",
-        "Generate proposed (query, passage) training pairs from the chunks, with an optional LLM judge and "
-        "augmentation.",
-        run_generate,
-        GenerateOptions,
-        GenerateResult,
-        cost=_generate_cost,
-        estimate=estimate_generate,
-        requires=(
-            Prereq(
-                lambda ws: bool(ws.scalar("SELECT count(*) FROM chunks")),
-                "no chunks yet: ingest documents first",
-                "ingest",
-            ),
-        ),
-        cli="generate",
-        stage=2,
-    )
-]
