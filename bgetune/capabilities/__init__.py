@@ -49,7 +49,7 @@ GATED_COSTS: frozenset[str] = frozenset({"gpu", "paid-llm"})
 CAPABILITY_MODULES: list[str] = [
     "bgetune.stages",
     "bgetune.capabilities.generate",
-    "bgetune.tools.golden",
+    "bgetune.capabilities.golden",
     "bgetune.tools.decision",
     "bgetune.tools.serve",
     "bgetune.tools.onnx_export",

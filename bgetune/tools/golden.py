@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bgetune.capabilities import Capability, Context, Prereq, setting
 from bgetune.core.errors import BgetuneError
+from bgetune.core.options import Context, setting
 from bgetune.core.workspace import Workspace, atomic_write_text, now_iso
 
 if TYPE_CHECKING:
@@ -606,19 +606,6 @@ def export_golden(ws: Workspace, out_dir: str | Path) -> GoldenExport:
     return GoldenExport(str(p1), str(p2), len(qs), len(lines))
 
 
-# ---------------------------------------------------------------------------------------------- capabilities
-def _has_chunks(ws: Workspace) -> bool:
-    return bool(ws.scalar("SELECT count(*) FROM chunks"))
-
-
-def _has_golden(ws: Workspace) -> bool:
-    return bool(ws.scalar("SELECT count(*) FROM golden"))
-
-
-NEEDS_CHUNKS = Prereq(_has_chunks, "no documents ingested yet", fix="ingest")
-NEEDS_QUESTIONS = Prereq(_has_golden, "no golden questions yet", fix="golden_add")
-
-
 @dataclass(kw_only=True)
 class GoldenAddOptions:
     questions: list[str] = setting(
@@ -945,73 +932,3 @@ def evaluate_golden_ws(
 def evaluate_golden(ctx: Context, opts: EvaluateGoldenOptions) -> GoldenEvalResult:
     """Score the tuned model against the base on the workspace's golden questions (paired bootstrap CI)."""
     return evaluate_golden_ws(ctx.ws, model=opts.model, base=opts.base)
-
-
-CAPABILITIES = [
-    Capability(
-        "golden_add",
-        "Add the user's real questions (typed, pasted, or a txt/CSV/XLSX file) to the golden set.",
-        golden_add,
-        GoldenAddOptions,
-        GoldenAddResult,
-        cost="free",
-        cli=None,  # `bgetune golden add` (bgetune/commands/golden.py)
-        ui="golden",
-        decides=True,
-    ),
-    Capability(
-        "golden_candidates",
-        "Show the next unlabeled golden question with the base model's and BM25's top passages, numbered.",
-        golden_candidates,
-        GoldenCandidatesOptions,
-        GoldenCandidatesResult,
-        cost="cpu-minutes",
-        requires=(NEEDS_CHUNKS, NEEDS_QUESTIONS),
-        cli=None,  # `bgetune golden label` shows them
-        ui="golden",
-    ),
-    Capability(
-        "golden_label",
-        'Mark a golden question\'s right passages by candidate number ("1 3") or chunk id, or "none".',
-        golden_label,
-        GoldenLabelOptions,
-        GoldenLabelResult,
-        cost="free",
-        requires=(NEEDS_QUESTIONS,),
-        cli=None,  # `bgetune golden label --query ID --pos 1,3`
-        ui="golden",
-        decides=True,
-    ),
-    Capability(
-        "golden_list",
-        "List the golden questions, their status and labeled passages.",
-        golden_list,
-        GoldenListOptions,
-        GoldenListResult,
-        cost="free",
-        cli=None,  # `bgetune golden list`
-        ui="golden",
-    ),
-    Capability(
-        "golden_edit",
-        "Reword or remove a golden question.",
-        golden_edit,
-        GoldenEditOptions,
-        GoldenEditResult,
-        cost="free",
-        requires=(NEEDS_QUESTIONS,),
-        cli=None,  # `bgetune golden edit` / `bgetune golden remove`
-        ui="golden",
-        decides=True,
-    ),
-    Capability(
-        "evaluate_golden",
-        "Score the tuned model against the base on the golden questions, with a confidence interval.",
-        evaluate_golden,
-        EvaluateGoldenOptions,
-        GoldenEvalResult,
-        cost="cpu-minutes",
-        requires=(NEEDS_QUESTIONS,),
-        cli=None,  # `bgetune golden eval`
-    ),
-]
