@@ -50,7 +50,7 @@ CAPABILITY_MODULES: list[str] = [
     "bgetune.stages",
     "bgetune.capabilities.generate",
     "bgetune.capabilities.golden",
-    "bgetune.tools.decision",
+    "bgetune.capabilities.decision",
     "bgetune.tools.serve",
     "bgetune.tools.onnx_export",
     "bgetune.capabilities.diagnose",
