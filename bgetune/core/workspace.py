@@ -185,6 +185,26 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     """,
+    # 4: teacher scores over each training query's candidate list (tools/teacher.py), cached per teacher
+    """
+    CREATE TABLE teachers(
+        key TEXT PRIMARY KEY,               -- name@version: what teacher_scores.teacher points at
+        name TEXT NOT NULL,                 -- fusion | base | llm:<model> | cross-encoder:<id or folder> | ...
+        kind TEXT NOT NULL,
+        version TEXT NOT NULL,
+        unit TEXT NOT NULL,                 -- cosine | logit | grade: sets the distillation temperature
+        detail TEXT NOT NULL DEFAULT '{}',  -- JSON: settings and the quality check against the base
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE teacher_scores(
+        teacher TEXT NOT NULL,              -- teachers.key
+        query TEXT NOT NULL,
+        passage_key TEXT NOT NULL,          -- chunk id, or sha1:<digest> of a pair's own passage
+        score REAL NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY(teacher, query, passage_key)
+    );
+    """,
 ]
 
 
