@@ -51,8 +51,7 @@ CAPABILITY_MODULES: list[str] = [
     "bgetune.capabilities.generate",
     "bgetune.capabilities.golden",
     "bgetune.capabilities.decision",
-    "bgetune.tools.serve",
-    "bgetune.tools.onnx_export",
+    "bgetune.capabilities.serve",
     "bgetune.capabilities.diagnose",
     "bgetune.tools.history",
 ]

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from bgetune.capabilities import Capability, Context, setting
 from bgetune.core.errors import BgetuneError
 from bgetune.core.workspace import atomic_write_json, atomic_write_text, now_iso
 
@@ -428,41 +427,3 @@ def write_usage_section(folder: str | Path, url: str | None = None) -> None:
     ]
     lines.append(USE_END)
     replace_card_section(folder, USE_START, USE_END, "\n".join(lines))
-
-
-# ------------------------------------------------------------------------------------------ capability
-@dataclass(kw_only=True)
-class ExportOnnxOptions:
-    model: str | None = setting(
-        None, help="Model folder (default: the workspace's exported model).", positional=True
-    )
-    quantize: str = setting(
-        "int8",
-        help="none, or int8 (a smaller file, faster on most CPUs; its quality loss is measured).",
-        choices=("none", "int8"),
-        say=("int8", "quantize", "量化"),
-    )
-    quality: bool = setting(True, help="Measure each file against the torch model on the held-out split.")
-
-
-def _export_onnx(ctx: Context, o: ExportOnnxOptions) -> OnnxExportResult:
-    from bgetune.tools.serve import default_model_dir
-
-    folder = o.model or default_model_dir(ctx.ws)
-    if not folder:
-        raise OnnxExportError(f"no exported model in {ctx.ws.root}: run `bgetune export` first")
-    return export_onnx(folder, quantize=o.quantize, ws=ctx.ws, quality=o.quality)  # type: ignore[arg-type]
-
-
-CAPABILITIES = [
-    Capability(
-        "export_onnx",
-        "Write ONNX (and int8) files into the exported model folder and measure their quality against torch.",
-        _export_onnx,
-        ExportOnnxOptions,
-        OnnxExportResult,
-        cost="cpu-minutes",
-        cli="export-onnx",
-        ui="results",
-    )
-]

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from bgetune.capabilities import Capability, Context, setting
 from bgetune.core.errors import BgetuneError
+from bgetune.core.options import Context, setting
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -958,17 +958,3 @@ def serve_model(ctx: Context, opts: ServeOptions) -> ServeResult:
             cfg.model_dir, running.url, name=cfg.name, api_key_required=bool(cfg.api_key)
         ),
     )
-
-
-CAPABILITIES = [
-    Capability(
-        "serve_model",
-        "Serve the tuned model as an OpenAI-compatible embeddings API on this machine and show how to call it.",
-        serve_model,
-        ServeOptions,
-        ServeResult,
-        cost="free",
-        cli=None,  # `bgetune serve` (bgetune/commands/serve.py) serves in the foreground
-        ui="results",
-    )
-]
