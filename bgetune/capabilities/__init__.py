@@ -53,7 +53,7 @@ CAPABILITY_MODULES: list[str] = [
     "bgetune.capabilities.decision",
     "bgetune.capabilities.serve",
     "bgetune.capabilities.diagnose",
-    "bgetune.tools.history",
+    "bgetune.capabilities.history",
 ]
 
 

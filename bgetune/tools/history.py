@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from bgetune.capabilities import Capability, Context, Prereq, setting
 from bgetune.core.errors import BgetuneError
+from bgetune.core.options import Context, setting
 from bgetune.core.text import detect_language, normalize_for_match, normalize_ws
 from bgetune.core.workspace import TRAINABLE, Workspace, now_iso
 
@@ -1369,35 +1369,6 @@ def unlinked_rows(ws: Workspace, *, file: str | None = None) -> list[dict[str, A
     return [
         dict(r) | {"data": json.loads(r["data"])} for r in ws.query(sql + " ORDER BY file, row_no", params)
     ]
-
-
-def _has_chunks(ws: Workspace) -> bool:
-    return bool(ws.scalar("SELECT count(*) FROM chunks"))
-
-
-CAPABILITIES = [
-    Capability(
-        "preview_history",
-        "Read a question history file (CSV/TSV/XLSX/JSONL), detect its columns and say what an import would do.",
-        preview_history,
-        HistoryOptions,
-        HistoryPreview,
-        cost="free",
-        cli=None,  # `bgetune import-pairs FILE --preview`
-    ),
-    Capability(
-        "import_history",
-        "Import the team's real questions (and click logs) as training pairs linked to the documents' chunks.",
-        import_history,
-        HistoryOptions,
-        HistoryImportResult,
-        cost="cpu-minutes",
-        requires=(Prereq(_has_chunks, "no chunks yet", "ingest"),),
-        cli=None,  # `bgetune import-pairs FILE` (commands/data.py) keeps the confirm flow
-        decides=True,
-        ui="data",
-    ),
-]
 
 
 def options(path: str | Path, **kw: Any) -> HistoryOptions:
