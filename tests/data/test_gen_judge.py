@@ -136,7 +136,7 @@ def test_augmentation_adds_queries_for_the_same_positive_with_provenance(tiny_ws
 def test_generate_capability_declares_its_settings_cost_and_estimate(tiny_ws):
     from bgetune import capabilities
 
-    cap = next(c for c in qg.CAPABILITIES if c.name == "generate_pairs")
+    cap = capabilities.get("generate_pairs")
     names = [f.name for f in capabilities.settings_of(cap)]
     for n in (
         "mode",

@@ -490,12 +490,13 @@ def test_cli_diagnose_misses_fix(rfaq):
 
 def test_capabilities_declared_and_runnable(rfaq):
     from bgetune.capabilities import Context, resolve_field_types
+    from bgetune.capabilities.diagnose import CAPABILITIES
 
-    caps = {c.name: c for c in D.CAPABILITIES}
+    caps = {c.name: c for c in CAPABILITIES}
     assert set(caps) == {"diagnose", "diagnose_golden", "list_misses", "apply_fix"}
     assert caps["diagnose"].cost == "cpu-minutes" and caps["apply_fix"].decides
-    assert [c.command for c in D.CAPABILITIES] == ["diagnose", "diagnose-golden", "misses", "fix"]
-    for c in D.CAPABILITIES:
+    assert [c.command for c in CAPABILITIES] == ["diagnose", "diagnose-golden", "misses", "fix"]
+    for c in CAPABILITIES:
         resolve_field_types(c.options)
     assert caps["apply_fix"].missing(rfaq)  # nothing diagnosed yet
     ctx = Context(ws=rfaq, settings=Settings(workspace=rfaq.root), lang="zh")
