@@ -47,7 +47,7 @@ def _warm(ws: Workspace) -> None:
     from bgetune.tools.evaluation import resolve_workspace_base
 
     res = resolve_workspace_base(ws)
-    model = D._load(res)
+    model = D.load_cached(res)
     corpus_embeddings(ws, model, fingerprint=model_fingerprint(model, res))
 
 
@@ -217,11 +217,11 @@ def test_threshold_is_the_only_problem_and_set_threshold_fixes_it(rfaq):
 def test_no_training_pairs_near_the_topic_then_competitors(rfaq):
     q = "How can I create an R package from my own functions?"
     first = diagnose(rfaq, q, record=False)
-    qs = D._stems(D.terms(q))
+    qs = D.stems(D.terms(q))
     target = next(
         r
         for r in first.base.results[1:10]
-        if D.coverage(qs, D._stems(D.terms(rfaq.chunk(r.chunk_id)["text"]))) >= 0.5
+        if D.coverage(qs, D.stems(D.terms(rfaq.chunk(r.chunk_id)["text"]))) >= 0.5
     )
     d = diagnose(rfaq, q, expected_id=target.chunk_id)
     causes = [f.cause for f in d.findings]
@@ -511,11 +511,90 @@ def test_capabilities_declared_and_runnable(rfaq):
     assert view.misses.rows[0].status == "fixed:golden" and "1 diagnosed queries" in view.text()
 
 
-def test_stem_and_legacy_read_access(rfaq):
+def test_stem_and_the_result_is_a_dataclass_not_a_dict(rfaq):
     assert stem("packages") == stem("package") and stem("installed") == stem("install")
     d = diagnose(rfaq, INSTALL_Q, record=False)
-    assert d.get("verdict") == d.verdict and d["results"][0]["chunk_id"] == d.base.results[0].chunk_id
+    assert not hasattr(d, "get") and not hasattr(d, "__getitem__")  # the legacy dict shim is gone
+    data = d.data()
+    assert data["verdict"] == d.verdict and data["base"]["results"][0]["chunk_id"] == d.base.results[0].chunk_id
     assert d.miss_id is None and not misses(rfaq)
+
+
+def test_every_cause_is_one_module_with_detect_verdict_evidence_fixes():
+    from bgetune.tools.diagnosis import causes
+
+    assert tuple(m.NAME for m in causes.MODULES) == CAUSES and len(set(CAUSES)) == len(CAUSES) == 13
+    for m in causes.MODULES:
+        assert m.__name__.endswith("." + m.NAME)
+        assert all(callable(getattr(m, f)) for f in ("detect", "verdict", "evidence", "fixes")), m.__name__
+    assert tuple(D.HANDLERS) == D.ACTIONS
+
+
+# ---------------------------------------------------------------------------------------------- issue 22 item 2
+def _label(ws: Workspace, query: str, chunk_id: str) -> int:
+    from bgetune.tools.golden import add_questions
+
+    ids, _ = add_questions(ws, [{"query": query, "pos_ids": [chunk_id]}])
+    return ids[0]
+
+
+def test_the_golden_label_is_the_expected_answer_as_in_the_golden_misses(rfaq):
+    """A question the user labelled: 'why does it miss?' uses the label, and agrees with the golden misses list
+    (before: 'It does not miss: rank 1 is ...' for a question the list called a miss)."""
+    _calibrate(rfaq, [0.45, 0.5, 0.6, 0.7, 0.8], [0.1, 0.2, 0.25, 0.3, 0.38])
+    assert diagnose(rfaq, INSTALL_Q, record=False).cause == "not_a_miss"  # without the label: rank 1 passes
+    seventh = diagnose(rfaq, INSTALL_Q, record=False).base.results[6]
+    gid = _label(rfaq, INSTALL_Q, seventh.chunk_id)
+    batch = diagnose_golden(rfaq)
+    assert [it.query for it in batch.items] == [INSTALL_Q] and batch.failing == 1
+    for asked in (INSTALL_Q, "How do I install packages from CRAN?"):  # as pasted, or retyped
+        d = diagnose(rfaq, asked, record=False)
+        assert d.expected is not None and d.expected.how == "golden" and d.expected.chunk_id == seventh.chunk_id
+        assert d.base.expected_rank == 7 and d.is_miss and d.cause == batch.items[0].cause
+        assert "does not miss" not in d.verdict
+        assert f"golden question #{gid}" in d.text()
+    assert not any(a.action == "add_golden" for a in d.actions)  # it is in the golden set already
+
+
+def test_add_as_training_pair_on_a_held_out_document_says_why_not_and_what_works_instead(rfaq):
+    target = diagnose(rfaq, INSTALL_Q, record=False).base.results[6].chunk_id
+    with rfaq.tx() as c:
+        c.execute("UPDATE chunks SET split='test' WHERE id=?", (target,))
+    d = diagnose(rfaq, INSTALL_Q, expected_id=target)
+    assert d.expected.held_out and not any(a.action == "add_training_pair" for a in d.actions)
+    before = rfaq.scalar("SELECT count(*) FROM pairs")
+    res = apply_fix(rfaq, d.miss_id, "add_training_pair")  # asked anyway ("add it as a training pair")
+    assert not res.changed and res.status == "open"
+    assert rfaq.scalar("SELECT count(*) FROM pairs") == before  # nothing was added that would not train
+    text = res.text()
+    assert "held out" in text and "nothing would train" in text and "What will work instead" in text
+    assert "Retrain to learn it" not in text and "不会参与训练" in res.text("zh")
+    first = res.facts["instead"][0]
+    assert first["action"] == "add_golden" and f"bgetune fix {d.miss_id} add_golden" in text
+    done = apply_fix(rfaq, d.miss_id, first["action"])  # the offered fix works
+    assert done.changed and done.status == "fixed:golden"
+
+
+def test_golden_misses_list_every_question_they_count(rfaq):
+    """'only the threshold is wrong: 4' listed 3: every counted question is now listed, with its miss number."""
+    queries = [
+        INSTALL_Q,
+        "how do I cite R in a paper",
+        "where can I download R",
+        "what is the R mailing list",
+        "how do I report a bug",
+    ]
+    top = [diagnose(rfaq, q, record=False).base.results[0].chunk_id for q in queries]
+    for q, cid in zip(queries, top, strict=True):
+        _label(rfaq, q, cid)
+    rfaq.set_setting("threshold", 0.99)  # every labelled answer is first, and below the threshold
+    b = diagnose_golden(rfaq)
+    assert [(g.cause, g.count) for g in b.groups] == [("threshold_only", 5)]
+    lines = b.text().splitlines()
+    i = lines.index("1. only the threshold is wrong: 5 -> set_threshold")
+    listed = [x for x in lines[i + 1 :] if x.startswith("   - ")]
+    assert len(listed) == 5 == b.groups[0].count
+    assert all(x.startswith(f"   - #{it.miss_id} ") for x, it in zip(listed, b.items, strict=True))
 
 
 def test_ranks_agree_with_evaluation_after_a_real_calibration(eval_ws, tuned_dir):

@@ -1,0 +1,95 @@
+"""No training pairs: no training question is close to this one, so the fine-tune never learnt the topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bgetune.tools.diagnosis.causes._shared import worse
+from bgetune.tools.diagnosis.probe import Probe
+from bgetune.tools.diagnosis.records import HELD_OUT, FixAction
+from bgetune.tools.diagnosis.text import say
+
+NAME = "no_training_pairs"
+TITLE = ("topic without training pairs", "该主题没有训练样本")
+COVERED_SIMILARITY = 0.7  # a training query this close means the topic was trained on
+
+
+def _nearest(p: Probe) -> list[dict[str, Any]]:
+    eng = p.eng
+    if not eng.train:
+        return []
+    from bgetune.core.models import encode
+
+    q_emb = encode(p.model.model, [p.query], kind="query")[0]
+    sims = eng.train_emb() @ q_emb
+    return [
+        {
+            "query": eng.train[j]["query"],
+            "similarity": round(float(sims[j]), 3),
+            "same_passage": eng.train[j]["chunk_id"] in p.exp_ids,
+        }
+        for j in np.argsort(-sims)[:3]
+    ]
+
+
+def detect(p: Probe) -> dict[str, Any] | None:
+    eng = p.eng
+    on_chunk = sum(1 for r in eng.train if r["chunk_id"] in p.exp_ids)
+    nearest = _nearest(p)
+    if on_chunk > 0 or (nearest and nearest[0]["similarity"] >= COVERED_SIMILARITY):
+        return None
+    return {
+        **p.common,
+        "train_pairs": len(eng.train),
+        "on_passage": on_chunk,
+        "nearest": nearest,
+        "nearest_similarity": nearest[0]["similarity"] if nearest else 0.0,
+        "held_out": any(eng.rows[c]["split"] in HELD_OUT for c in p.exp_ids),
+    }
+
+
+def verdict(x: dict[str, Any], lang: str) -> str:
+    rank, w = x.get("rank"), worse(x, lang)
+    if not x.get("train_pairs"):
+        return say(
+            lang,
+            f"Ranked {rank}: there are no training pairs yet, so nothing taught the model this topic{w}.",
+            f"排第 {rank} 位：还没有任何训练样本，模型没学过这个主题{w}。",
+        )
+    held = (
+        say(lang, " (its document is held out for testing)", "（该文档属于测试集，不参与训练）")
+        if x.get("held_out")
+        else ""
+    )
+    near = x.get("nearest_similarity") or 0.0
+    return say(
+        lang,
+        f"Ranked {rank}: no training question is close to this one (nearest similarity {near:.2f}), so the "
+        f"fine-tune never learnt this topic{held}{w}.",
+        f"排第 {rank} 位：没有接近这个问题的训练问题（最近相似度 {near:.2f}），微调没有学过这个主题{held}{w}。",
+    )
+
+
+def evidence(x: dict[str, Any], lang: str) -> list[str]:
+    out = [
+        say(
+            lang,
+            f"nearest training question ({q['similarity']:.2f}): {q['query']}",
+            f"最接近的训练问题（{q['similarity']:.2f}）：{q['query']}",
+        )
+        for q in x.get("nearest", [])[:3]
+    ]
+    out.append(
+        say(
+            lang,
+            f"training pairs on the expected passage: {x.get('on_passage', 0)}",
+            f"期望段落上的训练样本：{x.get('on_passage', 0)} 个",
+        )
+    )
+    return out
+
+
+def fixes(x: dict[str, Any], d: Any) -> list[FixAction]:
+    return []  # the general fix: a training pair on the expected passage (when its document trains)

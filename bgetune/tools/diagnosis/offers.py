@@ -1,0 +1,74 @@
+"""The fixes a diagnosis offers: each finding's own, then the general ones (training pair, golden question,
+'none of these', dismiss). A training pair is offered only where it would train."""
+
+from __future__ import annotations
+
+import json
+
+from bgetune.tools.diagnosis.causes import cause_fixes
+from bgetune.tools.diagnosis.records import FixAction
+from bgetune.tools.diagnosis.report import Diagnosis
+
+ACTIONS = (
+    "add_training_pair",
+    "add_golden",
+    "relabel_competitor",
+    "set_threshold",
+    "rechunk",
+    "switch_base_model",
+    "no_answer",
+    "dismiss",
+)
+
+
+def training_pair(where: str, chunk_id: str) -> FixAction:
+    return FixAction(
+        "add_training_pair",
+        {"chunk_id": chunk_id},
+        f"Add this query with {where} as an approved training pair, so the next run learns it",
+        f"把这个查询和 {where} 作为已批准的训练样本加入，下次训练就会学到",
+    )
+
+
+def golden(where: str, chunk_id: str) -> FixAction:
+    return FixAction(
+        "add_golden",
+        {"chunk_id": chunk_id},
+        f"Add this query with {where} to the golden set, so the ship decision measures it",
+        f"把这个查询和 {where} 加入黄金测试集，让发布决策衡量它",
+    )
+
+
+def _general(d: Diagnosis) -> list[FixAction]:
+    exp = d.expected
+    out: list[FixAction] = []
+    cid = exp.chunk_id if exp and exp.chunk_ids else None
+    if exp is not None and cid:
+        if d.cause not in ("not_a_miss", "expected_not_found") and not exp.held_out:
+            out.append(training_pair(exp.where(), cid))
+        if d.cause != "expected_not_found" and exp.how != "golden":  # a golden label is in the set already
+            out.append(golden(exp.where(), cid))
+    if exp is None and d.cause in ("unconfirmed", "nothing_passes"):
+        out.append(
+            FixAction(
+                "no_answer",
+                {},
+                "None of these: the documents do not answer it (kept in the golden set as unanswerable)",
+                "都不是：文档里没有答案（作为无答案问题保留在黄金测试集中）",
+            )
+        )
+    if d.cause not in ("not_a_miss", "unconfirmed"):
+        out.append(FixAction("dismiss", {}, "Not a real miss: mark it dismissed", "不算漏检：标记为已忽略"))
+    return out
+
+
+def offered(d: Diagnosis) -> list[FixAction]:
+    """The fixes for ``d``, without repeats, in the order they are offered."""
+    seen: set[str] = set()
+    out: list[FixAction] = []
+    for a in [x for f in d.findings for x in cause_fixes(f, d)] + _general(d):
+        key = a.action + json.dumps(a.args, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            out.append(a)
+    return out
