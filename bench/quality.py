@@ -6,6 +6,8 @@
     from that corpus only, and both models are scored on the FAQ's REAL questions (golden.*.jsonl).
 
 Usage: HF_HUB_OFFLINE=1 python bench/quality.py [--only debian|samples] [--lang en|zh] [--epochs N]
+       python bench/quality.py --suite [--only SET ...] [--variant NAME] [--seeds N]   (real-question bench)
+       python bench/quality.py --list --json                                           (its built sets)
 Writes bench/quality-<setup>-<lang>.json and its section of bench/RESULTS.md.
 """
 
@@ -35,6 +37,14 @@ SAMPLES = {
         REPO / "samples/zh/ctex-faq.pdf",
     ],
 }
+# Variants of the real-question bench (`--suite --variant NAME`, issue 20): a variant is a dict of capability
+# settings overrides, {capability name: {setting: value}}, applied through each capability's make_options (so
+# only declared settings are accepted). Add yours here, e.g. "teacher": {"train": {...}}, "styled": {...}.
+VARIANTS: dict[str, dict[str, dict]] = {
+    "default": {},  # today's defaults, what a new user gets
+    "one-epoch": {"train": {"epochs": 1}},  # a cheap smoke variant
+}
+
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
 DSTART, DEND = "<!-- decision:start -->", "<!-- decision:end -->"
 
@@ -374,7 +384,43 @@ def update_results(section: str, start: str = START, end: str = END) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def suite_main(argv: list[str]) -> None:
+    """`--suite`: the real-question bench (bench/suite/runner.py)."""
+    sys.path.insert(0, str(REPO / "bench" / "suite"))
+    import runner
+
+    ap = argparse.ArgumentParser(description="real-question bench (issue 20)")
+    ap.add_argument("--suite", action="store_true")
+    ap.add_argument("--only", action="append", default=[], help="set name (repeatable or comma list)")
+    ap.add_argument("--variant", default="default", choices=sorted(VARIANTS))
+    ap.add_argument("--seeds", type=int, default=1, help="training seeds 13, 14, ... (default 1)")
+    ap.add_argument("--protocol", action="append", default=[], choices=list(runner.PROTOCOLS))
+    ap.add_argument("--list", action="store_true", help="list the built sets")
+    ap.add_argument("--json", action="store_true", help="with --list: one JSON array")
+    ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md or the READMEs")
+    args = ap.parse_args(argv)
+    only = [x for a in args.only for x in a.split(",") if x]
+    if args.list:
+        sets = [s for s in runner.list_sets() if not only or s["name"] in only]
+        if args.json:
+            print(json.dumps(sets, ensure_ascii=False))
+        else:
+            for s in sets:
+                print(f"{s['name']:16} {s['language']}  {s['questions']:4} questions  {s['passages']:5} passages")
+        return
+    runner.run_suite(
+        only,
+        args.variant,
+        VARIANTS[args.variant],
+        max(1, args.seeds),
+        args.protocol or list(runner.PROTOCOLS),
+        write=not args.no_write,
+    )
+
+
 def main() -> None:
+    if "--suite" in sys.argv or "--list" in sys.argv:  # the real-question bench (issue 20): bench/suite/
+        return suite_main(sys.argv[1:])
     if "--history" in sys.argv:  # real question history protocol (issue 15): bench/history_quality.py
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from history_quality import main as history_main

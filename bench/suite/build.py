@@ -91,10 +91,14 @@ def html_pool(prefix: str, files: list[Path], questions: list[str], levels=(1, 2
 # ----------------------------------------------------------------------------------------------- the sets
 def build_debian(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
     lang = "en" if spec.name.endswith("en") else "zh"
-    answers = [json.loads(x) for x in (FIXTURE / f"corpus.{lang}.jsonl").read_text().splitlines() if x.strip()]
+    answers = [
+        json.loads(x) for x in (FIXTURE / f"corpus.{lang}.jsonl").read_text().splitlines() if x.strip()
+    ]
     golden = [
         {"query": g["query"], "pos_ids": g["pos_ids"]}
-        for g in (json.loads(x) for x in (FIXTURE / f"golden.{lang}.jsonl").read_text().splitlines() if x.strip())
+        for g in (
+            json.loads(x) for x in (FIXTURE / f"golden.{lang}.jsonl").read_text().splitlines() if x.strip()
+        )
     ]
     root = fetch(spec.packages)
     suffix = "en" if lang == "en" else "zh-cn"
@@ -102,8 +106,11 @@ def build_debian(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
     pool = html_pool(f"dref-{lang}", files, [g["query"] for g in golden], levels=(2, 3))
     from builders import stable_pick
 
-    picked = stable_pick([d for d in pool if d["id"] not in {a["id"] for a in answers}],
-                         int(RATIO * len(answers)), salt=spec.name)
+    picked = stable_pick(
+        [d for d in pool if d["id"] not in {a["id"] for a in answers}],
+        int(RATIO * len(answers)),
+        salt=spec.name,
+    )
     corpus = sorted(answers + picked, key=lambda r: r["id"])
     note = (
         f"Answers and questions reused as-is from tests/fixtures/debian-faq (corpus.{lang}.jsonl: every FAQ "
@@ -149,7 +156,10 @@ def build_python(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
         rest += [s for s in r if s.level > 1]
     qs = [i.question for i in items]
     pool = distractor_rows("pyfaq", rest, qs) + html_pool(
-        "pydoc", sorted((html / "tutorial").glob("*.html")) + sorted((html / "howto").glob("*.html")), qs, (1, 2, 3)
+        "pydoc",
+        sorted((html / "tutorial").glob("*.html")) + sorted((html / "howto").glob("*.html")),
+        qs,
+        (1, 2, 3),
     )
     corpus, golden = assemble("pyfaq", items, pool, ratio=RATIO)
     note = (
@@ -167,8 +177,18 @@ def build_git(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
     items = asciidoc_faq(read(doc / "gitfaq.txt"))
     qs = [i.question for i in items]
     srcs = [
-        "user-manual", "gittutorial", "gittutorial-2", "gitworkflows", "giteveryday", "gitcore-tutorial",
-        "gitcredentials", "gitignore", "gitattributes", "gitrevisions", "gitglossary", "gitremote-helpers",
+        "user-manual",
+        "gittutorial",
+        "gittutorial-2",
+        "gitworkflows",
+        "giteveryday",
+        "gitcore-tutorial",
+        "gitcredentials",
+        "gitignore",
+        "gitattributes",
+        "gitrevisions",
+        "gitglossary",
+        "gitremote-helpers",
     ]
     pool: list[dict] = []
     for s in srcs:
@@ -187,10 +207,14 @@ def build_git(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
 def build_sqlite(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
     root = fetch(spec.packages)
     doc = root / "usr/share/doc/sqlite3"
-    items, _rest = faq_items(html_sections(sqlite_faq_html(read(doc / "faq.html")), (3,)), is_entry=lambda s: True)
+    items, _rest = faq_items(
+        html_sections(sqlite_faq_html(read(doc / "faq.html")), (3,)), is_entry=lambda s: True
+    )
     qs = [i.question for i in items]
     files = sorted(
-        f for f in doc.glob("*.html") if f.stem not in {"faq", "index", "docs", "sitemap", "toc", "keyword_index"}
+        f
+        for f in doc.glob("*.html")
+        if f.stem not in {"faq", "index", "docs", "sitemap", "toc", "keyword_index"}
     )
     pool = html_pool("sqlitedoc", files, qs, (1, 2, 3))
     corpus, golden = assemble("sqlitefaq", items, pool, ratio=RATIO)
@@ -229,23 +253,63 @@ def build_ctex(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
 
 
 SPECS: list[SetSpec] = [
-    SetSpec("debian-faq-en", "en", "Debian FAQ (English)", ("debian-reference-en",),
-            "GPL-2+ (Debian FAQ; Debian Reference)", "doc-debian / debian-faq 11.1; debian-reference-en 2.100",
-            build_debian),
-    SetSpec("debian-faq-zh", "zh", "Debian FAQ (Simplified Chinese)", ("debian-reference-zh-cn",),
-            "GPL-2+ (Debian FAQ; Debian Reference)", "doc-debian / debian-faq-zh-cn 11.1; debian-reference-zh-cn "
-            "2.100", build_debian),
-    SetSpec("r-faq", "en", "R FAQ", ("r-doc-html",), "GPL-2+ (R FAQ and manuals)", "r-doc-html 4.2.2",
-            build_r),
-    SetSpec("python-faq", "en", "Python FAQ", ("python3.11-doc",), "PSF License 2 (Python documentation)",
-            "python3.11-doc 3.11.2", build_python),
-    SetSpec("git-faq", "en", "Git FAQ (gitfaq)", ("git-doc",), "GPL-2 (Git documentation)", "git-doc 2.39.5",
-            build_git),
-    SetSpec("sqlite-faq", "en", "SQLite FAQ", ("sqlite3-doc",), "public domain (SQLite documentation)",
-            "sqlite3-doc 3.40.1", build_sqlite),
-    SetSpec("ctex-faq", "zh", "CTeX FAQ (Chinese TeX users)", ("texlive-lang-chinese",),
-            "GFDL (CTeX FAQ); GPL/LPPL (lshort-zh-cn), see copyright file",
-            "texlive-lang-chinese 2022.20230122 (ctex-faq 0.4, lshort-zh-cn)", build_ctex),
+    SetSpec(
+        "debian-faq-en",
+        "en",
+        "Debian FAQ (English)",
+        ("debian-reference-en",),
+        "GPL-2+ (Debian FAQ; Debian Reference)",
+        "doc-debian / debian-faq 11.1; debian-reference-en 2.100",
+        build_debian,
+    ),
+    SetSpec(
+        "debian-faq-zh",
+        "zh",
+        "Debian FAQ (Simplified Chinese)",
+        ("debian-reference-zh-cn",),
+        "GPL-2+ (Debian FAQ; Debian Reference)",
+        "doc-debian / debian-faq-zh-cn 11.1; debian-reference-zh-cn 2.100",
+        build_debian,
+    ),
+    SetSpec(
+        "r-faq", "en", "R FAQ", ("r-doc-html",), "GPL-2+ (R FAQ and manuals)", "r-doc-html 4.2.2", build_r
+    ),
+    SetSpec(
+        "python-faq",
+        "en",
+        "Python FAQ",
+        ("python3.11-doc",),
+        "PSF License 2 (Python documentation)",
+        "python3.11-doc 3.11.2",
+        build_python,
+    ),
+    SetSpec(
+        "git-faq",
+        "en",
+        "Git FAQ (gitfaq)",
+        ("git-doc",),
+        "GPL-2 (Git documentation)",
+        "git-doc 2.39.5",
+        build_git,
+    ),
+    SetSpec(
+        "sqlite-faq",
+        "en",
+        "SQLite FAQ",
+        ("sqlite3-doc",),
+        "public domain (SQLite documentation)",
+        "sqlite3-doc 3.40.1",
+        build_sqlite,
+    ),
+    SetSpec(
+        "ctex-faq",
+        "zh",
+        "CTeX FAQ (Chinese TeX users)",
+        ("texlive-lang-chinese",),
+        "GFDL (CTeX FAQ); GPL/LPPL (lshort-zh-cn), see copyright file",
+        "texlive-lang-chinese 2022.20230122 (ctex-faq 0.4, lshort-zh-cn)",
+        build_ctex,
+    ),
 ]
 
 
@@ -253,7 +317,9 @@ def write_set(spec: SetSpec, corpus: list[dict], golden: list[dict], note: str) 
     out = SETS / spec.name
     out.mkdir(parents=True, exist_ok=True)
     for name, rows in (("corpus.jsonl", corpus), ("golden.jsonl", golden)):
-        (out / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        (out / name).write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
     root = SRC / "root"
     lic = []
     for p in spec.packages + (("doc-debian",) if spec.name.startswith("debian") else ()):
@@ -288,8 +354,13 @@ def write_set(spec: SetSpec, corpus: list[dict], golden: list[dict], note: str) 
         "The questions are the FAQ's own question headings, written by its authors (never generated); each "
         "heading is removed from its answer passage. Distractors are picked by the hash of their id (no "
         f"randomness), {RATIO:g} per answer passage.\n\n"
-        + (base_line or "<!-- base:start -->\nBase model (bundled all-MiniLM-L6-v2) nDCG@10: not measured yet "
-           "(`python bench/quality.py --suite --only " + spec.name + "`).\n<!-- base:end -->")
+        + (
+            base_line
+            or "<!-- base:start -->\nBase model (bundled all-MiniLM-L6-v2) nDCG@10: not measured yet "
+            "(`python bench/quality.py --suite --only "
+            + spec.name
+            + "`).\n<!-- base:end -->"
+        )
         + "\n",
         encoding="utf-8",
     )

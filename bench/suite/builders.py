@@ -131,7 +131,7 @@ def faq_items(
     rest: list[Section] = []
     current: tuple[int, FaqItem] | None = None
     for s in sections:
-        if (is_entry(s) if is_entry else is_question(s.title)):
+        if is_entry(s) if is_entry else is_question(s.title):
             items.append(FaqItem(key=s.key, question=strip_number(s.title), answer=s.text))
             current = (s.level, items[-1])
             continue
@@ -187,7 +187,11 @@ def asciidoc_faq(text: str) -> list[FaqItem]:
                     break
                 body.append("" if nxt.strip() == "+" else nxt)
                 i += 1
-            items.append(FaqItem(key=anchor or slug(q), question=q.replace("`", ""), answer=clean_lines("\n".join(body))))
+            items.append(
+                FaqItem(
+                    key=anchor or slug(q), question=q.replace("`", ""), answer=clean_lines("\n".join(body))
+                )
+            )
             anchor = ""
             continue
         i += 1
@@ -269,7 +273,9 @@ def pdf_text(path: str | Path) -> list[str]:
 _TOC = re.compile(r"^(\d{1,3})\s+(.+?)\s*(?:\.\s*){3,}\s*(\d+)\s*$")
 
 
-def numbered_faq_from_text(pages: Sequence[str], *, drop_line: re.Pattern[str] | None = None) -> list[FaqItem]:
+def numbered_faq_from_text(
+    pages: Sequence[str], *, drop_line: re.Pattern[str] | None = None
+) -> list[FaqItem]:
     """A numbered FAQ typeset as PDF (the CTeX FAQ): the table of contents lists ``N question . . . page``; in the
     body each question starts a line ``N question`` (maybe with a trailing 'Revised'/'New' mark). Each answer is
     the text from the end of its question to the start of the next question (or section title), with running
@@ -327,7 +333,9 @@ def numbered_faq_from_text(pages: Sequence[str], *, drop_line: re.Pattern[str] |
     return [i for i in items if i.answer]
 
 
-def pdf_page_passages(pages: Sequence[str], *, drop_line: re.Pattern[str] | None = None, max_chars: int = 1200) -> list[str]:
+def pdf_page_passages(
+    pages: Sequence[str], *, drop_line: re.Pattern[str] | None = None, max_chars: int = 1200
+) -> list[str]:
     """Distractor passages from a manual typeset as PDF: each page's text, running heads dropped, cut into pieces
     of at most ``max_chars`` at line ends."""
     out: list[str] = []

@@ -1,0 +1,533 @@
+"""The real-question bench runner (issue 20), driven by `python bench/quality.py --suite`.
+
+For each built set (bench/suite/sets/<name>/) x variant x protocol x seed it runs the pipeline a user runs, stage
+by stage through the capability layer (``invoke`` when the layer has it, else each capability's
+``make_options`` + ``run``; stage order from the capability table), with the set's corpus ingested as a
+knowledge-base export (JSONL), the offline generator and base = bundled. Then it scores the base and the shipped
+model (and the best tuned candidate when the base was kept) on the set's real questions.
+
+Protocols: (a) ``nogold``: no golden set (a new user's offline default), scored on all real questions;
+(b) ``gold30``: the real questions split in two halves by the hash of the question; up to 30 of the first half
+are stored as the workspace's golden set (tools.golden add/label, as `bgetune golden` stores them) before
+generation; the other half is scored.
+
+Cached per (set, variant, protocol, seed, code version of bgetune/{tools,capabilities,core} + stages + pipeline
++ this file): a rerun only runs what changed. Run JSON: bench/suite-results/<variant>/<set>.<protocol>.s<seed>.json
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+SETS = HERE / "sets"
+CACHE = HERE / ".cache"
+RESULTS = REPO / "bench" / "suite-results"
+PROTOCOLS = ("nogold", "gold30")
+GOLDEN_N = 30
+DEFAULT_SEED = 13  # TrainConfig's default seed
+SUITE_START, SUITE_END = "<!-- suite:start -->", "<!-- suite:end -->"
+
+
+def log(msg: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------------------------- sets
+def read_jsonl(p: Path) -> list[dict]:
+    return [json.loads(x) for x in p.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def list_sets() -> list[dict]:
+    out = []
+    for d in sorted(SETS.iterdir()) if SETS.exists() else []:
+        if (d / "corpus.jsonl").exists() and (d / "golden.jsonl").exists():
+            meta = json.loads((d / "meta.json").read_text()) if (d / "meta.json").exists() else {}
+            out.append(
+                {
+                    "name": d.name,
+                    "language": meta.get("language", "?"),
+                    "questions": len(read_jsonl(d / "golden.jsonl")),
+                    "passages": len(read_jsonl(d / "corpus.jsonl")),
+                }
+            )
+    return out
+
+
+def halves(golden: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Two disjoint halves by the hash of the question (deterministic, no seed)."""
+    order = sorted(golden, key=lambda g: hashlib.sha1(g["query"].encode()).hexdigest())
+    h = len(order) // 2
+    return order[:h], order[h:]
+
+
+# ----------------------------------------------------------------------------------------------- cache
+def code_version() -> str:
+    """Hash of the source of the stages involved (tools, capabilities, core, stages, pipeline) and this runner."""
+    pkg = REPO / "bgetune"
+    files = sorted(
+        [*(pkg / "tools").rglob("*.py"), *(pkg / "capabilities").rglob("*.py"), *(pkg / "core").rglob("*.py")]
+        + [p for p in (pkg / "stages.py", pkg / "pipeline.py", pkg / "capabilities.py") if p.exists()]
+        + [Path(__file__)]
+    )
+    h = hashlib.sha1()
+    for f in files:
+        h.update(str(f.relative_to(REPO)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def set_hash(name: str) -> str:
+    h = hashlib.sha1()
+    for f in ("corpus.jsonl", "golden.jsonl"):
+        h.update((SETS / name / f).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def run_key(name: str, variant: dict, protocol: str, seed: int, code: str) -> str:
+    blob = json.dumps([name, set_hash(name), variant, protocol, seed, code], sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------------------------- pipeline
+def _data(res: Any) -> Any:
+    if hasattr(res, "data") and callable(res.data):
+        return res.data()
+    if dataclasses.is_dataclass(res) and not isinstance(res, type):
+        return dataclasses.asdict(res)
+    return res
+
+
+def _seed_hook(seed: int) -> Callable[[], None]:
+    """Training seed: TrainOptions declares no seed, so the train capability's TrainConfig gets it here (the only
+    hook outside the capability layer). Returns the undo."""
+    import importlib
+
+    undo: list[Callable[[], None]] = []
+    for modname in ("bgetune.stages", "bgetune.capabilities.train"):
+        try:
+            mod = importlib.import_module(modname)
+        except ImportError:
+            continue
+        orig = getattr(mod, "train_config", None)
+        if orig is None:
+            continue
+
+        def patched(ctx: Any, o: Any, _orig: Any = orig) -> Any:
+            cfg = _orig(ctx, o)
+            cfg.seed = seed
+            return cfg
+
+        mod.train_config = patched
+        undo.append(lambda m=mod, f=orig: setattr(m, "train_config", f))
+    return lambda: [u() for u in undo]
+
+
+def run_pipeline_caps(
+    corpus: Path, ws_dir: Path, lang: str, variant: dict, golden_rows: list[dict], seed: int
+) -> dict[str, Any]:
+    """Every pipeline stage through the capability layer. ``golden_rows`` (protocol b) are stored as the golden
+    set right after ingest."""
+    import bgetune.capabilities as caps
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
+
+    if ws_dir.exists():
+        shutil.rmtree(ws_dir)
+    ws_dir.mkdir(parents=True)
+    settings = Settings(workspace=ws_dir, base_model="bundled")
+    ws = Workspace(ws_dir)
+    ws.set_setting("base_model", "bundled")
+    ctx = caps.Context(ws=ws, settings=settings, files=None, lang=lang)
+    invoke = getattr(caps, "invoke", None)
+    stages = [c.name for c in caps.table().values() if c.stage is not None]
+    fixed = {"ingest": {"paths": [str(corpus)]}, "train": {"base_model": "bundled"}}
+    out: dict[str, Any] = {"stages_run": stages, "via": "invoke" if invoke else "make_options+run"}
+    undo = _seed_hook(seed) if seed != DEFAULT_SEED else (lambda: None)
+    try:
+        for name in stages:
+            cap = caps.get(name)
+            values = {**(variant.get(name) or {}), **fixed.get(name, {})}
+            t0 = time.time()
+            log(f"  stage {name}")
+            if invoke is not None:
+                res = invoke(name, values, ctx, approved=True)
+            else:
+                res = cap.run(ctx, cap.make_options(values, ws))
+            out[name] = _data(res)
+            out[name + "_seconds"] = round(time.time() - t0, 1)
+            if name == "ingest" and golden_rows:
+                out["golden_stored"] = store_golden(ws, golden_rows)
+    finally:
+        undo()
+    return out
+
+
+def store_golden(ws: Any, rows: list[dict]) -> int:
+    """The golden questions as `bgetune golden add` / `golden label --query ID --pos IDS` store them."""
+    from bgetune.tools.golden import add_questions, label_question, list_questions
+
+    add_questions(ws, [r["query"] for r in rows])
+    by_q = {q.query: q.id for q in list_questions(ws)}
+    n = 0
+    for r in rows:
+        qid = by_q.get(r["query"].strip()) or by_q.get(r["query"])
+        if qid is None:
+            continue
+        label_question(ws, qid, list(r["pos_ids"]))
+        n += 1
+    return n
+
+
+# ----------------------------------------------------------------------------------------------- scoring
+_MODELS: dict[str, Any] = {}
+
+
+def per_query_ndcg(model_spec: str, corpus: Path, rows: list[dict]) -> list[float]:
+    from bgetune.tools.evaluation import QuerySet, load_eval_model, run_retrieval
+
+    ids, texts = [], []
+    for r in read_jsonl(corpus):
+        ids.append(r["id"])
+        texts.append(r["text"])
+    qs = QuerySet(
+        queries=[r["query"] for r in rows],
+        positives=[set(r["pos_ids"]) for r in rows],
+        corpus_ids=ids,
+        corpus_texts=texts,
+    )
+    model, _ = load_eval_model(model_spec)
+    _, per = run_retrieval(model, qs)
+    return [float(q["ndcg@10"]) for q in per]
+
+
+def base_scores(name: str, code: str) -> list[float]:
+    """The base model's per-query nDCG@10 on all of the set's questions (cached per set and code version)."""
+    p = CACHE / "base" / f"{name}-{set_hash(name)}-{code}.json"
+    if p.exists():
+        return json.loads(p.read_text())
+    rows = read_jsonl(SETS / name / "golden.jsonl")
+    s = per_query_ndcg("bundled", SETS / name / "corpus.jsonl", rows)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(s))
+    return s
+
+
+def bootstrap(diffs: list[float] | np.ndarray, n: int = 2000, seed: int = 0) -> dict[str, float]:
+    from bgetune.tools.evaluation import paired_bootstrap
+
+    d = np.asarray(diffs, dtype=np.float64)
+    return paired_bootstrap(np.zeros_like(d), d, n_resamples=n, seed=seed)
+
+
+def run_one(name: str, variant_name: str, variant: dict, protocol: str, seed: int, code: str) -> dict:
+    """One (set, variant, protocol, seed): cached JSON, else the pipeline and the scoring."""
+    key = run_key(name, variant, protocol, seed, code)
+    cached = CACHE / "runs" / f"{name}.{variant_name}.{protocol}.s{seed}.{key}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    d = SETS / name
+    meta = json.loads((d / "meta.json").read_text())
+    golden = read_jsonl(d / "golden.jsonl")
+    corpus = d / "corpus.jsonl"
+    base_all = base_scores(name, code)
+    idx = {g["query"]: i for i, g in enumerate(golden)}
+    if protocol == "gold30":
+        first, second = halves(golden)
+        stored, report = first[:GOLDEN_N], second
+    else:
+        stored, report = [], golden
+    ws_dir = CACHE / "work" / f"{name}.{variant_name}.{protocol}.s{seed}"
+    t0 = time.time()
+    res = run_pipeline_caps(corpus, ws_dir, meta.get("language", "en"), variant, stored, seed)
+    secs = round(time.time() - t0, 1)
+    tr = res.get("train") or {}
+    dec = tr.get("decision") if isinstance(tr.get("decision"), dict) else {}
+    shipped_dir = tr.get("model_dir")
+    best_dir = tr.get("best_tuned_dir") or shipped_dir
+    shipped = per_query_ndcg(shipped_dir, corpus, report)
+    base = [base_all[idx[r["query"]]] for r in report]
+    out: dict[str, Any] = {
+        "set": name,
+        "language": meta.get("language"),
+        "variant": variant_name,
+        "variant_settings": variant,
+        "protocol": protocol,
+        "seed": seed,
+        "code_version": code,
+        "key": key,
+        "golden_stored": res.get("golden_stored", 0),
+        "report_queries": len(report),
+        "base_ndcg": float(np.mean(base)),
+        "shipped_ndcg": float(np.mean(shipped)),
+        "gain": bootstrap(np.asarray(shipped) - np.asarray(base)),
+        "per_query": {"query_index": [idx[r["query"]] for r in report], "base": base, "shipped": shipped},
+        "decision": {
+            k: dec.get(k)
+            for k in ("evidence", "detail", "queries", "best", "ship", "shipped", "reason", "candidates")
+            if k in dec
+        },
+        "shipped_tuned": bool(dec.get("ship")) if dec else True,
+        "pairs": (res.get("filter_pairs") or {}).get("kept")
+        or (res.get("filter_pairs") or {}).get("by_reason"),
+        "train": {k: tr.get(k) for k in ("steps", "epochs_done", "best_epoch", "seconds") if k in tr},
+        "synthetic": {
+            k: (res.get("evaluate") or {}).get(k)
+            for k in ("metrics", "ci", "queries")
+            if k in (res.get("evaluate") or {})
+        },
+        "stage_seconds": {k[: -len("_seconds")]: v for k, v in res.items() if k.endswith("_seconds")},
+        "via": res.get("via"),
+        "seconds": secs,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    if best_dir and best_dir != shipped_dir and Path(best_dir).exists():
+        bt = per_query_ndcg(best_dir, corpus, report)
+        out["best_tuned_ndcg"] = float(np.mean(bt))
+        out["best_tuned_gain"] = bootstrap(np.asarray(bt) - np.asarray(base))
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(out, ensure_ascii=False))
+    shutil.rmtree(ws_dir, ignore_errors=True)  # models are large; the JSON keeps what the table needs
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- report
+def best_candidate(dec: dict) -> dict | None:
+    return next((c for c in dec.get("candidates") or [] if c.get("name") == dec.get("best")), None)
+
+
+def pooled(runs: list[dict]) -> dict[str, Any]:
+    """Pooled paired bootstrap over all queries of all sets (per query: shipped - base, mean over seeds)."""
+    diffs: list[float] = []
+    by_set: dict[str, list[dict]] = {}
+    for r in runs:
+        by_set.setdefault(r["set"], []).append(r)
+    for rs in by_set.values():
+        arr = np.mean(
+            [np.asarray(r["per_query"]["shipped"]) - np.asarray(r["per_query"]["base"]) for r in rs], 0
+        )
+        diffs.extend(arr.tolist())
+    ci = bootstrap(diffs)
+    return {"queries": len(diffs), **ci, "half_width": (ci["high"] - ci["low"]) / 2}
+
+
+def summarise(runs: list[dict]) -> dict[str, Any]:
+    out: dict[str, Any] = {"protocols": {}}
+    for proto in PROTOCOLS:
+        rs = [r for r in runs if r["protocol"] == proto]
+        if not rs:
+            continue
+        sets = sorted({r["set"] for r in rs})
+        per = {}
+        for s in sets:
+            x = [r for r in rs if r["set"] == s]
+            d = np.mean(
+                [np.asarray(r["per_query"]["shipped"]) - np.asarray(r["per_query"]["base"]) for r in x], 0
+            )
+            per[s] = {
+                "gain": float(d.mean()),
+                "never_below_base": all(r["shipped_ndcg"] >= r["base_ndcg"] - 1e-9 for r in x),
+            }
+        worst = min(per.items(), key=lambda kv: kv[1]["gain"])
+        out["protocols"][proto] = {
+            "pooled": pooled(rs),
+            "worst_set": {"set": worst[0], "gain": worst[1]["gain"]},
+            "never_below_base": {s: v["never_below_base"] for s, v in per.items()},
+        }
+    return out
+
+
+def fmt_ci(c: dict | None) -> str:
+    if not c:
+        return "-"
+    return f"{c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]"
+
+
+def chose(r: dict) -> str:
+    dec = r.get("decision") or {}
+    if not dec:
+        return "no decision (tuned shipped)"
+    ev = f"{dec.get('evidence')} ({dec.get('queries')})"
+    what = f"shipped {dec.get('shipped') or dec.get('best')}" if dec.get("ship") else "kept base"
+    return f"{what} on {ev}"
+
+
+def synthetic_gain(r: dict) -> str:
+    """The synthetic validation's own gain: the evaluate stage's held-out documents (base vs the tuned run)."""
+    s = r.get("synthetic") or {}
+    return fmt_ci(s.get("ci"))
+
+
+def table_md(runs: list[dict], variant: str, summary: dict, wall: float | None) -> str:
+    sets = list_sets()
+    lang = {s["name"]: s["language"] for s in sets}
+    lines = [
+        SUITE_START,
+        f"## Real-question bench (bench/quality.py --suite), variant `{variant}`",
+        "",
+        f"Measured {datetime.now(UTC).strftime('%Y-%m-%d')} on {platform.machine()} CPU ({os.cpu_count()} cores, "
+        "shared with other jobs), torch CPU, offline generator, base = bundled all-MiniLM-L6-v2, every stage "
+        "through the capability layer with the variant's settings. nDCG@10 on the sets' REAL questions "
+        "(FAQ headings written by their authors, removed from the answers; distractors 2 per answer). Gain = "
+        "shipped - base with its paired-bootstrap 95% CI (2000 resamples over queries). (a) no golden set, "
+        "scored on all questions; (b) up to 30 real questions of one half stored as the golden set, scored on "
+        "the other half. 'synthetic' = the evaluate stage's gain on held-out documents' generated queries.",
+        "",
+        "| set | lang | n | base nDCG@10 | shipped nDCG@10 | gain [95% CI] | decision (evidence, n) | best candidate "
+        "on its evidence | synthetic gain | never below base |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for proto in PROTOCOLS:
+        for r in sorted([r for r in runs if r["protocol"] == proto], key=lambda r: (r["set"], r["seed"])):
+            b = best_candidate(r.get("decision") or {})
+            bc = (
+                f"{b['name']} {b['gain']:+.3f} [{b['low']:+.3f}, {b['high']:+.3f}]"
+                if b and "gain" in b
+                else "-"
+            )
+            ok = "yes" if r["shipped_ndcg"] >= r["base_ndcg"] - 1e-9 else "**NO**"
+            seed = "" if r["seed"] == DEFAULT_SEED else f" s{r['seed']}"
+            lines.append(
+                f"| {r['set']} ({'a' if proto == 'nogold' else 'b'}{seed}) | {lang.get(r['set'], '?')} | "
+                f"{r['report_queries']} | {r['base_ndcg']:.3f} | {r['shipped_ndcg']:.3f} | {fmt_ci(r['gain'])} | "
+                f"{chose(r)} | {bc} | {synthetic_gain(r)} | {ok} |"
+            )
+    lines += ["", "Bottom line:", ""]
+    for proto, s in summary["protocols"].items():
+        p = s["pooled"]
+        bad = [k for k, v in s["never_below_base"].items() if not v]
+        lines.append(
+            f"- ({'a' if proto == 'nogold' else 'b'}) {proto}: pooled gain {p['diff']:+.3f} [{p['low']:+.3f}, "
+            f"{p['high']:+.3f}] over {p['queries']} queries (half-width {p['half_width']:.3f}); worst set "
+            f"{s['worst_set']['set']} {s['worst_set']['gain']:+.3f}; never below base: "
+            + ("every set" if not bad else "NOT for " + ", ".join(bad))
+        )
+    secs = sum(r.get("seconds", 0) for r in runs)
+    lines += [
+        "",
+        f"Pipeline time summed over runs: {secs / 60:.0f} min"
+        + (f"; this invocation's wall time {wall / 60:.0f} min" if wall else "")
+        + ". Reproduce: `python bench/quality.py --suite --variant "
+        + variant
+        + "` (JSON per run in bench/suite-results/"
+        + variant
+        + "/).",
+        SUITE_END,
+    ]
+    return "\n".join(lines)
+
+
+def run_suite(
+    only: list[str], variant_name: str, variant: dict, seeds: int, protocols: list[str], write: bool
+) -> dict:
+    from tqdm import tqdm
+
+    sets = [s for s in list_sets() if not only or s["name"] in only]
+    missing = sorted(set(only) - {s["name"] for s in sets})
+    if missing:
+        raise SystemExit(
+            f"unknown set(s): {', '.join(missing)}; built: {', '.join(s['name'] for s in list_sets())}"
+        )
+    import bgetune.capabilities as caps
+
+    caps.table()  # import every stage now: a later edit of the shared tree cannot break a running suite
+    code = code_version()
+    seed_list = [DEFAULT_SEED + i for i in range(seeds)]
+    jobs = [(s, p, sd) for s in sets for p in protocols for sd in seed_list]
+    todo_cost = {}
+    for s, p, sd in jobs:
+        key = run_key(s["name"], variant, p, sd, code)
+        if not (CACHE / "runs" / f"{s['name']}.{variant_name}.{p}.s{sd}.{key}.json").exists():
+            todo_cost[(s["name"], p, sd)] = s["passages"]
+    log(
+        f"code version {code}; {len(jobs)} runs, {len(todo_cost)} to do ({len(jobs) - len(todo_cost)} cached)"
+    )
+    runs: list[dict] = []
+    t0 = time.time()
+    bar = tqdm(
+        total=sum(todo_cost.values()) or 1, unit="passage", desc=f"suite {variant_name}", file=sys.stderr
+    )
+    for s, p, sd in jobs:
+        log(f"== {s['name']} {p} seed {sd}")
+        r = run_one(s["name"], variant_name, variant, p, sd, code)
+        runs.append(r)
+        if (s["name"], p, sd) in todo_cost:
+            bar.update(todo_cost[(s["name"], p, sd)])
+        out = RESULTS / variant_name / f"{s['name']}.{p}.s{sd}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(r, indent=1, ensure_ascii=False))
+        log(
+            f"   {s['name']} {p}: base {r['base_ndcg']:.3f} shipped {r['shipped_ndcg']:.3f} gain "
+            f"{fmt_ci(r['gain'])}; {chose(r)}; {r.get('seconds', 0):.0f} s"
+        )
+    bar.close()
+    wall = time.time() - t0
+    summary = summarise(runs)
+    summary.update(
+        {
+            "variant": variant_name,
+            "variant_settings": variant,
+            "code_version": code,
+            "sets": [s["name"] for s in sets],
+            "wall_seconds": round(wall, 1),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{platform.machine()} {os.cpu_count()} cores",
+        }
+    )
+    name = "summary" if not only else "summary-" + "-".join(sorted(only))
+    (RESULTS / variant_name / f"{name}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
+    md = table_md(runs, variant_name, summary, wall)
+    print(md)
+    if write:
+        update_results(md, variant_name)
+        if variant_name == "default":
+            write_base_figures(runs)
+    return summary
+
+
+def update_results(section: str, variant: str) -> None:
+    start = SUITE_START if variant == "default" else f"<!-- suite-{variant}:start -->"
+    end = SUITE_END if variant == "default" else f"<!-- suite-{variant}:end -->"
+    section = section.replace(SUITE_START, start).replace(SUITE_END, end)
+    path = REPO / "bench" / "RESULTS.md"
+    text = path.read_text(encoding="utf-8")
+    if start in text and end in text:
+        text = text[: text.index(start)] + section + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def write_base_figures(runs: list[dict]) -> None:
+    """Each set's README gets its measured base figure (all questions)."""
+    import re
+
+    code = runs[0]["code_version"] if runs else ""
+    for name in sorted({r["set"] for r in runs}):
+        base = base_scores(name, code)
+        readme = SETS / name / "README.md"
+        if not readme.exists():
+            continue
+        block = (
+            "<!-- base:start -->\nBase model (bundled all-MiniLM-L6-v2, no fine-tune) nDCG@10 on all "
+            f"{len(base)} questions: {float(np.mean(base)):.3f} (measured "
+            f"{datetime.now(UTC).strftime('%Y-%m-%d')}, `python bench/quality.py --suite --only {name}`).\n"
+            "<!-- base:end -->"
+        )
+        text = readme.read_text(encoding="utf-8")
+        text = re.sub(r"<!-- base:start -->.*?<!-- base:end -->", block, text, flags=re.S)
+        readme.write_text(text, encoding="utf-8")
