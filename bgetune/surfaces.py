@@ -10,6 +10,7 @@ import dataclasses
 import inspect
 import json
 import sys
+import types
 import typing
 from pathlib import Path
 from typing import Any, Literal
@@ -17,8 +18,22 @@ from typing import Any, Literal
 import typer
 from pydantic import Field, create_model
 
-from bgetune.capabilities import Capability, Context, default_of, settings_of, table
+from bgetune.capabilities import (
+    GATED_COSTS,
+    Capability,
+    Context,
+    check_prereqs,
+    default_of,
+    estimate_of,
+    invoke,
+    options_for,
+    settings_of,
+    table,
+)
+from bgetune.cli_common import JsonOpt, TqdmProgress, WorkspaceOpt, fail, open_workspace
+from bgetune.core.config import Settings
 from bgetune.core.errors import BgetuneError
+from bgetune.core.i18n import reply_lang
 
 # ---------------------------------------------------------------------------------------------- results
 
@@ -83,7 +98,7 @@ def _cli_param(f: dataclasses.Field) -> inspect.Parameter:
     tp = f.type
     origin = typing.get_origin(tp)
     args = [a for a in typing.get_args(tp) if a is not type(None)]
-    base = args[0] if origin in (typing.Union, __import__("types").UnionType) and len(args) == 1 else tp
+    base = args[0] if origin in (typing.Union, types.UnionType) and len(args) == 1 else tp
     required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING  # type: ignore[misc]
     help_ = meta.get("help", "")
     kw: dict[str, Any] = {"help": help_}
@@ -123,14 +138,12 @@ def _cli_param(f: dataclasses.Field) -> inspect.Parameter:
     return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
 
 
-def _confirm_cost(cap: Capability, ctx: Context, opts: Any, yes: bool, as_json: bool) -> None:
-    """Gated capabilities print their estimate and ask; without a terminal they need --yes."""
-    if not cap.gated(ctx, opts):
-        return
-    est: Any = cap.estimate(ctx, opts) if cap.estimate else {}
+def _confirm_cost(cap: Capability, ctx: Context, opts: Any, yes: bool) -> bool:
+    """Gated capabilities print their estimate and ask; without a terminal they need --yes. True: approved."""
+    est: Any = estimate_of(cap, ctx, opts) or {}
     typer.echo(estimate_text(cap, est), err=True)
     if yes:
-        return
+        return True
     if not sys.stdin.isatty():
         typer.secho(
             f"error: {cap.name} costs {cap.cost_for(ctx, opts)}; nothing ran. Pass --yes to start without a "
@@ -142,6 +155,7 @@ def _confirm_cost(cap: Capability, ctx: Context, opts: Any, yes: bool, as_json: 
     if not typer.confirm("go ahead?", default=False):
         typer.secho("cancelled; nothing ran", err=True)
         raise typer.Exit(1)
+    return True
 
 
 def estimate_text(cap: Capability, est: Any) -> str:
@@ -163,114 +177,146 @@ def estimate_text(cap: Capability, est: Any) -> str:
     return out
 
 
-def make_command(cap: Capability) -> Any:
-    from bgetune.cli_common import JsonOpt, TqdmProgress, WorkspaceOpt, fail, open_workspace
+def _param(name: str, default: Any, annotation: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
 
-    fields = settings_of(cap)
-    params = [
-        inspect.Parameter(
-            "workspace", inspect.Parameter.KEYWORD_ONLY, default=WorkspaceOpt, annotation=Path | None
-        )
-    ]
-    params += [_cli_param(f) for f in fields]
-    gated_possible = cap.estimate is not None or callable(cap.cost) or cap.cost in ("gpu", "paid-llm")
-    llm_possible = callable(cap.cost)  # may cost paid LLM tokens: the server can be named here
-    if llm_possible:
+
+def _yes_setting(cap: Capability) -> str | None:
+    """The setting that is itself the approval (`bgetune run --yes`), if the capability declares one."""
+    return next((f.name for f in settings_of(cap) if f.metadata.get("flag") == "--yes"), None)
+
+
+def _command_params(cap: Capability) -> list[inspect.Parameter]:
+    params = [_param("workspace", WorkspaceOpt, Path | None)]
+    params += [_cli_param(f) for f in settings_of(cap)]
+    if callable(cap.cost):  # may cost paid LLM tokens: the server can be named here
         params += [
-            inspect.Parameter(
-                "llm_base_url",
-                inspect.Parameter.KEYWORD_ONLY,
-                default=typer.Option(None, "--llm-base-url", help="OpenAI-compatible server URL."),
-                annotation=str | None,
-            ),
-            inspect.Parameter(
-                "llm_model",
-                inspect.Parameter.KEYWORD_ONLY,
-                default=typer.Option(None, "--llm-model", help="Model name on that server."),
-                annotation=str | None,
-            ),
-        ]
-    if gated_possible:
-        params.append(
-            inspect.Parameter(
-                "yes",
-                inspect.Parameter.KEYWORD_ONLY,
-                default=typer.Option(
-                    False, "--yes", "-y", help="Start without asking (after printing the estimate)."
-                ),
-                annotation=bool,
-            )
+            _param("llm_base_url", typer.Option(None, "--llm-base-url", help="OpenAI-compatible server URL."),
+                   str | None),
+            _param("llm_model", typer.Option(None, "--llm-model", help="Model name on that server."), str | None),
+        ]  # fmt: skip
+    gated_possible = cap.estimate is not None or callable(cap.cost) or cap.cost in GATED_COSTS
+    if (gated_possible or cap.preview) and _yes_setting(cap) is None:
+        what = (
+            "Start without asking (after printing the estimate)."
+            if gated_possible
+            else "Go ahead without asking."
         )
-    params.append(
-        inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=JsonOpt, annotation=bool)
-    )
+        params.append(_param("yes", typer.Option(False, "--yes", "-y", help=what), bool))
+    if cap.preview:
+        params.append(
+            _param("preview", typer.Option(False, "--preview", help="Only show what it would do."), bool)
+        )
+    params.append(_param("as_json", JsonOpt, bool))
     # positional arguments first (click order)
     params.sort(key=lambda p: 0 if isinstance(p.default, typer.models.ArgumentInfo) else 1)
+    return params
+
+
+def _cli_context(
+    cap: Capability, workspace: Path | None, llm: dict[str, Any], values: dict[str, Any]
+) -> Context:
+    ws, settings = open_workspace(workspace)
+    if any(llm.values()):
+        settings = Settings(workspace=ws.root, **{k: v for k, v in llm.items() if v})
+    return Context(
+        ws=ws,
+        settings=settings,
+        progress=TqdmProgress(cap.name, unit="item"),
+        files=None,
+        lang=reply_lang(*values.values()),
+        log=lambda line: typer.echo(line, err=True),
+        stage_progress=lambda name: TqdmProgress(name, unit="step"),
+    )
+
+
+def _preview_first(cap: Capability, ctx: Context, values: dict[str, Any], yes: bool, only: bool) -> Any:
+    """Capabilities that declare a preview show it; only `--yes` (or a yes at the terminal) goes on.
+    Returns the preview when that is all that should be printed, else None."""
+    shown = invoke(cap.preview, values, ctx)  # type: ignore[arg-type]
+    text = result_text(shown, ctx.lang)
+    if only:
+        return shown
+    if yes:
+        return None
+    if not sys.stdin.isatty():
+        raise BgetuneError(f"{text}\nnothing done: check the above, then rerun with --yes")
+    typer.echo(text, err=True)
+    if not typer.confirm("Go ahead?", default=True, err=True):
+        raise BgetuneError("nothing done")
+    return None
+
+
+def make_command(cap: Capability) -> Any:
+    """The typer command of a capability: its settings as options, the cost gate as --yes, one invoke."""
 
     def command(**kw: Any) -> None:
-        from bgetune.stages import check_prereqs
-
         as_json = kw.pop("as_json", False)
-        yes = kw.pop("yes", False)
+        yes, only_preview = kw.pop("yes", False), kw.pop("preview", False)
         llm = {k: kw.pop(k) for k in ("llm_base_url", "llm_model") if k in kw}
-        ws, settings = open_workspace(kw.pop("workspace", None))
-        if any(llm.values()):
-            from bgetune.core.config import Settings
-
-            settings = Settings(workspace=ws.root, **{k: v for k, v in llm.items() if v})
+        workspace = kw.pop("workspace", None)
+        values = {k: v for k, v in kw.items() if v is not None}
+        if isinstance(values.get("paths"), list):
+            values["paths"] = [str(p) for p in values["paths"]]
         try:
-            opts = cap.make_options(kw, ws)
-            import re
-
-            zh = any(isinstance(v, str) and re.search(r"[\u3400-\u9fff]", v) for v in kw.values())
-            ctx = Context(
-                ws=ws,
-                settings=settings,
-                progress=TqdmProgress(cap.name, unit="item"),
-                files=None,  # type: ignore[arg-type]
-                lang="zh" if zh else "en",
-            )
-            check_prereqs(cap, ctx)
-            _confirm_cost(cap, ctx, opts, yes, as_json)
-            result = cap.run(ctx, opts)
+            ctx = _cli_context(cap, workspace, llm, values)
+            opts = options_for(cap, values, ctx)
+            yes_setting = _yes_setting(cap)
+            approved = bool(getattr(opts, yes_setting)) if yes_setting else yes
+            shown = _preview_first(cap, ctx, values, yes, only_preview) if cap.preview else None
+            if shown is not None:
+                _print(shown, as_json, ctx.lang)
+                return
+            if cap.gated(ctx, opts) and not yes_setting:
+                check_prereqs(cap, ctx)
+                approved = _confirm_cost(cap, ctx, opts, yes)
+            result = invoke(cap, opts, ctx, approved=approved)
         except BgetuneError as exc:
             fail(str(exc), code=2)
             return
-        if as_json:
-            typer.echo(json.dumps(result_data(result), ensure_ascii=False, indent=2, default=str))
-        else:
-            typer.echo(result_text(result, getattr(result, "lang", None) or ctx.lang))
+        _print(result, as_json, getattr(result, "lang", None) or ctx.lang)
+        if cap.cli_after is not None:
+            cap.cli_after(result)
 
-    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__signature__ = inspect.Signature(_command_params(cap))  # type: ignore[attr-defined]
     command.__doc__ = cap.summary
     command.__name__ = cap.name
     return command
 
 
+def _print(result: Any, as_json: bool, lang: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(result_data(result), ensure_ascii=False, indent=2, default=str))
+    else:
+        typer.echo(result_text(result, lang))
+
+
 def register_cli(app: typer.Typer) -> None:
-    """One command per capability that declares one (``cli``), unless a hand-written command has that name.
-    A name with a space ("golden add") becomes a sub-command of a group."""
+    """One command per capability that declares one (``cli``); a capability with a ``group`` becomes a
+    sub-command of that group (`bgetune review approve`), with its aliases."""
     taken = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
-    taken |= {g.name for g in app.registered_groups}
     groups: dict[str, typer.Typer] = {}
     for cap in table().values():
         name = cap.command
-        if not name:
+        if not name or name in taken:
             continue
-        if " " in name:
-            group, sub = name.split(" ", 1)
-            if group in taken and group not in groups:
-                continue
-            if group not in groups:
-                groups[group] = typer.Typer(help=f"{group} commands", no_args_is_help=True)
-                app.add_typer(groups[group], name=group)
-                taken.add(group)
-            groups[group].command(sub, help=cap.summary)(make_command(cap))
-            continue
-        if name in taken:
-            continue
-        app.command(name, help=cap.summary)(make_command(cap))
-        taken.add(name)
+        target = app
+        if cap.group:
+            if cap.group not in groups:
+                groups[cap.group] = typer.Typer(help=GROUP_HELP.get(cap.group, f"{cap.group} commands"),
+                                                no_args_is_help=True)  # fmt: skip
+                app.add_typer(groups[cap.group], name=cap.group)
+            target = groups[cap.group]
+            name = name.split(" ", 1)[1]
+        for n in (name, *cap.aliases):
+            target.command(n, help=cap.summary)(make_command(cap))
+        taken.add(cap.command)
+
+
+GROUP_HELP = {
+    "review": "Review pairs: list, approve, reject, edit, approve-all.",
+    "golden": "Your real questions with the passages that answer them: the evidence for what ships.",
+}
 
 
 # ---------------------------------------------------------------------------------------------- UI settings card

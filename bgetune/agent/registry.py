@@ -1,9 +1,8 @@
-"""Every pipeline tool the agent may call, wrapped once: typed arguments, a cost tag, an estimate for gated ones.
+"""The agent's tools, derived from the capability table: typed arguments, a cost tag, an estimate for gated ones.
 
 The description of each tool is the prompt the LLM sees: short, imperative, says what it costs. The workspace,
 settings, attached files and the progress callback are injected through :class:`ToolContext`; they are never
-part of a tool's schema. Pipeline modules are imported inside each wrapper, so the agent works (and says
-clearly what is missing) while an area is not installed.
+part of a tool's schema. A tool call runs through ``bgetune.capabilities.invoke``, as the CLI and the UI do.
 """
 
 from __future__ import annotations
@@ -16,16 +15,39 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bgetune.capabilities import GATED_COSTS, Capability, Context, SettingError
+from bgetune.capabilities import (
+    GATED_COSTS,
+    Capability,
+    Context,
+    SettingError,
+    estimate_of,
+    invoke,
+    options_for,
+    table,
+)
+from bgetune.capabilities import user_path as _user_path
+from bgetune.capabilities.data import stage_snapshot
+from bgetune.capabilities.train import resolved_train_settings
 from bgetune.core.errors import BgetuneError
+from bgetune.surfaces import args_model, result_data
 
 if TYPE_CHECKING:
     from bgetune.core.config import Settings
-    from bgetune.core.workspace import Workspace
 
 Cost = Literal["free", "cpu-minutes", "gpu", "paid-llm"]
 Progress = Callable[[int, int, str], None]
 MAX_RESULT_CHARS = 6000
+
+__all__ = [
+    "REGISTRY",
+    "ToolContext",
+    "ToolError",
+    "ToolSpec",
+    "compact",
+    "stage_snapshot",
+    "tool_schemas",
+    "user_path",
+]
 
 ToolContext = Context  # what a tool gets besides its arguments (injected, never seen by the model)
 
@@ -91,8 +113,6 @@ class ToolSpec:
 # ---------------------------------------------------------------------------------------------- helpers
 def compact(result: Any, limit: int = MAX_RESULT_CHARS) -> str:
     """A tool result as JSON text for a ToolMessage, cut to ``limit`` characters."""
-    from bgetune.surfaces import result_data
-
     text = (
         result
         if isinstance(result, str)
@@ -101,27 +121,12 @@ def compact(result: Any, limit: int = MAX_RESULT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 20] + " ...[truncated]"
 
 
-def stage_snapshot(ws: Workspace) -> dict[str, Any]:
-    """What each pipeline stage holds now, compact enough for a prompt."""
-    from bgetune.stages import stage_snapshot as snap
-
-    return snap(ws)
-
-
 def user_path(ctx: ToolContext, raw: str, what: str) -> str:
-    """A path a tool may touch: inside the workspace, or a file/folder the user attached (or inside one).
-
-    Paths that only the model names (it may be repeating a hostile document) are refused."""
-    from pathlib import Path
-
-    p = Path(raw).expanduser().resolve()
-    allowed = [ctx.ws.root, *(Path(f).expanduser().resolve() for f in ctx.files or [])]
-    if any(p.is_relative_to(a) for a in allowed):
-        return str(p)
-    raise ToolError(
-        f"refusing to {what} {raw}: it is outside the workspace and not among the files you gave; "
-        "attach it (or give it with @path) and ask again"
-    )
+    """A path a tool may touch (``bgetune.capabilities.user_path``); ToolError when it is outside."""
+    try:
+        return _user_path(ctx, raw, what)
+    except SettingError as exc:
+        raise ToolError(str(exc)) from exc
 
 
 # ---------------------------------------------------------------------------------------------- derived tools
@@ -154,8 +159,6 @@ def _editable(
 ) -> dict[str, Any]:
     """Settings shown (and editable) on the approval card: the resolved values that will really run."""
     if cap.name == "train":
-        from bgetune.stages import resolved_train_settings
-
         return resolved_train_settings(ctx, opts, est)
     if opts is None:
         return {}
@@ -169,24 +172,18 @@ def _editable(
 
 def spec_from_capability(cap: Capability) -> ToolSpec:
     """The agent's view of a capability: argument model, cost, estimate, approval card."""
-    from bgetune.stages import check_prereqs
-    from bgetune.surfaces import args_model
-
     args_cls = args_model(cap, Args) if cap.options is not None else NoArgs
 
     def options(ctx: ToolContext | None, a: Any) -> Any:
         raw = a.model_dump(exclude_none=True) if isinstance(a, BaseModel) else dict(a or {})
         try:
-            return cap.make_options(raw, ctx.ws if ctx is not None else None)
+            return options_for(cap, raw, ctx)
         except SettingError as exc:
             raise ToolError(str(exc)) from exc
-        except TypeError as exc:  # a required setting is missing
-            raise ToolError(f"bad arguments for {cap.name}: {exc}") from exc
 
     def run(ctx: ToolContext, a: Any) -> Any:
-        opts = options(ctx, a)
-        check_prereqs(cap, ctx)
-        return cap.run(ctx, opts)
+        # the graph's review node is the agent's gate: a gated call reaches this node only once approved
+        return invoke(cap, options(ctx, a), ctx, approved=True)
 
     def cost(settings: Settings, a: Any) -> Cost:
         if not callable(cap.cost):
@@ -198,9 +195,7 @@ def spec_from_capability(cap: Capability) -> ToolSpec:
         return cap.cost_for(Context(ws=None, settings=settings), opts)  # type: ignore[arg-type]
 
     def estimate(ctx: ToolContext, a: Any) -> dict[str, Any]:
-        from bgetune.surfaces import result_data
-
-        est = cap.estimate(ctx, options(ctx, a)) if cap.estimate else {}
+        est = estimate_of(cap, ctx, options(ctx, a)) or {}
         return result_data(est) if not isinstance(est, dict) else est
 
     return ToolSpec(
@@ -221,9 +216,7 @@ class NoArgs(Args):
 
 
 def _build_registry() -> dict[str, ToolSpec]:
-    from bgetune.capabilities import table
-
-    return {name: spec_from_capability(cap) for name, cap in table().items()}
+    return {name: spec_from_capability(cap) for name, cap in table().items() if cap.chat}
 
 
 REGISTRY: dict[str, ToolSpec] = _build_registry()

@@ -32,6 +32,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from bgetune.core.errors import BgetuneError
@@ -40,20 +41,37 @@ from bgetune.core.options import Context, Progress, setting
 if TYPE_CHECKING:
     from bgetune.core.workspace import Workspace
 
-__all__ = ["Capability", "Context", "Prereq", "Progress", "SettingError", "get", "setting", "table"]
+__all__ = [
+    "ApprovalRequired",
+    "Capability",
+    "Context",
+    "Prereq",
+    "PrerequisiteMissing",
+    "Progress",
+    "SettingError",
+    "get",
+    "invoke",
+    "setting",
+    "table",
+]
 
 Cost = Literal["free", "cpu-minutes", "gpu", "paid-llm"]
 GATED_COSTS: frozenset[str] = frozenset({"gpu", "paid-llm"})
 
 # Modules that declare capabilities (each has a module-level ``CAPABILITIES: list[Capability]``).
 CAPABILITY_MODULES: list[str] = [
-    "bgetune.stages",
+    "bgetune.capabilities.data",
     "bgetune.capabilities.generate",
-    "bgetune.capabilities.golden",
-    "bgetune.capabilities.decision",
-    "bgetune.capabilities.serve",
-    "bgetune.capabilities.diagnose",
     "bgetune.capabilities.history",
+    "bgetune.capabilities.golden",
+    "bgetune.capabilities.train",
+    "bgetune.capabilities.evaluate",
+    "bgetune.capabilities.decision",
+    "bgetune.capabilities.export",
+    "bgetune.capabilities.diagnose",
+    "bgetune.capabilities.serve",
+    "bgetune.capabilities.undo",
+    "bgetune.capabilities.pipeline",
 ]
 
 
@@ -80,12 +98,21 @@ class Capability:
     ui: str | None = None  # the UI tab that shows it, if any
     decides: bool = False  # changes the user's data or choices: needs the user's own words (or a confirm)
     stage: int | None = None  # position in the pipeline, for the stages that run in order
+    group: str | None = None  # CLI group: `bgetune <group> <cli>` (e.g. review approve, golden add)
+    preview: str | None = (
+        None  # a free capability that shows what this one would do (CLI: --preview / confirm)
+    )
+    aliases: tuple[str, ...] = ()  # other CLI names for the same command (e.g. `golden remove`)
+    cli_after: Callable[[Any], None] | None = None  # CLI only: what follows the printed result (serve: wait)
+    chat: bool = True  # offered to the agent as a tool
 
     @property
     def command(self) -> str | None:
+        """The CLI command ("train", "review approve"), or None when the capability has none."""
         if self.cli is None:
             return None
-        return self.cli or self.name.replace("_", "-")
+        sub = self.cli or self.name.replace("_", "-")
+        return f"{self.group} {sub}" if self.group else sub
 
     def cost_for(self, ctx: Context | None, opts: Any) -> Cost:
         return self.cost(ctx, opts) if callable(self.cost) else self.cost
@@ -115,7 +142,15 @@ class Capability:
                 remembered = ws.get_setting(f.name)
                 if remembered is not None:
                     out[f.name] = coerce(f, remembered)
-        return self.options(**out)
+        try:
+            return self.options(**out)
+        except TypeError as exc:  # a required setting is missing
+            need = [
+                f.name
+                for f in dataclasses.fields(self.options)
+                if f.name not in out and f.default is MISSING and f.default_factory is MISSING  # type: ignore[misc]
+            ]
+            raise SettingError(f"{self.name} needs {', '.join(need) or 'more settings'}: {exc}") from exc
 
 
 class SettingError(BgetuneError):
@@ -220,3 +255,94 @@ def as_dict(result: Any) -> Any:
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
         return dataclasses.asdict(result)
     return result
+
+
+# ---------------------------------------------------------------------------------------------- the one way in
+class PrerequisiteMissing(BgetuneError):
+    """A capability asked for before what it needs exists; says what to run first."""
+
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
+class ApprovalRequired(BgetuneError):
+    """A capability that costs GPU time or paid LLM tokens, asked for without approval. Carries the estimate."""
+
+    def __init__(self, name: str, cost: str, estimate: Any, options: Any) -> None:
+        self.name, self.cost, self.estimate, self.options = name, cost, estimate, options
+        text = estimate.text() if hasattr(estimate, "text") else (estimate or "")
+        super().__init__(
+            f"{name} costs {cost} and needs approval; nothing ran." + (f" Estimate: {text}" if text else "")
+        )
+
+
+def check_prereqs(cap: Capability, ctx: Context) -> None:
+    """Raise PrerequisiteMissing naming what is missing and what to run first."""
+    missing = cap.missing(ctx.ws)
+    if not missing:
+        return
+    p = missing[0]
+    fix = table().get(p.fix) if p.fix else None
+    hint = ""
+    if fix is not None:
+        hint = f"; run `bgetune {fix.command}` first" if fix.command else f"; run {fix.name} first"
+    raise PrerequisiteMissing(f"{cap.name}: {p.missing}{hint}", p.fix)
+
+
+def options_for(cap: Capability | str, values: Any, ctx: Context | None) -> Any:
+    """The options a call will run with: explicit values > workspace-remembered settings > declared defaults,
+    coerced and checked against their limits. An options instance is taken as it is."""
+    cap = get(cap) if isinstance(cap, str) else cap
+    if cap.options is not None and isinstance(values, cap.options):
+        return values
+    return cap.make_options(values, ctx.ws if ctx is not None else None)
+
+
+def invoke(name: str | Capability, options: Any, ctx: Context, *, approved: bool = False) -> Any:
+    """Run one capability the way every surface does: prerequisites, options (explicit > remembered >
+    default, with limits), the cost gate (a gated capability without ``approved`` raises ApprovalRequired
+    with its estimate; nothing runs), then the capability. Returns its result dataclass."""
+    cap = get(name) if isinstance(name, str) else name
+    opts = options_for(cap, options, ctx)
+    check_prereqs(cap, ctx)
+    if cap.gated(ctx, opts) and not approved:
+        raise ApprovalRequired(cap.name, cap.cost_for(ctx, opts), estimate_of(cap, ctx, opts), opts)
+    return cap.run(ctx, opts)
+
+
+def estimate_of(cap: Capability, ctx: Context, opts: Any) -> Any:
+    """The capability's estimate for these options (None when it declares none)."""
+    return cap.estimate(ctx, opts) if cap.estimate else None
+
+
+def pipeline_stages() -> tuple[str, ...]:
+    """The capabilities that run in order (declared with ``stage=``), in that order."""
+    return tuple(c.name for c in table().values() if c.stage is not None)
+
+
+def remembered_settings() -> set[str]:
+    """Names of settings the workspace remembers (declared with workspace=True on any capability)."""
+    return {f.name for c in table().values() for f in settings_of(c) if f.metadata.get("workspace")}
+
+
+def setting_field(name: str) -> dataclasses.Field | None:
+    """The declaration of the remembered setting ``name`` (first capability that declares it)."""
+    for c in table().values():
+        for f in settings_of(c):
+            if f.name == name and f.metadata.get("workspace"):
+                return f
+    return None
+
+
+def user_path(ctx: Context, raw: str, what: str) -> str:
+    """A path a chat-driven capability may touch: inside the workspace, or a file/folder the user attached (or
+    inside one). Paths that only the model names (it may be repeating a hostile document) are refused."""
+    p = Path(raw).expanduser().resolve()
+    allowed = [ctx.ws.root, *(Path(f).expanduser().resolve() for f in ctx.files or [])]
+    if any(p.is_relative_to(a) for a in allowed):
+        return str(p)
+    raise SettingError(
+        f"refusing to {what} {raw}: it is outside the workspace and not among the files you gave; "
+        "attach it (or give it with @path) and ask again"
+    )

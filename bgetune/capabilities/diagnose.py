@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bgetune.capabilities import Capability, Context, Prereq, setting
+from bgetune.capabilities.prereqs import HAS_CHUNKS
 from bgetune.core.workspace import Workspace
 from bgetune.tools.diagnosis import (
     ACTIONS,
@@ -21,15 +22,10 @@ from bgetune.tools.diagnosis import (
 )
 
 
-def _has_chunks(ws: Workspace) -> bool:
-    return bool(ws.scalar("SELECT count(*) FROM chunks"))
-
-
 def _has_misses(ws: Workspace) -> bool:
     return bool(ws.scalar("SELECT count(*) FROM misses"))
 
 
-HAS_CHUNKS = Prereq(_has_chunks, "no documents ingested yet", "ingest")
 HAS_MISSES = Prereq(_has_misses, "no query diagnosed yet", "diagnose")
 
 

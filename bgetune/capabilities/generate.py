@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from bgetune.capabilities import Capability, Context, Prereq
+from bgetune.capabilities import Capability, Context
+from bgetune.capabilities.data import FilterOptions, _filter
+from bgetune.capabilities.prereqs import HAS_CHUNKS
 from bgetune.tools.qa_generation import (
     GenerateOptions,
     GenerateResult,
@@ -43,8 +45,6 @@ def run_generate(ctx: Context, o: GenerateOptions) -> GenerateResult:
                 progress=ctx.progress,
             )
     if o.then_filter and ctx.ws.scalar("SELECT count(*) FROM pairs WHERE status='proposed'"):
-        from bgetune.stages import FilterOptions, _filter  # noqa: PLC0415
-
         out.filter = _filter(ctx, FilterOptions())
     return out
 
@@ -59,13 +59,7 @@ CAPABILITIES = [
         GenerateResult,
         cost=_generate_cost,
         estimate=estimate_generate,
-        requires=(
-            Prereq(
-                lambda ws: bool(ws.scalar("SELECT count(*) FROM chunks")),
-                "no chunks yet: ingest documents first",
-                "ingest",
-            ),
-        ),
+        requires=(HAS_CHUNKS,),
         cli="generate",
         stage=2,
     )

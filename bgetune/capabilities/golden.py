@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bgetune.capabilities import Capability, Prereq
+from bgetune.capabilities.prereqs import HAS_CHUNKS
 from bgetune.core.workspace import Workspace
 from bgetune.tools.golden import (
     EvaluateGoldenOptions,
@@ -26,18 +27,11 @@ from bgetune.tools.golden import (
 )
 
 
-def _has_chunks(ws: Workspace) -> bool:
-    return bool(ws.scalar("SELECT count(*) FROM chunks"))
-
-
 def _has_golden(ws: Workspace) -> bool:
     return bool(ws.scalar("SELECT count(*) FROM golden"))
 
 
-NEEDS_CHUNKS = Prereq(_has_chunks, "no documents ingested yet", fix="ingest")
 NEEDS_QUESTIONS = Prereq(_has_golden, "no golden questions yet", fix="golden_add")
-
-
 
 
 CAPABILITIES = [
@@ -59,7 +53,7 @@ CAPABILITIES = [
         GoldenCandidatesOptions,
         GoldenCandidatesResult,
         cost="cpu-minutes",
-        requires=(NEEDS_CHUNKS, NEEDS_QUESTIONS),
+        requires=(HAS_CHUNKS, NEEDS_QUESTIONS),
         cli=None,  # `bgetune golden label` shows them
         ui="golden",
     ),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bgetune.capabilities import Capability, Prereq
-from bgetune.core.workspace import Workspace
+from bgetune.capabilities import Capability
+from bgetune.capabilities.prereqs import HAS_CHUNKS
 from bgetune.tools.history import (
     HistoryImportResult,
     HistoryOptions,
@@ -11,11 +11,6 @@ from bgetune.tools.history import (
     import_history,
     preview_history,
 )
-
-
-def _has_chunks(ws: Workspace) -> bool:
-    return bool(ws.scalar("SELECT count(*) FROM chunks"))
-
 
 CAPABILITIES = [
     Capability(
@@ -34,7 +29,7 @@ CAPABILITIES = [
         HistoryOptions,
         HistoryImportResult,
         cost="cpu-minutes",
-        requires=(Prereq(_has_chunks, "no chunks yet", "ingest"),),
+        requires=(HAS_CHUNKS,),
         cli=None,  # `bgetune import-pairs FILE` (commands/data.py) keeps the confirm flow
         decides=True,
         ui="data",

@@ -5,8 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bgetune.capabilities import Capability, Context, setting
+from bgetune.core.i18n import say
 from bgetune.tools.onnx_export import OnnxExportError, OnnxExportResult, export_onnx
-from bgetune.tools.serve import ServeOptions, ServeResult, default_model_dir, serve_model
+from bgetune.tools.serve import ServeOptions, ServeResult, default_model_dir, serve_model, stop_servers
+
+
+@dataclass
+class StopResult:
+    stopped: list[str]
+
+    def text(self, lang: str = "en") -> str:
+        if not self.stopped:
+            return say(lang, "No server is running from this chat.", "这次对话没有启动服务。")
+        urls = ", ".join(self.stopped)
+        return say(lang, f"Stopped the server at {urls}.", f"已停止服务：{urls}。")
 
 
 @dataclass(kw_only=True)
@@ -54,5 +66,14 @@ CAPABILITIES = [
         cost="free",
         cli=None,  # `bgetune serve` (bgetune/commands/serve.py) serves in the foreground
         ui="results",
-    )
+    ),
+    Capability(
+        "stop_serving",
+        "Stop the embeddings server started from this chat.",
+        lambda ctx, o: StopResult(stop_servers()),
+        None,
+        StopResult,
+        cost="free",
+        cli=None,
+    ),
 ] + _ONNX

@@ -58,5 +58,9 @@ class Context:
     ws: Workspace
     settings: Settings
     progress: Progress | None = None
-    files: list[str] | None = field(default_factory=list)  # chat: attached files (paths are confined); CLI: None
+    files: list[str] | None = field(
+        default_factory=list
+    )  # chat: attached files (paths are confined); CLI: None
     lang: str = "en"
+    log: Callable[[str], None] | None = None  # one line per step of a long run (the CLI: stderr)
+    stage_progress: Callable[[str], Progress | None] | None = None  # a progress callback per pipeline stage

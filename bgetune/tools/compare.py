@@ -10,13 +10,53 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from bgetune.core.errors import BgetuneError
+from bgetune.core.i18n import say
+from bgetune.core.results import Result
+from bgetune.tools.export import exported_model_dir
 
 Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class CompareRow:
+    model: str
+    ndcg: float
+    diff: float | None = None
+    low: float | None = None
+    high: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class CompareResult(Result):
+    evidence: str = ""
+    queries: int = 0
+    rows: list[CompareRow] = field(default_factory=list)
+    recommendation: str = ""
+
+    def text(self, lang: str = "en") -> str:
+        lines = [
+            say(
+                lang,
+                f"Candidates ranked on {self.evidence} ({self.queries} questions), nDCG@10 with the gain over the "
+                "first-listed model and its 95% CI:",
+                f"在{self.evidence}（{self.queries} 个问题）上比较候选模型，nDCG@10 及相对第一个模型的提升（95% 置信区间）：",
+            )
+        ]
+        for i, r in enumerate(self.rows, 1):
+            if r.error:
+                lines.append(f"  {i}. {r.model}: {say(lang, 'failed', '失败')} ({r.error})")
+                continue
+            ci = "" if r.diff is None else f"  {r.diff:+.3f} [{r.low:+.3f}, {r.high:+.3f}]"
+            lines.append(f"  {i}. {r.model}: {r.ndcg:.3f}{ci}")
+        lines.append(self.recommendation)
+        return "\n".join(lines)
 
 
 class EndpointModel:
@@ -102,8 +142,6 @@ def _per_query_ndcg(spec: str, qs: Any, ws: Any) -> tuple[float, list[float]]:
         ]
         return float(np.mean(per)), per
     if spec == "tuned":
-        from bgetune.stages import exported_model_dir
-
         spec = exported_model_dir(ws) or ""
         if not spec:
             raise BgetuneError("no tuned model yet: train first")
@@ -122,7 +160,6 @@ def compare_models(
     lang: str = "en",
 ) -> Any:
     """Score every candidate on the same questions; rank them; CI of each one's gain over the first."""
-    from bgetune.stages import CompareResult, CompareRow, say
     from bgetune.tools.evaluation import paired_bootstrap
 
     models = [m.strip() for m in models if m and m.strip()]

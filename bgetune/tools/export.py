@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bgetune.core.workspace import Workspace, atomic_write_json, atomic_write_text, now_iso
+from bgetune.tools.evaluation import latest_tuned_dir
 
 
 class ExportError(RuntimeError):
@@ -247,3 +248,12 @@ def _model_card(ws: Workspace, run: dict[str, Any], info: dict[str, Any], metric
 
 def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, int | float) else ("" if v is None else str(v))
+
+
+def exported_model_dir(ws: Any) -> str | None:
+    """The exported model folder, else the trained one."""
+    run = ws.last_run("export")
+    d = (run or {}).get("result", {}).get("model_dir")
+    if d and Path(d).exists():
+        return str(d)
+    return latest_tuned_dir(ws)

@@ -1,30 +1,21 @@
 """The UI's door to the capability table: find a capability, run it on the UI's workspace, describe its settings.
 
 Screens call capabilities by name (``run("golden_label", ws, settings, {"answer": "1 3"})``) exactly as the chat
-and the CLI do: options from :meth:`Capability.make_options`, prerequisites from
-:func:`bgetune.stages.check_prereqs`, results as the capability's dataclass. Setting fields come from
-:func:`bgetune.surfaces.settings_card`, so a setting added to an options dataclass shows up with no UI edit.
+and the CLI do: through :func:`bgetune.capabilities.invoke` (prerequisites, options, the cost gate), results as
+the capability's dataclass. Setting fields come from :func:`bgetune.surfaces.settings_card`, so a setting added to
+an options dataclass shows up with no UI edit.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import types
 import typing
 from typing import Any
 
-from bgetune.capabilities import Capability, Context, resolve_field_types, settings_of, table
+from bgetune.capabilities import GATED_COSTS, Capability, Context, invoke, settings_of, table
 from bgetune.core.errors import BgetuneError
-
-# Capability modules the UI has screens for. Used only while they are not yet in
-# bgetune.capabilities.CAPABILITY_MODULES (the table is always asked first).
-SCREEN_MODULES = (
-    "bgetune.tools.golden",
-    "bgetune.tools.history",
-    "bgetune.tools.diagnosis",
-    "bgetune.tools.serve",
-)
+from bgetune.surfaces import settings_card
 
 
 class MissingCapability(BgetuneError):
@@ -32,20 +23,10 @@ class MissingCapability(BgetuneError):
 
 
 def capability(name: str) -> Capability:
-    """The declared capability ``name`` (the table first, then the screens' modules)."""
+    """The declared capability ``name``."""
     caps = table()
     if name in caps:
         return caps[name]
-    for mod in SCREEN_MODULES:
-        try:
-            module = importlib.import_module(mod)
-        except ImportError:
-            continue
-        for cap in getattr(module, "CAPABILITIES", []):
-            if cap.name == name:
-                if cap.options is not None:
-                    resolve_field_types(cap.options)
-                return cap
     raise MissingCapability(f"this bgetune has no {name!r} capability; update bgetune to use this screen")
 
 
@@ -66,15 +47,12 @@ def run(
     files: list[str] | None = None,
     lang: str = "en",
     progress: Any = None,
+    approved: bool = False,
 ) -> Any:
-    """Run capability ``name`` with ``values`` on ``ws``; BgetuneError says what is missing or wrong."""
-    from bgetune.stages import check_prereqs
-
-    cap = capability(name)
+    """Run capability ``name`` with ``values`` on ``ws`` through ``invoke``; BgetuneError says what is missing or
+    wrong, ApprovalRequired (with the estimate) when a gated capability is asked for without ``approved``."""
     ctx = Context(ws=ws, settings=settings, progress=progress, files=list(files or []), lang=lang)
-    check_prereqs(cap, ctx)
-    opts = cap.make_options(values or {}, ws)
-    return cap.run(ctx, opts)
+    return invoke(capability(name), values or {}, ctx, approved=approved)
 
 
 # ---------------------------------------------------------------------------------------------- settings fields
@@ -95,8 +73,6 @@ def _meta(cap: Capability) -> dict[str, dict[str, Any]]:
 def card(name: str, ws: Any = None) -> list[dict[str, Any]]:
     """The settings card of a capability (``surfaces.settings_card``) plus choices and whether the workspace
     remembers the setting."""
-    from bgetune.surfaces import settings_card
-
     meta = _meta(capability(name))
     out = []
     for entry in settings_card(name, ws):
@@ -109,7 +85,7 @@ def gated_names() -> list[str]:
     """Capabilities that may stop at the approval gate (their settings appear on the approval card)."""
     out = []
     for cap in table().values():
-        if callable(cap.cost) or cap.cost in ("gpu", "paid-llm"):
+        if callable(cap.cost) or cap.cost in GATED_COSTS:
             out.append(cap.name)
     return out
 
