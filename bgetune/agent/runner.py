@@ -67,6 +67,7 @@ class AgentSession:
     ) -> None:
         from langgraph.checkpoint.sqlite import SqliteSaver
 
+        from bgetune.agent.context import GraphContext
         from bgetune.agent.graph import build_graph
 
         self.settings = settings or Settings(workspace=Path(workspace) if workspace else None)
@@ -78,7 +79,8 @@ class AgentSession:
             self._conn = sqlite3.connect(self.workspace / CHAT_DB, check_same_thread=False)
             checkpointer = SqliteSaver(self._conn)
         self.checkpointer = checkpointer
-        self.graph = build_graph(checkpointer=checkpointer, model=model, settings=self.settings)
+        self.context = GraphContext(settings=self.settings, model=model)
+        self.graph = build_graph(checkpointer=checkpointer)
         self.config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
 
     # ------------------------------------------------------------------ driving
@@ -102,7 +104,11 @@ class AgentSession:
             # durability="sync": a checkpoint (a pending approval included) is on disk before its event is shown,
             # so a process killed right after the approval prompt still has it after a restart
             for mode, chunk in self.graph.stream(
-                graph_input, self.config, stream_mode=["updates", "custom"], durability="sync"
+                graph_input,
+                self.config,
+                context=self.context,
+                stream_mode=["updates", "custom"],
+                durability="sync",
             ):
                 if mode == "custom":
                     if isinstance(chunk, dict):

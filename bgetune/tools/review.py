@@ -235,3 +235,39 @@ def dataset_summary(ws: Workspace, examples: int = 5) -> dict:
         "split": count("split"),
         "examples": {"kept": [slim(p) for p in kept], "rejected": [slim(p) for p in rejected]},
     }
+
+
+def undo_last(ws: Workspace, *, actor: str = "user") -> dict[str, Any]:
+    """Revert the last review decision (the pair_events written together by one approve / reject / edit of
+    ``actor``): each pair gets back its old status (and, for an edit, its old query and passage). Returns
+    ``{"action", "ids", "restored": {id: old status}}``; ``action`` is None when there is nothing to undo."""
+    last = ws.conn.execute(
+        "SELECT at, action FROM pair_events WHERE actor=? AND action IN ('approve','reject','edit') "
+        "ORDER BY id DESC LIMIT 1",
+        (actor,),
+    ).fetchone()
+    if last is None:
+        return {"action": None, "ids": [], "restored": {}}
+    rows = ws.query(
+        "SELECT * FROM pair_events WHERE actor=? AND at=? AND action=? ORDER BY id", (actor, last["at"], last["action"])
+    )
+    restored: dict[int, str] = {}
+    ts = now_iso()
+    with ws.tx() as c:
+        for r in rows:
+            if r["action"] == "edit":
+                old = json.loads(r["old"])
+                c.execute(
+                    "UPDATE pairs SET query=?, passage=?, status=?, updated_at=? WHERE id=?",
+                    (old["query"], old["passage"], old["status"], ts, r["pair_id"]),
+                )
+                status = old["status"]
+            else:
+                status = r["old"]
+                c.execute("UPDATE pairs SET status=?, updated_at=? WHERE id=?", (status, ts, r["pair_id"]))
+            c.execute(
+                "INSERT INTO pair_events(pair_id, action, actor, why, old, new, at) VALUES(?,?,?,?,?,?,?)",
+                (r["pair_id"], "undo", actor, f"undo {r['action']}", r["new"], status, ts),
+            )
+            restored[r["pair_id"]] = status
+    return {"action": last["action"], "ids": list(restored), "restored": restored}

@@ -676,6 +676,15 @@ class RunningServer:
 _RUNNING: dict[str, RunningServer] = {}
 
 
+def stop_servers() -> list[str]:
+    """Stop every server this process started in the background; returns their URLs."""
+    stopped = []
+    for running in list(_RUNNING.values()):
+        running.stop()
+        stopped.append(running.url)
+    return stopped
+
+
 def start_server(
     cfg: ServeConfig, *, port_fallback: bool = False, encoder: Encoder | None = None
 ) -> RunningServer:
@@ -865,6 +874,7 @@ class ServeResult:
     backend: str
     api_key_required: bool
     snippets: dict[str, str]
+    kept_base: str | None = None  # the ship decision kept this base model: it is what is served
 
     def text(self, lang: str = "en") -> str:
         if lang == "zh":
@@ -877,6 +887,16 @@ class ServeResult:
                 f"Serving {self.model_dir} at {self.url}/v1 (OpenAI-compatible). Model name {self.models[0]}; "
                 f'for queries use {self.models[1]} (or input_type "query").'
             )
+        if self.kept_base:
+            head = (
+                f"训练后的发布决策保留了基座模型，所以这里服务的是基座 {self.kept_base}（{self.model_dir}），不是训练出的模型。"
+                if lang == "zh"
+                else f"The ship decision kept the base model, so this serves the base {self.kept_base} "
+                f"({self.model_dir}), not the tuned run. "
+            ) + head
+        head += "\n" + (
+            '说“停止服务”即可停止。' if lang == "zh" else 'Say "stop the server" to stop it.'
+        )
         more = (
             "Dify（OpenAI-API-compatible 供应商）、text-embeddings-inference 和 vLLM 的设置见模型卡。"
             if lang == "zh"
@@ -915,7 +935,27 @@ def default_model_dir(ws: Any) -> Path | None:
     return Path(found) if found else None
 
 
+def shipped_base(ws: Any) -> tuple[Path, str] | None:
+    """When the last training's ship decision kept the base model (and no "ship anyway" export followed):
+    the base model's folder and its name, since that is what shipped."""
+    res = ((ws.last_run("train") or {}).get("result")) or {}
+    d = res.get("decision") or {}
+    if not d or d.get("ship") or d.get("forced"):
+        return None
+    exp = ((ws.last_run("export") or {}).get("result")) or {}
+    if (exp.get("decision") or {}).get("forced"):
+        return None
+    from bgetune.core.models import resolve_base_model
+
+    name = res.get("base_model") or ws.get_setting("base_model") or "bundled"
+    base = resolve_base_model(name)
+    return Path(base.path), str(name)
+
+
 def _default_model(ctx: Context) -> Path:
+    base = shipped_base(ctx.ws)
+    if base is not None:
+        return base[0]
     found = default_model_dir(ctx.ws)
     if not found:
         raise ServeError(
@@ -948,7 +988,9 @@ def serve_model(ctx: Context, opts: ServeOptions) -> ServeResult:
         )
         running = start_server(cfg, port_fallback=True)
     cfg = running.config
+    base = None if opts.model else shipped_base(ctx.ws)
     return ServeResult(
+        kept_base=base[1] if base else None,
         url=running.url,
         model_dir=str(cfg.model_dir),
         models=served_names(cfg),

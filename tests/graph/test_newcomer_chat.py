@@ -22,10 +22,11 @@ def test_first_reply_review_paging_and_partial_settings(tmp_path, docs):
         assert "offline" in first.lower() and "BAAI/bge-small-en-v1.5" in first
         assert "Examples" in first  # the dataset block, once
         total = s.stages()["pairs"]
-        n = sum(total.values())
+        n = sum(v for k, v in total.items() if k != "rejected")
         page = _say(s, "show 30 pairs")
         assert "Examples" not in page  # "show pairs" does not repeat the example block
-        assert f"Pairs 1-{min(30, n)} of {n}" in page
+        assert f"Pairs 1-{min(30, n)} of {n}" in page  # the pairs in play: proposed and kept
+        assert "(rejected)" not in page, page  # no rejected pair mixed in
         if n > 30:
             more = _say(s, "show more")
             assert f"Pairs 31-{min(60, n)} of {n}" in more

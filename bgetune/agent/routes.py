@@ -1,0 +1,762 @@
+"""The offline planner's routes, declared as data: phrases per language, the capability (or steps) they lead to,
+the conditions, and whether they cost.
+
+A :class:`Route` matches a message when its condition holds and its English or Chinese phrases are found; it
+then yields its steps (or a builder turns the match into steps / a direct reply, or declines). The planner
+(:func:`bgetune.agent.planner.plan_request`) tries, in order: the follow-ups of the previous turn's intent
+(:data:`FOLLOWUPS`), the routes read on the whole message (:data:`EARLY`), then, once setting phrases are taken
+out, :data:`ROUTES`. First match wins, so the order of each list is part of the declaration.
+``examples`` are the phrases offered when a message matches nothing ("did you mean ...").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+_I = re.I
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_Q = "['\"“”‘’「」『』]"
+QUOTES = re.compile(r"['\"“”‘’「」『』]([^'\"“”‘’「」『』]{2,300})['\"“”‘’「」『』]")
+HISTORY_EXT = (".csv", ".tsv", ".xlsx", ".xls")
+ZH_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5} | ZH_NUM
+
+
+def say(lang: str, en: str, zh: str) -> str:
+    return zh if lang == "zh" else en
+
+
+def step(tool: str, **args: Any) -> dict[str, Any]:
+    return {"tool": tool, "args": args}
+
+
+@dataclass
+class Plan:
+    """What one message asks for: an intent, the tool steps to run, or a direct reply."""
+
+    intent: str
+    lang: str = "en"
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    reply: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Msg:
+    """One message as the routes see it (built by the planner)."""
+
+    text: str  # the message, pasted document text removed
+    lang: str
+    files: list[str]
+    new_files: bool
+    stages: dict[str, Any]
+    context: dict[str, Any]
+    llm: bool = False
+    rest: str = ""  # the text once setting phrases are taken out (before that: the text)
+    steps: list[dict[str, Any]] = field(default_factory=list)  # the setting changes named in the message
+    data: dict[str, Any] = field(default_factory=dict)
+    quoted: list[str] = field(default_factory=list)
+    typed: list[str] = field(default_factory=list)  # path-like words
+    history_files: list[str] = field(default_factory=list)
+    doc_files: list[str] = field(default_factory=list)
+    typed_docs: list[str] = field(default_factory=list)
+
+    def plan(self, intent: str, more: list[dict[str, Any]], **extra: Any) -> Plan:
+        return Plan(intent, self.lang, steps=self.steps + more, data=self.data | extra)
+
+    def reply(self, intent: str, en: str, zh: str) -> Plan:
+        return Plan(intent, self.lang, reply=say(self.lang, en, zh))
+
+    @property
+    def last(self) -> str | None:
+        return self.context.get("intent")
+
+
+Build = Callable[[Msg, "re.Match[str] | None"], "Plan | list[dict[str, Any]] | None"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Phrases (en / zh regular expressions) -> steps. ``when``: a condition on the message; ``unless``: phrases
+    that veto it; ``on``: read the whole ``text`` or the ``rest`` (setting phrases taken out); ``build``: turns
+    the match into steps or a reply, or returns None to let the next route try."""
+
+    intent: str
+    en: str = ""
+    zh: str = ""
+    steps: tuple[str, ...] = ()
+    build: Build | None = None
+    when: Callable[[Msg], bool] | None = None
+    unless: str = ""
+    on: str = "rest"
+    examples: tuple[str, ...] = ()
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str] | None:
+        alts = "|".join(p for p in (self.en, self.zh) if p)
+        return re.compile(alts, _I | re.S) if alts else None
+
+    @property
+    def costs(self) -> bool:
+        """True when a step of this route needs the user's approval (gpu or paid LLM)."""
+        from bgetune.capabilities import GATED_COSTS, table
+
+        caps = table()
+        return any(not callable(caps[t].cost) and caps[t].cost in GATED_COSTS for t in self.steps if t in caps)
+
+    def match(self, msg: Msg) -> Plan | None:
+        if self.when is not None and not self.when(msg):
+            return None
+        m = None
+        if self.pattern is not None:
+            m = self.pattern.search(msg.rest if self.on == "rest" else msg.text)
+            if m is None:
+                return None
+        if self.unless and re.search(self.unless, msg.text, _I):
+            return None
+        out = self.build(msg, m) if self.build else [step(t) for t in self.steps]
+        if out is None or isinstance(out, Plan):
+            return out
+        return msg.plan(self.intent, out)
+
+
+def R(intent: str, en: str = "", zh: str = "", *steps: str, **kw: Any) -> Route:  # noqa: N802 - a table row
+    return Route(intent, en, zh, tuple(steps), **kw)
+
+
+# ---------------------------------------------------------------------------------------------- phrases
+NEGATION = re.compile(
+    r"\b(don'?t|do not|dont|not yet|no need|never|wait|hold on|hold off|cancel|stop|later)\b"
+    r"|先别|先不|不要|别(?:急着?|着急)?(?:训练|微调|导出|生成|评估|跑|开始|动)|暂时不|暂不|不用|等一下|等等|取消|稍后",
+    _I,
+)
+TRAIN = re.compile(r"\b(train|training|fine[- ]?tune|finetune|fine[- ]?tuning)\b|训练|微调", _I)
+FINETUNE = re.compile(
+    r"\b(fine[- ]?tune|finetune|fine[- ]?tuning)\b.*\b(on|with|using|these|this|my|our)\b|微调|"
+    r"\btrain\b.*\b(on|with|using)\b.*\b(these|this|my|our|the)\b.*\b(pdfs?|docs?|documents?|files?)\b|"
+    r"用(这些|这个|我的)?.*(文档|文件|pdf|PDF).*(训练|微调)",
+    _I,
+)
+START_TRAIN = (
+    r"^\s*(please\s+)?(start\s+)?(train|training)(\s+(now|it|the model|again|please))*\s*[.!]?\s*$|"
+    r"\b(start|begin|run|go ahead and|launch|kick off)\s+(the\s+)?(training|train|fine[- ]?tuning)\b|"
+    r"\btrain\b|\bfine[- ]?tune (?:it|the model)\b"
+)
+DIAGNOSE = re.compile(
+    r"\bwhy\b.*?" + _Q + r"(.+?)" + _Q + r"|为什么.*?" + _Q + r"(.+?)" + _Q + r"|"
+    r"\bwhy (?:does|do|is|did|can'?t|doesn'?t)\s+(?:the query\s+)?(.+?)\s+(?:miss|fail|not\b|get missed|retrieve)|"
+    r"为什么\s*(.+?)\s*(?:检索不到|搜不到|找不到|查不到|没找到|检索失败)",
+    _I,
+)
+MISS_WORDS = re.compile(
+    r"\b(miss\w*|fail\w*|not (?:found|returned|come up|coming up|show(?:ing)? up)|doesn'?t (?:return|find|show|come up|retrieve)|"
+    r"can'?t find|isn'?t found|never (?:comes|shows) up|no results?|(?:keeps? )?returning the wrong \w+|wrong (?:document|result|page|answer)s?)\b|"
+    r"返回(?:的)?(?:是)?错|不对的(?:文档|结果)|检索不到|搜不到|找不到|查不到|没找到|检索失败|搜索不到|没命中|未命中|不出来",
+    _I,
+)
+GOLDEN = re.compile(
+    r"\bgolden\b|\b(test|evaluation|eval)\s+questions\b|"
+    r"\bquestions (?:(?:that )?(?:our|my|the) )?(?:users|people|customers|employees|staff|colleagues) (?:really )?(?:ask|asked)\b|"
+    r"黄金(问题|集)|测试问题|评测问题|用户常问的问题",
+    _I,
+)
+HISTORY = re.compile(
+    r"\b(our|my|user|users'?|customer|real|support)\s+(questions?|queries|history|logs?|click\s*logs?|search\s*logs?)\b|"
+    r"\bquestion\s*(history|logs?)\b|\bclick\s*logs?\b|\bimport\s+(?:the\s+)?(?:questions|history|csv|xlsx)\b|"
+    r"(用户|客服|真实|历史)的?\s*(问题|提问|问答|日志|记录|点击)|问答记录|搜索日志|点击日志",
+    _I,
+)
+CONFIRM = re.compile(
+    r"^\s*(yes|y|ok|okay|confirm|confirmed|go ahead|do it|import it|looks good|correct|sure|好的?|确认|可以|对|是的?|导入吧?)\s*[.!。！]?\s*$",
+    _I,
+)
+EXPECTED = re.compile(
+    r"(?:\bit should (?:find|return|retrieve|get)\b|\bexpected(?: answer)?\s*(?:is|:)|--expected\s|应该(?:找到|返回|检索到|是)|期望(?:的答案)?(?:是|：|:))\s*[:：]?\s*(.+)$",
+    _I | re.S,
+)
+PICK = re.compile(
+    r"\b(?:the\s+)?(first|second|third|fourth|fifth|\d+(?:st|nd|rd|th)?)\s+(?:one|result)\b|"
+    r"第\s*([一二三四五12345])\s*(?:个|条)",
+    _I,
+)
+NONE = r"^\s*(none( of (these|them))?( is (right|correct))?|neither|都不是|都不对|没有(对的)?)\s*[.。!！]?\s*$"
+_PATHLIKE = re.compile(
+    r"(?:~|\.{1,2})?/[A-Za-z0-9_./-]*[A-Za-z0-9_]|[A-Za-z0-9_.-]+\.(?:pdf|docx|md|txt|html?|jsonl|csv|tsv|xlsx)\b",
+    _I,
+)
+MODEL_NAMES = (
+    r"(?:[\w.-]+/)?(?:bge[\w.-]*|bundled|tuned|all-minilm[\w.-]*|m3e[\w.-]*|e5[\w.-]*|gte[\w.-]*|openai:\S+)"
+)
+
+
+HELP_WORDS = (
+    r"^\s*(help|\?|h|帮助|怎么用|你能做什么|有哪些指令)\s*[?？!！.]?\s*$|\bwhat can you do\b|\bhow do i use (?:you|this tool|bgetune)\b|"
+    r"\bwhat (?:are you|else are you) able to\b|\bwhat (?:can|do) you (?:help|offer)|\bwhat do you do\b|\bwalk me through what\b|"
+    r"\bwhat commands\b|\bwhat (?:kinds? of )?things can you\b|\bwhat can (?:you|this assistant|it) (?:do|help)|"
+    r"你(?:都)?能(?:帮我)?(?:做|干)(?:些)?什么|能帮我干(?:些什么|啥)|都能(?:帮我)?(?:干|做)(?:啥|什么)|有什么功能|怎么使用|你会什么"
+)
+HELP = {
+    "en": (
+        "Here is what I understand:\n"
+        '- attach documents (or type @path) and say "fine-tune bge on these PDFs" (ingest, generate pairs, filter, '
+        "then you review)\n"
+        '- review: "show pairs", "show 30 pairs", "show pair 28", "show rejected", "approve all", "approve 3 5", '
+        '"reject 4 because it\'s too vague", "edit 7: new query", "undo that"\n'
+        '- golden questions: "golden questions:" then one question per line (or @questions.txt); I show candidates '
+        'and you label them ("1 3" or "none"); they decide which model ships\n'
+        '- settings: "epochs 3", "batch size 16", "lr 2e-5", "max steps 50", "use bge-m3"\n'
+        '- "train" (I show an estimate and wait for your approval), "what does training cost?"\n'
+        '- misses: "why does \'your question\' miss?", "which of my questions still miss?", then "add it as a '
+        'training pair", "add them as training pairs" or "fix the biggest cause"\n'
+        '- results: "evaluate", "which model will you ship?", "ship anyway" (export a model the evidence did not '
+        'pick), "calibrate", "export", "status"\n'
+        '- serving: "serve it" (an OpenAI-compatible endpoint for what shipped), "stop the server"'
+    ),
+    "zh": (
+        "我能理解这些指令：\n"
+        "- 上传文档（或输入 @路径）并说“用这些PDF微调bge模型”（导入、生成问答对、过滤，然后由你审核）\n"
+        "- 审核：“看看数据”、“看30个”、“看第28条问答对”、“看看被拒的”、“全部通过”、“通过 3 5”、“拒绝 4 因为太模糊”、"
+        "“修改 7：新的问题”、“撤销”\n"
+        "- 黄金问题：“黄金问题：”后每行一个问题（或 @questions.txt）；我列出候选段落，由你标注（“1 3”或“都不是”）；"
+        "它们决定发布哪个模型\n"
+        "- 设置：“训练3轮”、“batch size 16”、“学习率 2e-5”、“最多 50 步”、“用 bge-m3”\n"
+        "- “开始训练”（先给出预估，等你批准）、“训练要多久？”\n"
+        "- 漏检：“为什么'你的问题'检索不到”、“哪些问题还检索不到？”，然后“加入训练”、“都加入训练”或“修复最大的原因”\n"
+        "- 结果：“评估”、“发布哪个模型”、“仍然发布”（导出证据没有选中的模型）、“校准”、“导出”、“进度”\n"
+        "- 部署：“部署”（为发布的模型启动兼容 OpenAI 的接口）、“停止服务”"
+    ),
+}
+
+
+def help_plan(lang: str) -> Plan:
+    return Plan("help", lang, reply=HELP[lang])
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def pick(text: str) -> int | None:
+    m = PICK.search(text)
+    if not m:
+        return None
+    g = (m.group(1) or m.group(2) or "").lower()
+    if g in ORD:
+        return ORD[g]
+    digits = re.match(r"\d+", g)
+    return int(digits.group()) if digits else None
+
+
+def expected_args(text: str) -> dict[str, Any]:
+    """The expected answer named in a diagnosis request: text, a chunk id, or 'the second one'."""
+    m = EXPECTED.search(text)
+    if m:
+        val = m.group(1).strip().strip(" '\"“”‘’「」『』").rstrip("?？.。")
+        n = pick(val)
+        if n and len(val) < 24:
+            return {"pick": n}
+        if re.fullmatch(r"[0-9a-f]{12,64}", val):
+            return {"expected_id": val}
+        return {"expected": val}
+    n = pick(text)
+    return {"pick": n} if n else {}
+
+
+def questions(text: str) -> list[str]:
+    """Questions pasted one per line (numbered or bulleted) after a leading sentence, or `q1; q2` after a colon."""
+    lines = [re.sub(r"^\s*(?:\d+[.)、]|[-*•])\s*", "", ln).strip() for ln in (text or "").splitlines()]
+    lines = [ln for ln in lines[1:] if ln] if len(lines) > 1 else []
+    if not lines:
+        m = re.search(r"[:：]\s*(.+)$", text or "")
+        if m:
+            lines = [q.strip() for q in re.split(r"[;；|]", m.group(1)) if q.strip()]
+    return [q for q in lines if len(q) >= 3]
+
+
+def ids_in(text: str) -> list[int]:
+    """Pair ids named in a request: digits, also after 第 / # and before 条 / 个."""
+    return [int(x) for x in re.findall(r"(?<![\w.])#?(\d{1,7})(?![\w.])", QUOTES.sub(" ", text))]
+
+
+def train_steps(stages: dict[str, Any], *, resume: bool = False) -> list[dict[str, Any]]:
+    """The stages the pipeline runs around training, in the table's order, skipping what is already done."""
+    from bgetune.capabilities.pipeline import AFTER_TRAIN
+
+    pre = []
+    resplit = bool(stages.get("unsplit")) or not stages.get("splits")
+    if resplit and not resume:
+        pre.append(step("split_dataset"))
+    if (resplit or not stages.get("negatives")) and not resume:
+        pre.append(step("mine_negatives"))
+    train = step("train", resume=True) if resume else step("train")
+    return pre + [train] + [step(name) for name in AFTER_TRAIN]
+
+
+def _has(rx: str, text: str) -> bool:
+    return bool(re.search(rx, text, _I))
+
+
+def _miss(msg: Msg) -> str | None:
+    return msg.context.get("miss_id")
+
+
+# ---------------------------------------------------------------------------------------------- builders
+def _diagnose(msg: Msg, m: re.Match[str] | None) -> Plan | None:
+    """'why does "q" miss?' (quoted or not), or a quoted query with miss words; the question goes to the engine
+    as typed, so a golden label for it is used as the expected answer."""
+    text = msg.text
+    if m is None:
+        if not (msg.quoted and (MISS_WORDS.search(QUOTES.sub(" ", text)) or _has(r"\bdiagnos\w*|诊断", text))):
+            return None
+        if GOLDEN.search(text):
+            return None
+        mq = QUOTES.search(text)
+        query, after = msg.quoted[0], text[mq.end() :] if mq else ""
+    else:
+        query, after = next(g for g in m.groups() if g).strip(" '\"“”‘’「」『』"), text[m.end() :]
+    return Plan("diagnose", msg.lang, steps=[step("diagnose", query=query, **expected_args(after))],
+                data={"query": query})
+
+
+_EDIT = re.compile(
+    r"\b(?:edit|change|fix|rewrite|reword)\s+(?:the\s+)?(?:query\s+of\s+)?(?:pair\s*)?#?(\d+)(?:'s query)?\s*(?:[:：]|to\b)\s*(.+)|"
+    r"(?:把|修改)?(?:第\s*)?(?:训练对|问答对)?\s*#?(\d+)\s*(?:号|条|个)?\s*(?:训练对|问答对)?\s*的?(?:问题|查询)?\s*(?:改成|改为|修改为|换成|为)\s*[:：]?\s*(.+)|"
+    r"(?:修改|编辑)\s*#?(\d+)\s*[:：]\s*(.+)",
+    _I | re.S,
+)
+
+
+def _edit(msg: Msg, m: re.Match[str] | None) -> list[dict[str, Any]] | None:
+    m = _EDIT.search(msg.text)
+    if not m or GOLDEN.search(msg.text):
+        return None
+    pid = next(g for g in (m.group(1), m.group(3), m.group(5)) if g)
+    new_q = next(g for g in (m.group(2), m.group(4), m.group(6)) if g)
+    return [step("edit_pair", id=int(pid), query=new_q.strip().strip(" '\"“”‘’「」『』"))]
+
+
+def _score(msg: Msg, m: re.Match[str] | None) -> list[dict[str, Any]] | None:
+    return [step("score", query=msg.quoted[0], passage=msg.quoted[1])] if len(msg.quoted) >= 2 else None
+
+
+def _hold(msg: Msg, m: re.Match[str] | None) -> Plan:
+    return msg.reply(
+        "hold",
+        'OK, I won\'t start anything. Review the pairs ("show pairs") or change settings; say "train" when you are ready.',
+        "好的，我先不做任何操作。你可以先审核数据（“看看数据”）或修改设置；准备好了就说“开始训练”。",
+    )
+
+
+def _golden_edit(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]]:
+    qid, new_q = m.group(1) or m.group(3), (m.group(2) or m.group(4))
+    return [step("golden_edit", query_id=int(qid), query=new_q.strip().strip(" '\"“”‘’「」『』"))]
+
+
+def _golden_remove(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]]:
+    return [step("golden_edit", query_id=int(next(g for g in m.groups() if g)), remove=True)]
+
+
+def _no_miss(msg: Msg) -> Plan:
+    return msg.reply(
+        "fix",
+        'No diagnosed miss is open to fix. Ask "why does \'your question\' miss?" or "which of my questions still '
+        'miss?" first; then "add it as a training pair", "add them as training pairs" or "fix the biggest cause".',
+        "还没有可修复的漏检。先问“为什么'你的问题'检索不到？”或“哪些问题还检索不到？”，然后说“加入训练”、"
+        "“都加入训练”或“修复最大的原因”。",
+    )
+
+
+def _open_misses(msg: Msg) -> list[int]:
+    """The misses the last turn left open: the one just diagnosed, else those of the last golden diagnosis."""
+    return [_miss(msg)] if _miss(msg) else [int(i) for i in msg.context.get("miss_ids") or []]
+
+
+def _fix(action: str) -> Build:
+    """One fix on the miss the last turn left open ('add it as a training pair')."""
+
+    def build(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]]:
+        ids = _open_misses(msg)
+        return [step("apply_fix", miss_id=ids[0], action=action)] if ids else _no_miss(msg)
+
+    return build
+
+
+def _fix_numbered(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]]:
+    """'fix 1 add as training pair': miss number 1 (as `bgetune misses` numbers them), with the named fix."""
+    action = "add_golden" if _has(r"golden|黄金", m.group(0)) else "add_training_pair"
+    return [step("apply_fix", miss_id=int(m.group(1) or m.group(2)), action=action)]
+
+
+def _fix_all(msg: Msg, m: re.Match[str]) -> Plan | list[dict[str, Any]]:
+    """'add them as training pairs': each open miss gets its training pair."""
+    ids = _open_misses(msg)
+    return [step("apply_fix", miss_id=i, action="add_training_pair") for i in ids] if ids else _no_miss(msg)
+
+
+def _fix_biggest(msg: Msg, m: re.Match[str]) -> Plan | list[dict[str, Any]]:
+    """'fix the biggest cause': the usual fix of the biggest cause group, on each of its misses."""
+    big = msg.context.get("biggest") or {}
+    if big.get("action") and big.get("miss_ids"):
+        return [step("apply_fix", miss_id=int(i), action=big["action"]) for i in big["miss_ids"]]
+    if _miss(msg) and msg.context.get("action"):
+        return [step("apply_fix", miss_id=_miss(msg), action=msg.context["action"])]
+    return _no_miss(msg)
+
+
+def _fix_expected(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]]:
+    """'none of these, the answer is the part about hold': re-diagnose with the expected answer named."""
+    query = msg.context.get("query") or ""
+    return [step("diagnose", query=query, expected=m.group(m.lastindex or 1).strip(" .。'\"“”"))]
+
+
+def _compare(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]]:
+    from bgetune.agent.planner import MODEL_ALIASES
+
+    names = re.findall(MODEL_NAMES, msg.text, _I)
+    models = [MODEL_ALIASES.get(n.lower(), n) for n in names] or ["bundled", "tuned"]
+    return [step("compare_models", models=list(dict.fromkeys(models)))]
+
+
+def _onnx(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]]:
+    q = "none" if _has(r"\b(fp32|no quantiz\w*|without quantiz\w*)\b|不量化", msg.rest) else "int8"
+    return [step("export_onnx", quantize=q)]
+
+
+def _history_preview(msg: Msg, m: re.Match[str] | None) -> Plan:
+    return msg.plan("history_preview", [step("preview_history", path=msg.history_files[0])],
+                    path=msg.history_files[0])
+
+
+def _need_history(msg: Msg, m: re.Match[str]) -> Plan:
+    return msg.reply(
+        "need_history",
+        "Attach your question history (CSV, TSV, XLSX or JSONL export: questions, and the answer, answer "
+        "title, id or url they led to; click/useful columns are used too). I'll show the columns I detect "
+        "before anything is written.",
+        "请上传问答历史（CSV、TSV、XLSX 或 JSONL 导出：问题，以及对应的答案、答案标题、id 或链接；"
+        "点击/有用等列也会用上）。写入之前我会先给你看识别出的列。",
+    )
+
+
+def _golden(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]]:
+    """The golden set: add pasted or attached questions, list, label, evaluate; else say how to give them."""
+    rest, text = msg.rest, msg.text
+    if msg.history_files:
+        return [step("golden_add", path=msg.history_files[0]), step("golden_candidates")]
+    qs = questions(text)
+    if qs:
+        return [step("golden_add", questions=qs), step("golden_candidates")]
+    if msg.quoted and _has(r"\badd\b|加", text):
+        return [step("golden_add", questions=msg.quoted), step("golden_candidates")]
+    if _has(r"\b(list|show|how many)\b|看看|列出|多少|哪些", rest) and not _has(r"\b(next|to label)\b|下一个", rest):
+        return Plan("golden_list", msg.lang, steps=msg.steps + [step("golden_list")], data=msg.data)
+    if _has(r"\b(label|next)\b|标注", rest):
+        return Plan("golden_label", msg.lang, steps=msg.steps + [step("golden_candidates")], data=msg.data)
+    if _has(r"\b(eval\w*|score|measure|compare|versus|vs|against)\b|\bhow does\b.*\bdo\b|评估|评测|对比|比较", rest):
+        return Plan("evaluate_golden", msg.lang, steps=msg.steps + [step("evaluate_golden")], data=msg.data)
+    return msg.reply(
+        "need_golden",
+        "Paste a few dozen questions your users really ask, one per line (or attach a txt/CSV/XLSX). For each "
+        "I'll show the base model's top passages and a keyword (BM25) list; you pick the right ones "
+        '("1 3", or "none"). These questions then decide which model ships.',
+        "请粘贴几十个用户真实会问的问题，每行一个（或上传 txt/CSV/XLSX）。每个问题我会列出基座模型和关键词（BM25）"
+        "找到的段落，由你选出正确的（“1 3”，或“都不是”）。之后用这些问题决定发布哪个模型。",
+    )
+
+
+def _generate(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]]:
+    mode = "offline" if _has(r"offline|离线", msg.rest) else ("auto" if msg.llm else "offline")
+    return [step("generate_pairs", mode=mode), step("show_dataset")]
+
+
+def _ready(msg: Msg) -> bool:
+    pairs = msg.stages.get("pairs") or {}
+    return bool(pairs.get("approved") or pairs.get("edited"))
+
+
+def _finetune(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]] | None:
+    """'fine-tune bge on these PDFs': ingest what came with it, generate pairs for review (or train when the
+    data is reviewed and the user says go)."""
+    words = FINETUNE.search(msg.rest)
+    if words and _ready(msg) and not msg.doc_files and not msg.typed_docs and _has(
+        r"\b(go ahead|now|start|begin|let'?s)\b|开始|现在|吧", msg.rest
+    ):
+        return Plan("train", msg.lang, steps=msg.steps + train_steps(msg.stages), data=msg.data)
+    if not ((words and not _has(r"微调(好|后|过)的", msg.rest)) or (msg.new_files and TRAIN.search(msg.text))):
+        return None
+    if not msg.doc_files and not msg.stages.get("documents") and not msg.typed_docs:
+        return msg.reply(
+            "need_files",
+            "Which documents should I learn from? Attach PDF, DOCX, Markdown, TXT, HTML or JSONL files, or type "
+            'their path in the message (e.g. "fine-tune bge on ./docs"), then say "fine-tune".',
+            "要用哪些文档？请上传 PDF、DOCX、Markdown、TXT、HTML 或 JSONL 文件，或在消息里写上路径"
+            "（如“用 ./docs 微调bge”），然后说“微调”。",
+        )
+    pre = [step("ingest")] if msg.doc_files else ([step("ingest", paths=msg.typed_docs)] if msg.typed_docs else [])
+    mode = "auto" if msg.llm else "offline"
+    return pre + [step("base_model_info"), step("generate_pairs", mode=mode), step("show_dataset")]
+
+
+def _train(**kw: Any) -> Build:
+    return lambda msg, m: train_steps(msg.stages | kw.get("stages", {}), resume=kw.get("resume", False))
+
+
+def _more(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]]:
+    view = msg.stages.get("last_pairs_view") or {}
+    f = {k: v for k, v in (view.get("filters") or {}).items() if v}
+    limit = int(view.get("limit") or 10)
+    return [step("show_pairs", **f, limit=limit, offset=int(view.get("offset") or 0) + limit)]
+
+
+_WHY = re.compile(
+    r"[:：]\s*(?P<a>[^\d].*)$|\b(?:because|since|as|reason:?|why:?)\s+(?P<b>.+)$|(?:因为|原因[是：:]?|理由[是：:]?)\s*(?P<c>.+)$",
+    _I | re.S,
+)
+
+
+def _reject(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]] | None:
+    """'reject 4 5: too vague', 'reject 5 because it's too vague': the ids, and the reason kept with them."""
+    w = _WHY.search(msg.rest)
+    why = next((g for g in (w.group("a"), w.group("b"), w.group("c")) if g), None) if w else None
+    ids = ids_in(msg.rest[: w.start()] if w else msg.rest)
+    if not ids:
+        return None
+    return [step("reject_pairs", ids=ids, why=why.strip().rstrip(".。") if why else None)]
+
+
+def _approve(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]] | None:
+    ids = ids_in(msg.rest)
+    return [step("approve_pairs", ids=ids)] if ids else None
+
+
+def _show_pair(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]]:
+    """'show pair 28': that pair (and the ones after it), whatever its status."""
+    return [step("show_pairs", ids=[int(m.group("pid") or m.group("zid"))])]
+
+
+def _show(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]] | None:
+    """show_pairs with what the user asked for: how many, which status, reason, document, source. With no
+    status named, the pairs still in play (proposed and kept), never rejected ones mixed in."""
+    text = msg.rest
+    if not _has(r"\b(pairs?|data|dataset|examples?|questions?|rejected)\b|数据|样本|问答对|训练对|问题|被拒|拒绝", text):
+        return None
+    n = re.search(r"\b(?:show|list|see)\s+(?:me\s+)?(?:the\s+)?(?:first\s+|next\s+)?(\d+)|看\s*(\d+)\s*(?:个|条)", text, _I)
+    args: dict[str, Any] = {"limit": min(500, int(n.group(1) or n.group(2))) if n else 10, "status": "kept"}
+    for rx, status in ((r"\brejected\b|被拒|拒绝的", "rejected"), (r"\bapproved\b|已通过", "approved"),
+                       (r"\bproposed\b|\bpending\b|待审", "proposed")):
+        if _has(rx, text):
+            args["status"] = status
+            break
+    r = re.search(r"\b(?:because|for|reason)\s+(?:of\s+)?([a-z_]{4,})\b|原因\s*[:：]?\s*([a-z_]+)", text, _I)
+    if r:
+        args["reason"] = (r.group(1) or r.group(2)).lower()
+        args["status"] = None if args["status"] == "kept" else args["status"]
+    d = re.search(r"\b(?:from|in|of)\s+(?:the\s+)?(?:document\s+|doc\s+|file\s+)?([\w.-]+\.(?:pdf|docx|md|txt|html?|jsonl))\b"
+                  r"|来自\s*([\w.-]+)", text, _I)
+    if d:
+        args["document"] = d.group(1) or d.group(2)
+    src = re.search(r"\b(?:from|source)\s+(history|import|offline|llm|diagnosis)\b|来自(历史|导入)", text, _I)
+    if src:
+        args["source"] = {"历史": "history", "导入": "import"}.get(src.group(2) or "", src.group(1) or "")
+    return [step("show_pairs", **{k: v for k, v in args.items() if v is not None})]
+
+
+def _ingest(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]] | None:
+    if msg.doc_files:
+        return [step("ingest")]
+    if msg.typed_docs:
+        return [step("ingest", paths=msg.typed_docs)]
+    return [step("ingest")] if _has(r"\bingest\b|加载文档|导入文档", msg.rest) else None  # the tool says what to attach
+
+
+def _undo(msg: Msg, m: re.Match[str]) -> Plan | list[dict[str, Any]]:
+    """'undo that': put back the setting the last change replaced, or revert the last review decision."""
+    last = msg.context.get("undo") or {}
+    if last.get("kind") == "setting":
+        old = last.get("old")
+        if old is None:
+            from bgetune.capabilities import default_of, setting_field
+
+            f = setting_field(last["name"])
+            old = default_of(f) if f is not None else None
+        if old is not None:
+            return Plan("undo", msg.lang, steps=[step("set_setting", name=last["name"], value=str(old))],
+                        data={"undo": last | {"old": old}})
+    if last.get("kind") == "review":
+        return Plan("undo", msg.lang, steps=[step("undo_review")], data={"undo": last})
+    return msg.reply("undo", "There is nothing to undo: no review decision or setting changed in this chat yet.",
+                     "没有可撤销的操作：这次对话里还没有审核决定或设置改动。")
+
+
+def _label_picks(msg: Msg, m: re.Match[str] | None) -> list[dict[str, Any]] | None:
+    nums = [int(x) for x in re.findall(r"\d+", msg.text)] + [ZH_NUM[c] for c in re.findall(r"第\s*([一二三四五六七八九十])", msg.text)]
+    return [step("golden_label", picks=nums), step("golden_candidates")] if nums and len(msg.text) < 40 else None
+
+
+def _confirm_import(msg: Msg) -> bool:
+    text = msg.text
+    return bool(msg.context.get("path")) and bool(
+        CONFIRM.match(text)
+        or (len(text) < 60 and not NEGATION.search(text) and _has(
+            r"\b(looks (?:right|good|fine)|go ahead|correct|confirm\w*|yes|ok)\b|没问题|就这样|确认|好的|可以|导入吧", text))
+        or re.match(r"^\s*(yes|ok|okay|sure|好的?|可以|确认|没问题)\b[,，、 ]*(please |go ahead and )?(import|导入|do it)", text, _I)
+    )
+
+
+def _repick(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]] | None:
+    if len(msg.text) >= 40:
+        return None
+    return [step("diagnose", query=msg.context.get("query", ""), **expected_args(msg.text))]
+
+
+# ---------------------------------------------------------------------------------------------- the tables
+_ADD_TRAIN = r"\badd (?:it|this|that|them)?\s*(?:as|to)\s*(?:a\s+)?(training pairs?|training set|train)|加(?:成|入|到)?训练|作为训练"
+_ADD_GOLDEN = r"\badd (?:it|this|that)?\s*to (?:the )?golden|加(?:入|到)?黄金"
+
+FOLLOWUPS: dict[str, list[Route]] = {
+    "golden_label": [
+        R("golden_label", r"^\s*skip", r"^\s*跳过", "golden_candidates", on="text"),
+        R("golden_label", NONE, "", build=lambda msg, m: [step("golden_label", none=True), step("golden_candidates")],
+          on="text"),
+        R("golden_label", build=_label_picks, on="text"),
+    ],
+    "history_preview": [
+        R("history_import", when=_confirm_import,
+          build=lambda msg, m: [step("import_history", path=msg.context["path"])]),
+    ],
+    "diagnose": [
+        R("fix", NONE, "", when=_miss, build=_fix("no_answer"), on="text"),
+        R("diagnose", r"^\s*(?:none(?: of (?:these|them))?|neither|no)\b.*?\b(?:the answer|it) (?:is|should be)\s+(.+)$",
+          r"(?:都不是|都不对)[,，。\s]*(?:答案|正确的)(?:是|应该是)\s*(.+)$", build=_fix_expected, on="text"),
+        R("fix", r"\bgolden\b.*\badd\b|\badd\b.*\bgolden\b", r"黄金.*(?:加|放)|(?:加|放).*黄金", when=_miss,
+          build=_fix("add_golden"), on="text"),
+        R("fix", r"\btrain(?:ing)?\b.*\badd\b|\badd\b.*\btrain(?:ing)?\b", r"训练.*(?:加|放|作为)|(?:加|放|作为).*训练",
+          when=_miss, build=_fix("add_training_pair"), on="text"),
+        R("fix", r"\bapply (?:that|the|this) fix\b|\bdo (?:that|it)\b|\bfix it\b", r"按这个修复|就这么修|修复吧|应用(?:这个)?修复",
+          when=_miss, build=lambda msg, m: [step("apply_fix", miss_id=_miss(msg),
+                                                  action=msg.context.get("action") or "suggested")], on="text"),
+        R("diagnose", PICK.pattern, "", build=_repick, on="text"),
+    ],
+}
+
+EARLY: list[Route] = [  # read on the whole message, before negation and settings
+    R("diagnose", DIAGNOSE.pattern, "", build=_diagnose, on="text", examples=("why does 'a question' miss?",)),
+    R("diagnose", build=_diagnose, on="text"),
+    R("edit", build=_edit, on="text", examples=("edit 7: a better query", "修改 7：新的问题")),
+    R("score", r"\bscore\b|\brelevan\w*|\bhow (?:close|similar|well)\b|\bmatch\w*|\bsimilarity\b", r"相关|打分|打个分|相似度|得分|匹配",
+      build=_score, on="text"),
+    R("misses", r"\bqueries you'?ve diagnosed\b|\bdiagnosed so far\b", r"诊断了哪些|诊断过(?:的)?(?:哪些)?", "list_misses",
+      on="text"),
+    R("results", r"\bhow good\b|\bhow well\b|\bis it (?:any )?better\b|\blast (?:evaluation|eval|results?)\b|\bwhat did the (?:last )?eval\w*|"
+      r"\binterpret\b|\bresults? so far\b|\bwhat the (?:evaluation |eval )?results mean\b|\bno need to re-?run\b|\bwithout re-?running\b|"
+      r"\b(?:explain|summari[sz]e) the results\b|\bresults of the last\b", r"效果(?:如何|怎么样)|现在.*(好|效果)|上次.*(评估|结果)|解读",
+      "show_results", when=lambda msg: bool((msg.stages.get("last_runs") or {}).get("eval")), on="text",
+      examples=("how good is the tuned model?",)),
+    R("estimate", r"\b(cost|costs|how long|how much time|how many steps|estimate|what would it take|should i train)\b",
+      r"多久|多长时间|费用|成本|耗时|预估|估计|估算|多少步|要多少钱|需要多少", "estimate_training", on="text",
+      when=lambda msg: bool(TRAIN.search(msg.text) or _has(r"\b(steps|device)\b|步|设备", msg.text)),
+      examples=("what does training cost?", "训练要多久？")),
+    R("stop_serving", r"\bstop (?:the )?(?:server|serving|endpoint|api)\b|\bshut (?:down )?(?:the )?server\b|\bkill the server\b",
+      r"停止(?:服务|部署)|关闭(?:服务|接口)|停掉服务", "stop_serving", on="text",
+      examples=("stop the server", "stop serving", "停止服务")),
+    R("hold", NEGATION.pattern, "", build=_hold, on="text",
+      when=lambda msg: bool(TRAIN.search(msg.text) or _has(r"\b(export\w*|generat\w*|evaluat\w*|ship\w*)\b|导出|生成|评估|上线",
+                                                          msg.text))),
+]
+
+ROUTES: list[Route] = [  # read once setting phrases are taken out; setting changes run first
+    R("help", HELP_WORDS, "", when=lambda msg: not msg.steps, build=lambda msg, m: help_plan(msg.lang),
+      examples=("what can you do?", "help", "帮助", "你能做什么")),
+    R("undo", r"^\s*(?:please\s+)?(?:undo|revert|take (?:that|it) back)\b(?: that| it| the last (?:one|change|action))?",
+      r"^\s*(?:撤销|撤回|取消上一步|恢复上一步)", build=_undo, examples=("undo that", "撤销")),
+    R("golden_edit", r"\b(?:rename|reword|edit|change)\s+golden\s+(?:question\s+)?#?(\d+)\s*(?:[:：]|to\b)\s*(.+)$",
+      r"(?:修改|把)?黄金问题\s*#?(\d+)\s*(?:[:：]|改成|改为)\s*(.+)$", build=_golden_edit, on="text"),
+    R("golden_edit", r"\b(?:remove|delete|drop)\s+golden\s+(?:question\s+)?#?(\d+)",
+      r"(?:删除|删掉|去掉)\s*(?:第\s*)?#?(\d+)\s*(?:个|条)?\s*黄金问题|删除黄金问题\s*#?(\d+)", build=_golden_remove, on="text"),
+    R("diagnose_golden", r"\b(which|what)\b.*\b(still )?miss",
+      r"哪些.*(检索不到|找不到|没找到|没命中|未命中)|按原因分组|(?:答|找|检索)不对的黄金问题|还(?:是)?(?:没|答不)(?:命中|对)",
+      "diagnose_golden", examples=("which of my questions still miss?", "哪些问题还检索不到？")),
+    R("misses", r"^\s*(misses|show misses|list (?:the )?misses)\b|\bqueries you'?ve diagnosed\b|\bdiagnosed (?:so far|queries)\b",
+      r"失败的问题|漏检列表|诊断过的", "list_misses", examples=("show misses",)),
+    R("fix", r"\bfix\s+#?(\d+)\b.*\b(?:training pair|train|golden)", r"修复\s*#?(\d+).*(?:训练|黄金)", build=_fix_numbered,
+      examples=("fix 1 add as training pair",)),
+    R("fix", r"\badd (?:them|all of them|all)\s+as\s+training pairs\b", r"(?:都|全部)(?:加|作为)(?:成|入|到)?训练", build=_fix_all,
+      when=lambda msg: bool(_open_misses(msg)) or msg.lang == "en",
+      examples=("add them as training pairs",)),
+    R("fix", r"\bfix (?:the )?(?:biggest|main|largest|top) (?:cause|problem|issue)\b", r"修复(?:最大|主要)的?(?:原因|问题)",
+      build=_fix_biggest, examples=("fix the biggest cause",)),
+    R("fix", _ADD_TRAIN, "", build=_fix("add_training_pair"), examples=("add it as a training pair",),
+      when=lambda msg: bool(_open_misses(msg)) or msg.lang == "en"),
+    R("fix", _ADD_GOLDEN, "", build=_fix("add_golden"), when=lambda msg: bool(_open_misses(msg))),
+    R("ship_decision", r"\bwhich model (?:will|did|would|should) (?:you|we) ship\b|\bship(?:ping)? decision\b|\bgood enough to ship\b|"
+      r"\bstick with the base\b|\bworth shipping\b", r"发布哪个模型|发布决策|上线哪个模型|值得上线|该上线|发布哪个", "ship_decision",
+      examples=("which model will you ship?",)),
+    R("compare", r"\bcompare\b.*\bmodels?\b|\bcandidate\b.*\bmodels?\b|\bwhich (?:of the )?(?:candidate )?(?:base )?models? (?:ranks|is best|works best|does best)"
+      r"|\bcompare\b.*\b(bge|bundled|m3e|e5|gte)", r"比较.*(模型|bundled|bge)|候选.*模型|哪个.*模型.*(最适合|最好|更好)|对比.*(几个|候选).*模型",
+      build=_compare, on="text", examples=("compare bge-m3 and bundled",)),
+    R("base_model_info", r"\bwhich (?:base )?model\b.*\b(use|using|tune|tuning|train|training)\b|\bwhy did you (?:pick|choose)\b.*\bmodel\b|"
+      r"\bwhat (?:base )?model are you\b", r"用的是哪个.*模型|用哪个基座|为什么选(?:这个|了)?.*模型|哪个基础模型|(?:底座|基座|基础)模型是哪个",
+      "base_model_info"),
+    R("export", r"\bship (?:it )?anyway\b|\bexport (?:it )?anyway\b", r"仍然发布|还是发布|坚持发布",
+      build=lambda msg, m: [step("export_model", ship_anyway=True)], examples=("ship anyway",)),
+    R("export_onnx", r"\bonnx\b", "", build=_onnx, examples=("export onnx",)),
+    R("serve", r"\bserve\b|\bhow do i use it\b|\bdeploy\b|\bendpoint\b|\bopenai[- ]compatible\b|\bhttp api\b",
+      r"部署|怎么用这个模型|启动服务|接口|上线服务|向量服务|怎么调用", "serve_model", examples=("serve it", "部署")),
+    R("guard", r"\bforget\w*|\bguard\b|\bgeneral (?:ability|domain|knowledge)\b|\bout[- ]of[- ]domain\b", r"遗忘|通用领域|通用能力|领域外",
+      "forgetting_guard"),
+    R("export_data", r"\b(export|write out|dump|save)\b.*\b(training data|pairs|jsonl|flagembedding)\b|\bflagembedding\b.*\b(format|jsonl)\b",
+      r"导出.*(训练数据|训练对|问答对|jsonl)|按.*格式导出|flagembedding.*格式", "export_data"),
+    R("history_preview", when=lambda msg: bool(msg.history_files) and not GOLDEN.search(msg.rest), build=_history_preview),
+    R("need_history", HISTORY.pattern, "", when=lambda msg: not msg.files and not GOLDEN.search(msg.rest), build=_need_history,
+      examples=("import our users' questions",)),
+    R("golden_add", when=lambda msg: bool(GOLDEN.search(msg.rest) or (msg.history_files and GOLDEN.search(msg.text))),
+      build=_golden, examples=("golden questions:", "黄金问题：")),
+    R("golden_label", r"^\s*(?:continue|keep) labell?ing\b", r"继续标注|标注下一个|下一个黄金问题", "golden_candidates"),
+    R("split", r"\bsplit\b", r"划分|切分", "split_dataset", examples=("split the data",)),
+    R("mine", r"\bmine\b|\bhard negatives?\b", r"负例|难负|负样本|容易混淆", "mine_negatives", examples=("mine hard negatives",)),
+    R("filter", r"^\s*(?:re-?run the )?filters?\b|\bfilter (?:the )?(?:proposed )?pairs\b|\bclean (?:up )?(?:the )?(?:proposed )?pairs\b|"
+      r"\b(?:drop|remove) (?:the )?(?:near[- ])?duplicates\b|\bfilter\b", r"过滤|筛掉|筛选|去重", "filter_pairs"),
+    R("show", r"\b(dataset )?summar\w*|\bdataset overview\b|\bhow many pairs\b|\bwhy were (?:some|they|pairs) rejected\b",
+      r"数据概况|数据汇总|概况|一共有多少|被拒的原因|多少训练对|多少问答对|总结.*数据|数据集的情况", "show_dataset"),
+    R("generate", r"\b(generate|create|write|make)\b.*\b(questions|queries|pairs|training data)\b|\bsynthetic\b",
+      r"生成|出(?:几|一些|些)?个?问题|造点|造一些|出题", build=_generate, unless=r"\bexport\b|导出", examples=("generate pairs",)),
+    R("finetune", build=_finetune, examples=("fine-tune bge on these PDFs", "用这些PDF微调bge模型")),
+    R("train", r"\bresume\b|\bcontinue (?:the )?training\b", r"继续训练|恢复训练", build=_train(resume=True)),
+    R("train", r"\bretrain with (?:my )?fixes\b", r"用.*修正.*重新训练", build=_train(stages={"unsplit": 1})),
+    R("train", START_TRAIN, r"开始训练|训练吧|进行训练|启动训练|去训练|训练模型|^\s*训练\s*[。!！]?\s*$|开始微调|微调吧", build=_train(),
+      examples=("train", "train with 1 epoch", "开始训练")),
+    R("show", r"^\s*(show more|more|next|next page)\s*[.!。]?\s*$", r"^\s*(下一页|更多|继续看)\s*[.!。]?\s*$", build=_more),
+    R("approve_all", r"\b(approve|accept)\b.*\b(all|everything|every pair)\b", r"全部通过|都通过|全部批准|全部同意|全部接受|都批准",
+      "approve_all_pairs", examples=("approve all", "全部通过")),
+    R("reject", r"\b(reject|drop|discard|remove|delete)\b", r"拒绝|拒掉|删除|删掉|去掉|丢弃|不要", build=_reject,
+      examples=("reject 4", "reject 5 because it's too vague", "拒绝 4")),
+    R("approve", r"\b(approve|accept|keep)\b", r"通过|批准|保留", build=_approve, examples=("approve 3 5", "通过 3 5")),
+    R("show", r"\b(show|see|view|display|open)\s+(?:me\s+)?pair\s*#?(?P<pid>\d+)\b", r"(?:看|查看|显示)(?:一下)?第?\s*#?(?P<zid>\d+)\s*(?:号|条|个)?(?:训练对|问答对)",
+      build=_show_pair, examples=("show pair 28",)),
+    R("show", r"\b(show|list|see|view|display)\b.*\b(pairs?|data|dataset|examples?|questions?|rejected)\b",
+      r"看看|查看|显示|列出|被拒|拒绝的", build=_show, examples=("show pairs", "show 30 pairs", "show rejected", "看看数据")),
+    R("evaluate", r"\b(evaluate|eval|evaluation|benchmark|how good is)\b", r"评估|测评|评测|效果如何|效果怎么样", "evaluate",
+      examples=("evaluate", "评估")),
+    R("calibrate", r"\bcalibrat\w*|\bthreshold\b", r"校准|阈值", "calibrate", examples=("calibrate",)),
+    R("export", r"\bexport\b|\bsave (?:the |my )?(?:tuned |fine-tuned |trained )?model\b", r"导出|保存模型|模型保存|把模型保存",
+      "export_model", examples=("export", "导出")),
+    R("ingest", r"\b(ingest|import|add|load|upload)\b", r"导入|添加|加载|上传", build=_ingest, examples=("ingest ./docs",)),
+    R("status", r"\b(status|progress|where are we|state)\b", r"进度|状态|到哪一步|现在怎么样", "status", examples=("status", "进度")),
+]
+
+
+def example_phrases() -> list[tuple[str, str]]:
+    """(phrase, intent) of every declared example, for 'did you mean ...'."""
+    out = [(p, r.intent) for routes in (*FOLLOWUPS.values(), EARLY, ROUTES) for r in routes for p in r.examples]
+    return out + [("epochs 3", "settings"), ("batch size 16", "settings"), ("lr 2e-5", "settings"),
+                  ("use bge-m3", "settings"), ("help", "help"), ("what can you do?", "help")]
+
+
+def nearest(text: str, cutoff: float = 60.0) -> str | None:
+    """The declared phrase closest to a message that matched nothing (typos: 'trian with 1 epcoh')."""
+    from rapidfuzz import fuzz, process
+
+    phrases = [p for p, _ in example_phrases() if bool(_CJK.search(p)) == bool(_CJK.search(text))]
+    hit = process.extractOne(text.lower(), phrases, scorer=fuzz.WRatio, score_cutoff=cutoff)
+    return hit[0] if hit else None
