@@ -266,7 +266,11 @@ def expected_args(text: str) -> dict[str, Any]:
 def questions(text: str) -> list[str]:
     """Questions pasted one per line (numbered or bulleted) after a leading sentence, or `q1; q2` after a colon."""
     lines = [re.sub(r"^\s*(?:\d+[.)、]|[-*•])\s*", "", ln).strip() for ln in (text or "").splitlines()]
-    lines = [ln for ln in lines[1:] if ln] if len(lines) > 1 else []
+    if len(lines) > 1:  # the first line introduces them; what follows its colon is a question too
+        head = re.split(r"[:：]", lines[0], maxsplit=1)
+        lines = [ln for ln in ([head[1].strip()] if len(head) > 1 else []) + lines[1:] if ln]
+    else:
+        lines = []
     if not lines:
         m = re.search(r"[:：]\s*(.+)$", text or "")
         if m:
@@ -442,8 +446,9 @@ def _need_history(msg: Msg, m: re.Match[str]) -> Plan:
 def _golden(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]]:
     """The golden set: add pasted or attached questions, list, label, evaluate; else say how to give them."""
     rest, text = msg.rest, msg.text
-    if msg.history_files:
-        return [step("golden_add", path=msg.history_files[0]), step("golden_candidates")]
+    attached = msg.history_files or [f for f in msg.files if f.lower().endswith((".txt", ".jsonl", ".md"))]
+    if attached:  # "golden questions: @questions.txt", "@questions.txt these are golden questions"
+        return [step("golden_add", path=attached[0]), step("golden_candidates")]
     qs = questions(text)
     if qs:
         return [step("golden_add", questions=qs), step("golden_candidates")]

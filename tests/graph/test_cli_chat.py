@@ -5,7 +5,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from bgetune.agent.runner import AgentSession
-from bgetune.commands.agent import parse_edits, render_approval, run_cli_chat, split_attachments
+from bgetune.agent.terminal import parse_edits, render_approval, run_cli_chat, split_attachments
 from bgetune.core.config import Settings
 from tests.graph.conftest import runs
 
