@@ -11,7 +11,7 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import gradio as gr
@@ -55,10 +55,15 @@ METRIC_ORDER = ("ndcg@10", "mrr@10", "recall@10", "hit@1")
 
 
 def tool_label(tool: str) -> str:
-    """A human title for a tool name (``estimate train`` -> ``Estimating: Training``)."""
+    """A human title for a tool name (``estimate train`` -> ``Estimating cost: Training``)."""
     if tool.startswith("estimate ") and tool != "estimate_training":
-        return f"Estimating cost: {tool_label(tool.split(' ', 1)[1])}"
+        return estimating_label(tool.split(" ", 1)[1])
     return TOOL_LABELS.get(tool, tool.replace("_", " ").capitalize())
+
+
+def estimating_label(tool: str) -> str:
+    """The row of a gated call while its cost is estimated (it does not run before the approval)."""
+    return f"Estimating cost: {tool_label(tool)}"
 
 
 def progress_bar(done: int, total: int, label: str = "") -> str:
@@ -167,93 +172,218 @@ def user_message(text: str, attachments: Iterable[str] = ()) -> gr.ChatMessage:
     return gr.ChatMessage(role="user", content=(text + "\n\n" + files if text and files else text or files))
 
 
+WAITING = "**Waiting for your approval:**"  # words, not an emoji a headless browser may lack a glyph for
+
+
 def approval_message(payload: Mapping[str, Any]) -> gr.ChatMessage:
     title = payload.get("title") or f"Run {payload.get('tool')}"
     return gr.ChatMessage(
         role="assistant",
-        content=f"⏸ **Waiting for your approval:** {title}\n\nUse the approval card below the chat to approve, "
+        content=f"{WAITING} {title}\n\nUse the approval card below the chat to approve, "
         "edit the settings, or reject. Nothing runs until you decide.",
     )
 
 
-def apply_event(messages: Sequence[gr.ChatMessage], event: Mapping[str, Any]) -> list[gr.ChatMessage]:
-    """The chat after one session event (a new list; the input is not changed)."""
-    out = list(messages)
-    kind = event.get("type")
-    tool = str(event.get("tool") or "")
-    if kind == "user":
-        out.append(user_message(str(event.get("content") or ""), event.get("attachments") or ()))
-    elif kind == "message":
-        text = str(event.get("content") or "").strip()
-        if text:
-            out.append(gr.ChatMessage(role="assistant", content=text))
-    elif kind == "tool_call":
-        out.append(step_message(tool, call_id=event.get("id"), content=format_args(event.get("args"))))
-    elif kind == "tool_start":
-        i = _find_step(out, tool=tool)
-        if i is None:
-            out.append(step_message(tool, content=format_args(event.get("args"))))
-        else:
-            out[i] = _replace(out[i], metadata=_running(_meta(out[i])))
-    elif kind == "progress":
-        i = _find_step(out, tool=tool)
-        if i is None:
-            out.append(step_message(tool))
-            i = len(out) - 1
-        meta = _running(_meta(out[i]))
-        args = meta.get("args_text")
-        if args is None:
-            args = str(out[i].content or "")
-            meta["args_text"] = args
-        bar = progress_bar(
-            int(event.get("done") or 0), int(event.get("total") or 0), str(event.get("label") or "")
-        )
-        meta["log"] = bar
-        out[i] = _replace(out[i], content=(args + "\n\n" if args else "") + bar, metadata=meta)
-    elif kind == "tool_end":
-        i = _find_step(out, tool=tool)
-        if i is not None and event.get("ok") is False:
-            meta = _meta(out[i]) | {"title": "✗ " + tool_label(tool)}
-            out[i] = _replace(out[i], metadata=meta)
-        _close_estimates(out)
-    elif kind == "tool_result":
-        i = _find_step(out, call_id=event.get("id"), tool=tool)
-        ok = bool(event.get("ok", True))
-        body = format_result(str(event.get("content") or ""))
-        if i is None:
-            out.append(step_message(tool, call_id=event.get("id")))
-            i = len(out) - 1
+def note_message(text: str) -> gr.ChatMessage:
+    """A short notice from the UI itself (a refused upload, a failed turn), marked in words."""
+    return gr.ChatMessage(role="assistant", content=f"**Note:** {text}")
+
+
+def _subject(pending: Mapping[str, Any]) -> str:
+    """What the approval was for, without the estimate's numbers the card may have changed
+    ('Train bundled on 12 pairs: 3 epochs, 12 steps' -> 'Train bundled on 12 pairs')."""
+    title = str(pending.get("title") or tool_label(str(pending.get("tool") or "")))
+    return title.split(":", 1)[0].strip() or title
+
+
+def decision_text(pending: Mapping[str, Any], action: str, edits: Mapping[str, Any]) -> str:
+    """The user's answer to an approval, with the settings that actually run."""
+    if action != "approve":
+        return f"**Rejected:** {_subject(pending)} (nothing ran)."
+    shown = dict(pending.get("settings") or {})
+    changed = [
+        f"{k}={_fmt_value(v)}" + (f" (was {_fmt_value(shown[k])})" if shown.get(k) is not None else "")
+        for k, v in edits.items()
+    ]
+    kept = [f"{k}={_fmt_value(v)}" for k, v in shown.items() if k not in edits and v is not None]
+    parts = []
+    if changed:
+        parts.append("with " + ", ".join(changed))
+    if kept:
+        parts.append(("other settings as shown: " if changed else "with ") + ", ".join(kept))
+    return f"**Approved:** {_subject(pending)}" + (" " + "; ".join(parts) if parts else "") + "."
+
+
+def answer_approval(
+    messages: Sequence[gr.ChatMessage], pending: Mapping[str, Any], action: str, edits: Mapping[str, Any]
+) -> list[gr.ChatMessage]:
+    """The chat once the user answered an approval: the waiting notice goes, the step says what was decided,
+    and the answer (with the settings that run) is the user's message."""
+    out = [m for m in messages if not str(m.content or "").startswith(WAITING)]
+    i = _find_step(out, call_id=pending.get("tool_call_id"), tool=str(pending.get("tool") or ""))
+    if i is not None:
         meta = _meta(out[i])
-        args = meta.pop("args_text", None)
-        if args is None:
-            args = str(out[i].content or "").split("\n\n", 1)[0]
-            args = "" if "░" in args or "█" in args else args
-        meta.pop("log", None)
-        meta.pop("awaiting", None)
-        meta["status"] = "done"
-        meta["title"] = ("" if ok else "✗ ") + tool_label(tool).lstrip("✗ ")
-        out[i] = _replace(out[i], content=(args + "\n\n" if args else "") + body, metadata=meta)
-        _close_estimates(out)
-        if ok:  # plots the tool made (histograms, before/after, loss) show inline, after its step
-            out += [image_message(p) for p in image_paths(event.get("content")) if os.path.isfile(p)]
-    elif kind == "approval":
-        _close_estimates(out)
-        i = _find_step(out, call_id=event.get("tool_call_id"), tool=tool)
-        if i is not None:
-            meta = _meta(out[i]) | {"awaiting": True, "log": "waiting for your approval"}
-            meta.pop("status", None)
-            out[i] = _replace(out[i], metadata=meta)
-        out.append(approval_message(event))
-    elif kind == "error":
-        _close_pending(out)
-        out.append(gr.ChatMessage(role="assistant", content=f"⚠️ {event.get('content')}"))
+        label = tool_label(str(meta.get("tool") or pending.get("tool") or ""))
+        if action == "approve":
+            meta |= {"title": label, "log": "approved", "status": "pending"}
+        else:
+            meta |= {"title": f"{label} (rejected)", "status": "done"}
+            meta.pop("awaiting", None)
+            meta.pop("log", None)
+        out[i] = _replace(out[i], metadata=meta)
+    out.append(gr.ChatMessage(role="user", content=decision_text(pending, action, edits)))
     return out
 
 
+_REPEATABLE = 40  # shorter lines (table rows, headings, bullets of numbers) may repeat
+
+
+def drop_repeats(text: str) -> str:
+    """A reply without the long lines it already said (composed replies of several steps can repeat one)."""
+    seen: set[str] = set()
+    out = []
+    for line in text.split("\n"):
+        key = " ".join(line.split())
+        if len(key) >= _REPEATABLE and not key.startswith("|"):
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(line)
+    return "\n".join(out)
+
+
+Handler = Callable[[list[gr.ChatMessage], Mapping[str, Any], str, Collection[str]], None]
+
+
+def apply_event(
+    messages: Sequence[gr.ChatMessage], event: Mapping[str, Any], gated: Collection[str] = ()
+) -> list[gr.ChatMessage]:
+    """The chat after one session event (a new list; the input is not changed). ``gated``: tools that stop for
+    an approval, whose step says it is estimating (not running) until the user approves."""
+    out = list(messages)
+    handler = _HANDLERS.get(str(event.get("type")))
+    if handler is not None:
+        handler(out, event, str(event.get("tool") or ""), gated)
+    return out
+
+
+def _on_user(out: list[gr.ChatMessage], ev: Mapping[str, Any], tool: str, gated: Collection[str]) -> None:
+    out.append(user_message(str(ev.get("content") or ""), ev.get("attachments") or ()))
+
+
+def _on_message(out: list[gr.ChatMessage], ev: Mapping[str, Any], tool: str, gated: Collection[str]) -> None:
+    text = drop_repeats(str(ev.get("content") or "").strip())
+    if text:
+        out.append(gr.ChatMessage(role="assistant", content=text))
+
+
+def _on_tool_call(
+    out: list[gr.ChatMessage], ev: Mapping[str, Any], tool: str, gated: Collection[str]
+) -> None:
+    step = step_message(tool, call_id=ev.get("id"), content=format_args(ev.get("args")))
+    if tool in gated:  # the approval gate estimates first: nothing runs yet
+        step = _replace(step, metadata=_meta(step) | {"title": estimating_label(tool), "estimating": True})
+    out.append(step)
+
+
+def _on_tool_start(
+    out: list[gr.ChatMessage], ev: Mapping[str, Any], tool: str, gated: Collection[str]
+) -> None:
+    i = _find_step(out, tool=tool)
+    if i is None:
+        out.append(step_message(tool, content=format_args(ev.get("args"))))
+    else:
+        out[i] = _replace(out[i], metadata=_running(_meta(out[i])))
+
+
+def _on_progress(out: list[gr.ChatMessage], ev: Mapping[str, Any], tool: str, gated: Collection[str]) -> None:
+    i = None
+    if tool.startswith("estimate "):  # the estimate of an announced gated call shows in that call's row
+        j = _find_step(out, tool=tool.split(" ", 1)[1])
+        i = j if j is not None and _meta(out[j]).get("estimating") else None
+    i = _find_step(out, tool=tool) if i is None else i
+    if i is None:
+        out.append(step_message(tool))
+        i = len(out) - 1
+    meta = _meta(out[i])
+    meta = meta if meta.get("estimating") else _running(meta)
+    args = meta.get("args_text")
+    if args is None:
+        args = str(out[i].content or "")
+        meta["args_text"] = args
+    bar = progress_bar(int(ev.get("done") or 0), int(ev.get("total") or 0), str(ev.get("label") or ""))
+    meta["log"] = bar
+    out[i] = _replace(out[i], content=(args + "\n\n" if args else "") + bar, metadata=meta)
+
+
+def _on_tool_end(out: list[gr.ChatMessage], ev: Mapping[str, Any], tool: str, gated: Collection[str]) -> None:
+    i = _find_step(out, tool=tool)
+    if i is not None and ev.get("ok") is False:
+        out[i] = _replace(out[i], metadata=_meta(out[i]) | {"title": "✗ " + tool_label(tool)})
+    _close_estimates(out)
+
+
+def _on_tool_result(
+    out: list[gr.ChatMessage], ev: Mapping[str, Any], tool: str, gated: Collection[str]
+) -> None:
+    i = _find_step(out, call_id=ev.get("id"), tool=tool)
+    ok = bool(ev.get("ok", True))
+    body = format_result(str(ev.get("content") or ""))
+    if i is None:
+        out.append(step_message(tool, call_id=ev.get("id")))
+        i = len(out) - 1
+    meta = _meta(out[i])
+    args = meta.pop("args_text", None)
+    if args is None:
+        args = str(out[i].content or "").split("\n\n", 1)[0]
+        args = "" if "░" in args or "█" in args else args
+    for key in ("log", "awaiting", "estimating"):
+        meta.pop(key, None)
+    meta["status"] = "done"
+    meta["title"] = ("" if ok else "✗ ") + tool_label(tool).lstrip("✗ ")
+    out[i] = _replace(out[i], content=(args + "\n\n" if args else "") + body, metadata=meta)
+    _close_estimates(out)
+    if ok:  # plots the tool made (histograms, before/after, loss) show inline, after its step
+        out += [image_message(p) for p in image_paths(ev.get("content")) if os.path.isfile(p)]
+
+
+def _on_approval(out: list[gr.ChatMessage], ev: Mapping[str, Any], tool: str, gated: Collection[str]) -> None:
+    _close_estimates(out)
+    i = _find_step(out, call_id=ev.get("tool_call_id"), tool=tool)
+    if i is not None:
+        meta = _meta(out[i]) | {"awaiting": True, "log": "waiting for your approval"}
+        meta["title"] = f"{tool_label(tool)}: waiting for your approval"
+        meta.pop("status", None)
+        meta.pop("estimating", None)
+        out[i] = _replace(out[i], metadata=meta)
+    out.append(approval_message(ev))
+
+
+def _on_error(out: list[gr.ChatMessage], ev: Mapping[str, Any], tool: str, gated: Collection[str]) -> None:
+    _close_pending(out)
+    out.append(gr.ChatMessage(role="assistant", content=f"**Error:** {ev.get('content')}"))
+
+
+_HANDLERS: dict[str, Handler] = {
+    "user": _on_user,
+    "message": _on_message,
+    "tool_call": _on_tool_call,
+    "tool_start": _on_tool_start,
+    "progress": _on_progress,
+    "tool_end": _on_tool_end,
+    "tool_result": _on_tool_result,
+    "approval": _on_approval,
+    "error": _on_error,
+}
+
+
 def _running(meta: dict[str, Any]) -> dict[str, Any]:
-    """A step that starts running (after waiting for approval, if it did)."""
+    """A step that starts running (after estimating and waiting for approval, if it did)."""
     if meta.pop("awaiting", None):
         meta.pop("log", None)
+    meta.pop("estimating", None)
+    if meta.get("tool") and not str(meta.get("title", "")).startswith("✗"):
+        meta["title"] = tool_label(str(meta["tool"]))
     meta["status"] = "pending"
     return meta
 
@@ -278,12 +408,12 @@ def _close_pending(messages: list[gr.ChatMessage]) -> None:
 
 
 def render_events(
-    events: Iterable[Mapping[str, Any]], messages: Sequence[gr.ChatMessage] = ()
+    events: Iterable[Mapping[str, Any]], messages: Sequence[gr.ChatMessage] = (), gated: Collection[str] = ()
 ) -> list[gr.ChatMessage]:
     """Fold many events (e.g. a reloaded thread's history) into chat messages."""
     out = list(messages)
     for ev in events:
-        out = apply_event(out, ev)
+        out = apply_event(out, ev, gated)
     return out
 
 
@@ -304,7 +434,7 @@ def approval_markdown(payload: Mapping[str, Any] | None) -> str:
         "paid-llm": "paid LLM tokens",
         "cpu-minutes": "CPU minutes",
     }.get(str(payload.get("cost")), str(payload.get("cost") or ""))
-    lines = [f"### ⏸ Approval needed: {payload.get('title') or payload.get('tool')}", ""]
+    lines = [f"### Approval needed: {payload.get('title') or payload.get('tool')}", ""]
     lines.append(f"**Will run:** `{payload.get('tool')}` · **costs:** {cost}")
     est = payload.get("estimate") or {}
     head = _estimate_line(est)
@@ -719,7 +849,7 @@ def preview_markdown(preview: Any) -> str:
         f"**{os.path.basename(preview.file)}** ({preview.format}): {preview.rows} rows, "
         f"{preview.questions} distinct questions."
     )
-    lines = [head, ""] + [f"- {p}" for p in preview.plan] + [f"- ⚠️ {w}" for w in preview.warnings]
+    lines = [head, ""] + [f"- {p}" for p in preview.plan] + [f"- **warning:** {w}" for w in preview.warnings]
     if preview.bad_rows:
         lines.append(f"- {len(preview.bad_rows)} row(s) cannot be used, e.g. row {preview.bad_rows[0]['row']}: "
                      f"{preview.bad_rows[0]['reason']}")  # fmt: skip
@@ -739,3 +869,75 @@ def snippets_markdown(snippets: Mapping[str, str], model_dir: str, url: str | No
         lang = SNIPPET_LANGS.get(key, "python")
         parts += [f"**{key}**", f"```{lang}\n{code.rstrip()}\n```"]
     return "\n\n".join(parts)
+
+
+def local_usage(folder: str) -> str:
+    """How to load the shipped model in-process (the server button adds the HTTP clients)."""
+    code = f"from sentence_transformers import SentenceTransformer\n\nmodel = SentenceTransformer({str(folder)!r})\n"
+    code += 'vectors = model.encode(["your text"])'
+    return snippets_markdown({"sentence-transformers": code}, folder)
+
+
+def kept_base_usage(decision: Mapping[str, Any]) -> str:
+    """What to use when the ship decision kept the base model (nothing new was exported)."""
+    first = str(decision.get("text") or "").split("\n", 1)[0]
+    return (
+        "**The base model was kept**, so there is no new model to use: keep using the base model. "
+        + (first + " " if first else "")
+        + "Tick “export even if the base model was kept” below to export the tuned weights anyway."
+    )
+
+
+# ---------------------------------------------------------------------------------------------- results tab
+def _trained_line(train: Mapping[str, Any], run_id: str | None) -> str:
+    """The training run, and which model came out of it: shipped, or the base kept (its weights not exported)."""
+    head = f"**Trained:** run `{run_id}`, {train.get('steps', '?')} steps"
+    decision = train.get("decision") if isinstance(train.get("decision"), Mapping) else None
+    if decision is None:
+        return f"{head} → `{train.get('model_dir', '')}`"
+    said = str(decision.get("text") or "").split("\n", 1)[0]
+    if decision.get("ship") or decision.get("forced"):
+        return f"{head}. **Shipped:** {decision.get('shipped') or decision.get('best')} → `{train.get('model_dir', '')}`. {said}"
+    return (
+        f"{head}. **The base model was kept:** the tuned weights did not beat it on the evidence, so nothing new "
+        f"is exported (the tuned weights stay in `{train.get('model_dir', '')}`). {said}"
+    )
+
+
+def results_view(
+    train: Mapping[str, Any],
+    ev: Mapping[str, Any],
+    *,
+    run_id: str | None,
+    calibration: Mapping[str, Any] | None,
+    plots: Mapping[str, str],
+) -> dict[str, Any]:
+    """What the Results tab shows (summary, metrics rows, plot paths) from the last runs' results."""
+    lines = [_trained_line(train, run_id)] if run_id else []
+    metrics: list[list[Any]] = []
+    if ev:
+        metrics = metrics_rows(ev.get("metrics") or {})
+        lines.append(
+            f"**Evaluated** on {ev.get('queries', '?')} held-out queries ({ev.get('split', 'test')} split), "
+            f"base model `{ev.get('base_model', '')}`."
+        )
+        ci = ev.get("ci") or {}
+        if ci:
+            lines.append(
+                f"nDCG@10 change {ci.get('diff', 0):+.4f} (95% CI {ci.get('low', 0):+.4f} … {ci.get('high', 0):+.4f})."
+            )
+    if calibration:
+        thr, prec = calibration.get("threshold_f1"), calibration.get("threshold_precision")
+        prec_s = f"{prec:.3f}" if isinstance(prec, int | float) else "not reachable on this data"
+        lines.append(
+            f"**Threshold** (max F1): {thr or 0:.3f}; for precision {calibration.get('precision_target', '')}: {prec_s}."
+        )
+    elif ev:
+        lines.append(
+            "Click **Calibrate threshold** to compute the score histograms and the relevance threshold."
+        )
+    if not lines:
+        lines.append("No results yet: train a model from the Chat tab (say *train*), then come back here.")
+    return {"summary": "\n\n".join(lines), "metrics": metrics} | {
+        k: plots.get(k) for k in ("hist", "bars", "loss")
+    }

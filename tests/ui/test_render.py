@@ -62,6 +62,88 @@ def test_progress_without_a_call_opens_an_estimate_step_closed_by_the_approval()
     assert "Waiting for your approval" in msgs[-1].content and "Train bundled on 9 pairs" in msgs[-1].content
 
 
+EMOJI_RANGES = ((0x2300, 0x23FF), (0x2600, 0x27BF), (0x1F000, 0x1FAFF), (0xFE0F, 0xFE0F))
+
+
+def has_emoji(text: str) -> bool:
+    """Characters headless Chromium without an emoji font draws as an empty box."""
+    return any(lo <= ord(ch) <= hi for ch in text for lo, hi in EMOJI_RANGES)
+
+
+def test_a_gated_call_says_estimating_then_waiting_then_runs_with_what_was_approved():
+    """Issue 22 items 6-7: no spinning 'Training' row during the estimate; after approving with epochs=1 the chat
+    says so (not '3 epochs ... with epochs=1') and the waiting notice goes."""
+    gated = {"train"}
+    msgs = render.apply_event([], {"type": "tool_call", "tool": "train", "args": {}, "id": "t1"}, gated)
+    assert meta(msgs[0])["title"] == "Estimating cost: Training" and meta(msgs[0])["status"] == "pending"
+    msgs = render.apply_event(
+        msgs,
+        {"type": "progress", "tool": "estimate train", "done": 1, "total": 3, "label": "timing steps"},
+        gated,
+    )
+    assert len(msgs) == 1 and "1/3" in msgs[0].content and meta(msgs[0])["title"].startswith("Estimating")
+    pending = {
+        "type": "approval",
+        "tool": "train",
+        "tool_call_id": "t1",
+        "title": "Train bundled on 12 pairs: 3 epochs, 12 steps",
+        "settings": {"epochs": 3, "batch_size": 32, "max_steps": None, "base_model": "bundled"},
+    }
+    msgs = render.apply_event(msgs, pending, gated)
+    assert meta(msgs[0])["title"] == "Training: waiting for your approval" and "status" not in meta(msgs[0])
+    assert msgs[-1].content.startswith(render.WAITING)
+    msgs = render.answer_approval(msgs, pending, "approve", {"epochs": 1, "batch_size": 4, "max_steps": 2})
+    said = msgs[-1].content
+    assert msgs[-1].role == "user" and said.startswith(
+        "**Approved:** Train bundled on 12 pairs with epochs=1 (was 3)"
+    )
+    assert "batch_size=4 (was 32)" in said and "max_steps=2" in said and "base_model=bundled" in said
+    assert "3 epochs" not in said and "12 steps" not in said
+    assert not any("Waiting for your approval" in str(m.content) for m in msgs)
+    msgs = render.apply_event(msgs, {"type": "tool_start", "tool": "train", "args": {}}, gated)
+    assert meta(msgs[0])["title"] == "Training" and meta(msgs[0])["status"] == "pending"
+    rejected = render.answer_approval(render.apply_event([], pending, gated), pending, "reject", {})
+    assert rejected[-1].content == "**Rejected:** Train bundled on 12 pairs (nothing ran)."
+
+
+def test_approval_texts_have_no_emoji_and_a_reply_says_a_paragraph_once():
+    payload = {"tool": "train", "title": "Train bundled on 9 pairs", "cost": "gpu", "estimate": {"steps": 3}}
+    assert not has_emoji(render.approval_markdown(payload)) and "Approval needed" in render.approval_markdown(
+        payload
+    )
+    assert not has_emoji(render.approval_message(payload).content)
+    kept = (
+        "Keeping the base model: on 40 queries of held-out documents (test split) no fine-tuned candidate beat it by "
+        "more than the noise."
+    )
+    reply = "\n".join(
+        ["Training done: 12 steps.", kept, "Evaluation: ...", kept, "Nothing new was exported.", kept]
+    )
+    msgs = render.apply_event([], {"type": "message", "content": reply})
+    assert (
+        msgs[0].content.count("Keeping the base model") == 1
+        and "Nothing new was exported." in msgs[0].content
+    )
+
+
+def test_results_say_when_the_base_model_was_kept():
+    kept = {
+        "ship": False,
+        "shipped": "base",
+        "text": "Keeping the base model: on 40 queries no candidate beat it.",
+    }
+    train = {"steps": 12, "model_dir": "/ws/artifacts/runs/r1/model", "decision": kept}
+    view = render.results_view(train, {}, run_id="r1", calibration=None, plots={})
+    assert "The base model was kept" in view["summary"] and "nothing new is exported" in view["summary"]
+    assert "Keeping the base model: on 40 queries" in view["summary"]
+    shipped = train | {"decision": {"ship": True, "shipped": "epoch 1", "text": "Shipping epoch 1: ..."}}
+    assert (
+        "**Shipped:** epoch 1"
+        in render.results_view(shipped, {}, run_id="r1", calibration=None, plots={})["summary"]
+    )
+    assert "base model was kept" in render.kept_base_usage(kept)
+
+
 def test_messages_user_history_errors_and_finish_turn():
     events = [
         {"type": "user", "content": "fine-tune bge on this", "attachments": ["/ws/uploads/faq.pdf"]},
@@ -74,7 +156,7 @@ def test_messages_user_history_errors_and_finish_turn():
     assert msgs[0].role == "user" and "faq.pdf" in msgs[0].content and "/ws/" not in msgs[0].content
     assert [m.role for m in msgs] == ["user", "assistant", "assistant", "assistant"]
     assert meta(msgs[1])["status"] == "done", "an error closes running steps"
-    assert msgs[-1].content.startswith("⚠️") and "disk full" in msgs[-1].content
+    assert msgs[-1].content.startswith("**Error:**") and "disk full" in msgs[-1].content
     pending = render.apply_event([], {"type": "tool_call", "tool": "evaluate", "args": {}, "id": "e"})
     assert meta(render.finish_turn(pending)[0])["status"] == "done"
 
@@ -329,7 +411,10 @@ def test_history_preview_and_snippets():
     )
     assert render.preview_rows(p) == [["question", "用户问题"], ["title", "答案标题"], ["(not used)", "备注"]]
     md = render.preview_markdown(p)
-    assert "**h.csv** (csv): 2 rows, 2 distinct questions" in md and "⚠️ the workspace has no chunks" in md
+    assert (
+        "**h.csv** (csv): 2 rows, 2 distinct questions" in md
+        and "**warning:** the workspace has no chunks" in md
+    )
     md = render.snippets_markdown({"openai": "client = OpenAI()", "tei": "docker run x"}, "/m", "http://h:1")
     assert "serving at **http://h:1/v1**" in md and "```python\nclient = OpenAI()\n```" in md
     assert "```bash\ndocker run x\n```" in md
