@@ -398,6 +398,7 @@ def suite_main(argv: list[str]) -> None:
     ap.add_argument("--list", action="store_true", help="list the built sets")
     ap.add_argument("--json", action="store_true", help="with --list: one JSON array")
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md or the READMEs")
+    ap.add_argument("--report", action="store_true", help="only rebuild the table from the stored run JSONs")
     args = ap.parse_args(argv)
     only = [x for a in args.only for x in a.split(",") if x]
     if args.list:
@@ -407,6 +408,9 @@ def suite_main(argv: list[str]) -> None:
         else:
             for s in sets:
                 print(f"{s['name']:16} {s['language']}  {s['questions']:4} questions  {s['passages']:5} passages")
+        return
+    if args.report:
+        runner.report_only(only, args.variant, write=not args.no_write)
         return
     runner.run_suite(
         only,

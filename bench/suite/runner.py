@@ -40,6 +40,29 @@ RESULTS = REPO / "bench" / "suite-results"
 PROTOCOLS = ("nogold", "gold30")
 GOLDEN_N = 30
 DEFAULT_SEED = 13  # TrainConfig's default seed
+# bump when the runner's protocol or scoring changes (the table code is not part of a run's cache key)
+RUNNER_VERSION = "1"
+PRELOAD = [
+    f"bgetune.tools.{m}"
+    for m in (
+        "ingest",
+        "chunking",
+        "qa_generation",
+        "offline_gen",
+        "filtering",
+        "review",
+        "split",
+        "negatives",
+        "training",
+        "decision",
+        "evaluation",
+        "calibration",
+        "export",
+        "golden",
+        "merge",
+        "encode",
+    )
+]
 SUITE_START, SUITE_END = "<!-- suite:start -->", "<!-- suite:end -->"
 
 
@@ -77,14 +100,13 @@ def halves(golden: list[dict]) -> tuple[list[dict], list[dict]]:
 
 # ----------------------------------------------------------------------------------------------- cache
 def code_version() -> str:
-    """Hash of the source of the stages involved (tools, capabilities, core, stages, pipeline) and this runner."""
+    """Hash of the source of the stages involved (tools, capabilities, core, stages, pipeline) and RUNNER_VERSION."""
     pkg = REPO / "bgetune"
     files = sorted(
         [*(pkg / "tools").rglob("*.py"), *(pkg / "capabilities").rglob("*.py"), *(pkg / "core").rglob("*.py")]
         + [p for p in (pkg / "stages.py", pkg / "pipeline.py", pkg / "capabilities.py") if p.exists()]
-        + [Path(__file__)]
     )
-    h = hashlib.sha1()
+    h = hashlib.sha1(RUNNER_VERSION.encode())
     for f in files:
         h.update(str(f.relative_to(REPO)).encode())
         h.update(f.read_bytes())
@@ -445,9 +467,19 @@ def run_suite(
     import bgetune.capabilities as caps
 
     caps.table()  # import every stage now: a later edit of the shared tree cannot break a running suite
+    import importlib
+
+    for m in PRELOAD:
+        try:
+            importlib.import_module(m)
+        except ImportError as exc:  # a module another change removed: the stages say so when they need it
+            log(f"preload {m}: {exc}")
     code = code_version()
     seed_list = [DEFAULT_SEED + i for i in range(seeds)]
-    jobs = [(s, p, sd) for s in sets for p in protocols for sd in seed_list]
+    # protocol (a) for every set first, small sets first: a suite stopped early still has a row per set
+    jobs = [
+        (s, p, sd) for p in protocols for sd in seed_list for s in sorted(sets, key=lambda x: x["passages"])
+    ]
     todo_cost = {}
     for s, p, sd in jobs:
         key = run_key(s["name"], variant, p, sd, code)
@@ -457,13 +489,21 @@ def run_suite(
         f"code version {code}; {len(jobs)} runs, {len(todo_cost)} to do ({len(jobs) - len(todo_cost)} cached)"
     )
     runs: list[dict] = []
+    failed: list[dict] = []
     t0 = time.time()
     bar = tqdm(
         total=sum(todo_cost.values()) or 1, unit="passage", desc=f"suite {variant_name}", file=sys.stderr
     )
     for s, p, sd in jobs:
         log(f"== {s['name']} {p} seed {sd}")
-        r = run_one(s["name"], variant_name, variant, p, sd, code)
+        try:
+            r = run_one(s["name"], variant_name, variant, p, sd, code)
+        except Exception as exc:  # one failed run (e.g. a half-edited module) must not lose the others
+            import traceback
+
+            log(f"   FAILED {s['name']} {p} seed {sd}: {exc!r}\n{traceback.format_exc()}")
+            failed.append({"set": s["name"], "protocol": p, "seed": sd, "error": repr(exc)})
+            continue
         runs.append(r)
         if (s["name"], p, sd) in todo_cost:
             bar.update(todo_cost[(s["name"], p, sd)])
@@ -476,9 +516,10 @@ def run_suite(
         )
     bar.close()
     wall = time.time() - t0
-    summary = summarise(runs)
+    summary = summarise(runs) if runs else {"protocols": {}}
     summary.update(
         {
+            "failed": failed,
             "variant": variant_name,
             "variant_settings": variant,
             "code_version": code,
@@ -491,6 +532,25 @@ def run_suite(
     name = "summary" if not only else "summary-" + "-".join(sorted(only))
     (RESULTS / variant_name / f"{name}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
     md = table_md(runs, variant_name, summary, wall)
+    print(md)
+    if write:
+        update_results(md, variant_name)
+        if variant_name == "default":
+            write_base_figures(runs)
+    return summary
+
+
+def report_only(only: list[str], variant_name: str, write: bool) -> dict:
+    """The table and bottom line from the run JSONs already in bench/suite-results/<variant>/ (nothing runs)."""
+    runs = [
+        json.loads(f.read_text())
+        for f in sorted((RESULTS / variant_name).glob("*.s*.json"))
+        if not only or f.name.split(".")[0] in only
+    ]
+    if not runs:
+        raise SystemExit(f"no run JSON in {RESULTS / variant_name}")
+    summary = summarise(runs)
+    md = table_md(runs, variant_name, summary, None)
     print(md)
     if write:
         update_results(md, variant_name)
