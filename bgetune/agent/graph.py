@@ -19,8 +19,15 @@ import logging
 import uuid
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
-from langgraph.config import get_stream_writer
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    HumanMessage,
+    RemoveMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langgraph.config import get_config, get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
@@ -41,6 +48,8 @@ log = logging.getLogger(__name__)
 
 MAX_TOOL_CALLS_PER_TURN = 12
 MAX_HISTORY = 40
+# messages the checkpointed state keeps; older ones move to <workspace>/chat/<thread>.jsonl (see archive_old)
+MAX_STATE_MESSAGES = 40
 # what a result leaves for the next message (kept whole even when the result's JSON is cut for the prompt)
 FACTS = ("miss_id", "query", "question_id", "path", "file", "actions")
 
@@ -202,10 +211,50 @@ def needs_confirm(state: AgentState, call: dict[str, Any], gc: GraphContext) -> 
     return True
 
 
+def archive_path(workspace: Any, thread_id: str) -> Any:
+    return workspace.root / "chat" / f"{thread_id}.jsonl"
+
+
+def archive_old(state: AgentState, gc: GraphContext) -> list[RemoveMessage]:
+    """At a new user message, past ``MAX_STATE_MESSAGES``: the oldest whole turns are appended to the thread's
+    archive in the workspace and removed from the state, so each checkpoint stays small."""
+    import json
+
+    from bgetune.agent.runner import message_events
+
+    messages = state.get("messages") or []
+    if len(messages) <= MAX_STATE_MESSAGES or not isinstance(messages[-1], HumanMessage):
+        return []
+    starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
+    cut = next((i for i in starts if len(messages) - i <= MAX_STATE_MESSAGES), starts[-1])
+    old = messages[:cut]
+    if not old:
+        return []
+    thread = str((get_config().get("configurable") or {}).get("thread_id") or "default")
+    path = archive_path(gc.workspace(state), thread)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        for m in old:
+            events = [{"type": "user", "content": _text(m), "attachments": m.additional_kwargs.get("attachments", [])}] \
+                if isinstance(m, HumanMessage) else message_events(m)
+            for e in events:
+                fh.write(json.dumps(e, ensure_ascii=False, default=str) + "\n")
+    return [RemoveMessage(id=m.id) for m in old if m.id]
+
+
 # ---------------------------------------------------------------------------------------------- nodes
 def agent(state: AgentState, runtime: Runtime[GraphContext]) -> dict[str, Any]:
-    """The LLM (tools bound) or, offline, the planner decides the next tool call or replies."""
+    """The LLM (tools bound) or, offline, the planner decides the next tool call or replies; at a new user
+    message the oldest turns leave the state for the workspace's archive."""
     gc = context_of(runtime)
+    removed = archive_old(state, gc)
+    out = _agent(state, gc)
+    if removed:
+        out["messages"] = removed + list(out.get("messages") or [])
+    return out
+
+
+def _agent(state: AgentState, gc: GraphContext) -> dict[str, Any]:
     messages = state.get("messages") or []
     stages = stage_snapshot(gc.workspace(state))
     since = messages[_last_human_index(messages) + 1 :]

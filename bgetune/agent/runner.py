@@ -28,6 +28,7 @@ from langgraph.types import Command
 from bgetune.core.config import Settings, redact
 
 CHAT_DB = "chat.sqlite"
+KEEP_CHECKPOINTS = 4
 
 
 def message_events(message: Any) -> list[dict[str, Any]]:
@@ -92,6 +93,24 @@ class AgentSession:
         message = HumanMessage(text, additional_kwargs={"attachments": paths} if paths else {})
         yield from self._stream({"messages": [message], "workspace": str(self.workspace), "files": paths})
 
+    def prune(self, keep: int = KEEP_CHECKPOINTS) -> None:
+        """Drop this thread's checkpoints but the newest ``keep`` (the latest one holds the conversation and any
+        pending approval; older ones only served time travel), so chat.sqlite stops growing."""
+        if self._conn is None:
+            return
+        tid = self.thread_id
+        with self._conn:
+            self._conn.execute(
+                "DELETE FROM checkpoints WHERE thread_id=? AND checkpoint_id NOT IN (SELECT checkpoint_id FROM "
+                "checkpoints WHERE thread_id=? ORDER BY checkpoint_id DESC LIMIT ?)",
+                (tid, tid, keep),
+            )
+            self._conn.execute(
+                "DELETE FROM writes WHERE thread_id=? AND checkpoint_id NOT IN (SELECT checkpoint_id FROM "
+                "checkpoints WHERE thread_id=?)",
+                (tid, tid),
+            )
+
     def resume(self, action: str, settings: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Answer the pending approval: ``"approve"`` (optionally with edited settings) or ``"reject"``."""
         if self.pending_approval() is None:
@@ -123,6 +142,8 @@ class AgentSession:
                             yield from message_events(m)
         except Exception as exc:  # noqa: BLE001 - shown to the user; the checkpoint before the failure stays
             yield {"type": "error", "content": f"{type(exc).__name__}: {redact(str(exc), self.settings)}"}
+        finally:
+            self.prune()
 
     # ------------------------------------------------------------------ inspection
     def pending_approval(self) -> dict[str, Any] | None:
@@ -135,8 +156,13 @@ class AgentSession:
 
     def history(self) -> list[dict[str, Any]]:
         """The conversation so far as events (for a UI reloading a thread)."""
+        import json
+
         values = self.graph.get_state(self.config).values or {}
+        archive = self.workspace / "chat" / f"{self.thread_id}.jsonl"
         out: list[dict[str, Any]] = []
+        if archive.exists():  # turns moved out of the checkpointed state
+            out += [json.loads(line) for line in archive.read_text(encoding="utf-8").splitlines() if line]
         for m in values.get("messages") or []:
             if isinstance(m, HumanMessage):
                 out.append(
