@@ -531,6 +531,9 @@ def run_suite(
         )
     bar.close()
     wall = time.time() - t0
+    # the table and summary cover every set with a stored run of this variant (this invocation's runs replaced
+    # theirs above), so `--only SET` updates its rows without dropping the others
+    runs = stored_runs(variant_name) or runs
     summary = summarise(runs) if runs else {"protocols": {}}
     summary.update(
         {
@@ -544,8 +547,8 @@ def run_suite(
             "machine": f"{platform.machine()} {os.cpu_count()} cores",
         }
     )
-    name = "summary" if not only else "summary-" + "-".join(sorted(only))
-    (RESULTS / variant_name / f"{name}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
+    (RESULTS / variant_name).mkdir(parents=True, exist_ok=True)
+    (RESULTS / variant_name / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
     md = table_md(runs, variant_name, summary, wall)
     print(md)
     if write:
@@ -555,13 +558,18 @@ def run_suite(
     return summary
 
 
-def report_only(only: list[str], variant_name: str, write: bool) -> dict:
-    """The table and bottom line from the run JSONs already in bench/suite-results/<variant>/ (nothing runs)."""
-    runs = [
+def stored_runs(variant_name: str, only: list[str] | None = None) -> list[dict]:
+    built = {s["name"] for s in list_sets()}
+    return [
         json.loads(f.read_text())
         for f in sorted((RESULTS / variant_name).glob("*.s*.json"))
-        if not only or f.name.split(".")[0] in only
+        if f.name.split(".")[0] in built and (not only or f.name.split(".")[0] in only)
     ]
+
+
+def report_only(only: list[str], variant_name: str, write: bool) -> dict:
+    """The table and bottom line from the run JSONs already in bench/suite-results/<variant>/ (nothing runs)."""
+    runs = stored_runs(variant_name, only)
     if not runs:
         raise SystemExit(f"no run JSON in {RESULTS / variant_name}")
     summary = summarise(runs)
