@@ -70,7 +70,7 @@ _VALUE = {
 }
 _SPECIAL: list[tuple[str, re.Pattern[str]]] = [
     ("epochs", re.compile(r"(?:训练\s*)?(\d+)\s*(?:epochs?\b|轮|个\s*epoch)", _I)),
-    ("max_steps", re.compile(r"最多\s*(\d+)\s*步", _I)),
+    ("max_steps", re.compile(r"最多\s*(?:跑|训练)?\s*(\d+)\s*步", _I)),
     (
         "base_model",
         re.compile(

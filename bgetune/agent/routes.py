@@ -154,7 +154,7 @@ DIAGNOSE = re.compile(
 )
 MISS_WORDS = re.compile(
     r"\b(miss\w*|fail\w*|not (?:found|returned|come up|coming up|show(?:ing)? up)|doesn'?t (?:return|find|show|come up|retrieve)|"
-    r"can'?t find|isn'?t found|never (?:comes|shows) up|no results?|(?:keeps? )?returning the wrong \w+|wrong (?:document|result|page|answer)s?)\b|"
+    r"can'?t find|isn'?t found|never (?:comes|shows) up|never (?:finds|gets|returns)|no results?|(?:keeps? )?returning the wrong \w+|wrong (?:document|result|page|answer)s?)\b|"
     r"返回(?:的)?(?:是)?错|不对的(?:文档|结果)|检索不到|搜不到|找不到|查不到|没找到|检索失败|搜索不到|没命中|未命中|不出来",
     _I,
 )
@@ -197,7 +197,8 @@ HELP_WORDS = (
     r"^\s*(help|\?|h|帮助|怎么用|你能做什么|有哪些指令)\s*[?？!！.]?\s*$|\bwhat can you do\b|\bhow do i use (?:you|this tool|bgetune)\b|"
     r"\bwhat (?:are you|else are you) able to\b|\bwhat (?:can|do) you (?:help|offer)|\bwhat do you do\b|\bwalk me through what\b|"
     r"\bwhat commands\b|\bwhat (?:kinds? of )?things can you\b|\bwhat can (?:you|this assistant|it) (?:do|help)|"
-    r"你(?:都)?能(?:帮我)?(?:做|干)(?:些)?什么|能帮我干(?:些什么|啥)|都能(?:帮我)?(?:干|做)(?:啥|什么)|有什么功能|怎么使用|你会什么"
+    r"你(?:都)?能(?:帮我)?(?:做|干)(?:些)?什么|能帮我干(?:些什么|啥)|都能(?:帮我)?(?:干|做)(?:啥|什么)|有什么功能|怎么使用|你会什么|这个工具怎么用|"
+    r"\bhow does (?:this|it|bgetune)(?: thing| tool)? work\b"
 )
 HELP = {
     "en": (
@@ -280,7 +281,7 @@ def questions(text: str) -> list[str]:
 
 def ids_in(text: str) -> list[int]:
     """Pair ids named in a request: digits, also after 第 / # and before 条 / 个."""
-    return [int(x) for x in re.findall(r"(?<![\w.])#?(\d{1,7})(?![\w.])", QUOTES.sub(" ", text))]
+    return [int(x) for x in re.findall(r"(?<![A-Za-z0-9_.])#?(\d{1,7})(?![A-Za-z0-9_.])", QUOTES.sub(" ", text))]
 
 
 def train_steps(stages: dict[str, Any], *, resume: bool = False) -> list[dict[str, Any]]:
@@ -458,7 +459,7 @@ def _golden(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]]:
         return Plan("golden_list", msg.lang, steps=msg.steps + [step("golden_list")], data=msg.data)
     if _has(r"\b(label|next)\b|标注", rest):
         return Plan("golden_label", msg.lang, steps=msg.steps + [step("golden_candidates")], data=msg.data)
-    if _has(r"\b(eval\w*|score|measure|compare|versus|vs|against)\b|\bhow does\b.*\bdo\b|评估|评测|对比|比较", rest):
+    if _has(r"\b(eval\w*|score|measure|compare|versus|vs|against)\b|\bhow does\b.*\bdo\b|评估|评测|对比|比较|表现|效果", rest):
         return Plan("evaluate_golden", msg.lang, steps=msg.steps + [step("evaluate_golden")], data=msg.data)
     return msg.reply(
         "need_golden",
@@ -655,15 +656,16 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
       on="text"),
     R("results", r"\bhow good\b|\bhow well\b|\bis it (?:any )?better\b|\blast (?:evaluation|eval|results?)\b|\bwhat did the (?:last )?eval\w*|"
       r"\binterpret\b|\bresults? so far\b|\bwhat the (?:evaluation |eval )?results mean\b|\bno need to re-?run\b|\bwithout re-?running\b|"
-      r"\b(?:explain|summari[sz]e) the results\b|\bresults of the last\b", r"效果(?:如何|怎么样)|现在.*(好|效果)|上次.*(评估|结果)|解读",
+      r"\b(?:explain|summari[sz]e) the results\b|\bresults of the last\b|\bhow did the (?:evaluation|eval|training) go\b",
+      r"效果(?:如何|怎么样)|现在.*(好|效果)|上次.*(评估|结果)|解读|比(?:原来|之前)(?:的)?(?:好|强)",
       "show_results", when=lambda msg: bool((msg.stages.get("last_runs") or {}).get("eval")), on="text",
       examples=("how good is the tuned model?",)),
     R("estimate", r"\b(cost|costs|how long|how much time|how many steps|estimate|what would it take|should i train)\b",
-      r"多久|多长时间|费用|成本|耗时|预估|估计|估算|多少步|要多少钱|需要多少", "estimate_training", on="text",
+      r"多久|多长时间|费用|成本|耗时|预估|估计|估算|多少步|要多少钱|需要多少|多少钱", "estimate_training", on="text",
       when=lambda msg: bool(TRAIN.search(msg.text) or _has(r"\b(steps|device)\b|步|设备", msg.text)),
       examples=("what does training cost?", "训练要多久？")),
     R("stop_serving", r"\bstop (?:the )?(?:server|serving|endpoint|api)\b|\bshut (?:down )?(?:the )?server\b|\bkill the server\b",
-      r"停止(?:服务|部署)|关闭(?:服务|接口)|停掉服务", "stop_serving", on="text",
+      r"停止(?:服务|部署)|关闭(?:服务|接口)|停掉服务|关掉服务|(?:服务|接口)(?:关掉|停掉|关了|停了)", "stop_serving", on="text",
       examples=("stop the server", "stop serving", "停止服务")),
     R("hold", NEGATION.pattern, "", build=_hold, on="text",
       when=lambda msg: bool(TRAIN.search(msg.text) or _has(r"\b(export\w*|generat\w*|evaluat\w*|ship\w*)\b|导出|生成|评估|上线",
@@ -694,7 +696,7 @@ ROUTES: list[Route] = [  # read once setting phrases are taken out; setting chan
     R("fix", _ADD_TRAIN, "", build=_fix("add_training_pair"), examples=("add it as a training pair",),
       when=lambda msg: bool(_open_misses(msg)) or msg.lang == "en"),
     R("fix", _ADD_GOLDEN, "", build=_fix("add_golden"), when=lambda msg: bool(_open_misses(msg))),
-    R("ship_decision", r"\bwhich model (?:will|did|would|should) (?:you|we) ship\b|\bship(?:ping)? decision\b|\bgood enough to ship\b|"
+    R("ship_decision", r"\bwhich model (?:will|did|would|should|are) (?:you|we) (?:going to )?ship\b|\bship(?:ping)? decision\b|\bgood enough to ship\b|"
       r"\bstick with the base\b|\bworth shipping\b", r"发布哪个模型|发布决策|上线哪个模型|值得上线|该上线|发布哪个", "ship_decision",
       examples=("which model will you ship?",)),
     R("compare", r"\bcompare\b.*\bmodels?\b|\bcandidate\b.*\bmodels?\b|\bwhich (?:of the )?(?:candidate )?(?:base )?models? (?:ranks|is best|works best|does best)"
@@ -721,13 +723,15 @@ ROUTES: list[Route] = [  # read once setting phrases are taken out; setting chan
     R("split", r"\bsplit\b", r"划分|切分", "split_dataset", examples=("split the data",)),
     R("mine", r"\bmine\b|\bhard negatives?\b", r"负例|难负|负样本|容易混淆", "mine_negatives", examples=("mine hard negatives",)),
     R("filter", r"^\s*(?:re-?run the )?filters?\b|\bfilter (?:the )?(?:proposed )?pairs\b|\bclean (?:up )?(?:the )?(?:proposed )?pairs\b|"
-      r"\b(?:drop|remove) (?:the )?(?:near[- ])?duplicates\b|\bfilter\b", r"过滤|筛掉|筛选|去重", "filter_pairs"),
+      r"\b(?:drop|remove) (?:the )?(?:near[- ])?duplicates\b|\bfilter\b|\b(?:re-?)?run (?:the )?filters?\b", r"过滤|筛掉|筛选|去重",
+      "filter_pairs", unless=r"\bwhat did the filters?\b|\bthrow\w* away\b"),
     R("show", r"\b(dataset )?summar\w*|\bdataset overview\b|\bhow many pairs\b|\bwhy were (?:some|they|pairs) rejected\b",
       r"数据概况|数据汇总|概况|一共有多少|被拒的原因|多少训练对|多少问答对|总结.*数据|数据集的情况", "show_dataset"),
+    R("show", r"\bwhat did the filters? (?:throw|drop|reject|remove)\w*", "", "show_dataset"),
     R("generate", r"\b(generate|create|write|make)\b.*\b(questions|queries|pairs|training data)\b|\bsynthetic\b",
-      r"生成|出(?:几|一些|些)?个?问题|造点|造一些|出题", build=_generate, unless=r"\bexport\b|导出", examples=("generate pairs",)),
-    R("finetune", build=_finetune, examples=("fine-tune bge on these PDFs", "用这些PDF微调bge模型")),
-    R("train", r"\bresume\b|\bcontinue (?:the )?training\b", r"继续训练|恢复训练", build=_train(resume=True)),
+      r"生成|出(?:几|一些|些)?个?问题|造点|造一些|出题", build=_generate, unless=r"\bexport\b|导出|看看|查看|显示", examples=("generate pairs",)),
+    R("finetune", build=_finetune, unless=r"微调前后|前后的效果", examples=("fine-tune bge on these PDFs", "用这些PDF微调bge模型")),
+    R("train", r"\bresume\b|\bcontinue (?:the )?training\b", r"继续训练|恢复训练|继续.{0,6}中断的训练", build=_train(resume=True)),
     R("train", r"\bretrain with (?:my )?fixes\b", r"用.*修正.*重新训练", build=_train(stages={"unsplit": 1})),
     R("train", START_TRAIN, r"开始训练|训练吧|进行训练|启动训练|去训练|训练模型|^\s*训练\s*[。!！]?\s*$|开始微调|微调吧", build=_train(),
       examples=("train", "train with 1 epoch", "开始训练")),
@@ -739,8 +743,8 @@ ROUTES: list[Route] = [  # read once setting phrases are taken out; setting chan
     R("approve", r"\b(approve|accept|keep)\b", r"通过|批准|保留", build=_approve, examples=("approve 3 5", "通过 3 5")),
     R("show", r"\b(show|see|view|display|open)\s+(?:me\s+)?pair\s*#?(?P<pid>\d+)\b", r"(?:看|查看|显示)(?:一下)?第?\s*#?(?P<zid>\d+)\s*(?:号|条|个)?(?:训练对|问答对)",
       build=_show_pair, examples=("show pair 28",)),
-    R("show", r"\b(show|list|see|view|display)\b.*\b(pairs?|data|dataset|examples?|questions?|rejected)\b",
-      r"看看|查看|显示|列出|被拒|拒绝的", build=_show, examples=("show pairs", "show 30 pairs", "show rejected", "看看数据")),
+    R("show", r"\b(show|list|see|view|display|look at)\b.*\b(pairs?|data|dataset|examples?|questions?|rejected)\b",
+      r"看看|查看|显示|列出|被拒|拒绝的|看\s*\d+\s*(?:个|条)", build=_show, examples=("show pairs", "show 30 pairs", "show rejected", "看看数据")),
     R("evaluate", r"\b(evaluate|eval|evaluation|benchmark|how good is)\b", r"评估|测评|评测|效果如何|效果怎么样", "evaluate",
       examples=("evaluate", "评估")),
     R("calibrate", r"\bcalibrat\w*|\bthreshold\b", r"校准|阈值", "calibrate", examples=("calibrate",)),

@@ -2,7 +2,10 @@
 
 Set 1 was written first and the planner tuned on its misses; set 2 was then written blind and measured once
 (80.0% before it too was used to improve the rules: the honest held-out figure, see the closing note).
-Both stay as regression sets; the target is >= 95% per set and per language.
+Set 3 (150, issue 21) was written after the planner became a table of routes, from the README and the issue
+texts, and scored once before any fix: en 90.7% (68/75), zh 85.3% (64/75). Its writer had read the planner's
+code before (not a fully blind writer). The misses were then fixed. All three stay as regression sets; the target
+is >= 95% per set and per language.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ STAGES = {
     "last_runs": {"eval": "done", "train": "done"},
     "golden": {"labeled": 5},
 }
-NO_TOOL = {"help", "hold", "clarify"}
+NO_TOOL = {"help", "hold", "clarify", "undo"}
 
 
 def routed(row: dict) -> bool:
@@ -38,7 +41,9 @@ def routed(row: dict) -> bool:
     return bool(plan.steps) and plan.steps[0]["tool"] == expect
 
 
-@pytest.mark.parametrize("name", ["heldout_utterances.jsonl", "heldout_utterances_2.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["heldout_utterances.jsonl", "heldout_utterances_2.jsonl", "heldout_utterances_3.jsonl"]
+)
 def test_planner_accuracy_on_blind_utterances(name):
     rows = [
         json.loads(line) for line in (HERE / name).read_text(encoding="utf-8").splitlines() if line.strip()
