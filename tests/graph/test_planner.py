@@ -198,3 +198,32 @@ def test_replies_are_in_the_users_language_and_say_what_next():
     assert "Generated 9 pairs" in en and "approve all" in en
     failed = compose_reply("train", "en", [("train", "the training step is not available", False)], READY)
     assert "failed" in failed and "status" in failed
+
+
+DIAG = {"intent": "diagnose", "miss_id": 3, "query": "how do I hold a package", "action": "add_golden"}
+GOLD = {"intent": "diagnose_golden", "miss_ids": [1, 2, 4],
+        "biggest": {"cause": "threshold", "action": "set_threshold", "miss_ids": [2, 4]}}
+
+
+@pytest.mark.parametrize(
+    ("text", "context", "expected"),
+    [
+        ("why does 'how do I hold a package' miss?", {}, [("diagnose", {"query": "how do I hold a package"})]),
+        ("add it as a training pair", DIAG, [("apply_fix", {"miss_id": 3, "action": "add_training_pair"})]),
+        ("把它加入训练", DIAG, [("apply_fix", {"miss_id": 3, "action": "add_training_pair"})]),
+        ("fix 1 add as training pair", {}, [("apply_fix", {"miss_id": 1, "action": "add_training_pair"})]),
+        ("add them as training pairs", GOLD,
+         [("apply_fix", {"miss_id": i, "action": "add_training_pair"}) for i in (1, 2, 4)]),
+        ("fix the biggest cause", GOLD, [("apply_fix", {"miss_id": i, "action": "set_threshold"}) for i in (2, 4)]),
+        ("none of these, the answer is the part about hold", DIAG,
+         [("diagnose", {"query": "how do I hold a package", "expected": "the part about hold"})]),
+    ],
+)
+def test_diagnosis_fix_phrases_route_to_the_fix(text, context, expected):
+    plan = plan_request(text, stages=READY, context=context)
+    assert [(s["tool"], s["args"]) for s in plan.steps] == expected
+
+
+def test_fix_phrases_without_an_open_miss_say_what_to_do_first():
+    plan = plan_request("add it as a training pair", stages=READY)
+    assert not plan.steps and "which of my questions still miss" in plan.reply
