@@ -782,21 +782,32 @@ def estimate_training(
     # time the steps nearest the median cost (one warm-up, then two measured)
     order = sorted(range(len(batches)), key=lambda i: abs(toks[i] - float(np.median(toks))))
     probe = [batches[i] for i in order[:3]]
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-9)
-    model.train()
-    per_token: list[float] = []
-    for n, b in enumerate(probe):
-        t = time.perf_counter()
-        stepper.loss_backward(b, 0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        if str(device).startswith("cuda"):
-            torch.cuda.synchronize()
-        if n > 0 or len(probe) == 1:
-            per_token.append((time.perf_counter() - t) / max(1, stepper.tokens(b, 0)))
-        if progress:
-            progress(n + 1, len(probe), "timing steps")
-    cost = float(np.mean(per_token))
+
+    def time_steps() -> dict[str, Any]:
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-9)
+        model.train()
+        per_token: list[float] = []
+        for n, b in enumerate(probe):
+            t = time.perf_counter()
+            stepper.loss_backward(b, 0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            if str(device).startswith("cuda"):
+                torch.cuda.synchronize()
+            if n > 0 or len(probe) == 1:
+                per_token.append((time.perf_counter() - t) / max(1, stepper.tokens(b, 0)))
+            if progress:
+                progress(n + 1, len(probe), "timing steps")
+        return {"s_per_token": float(np.mean(per_token)), "peak_memory_gb": _peak_memory_gb(str(device))}
+
+    # measured once per model, device, batch and length bucket, then reused (bgetune/tools/estimate_cache.py)
+    from bgetune.tools import estimate_cache
+
+    ckey = estimate_cache.cache_key(
+        prep["resolved"], str(device), data.max_passage_len, config, bf16=prep["bf16"]
+    )
+    steps_m = estimate_cache.measured(ws, ckey, "train_step", time_steps, progress=progress)
+    cost = float(steps_m["s_per_token"])
     train_s = cost * sum(toks) * config.epochs
     if config.max_steps and total < steps_epoch * config.epochs:
         train_s *= total / (steps_epoch * config.epochs)
@@ -806,16 +817,18 @@ def estimate_training(
     if n_val:
         from bgetune.core.models import encode
 
-        sample = [r["text"] for r in ws.query("SELECT text FROM chunks LIMIT 16")]
-        model.eval()
-        encode(model, sample[:2], kind="passage")  # warm-up
-        t = time.perf_counter()
-        encode(model, sample, kind="passage")
-        per = (time.perf_counter() - t) / max(1, len(sample))
+        def time_encode() -> dict[str, Any]:
+            sample = [r["text"] for r in ws.query("SELECT text FROM chunks LIMIT 16")]
+            model.eval()
+            encode(model, sample[:2], kind="passage")  # warm-up
+            t = time.perf_counter()
+            encode(model, sample, kind="passage")
+            return {"s_per_passage": (time.perf_counter() - t) / max(1, len(sample))}
+
+        per = float(estimate_cache.measured(ws, ckey, "encode", time_encode)["s_per_passage"])
         n_chunks = min(config.val_corpus_max, int(ws.scalar("SELECT count(*) FROM chunks") or 0))
         eval_s = per * (n_chunks + n_val) * config.epochs
     seconds = train_s + eval_s + 10.0  # + loading and saving
-    del opt
     return {
         "steps": total,
         "steps_per_epoch": steps_epoch,
@@ -825,7 +838,8 @@ def estimate_training(
         "hard_negatives": sum(1 for e in data.examples if e.negs),
         "seconds": round(seconds, 1),
         "minutes": round(seconds / 60, 2),
-        "peak_memory_gb": round(_peak_memory_gb(str(device)), 2),
+        "peak_memory_gb": round(float(steps_m.get("peak_memory_gb") or 0.0), 2),
+        "reused_measurement": bool(steps_m.get("reused")),
         "device": str(device),
         "bf16": prep["bf16"],
         "batch_size": config.batch_size,

@@ -100,9 +100,13 @@ def test_diagnosis_panel_pick_a_row_and_fix(ui_small):
     out = client.predict("how do I cite the R FAQ?", "", api_name="/diagnose")
     head, base, tuned, note = [val(x) for x in out]  # (buttons are not API outputs)
     assert "Verdict" in head and "Expected answer: not given" in head
-    n = Workspace(ui_small["workspace"]).scalar("SELECT count(*) FROM chunks")  # fewer than 10: all are ranked
+    n = Workspace(ui_small["workspace"]).scalar(
+        "SELECT count(*) FROM chunks"
+    )  # fewer than 10: all are ranked
     assert base["headers"][:4] == ["#", "score", "p", "pass"] and len(base["data"]) == n
-    assert [r[0] for r in base["data"]] == list(range(1, n + 1)) and all(r[4].endswith(".pdf") for r in base["data"])
+    assert [r[0] for r in base["data"]] == list(range(1, n + 1)) and all(
+        r[4].endswith(".pdf") for r in base["data"]
+    )
     assert tuned["data"] == [] or tuned["data"] == [[]] or not any(tuned["data"][0])
     # expected answer by text: its rank shows
     head, base, *_ = client.predict(
