@@ -327,3 +327,68 @@ def _rerank(ce: Any, query: str, passages: list[str]) -> list[float]:
     if raw.min() < 0 or raw.max() > 1:
         raw = 1.0 / (1.0 + np.exp(-raw))
     return [float(x) if math.isfinite(x) else 0.0 for x in raw]
+
+
+# ---------------------------------------------------------------------------------------------- teacher labels
+def teacher_false_negatives(
+    ws: Workspace, teacher_key: str, *, splits: tuple[str, ...] = ("train", "val")
+) -> dict[int, set[str]]:
+    """{pair id: candidate chunk ids the teacher scores at or above the pair's positive}: never negatives.
+
+    The positive's score is the best over the pair's own passage and its extra positives (the 'teacher' ones
+    excluded, so a rerun re-decides them)."""
+    from bgetune.tools.teacher import cached_scores, passage_key
+
+    pairs = trainable_pairs(ws, splits)
+    if not pairs:
+        return {}
+    mine = {
+        (r["pair_id"], r["chunk_id"])
+        for r in ws.query("SELECT pair_id, chunk_id FROM pair_positives WHERE origin='teacher'")
+    }
+    scores = cached_scores(ws, teacher_key, [p["query"] for p in pairs])
+    out: dict[int, set[str]] = {}
+    for p in pairs:
+        s = scores.get(p["query"])
+        if not s:
+            continue
+        own = [passage_key(p["chunk_id"], p["passage"])] + [
+            c for c in p["positives"] if (p["id"], c) not in mine
+        ]
+        pos = [s[k] for k in own if k in s]
+        if not pos:
+            continue
+        top = max(pos)
+        own_set = set(own)
+        fn = {k for k, v in s.items() if v >= top and k not in own_set and not k.startswith("sha1:")}
+        if fn:
+            out[p["id"]] = fn
+    return out
+
+
+def apply_teacher_labels(
+    ws: Workspace, teacher_key: str, *, mode: Literal["drop", "positive"] = "drop"
+) -> dict[str, Any]:
+    """Keep every candidate the teacher scores at or above the positive out of the stored negatives; with
+    ``mode='positive'`` also record it as an extra positive (``pair_positives.origin='teacher'``, shown in
+    review). Earlier 'teacher' positives are replaced. Returns counts."""
+    if mode not in ("drop", "positive"):
+        raise ValueError(f"false-negative mode {mode!r}: use 'drop' or 'positive'")
+    fn = teacher_false_negatives(ws, teacher_key)
+    rows = [(pid, cid) for pid, cids in fn.items() for cid in sorted(cids)]
+    with ws.tx() as c:
+        before = c.total_changes
+        c.executemany("DELETE FROM negatives WHERE pair_id=? AND chunk_id=?", rows)
+        removed = c.total_changes - before
+        c.execute("DELETE FROM pair_positives WHERE origin='teacher'")
+        if mode == "positive":
+            c.executemany(
+                "INSERT OR IGNORE INTO pair_positives(pair_id, chunk_id, origin) VALUES(?,?,'teacher')", rows
+            )
+    return {
+        "mode": mode,
+        "pairs_with_false_negatives": len(fn),
+        "candidates": len(rows),
+        "negatives_removed": removed,
+        "positives_added": len(rows) if mode == "positive" else 0,
+    }

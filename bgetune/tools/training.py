@@ -91,6 +91,22 @@ class TrainConfig:
     bf16: bool | None = None  # None: on CUDA and on CPUs with AMX/AVX512-bf16
     resume: bool = False
     val_corpus_max: int = 20_000  # chunks scored in the per-epoch validation (positives always included)
+    # Teacher-guided training (tools/teacher.py scores each train query's candidate list first).
+    # objective: 'contrastive' (MNRL only), 'distill' (listwise KL(teacher || student) over the query's candidate
+    # list + contrastive_weight x MNRL), 'margin-mse' (MSE of student vs teacher margins positive - candidate, GPL).
+    objective: str = "contrastive"
+    teacher: str | None = None  # teacher key (name@version); None: the workspace's (set by score_teacher)
+    distill_weight: float = 1.0
+    contrastive_weight: float = 1.0  # MNRL's weight next to a distillation objective
+    base_weight: float = 0.0  # regulariser: KL(base || student) over the same candidates
+    distill_candidates: int = (
+        8  # per query and step besides the positive (half the teacher's top, half rotated)
+    )
+    # Softmax temperatures: student None = the family's (BGE 0.02, bundled 0.05); teacher None = by the teacher's
+    # unit: cosine scores the student's, cross-encoder logits 1.0, LLM grades (0-3) 0.5.
+    student_temperature: float | None = None
+    teacher_temperature: float | None = None
+    teacher_false_negatives: bool = True  # a candidate the teacher scores >= the positive is never a negative
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,6 +122,10 @@ class Example:
     negs: list[int]  # passage indices of mined negatives, by rank
     positives: frozenset[int]  # every passage index that answers this query
     qnorm: str
+    not_neg: frozenset[int] = frozenset()  # positives + candidates the teacher rates >= the positive
+    cands: list[int] = field(default_factory=list)  # teacher-scored candidates (not e.pos), best first
+    t_scores: dict[int, float] = field(default_factory=dict)  # teacher score per passage index (pos included)
+    b_scores: dict[int, float] = field(default_factory=dict)  # the base model's cosine per passage index
 
 
 @dataclass
@@ -115,6 +135,8 @@ class Data:
     max_query_len: int
     max_passage_len: int
     n_val: int = 0
+    teacher: dict[str, Any] | None = None  # key, unit, description, check (when a teacher's scores are used)
+    false_negatives: int = 0  # candidates kept out of the negatives: the teacher rates them >= the positive
 
 
 def _p99(lengths: list[int]) -> int:
@@ -152,16 +174,40 @@ def load_data(ws: Workspace, model: Any, cfg: TrainConfig, query_prompt: str) ->
             ptexts.append(text)
         return index[key]
 
+    teach = _teacher_tables(ws, cfg, [p["query"] for p in pairs])
     raw = []
+    n_fn = 0
     for p in pairs:
+        own_key = None
         if p["chunk_id"] and p["chunk_id"] in texts:
             pos = pidx(p["chunk_id"], texts[p["chunk_id"]])
         else:
             pos = pidx(f"own:{p['id']}", p["passage"])
+            own_key = _own_key(p["passage"])
         positives = {pos} | {pidx(c, texts[c]) for c in p["positives"] if c in texts}
+        extra_fields: dict[str, Any] = {}
+        fn: set[int] = set()
+        if teach is not None:
+            ts = teach["teacher"].get(p["query"], {})
+            bs = teach["base"].get(p["query"], {})
+
+            def key_idx(k: str, pos: int = pos, own_key: str | None = own_key) -> int | None:
+                if k == own_key:
+                    return pos
+                return pidx(k, texts[k]) if k in texts else None
+
+            t_scores = {i: v for k, v in ts.items() if (i := key_idx(k)) is not None}
+            b_scores = {i: v for k, v in bs.items() if (i := key_idx(k)) is not None}
+            if pos in t_scores:
+                top = max(t_scores[i] for i in positives if i in t_scores)
+                if cfg.teacher_false_negatives:
+                    fn = {i for i, v in t_scores.items() if v >= top and i not in positives}
+                cands = sorted((i for i in t_scores if i != pos), key=lambda i: -t_scores[i])
+                extra_fields = {"cands": cands, "t_scores": t_scores, "b_scores": b_scores}
         n = [pidx(c, texts[c]) for c in negs.get(p["id"], []) if c in texts]
-        n = [x for x in n if x not in positives]
-        raw.append((p, pos, n, frozenset(positives)))
+        n = [x for x in n if x not in positives and x not in fn]
+        n_fn += len(fn)
+        raw.append((p, pos, n, frozenset(positives), frozenset(positives | fn), extra_fields))
 
     tok = model.tokenizer
     cap_p = min(PASSAGE_LEN_CAP, int(model.max_seq_length or PASSAGE_LEN_CAP))
@@ -173,11 +219,60 @@ def load_data(ws: Workspace, model: Any, cfg: TrainConfig, query_prompt: str) ->
     q_ids = [_truncate(x, mq) for x in q_ids]
     p_ids = [_truncate(x, mp) for x in p_ids]
     examples = [
-        Example(p["id"], q_ids[i], pos, n, positives, normalize_for_match(p["query"]))
-        for i, (p, pos, n, positives) in enumerate(raw)
+        Example(p["id"], q_ids[i], pos, n, positives, normalize_for_match(p["query"]), not_neg, **ex)
+        for i, (p, pos, n, positives, not_neg, ex) in enumerate(raw)
     ]
     n_val = int(ws.scalar(f"SELECT count(*) FROM pairs WHERE {TRAINABLE} AND split='val'") or 0)
-    return Data(_repeat_by_weight(ws, examples), p_ids, mq, mp, n_val)
+    return Data(
+        _repeat_by_weight(ws, examples),
+        p_ids,
+        mq,
+        mp,
+        n_val,
+        teacher=teach["info"] if teach else None,
+        false_negatives=n_fn,
+    )
+
+
+def _own_key(text: str) -> str:
+    from bgetune.tools.teacher import passage_key
+
+    return passage_key(None, text)
+
+
+def _teacher_tables(ws: Workspace, cfg: TrainConfig, queries: list[str]) -> dict[str, Any] | None:
+    """The teacher's and the base's stored scores for these queries, or None when the run uses no teacher."""
+    if cfg.objective not in ("contrastive", "distill", "margin-mse"):
+        raise TrainingError(f"unknown objective {cfg.objective!r}: use contrastive, distill or margin-mse")
+    key = cfg.teacher or ws.get_setting("teacher_key")
+    if cfg.objective == "contrastive" and (not key or not cfg.teacher_false_negatives):
+        return None
+    if not key:
+        if cfg.objective == "contrastive":
+            return None
+        raise TrainingError(
+            f"objective {cfg.objective!r} needs teacher scores and {ws.root} has none: score the candidates "
+            "first (score_teacher / `bgetune teacher`), or train with objective='contrastive'"
+        )
+    from bgetune.tools.teacher import cached_scores, teacher_info, trained_teacher_summary
+
+    info = teacher_info(ws, key)
+    scores = cached_scores(ws, key, queries)
+    if not scores:
+        if cfg.objective == "contrastive":
+            return None
+        raise TrainingError(
+            f"no stored scores of teacher {key} for the train queries of {ws.root}: run score_teacher again"
+        )
+    base_key = ws.get_setting("base_teacher_key")
+    return {
+        "teacher": scores,
+        "base": cached_scores(ws, base_key, queries) if base_key else {},
+        "info": {
+            **(trained_teacher_summary(ws, key) or {"teacher": key}),
+            "unit": (info or {}).get("unit", "logit"),
+        },
+    }
 
 
 def _repeat_by_weight(ws: Workspace, examples: list[Example]) -> list[Example]:
@@ -420,8 +515,52 @@ def _rng_now() -> tuple[Any, Any]:
     return torch.get_rng_state(), (torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
 
 
+@dataclass
+class Objective:
+    """What a step minimises: ``contrastive_weight`` x MNRL, plus (``kind`` distill) ``distill_weight`` x
+    KL(teacher || student) over each query's candidate list or (``kind`` margin-mse) the MSE of the margins
+    positive - candidate, plus ``base_weight`` x KL(base || student). Temperatures divide the scores before the
+    softmax: the student's cosine by ``student_t``, the teacher's scores by ``teacher_t``."""
+
+    kind: str = "contrastive"
+    contrastive_weight: float = 1.0
+    distill_weight: float = 0.0
+    base_weight: float = 0.0
+    student_t: float = 0.05
+    teacher_t: float = 1.0
+    candidates: int = 0
+
+    @property
+    def distills(self) -> bool:
+        return self.kind in ("distill", "margin-mse")
+
+
+def make_objective(cfg: TrainConfig, data: Data, family_temperature: float) -> Objective:
+    """The objective of a config: temperatures resolved from the family and the teacher's unit."""
+    from bgetune.tools.teacher import UNIT_TEMPERATURE
+
+    student_t = cfg.student_temperature or family_temperature
+    if cfg.objective == "contrastive" or data.teacher is None:
+        return Objective(student_t=student_t)
+    unit = data.teacher.get("unit", "logit")
+    teacher_t = cfg.teacher_temperature or (
+        student_t if unit == "cosine" else UNIT_TEMPERATURE.get(unit, 1.0)
+    )
+    return Objective(
+        kind=cfg.objective,
+        contrastive_weight=cfg.contrastive_weight,
+        distill_weight=cfg.distill_weight,
+        base_weight=cfg.base_weight,
+        student_t=student_t,
+        teacher_t=teacher_t,
+        candidates=cfg.distill_candidates,
+    )
+
+
 class Stepper:
     """One optimisation step on a batch of examples (plain or GradCache), data-parallel aware."""
+
+    _epoch = 0
 
     def __init__(
         self,
@@ -435,6 +574,7 @@ class Stepper:
         bf16: bool,
         mini_batch: int | None,
         dist: _Dist | None = None,
+        objective: Objective | None = None,
     ) -> None:
         self.embed = _Embedder(model, device, bf16)
         self.data = data
@@ -444,12 +584,28 @@ class Stepper:
         self.device = device
         self.mini_batch = mini_batch
         self.dist = dist or _Dist()
+        self.obj = objective or Objective()
+
+    def distill_list(self, e: Example, epoch: int) -> list[int]:
+        """The candidates distilled for one query this epoch: the teacher's top half fixed, the rest rotated."""
+        k = self.obj.candidates
+        if not self.obj.distills or not e.cands or k <= 0:
+            return []
+        fixed = e.cands[: (k + 1) // 2]
+        rest = e.cands[len(fixed) :]
+        m = min(k - len(fixed), len(rest))
+        if m <= 0:
+            return fixed
+        start = (epoch * m) % len(rest)
+        return fixed + (rest[start:] + rest[:start])[:m]
 
     def inputs(self, batch: list[int], epoch: int) -> tuple[list[list[int]], list[list[int]], list[int]]:
-        """(query token ids, passage token ids, passage indices): positives first, then hard negatives."""
+        """(query token ids, passage token ids, passage indices): positives first, then hard negatives and the
+        distilled candidates, each passage once."""
         ex = [self.data.examples[i] for i in batch]
         queries = [e.query_ids for e in ex]
         pidx = [e.pos for e in ex]
+        have = set(pidx)
         used = set()
         for e in ex:
             used |= e.positives
@@ -458,8 +614,34 @@ class Stepper:
                 k = min(self.hard, len(e.negs))
                 start = (epoch * k) % len(e.negs)
                 rot = (e.negs[start:] + e.negs[:start])[:k]
-                pidx.extend(n for n in rot if n not in used)
+                for n in rot:
+                    if n not in used and n not in have:
+                        pidx.append(n)
+                        have.add(n)
+        for e in ex:
+            for n in self.distill_list(e, epoch):
+                if n not in have:
+                    pidx.append(n)
+                    have.add(n)
         return queries, [self.data.passages[i] for i in pidx], pidx
+
+    def negatives_of(self, batch: list[int], epoch: int) -> list[set[int]]:
+        """Per query of the batch, the passage indices the contrastive term treats as its negatives (one
+        process): every column but its own positive and the ones masked out."""
+        _, _, pidx = self.inputs(batch, epoch)
+        mask = self._mask(batch, pidx, 0)
+        return [{pid for c, pid in enumerate(pidx) if c != r and not mask[r, c]} for r in range(len(batch))]
+
+    def _mask(self, batch: list[int], all_ids: list[int], q_off: int) -> Any:
+        import torch
+
+        mask = torch.zeros((len(batch), len(all_ids)), dtype=torch.bool)
+        for r, i in enumerate(batch):
+            not_neg = self.data.examples[i].not_neg or self.data.examples[i].positives
+            for c, pid in enumerate(all_ids):
+                if pid in not_neg and c != r + q_off:
+                    mask[r, c] = True
+        return mask
 
     def tokens(self, batch: list[int], epoch: int) -> int:
         q, p, _ = self.inputs(batch, epoch)
@@ -477,16 +659,79 @@ class Stepper:
         g_neg, _ = self.dist.gather(ids[n_local_pos:]) if self.dist.enabled else (ids[n_local_pos:], 0)
         all_ids = torch.cat([g_pos, g_neg]).tolist()
         labels = torch.arange(len(batch), device=q.device) + q_off
-        mask = torch.zeros((len(batch), len(all_ids)), dtype=torch.bool)
+        mask = self._mask(batch, all_ids, q_off)
+        loss = q.new_zeros(())
+        if self.obj.contrastive_weight > 0:
+            loss = self.obj.contrastive_weight * contrastive_loss(
+                q, all_p, labels, mask.to(q.device), self.scale, self.dims
+            )
+        if self.obj.distills:
+            loss = loss + self._distill_loss(q, p, batch, pidx)
+        return loss
+
+    def _distill_loss(self, q: Any, p: Any, batch: list[int], pidx: list[int]) -> Any:
+        """Listwise KL(teacher || student) (or MarginMSE) over each query's [positive, candidates], plus the
+        base regulariser KL(base || student); on this process's own queries and passages."""
+        import torch
+        import torch.nn.functional as F
+
+        o = self.obj
+        col = {}
+        for c, pid in enumerate(pidx):
+            col.setdefault(pid, c)
+        epoch = self._epoch
+        rows = []
         for r, i in enumerate(batch):
-            positives = self.data.examples[i].positives
-            for c, pid in enumerate(all_ids):
-                if pid in positives and c != r + q_off:
-                    mask[r, c] = True
-        return contrastive_loss(q, all_p, labels, mask.to(q.device), self.scale, self.dims)
+            e = self.data.examples[i]
+            lst = [e.pos] + [c for c in self.distill_list(e, epoch) if c in col]
+            if len(lst) < 2 or e.pos not in e.t_scores:
+                continue
+            rows.append(
+                (r, [col[x] for x in lst], [e.t_scores[x] for x in lst], [e.b_scores.get(x) for x in lst])
+            )
+        if not rows:
+            return q.new_zeros(())
+        n = max(len(x[1]) for x in rows)
+        idx = torch.zeros((len(rows), n), dtype=torch.long)
+        valid = torch.zeros((len(rows), n), dtype=torch.bool)
+        t = torch.zeros((len(rows), n))
+        b = torch.zeros((len(rows), n))
+        b_ok = torch.ones(len(rows), dtype=torch.bool)
+        for j, (_, cols, ts, bs) in enumerate(rows):
+            idx[j, : len(cols)] = torch.tensor(cols)
+            valid[j, : len(cols)] = True
+            t[j, : len(cols)] = torch.tensor(ts, dtype=torch.float32)
+            if any(x is None for x in bs):
+                b_ok[j] = False
+            else:
+                b[j, : len(cols)] = torch.tensor(bs, dtype=torch.float32)
+        dev = q.device
+        idx, valid, t, b, b_ok = idx.to(dev), valid.to(dev), t.to(dev), b.to(dev), b_ok.to(dev)
+        qn = F.normalize(q[[r for r, *_ in rows]], dim=-1)
+        pn = F.normalize(p, dim=-1)
+        s = torch.einsum("bd,bnd->bn", qn, pn[idx]) / o.student_t  # student logits
+        neg = torch.finfo(s.dtype).min / 4
+        log_s = torch.log_softmax(s.masked_fill(~valid, neg), dim=-1)
+        loss = q.new_zeros(())
+        if o.kind == "margin-mse":
+            tm = (t[:, :1] - t) / o.teacher_t
+            sm = s[:, :1] - s
+            pair = valid.clone()
+            pair[:, 0] = False
+            loss = loss + o.distill_weight * ((sm - tm) ** 2)[pair].mean()
+        else:
+            p_t = torch.softmax((t / o.teacher_t).masked_fill(~valid, neg), dim=-1)
+            kl = (p_t * (torch.log(p_t.clamp_min(1e-12)) - log_s)).masked_fill(~valid, 0.0).sum(-1)
+            loss = loss + o.distill_weight * kl.mean()
+        if o.base_weight > 0 and bool(b_ok.any()):
+            p_b = torch.softmax((b / o.student_t).masked_fill(~valid, neg), dim=-1)
+            kl_b = (p_b * (torch.log(p_b.clamp_min(1e-12)) - log_s)).masked_fill(~valid, 0.0).sum(-1)
+            loss = loss + o.base_weight * kl_b[b_ok].mean()
+        return loss
 
     def loss_backward(self, batch: list[int], epoch: int) -> float:
         """Forward + backward for one batch; returns the loss value."""
+        self._epoch = epoch
         queries, passages, pidx = self.inputs(batch, epoch)
         if not self.mini_batch or self.mini_batch >= len(queries) + len(passages):
             q = self.embed(queries)
@@ -733,7 +978,9 @@ def _prepare(ws: Workspace, cfg: TrainConfig, device: str | None = None, model: 
     if dims and dims[0] != full:
         dims = [full, *dims]
     torch.manual_seed(cfg.seed)
+    objective = make_objective(cfg, data, resolved.family.temperature)
     return {
+        "objective": objective,
         "resolved": resolved,
         "model": model,
         "data": data,
@@ -755,6 +1002,7 @@ def _make_stepper(prep: dict[str, Any], cfg: TrainConfig, dist: _Dist | None = N
         bf16=prep["bf16"],
         mini_batch=cfg.mini_batch_size,
         dist=dist,
+        objective=prep["objective"],
     )
 
 
@@ -850,6 +1098,8 @@ def estimate_training(
         "lr": config.lr or _default_lr(model, config.lora),
         "attention_dropout": config.attention_dropout,
         "wise_ft": config.wise_ft,
+        "objective": _objective_summary(prep["objective"], data),
+        "teacher": data.teacher,
         "measured_in_s": round(time.perf_counter() - t0, 1),
     }
 
@@ -1125,6 +1375,8 @@ def _train(
                 "wise_ft": cfg.wise_ft,
                 "merged_val": merged_val,
                 "decision": decision.to_dict() if decision else None,
+                "objective": _objective_summary(prep["objective"], data),
+                "teacher": data.teacher,
             },
         )
     base_v, best_v = (state["base_val"] or {}).get("ndcg@10"), (state["best_val"] or {}).get("ndcg@10")
@@ -1161,6 +1413,8 @@ def _train(
         "resumed_from": resumed_from,
         "pairs": len(data.examples),
         "pairs_with_negatives": sum(1 for e in data.examples if e.negs),
+        "objective": _objective_summary(prep["objective"], data),
+        "teacher": data.teacher,
         "base_model": prep["resolved"].spec,
         "family": prep["resolved"].family.name,
         "scale": prep["scale"],
@@ -1175,6 +1429,31 @@ def _train(
         "seconds": round(time.perf_counter() - t_start, 1),
         "config": cfg.to_dict(),
     }
+
+
+def _objective_summary(o: Objective, data: Data) -> dict[str, Any]:
+    """The objective in words and numbers, for the run result, bgetune.json and the model card."""
+    out: dict[str, Any] = {"kind": o.kind, "contrastive_weight": o.contrastive_weight}
+    if o.distills:
+        out |= {
+            "distill_weight": o.distill_weight,
+            "base_weight": o.base_weight,
+            "student_temperature": o.student_t,
+            "teacher_temperature": o.teacher_t,
+            "candidates_per_query": o.candidates,
+            "queries_with_teacher_scores": sum(1 for e in data.examples if e.cands),
+        }
+    out["teacher_false_negatives"] = data.false_negatives
+    what = {
+        "contrastive": "in-batch contrastive loss (MNRL)",
+        "distill": f"listwise KL from the teacher (temperatures student {o.student_t:g}, teacher {o.teacher_t:g})"
+        f" + {o.contrastive_weight:g} x contrastive",
+        "margin-mse": f"MarginMSE on the teacher's margins + {o.contrastive_weight:g} x contrastive",
+    }[o.kind]
+    if o.base_weight > 0:
+        what += f" + {o.base_weight:g} x KL to the base model"
+    out["text"] = what
+    return out
 
 
 def _wise_ft(

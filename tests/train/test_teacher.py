@@ -1,0 +1,202 @@
+"""Teacher-guided training: scores stored and reused, the student moves towards the teacher, and a candidate the
+teacher rates at or above the positive is never a negative. Real bundled model, real SQLite."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bgetune.core.workspace import Workspace
+from bgetune.tools.teacher import (
+    DenseFusionTeacher,
+    FunctionTeacher,
+    base_index,
+    cached_scores,
+    score_teacher,
+    teacher_info,
+    training_lists,
+)
+from bgetune.tools.training import TrainConfig, _make_stepper, _prepare, plan_batches, train
+
+
+class Counting:
+    """A deterministic teacher function that counts the (query, passage) pairs it is asked about."""
+
+    def __init__(self, fn, fail_after: int | None = None) -> None:
+        self.fn = fn
+        self.pairs = 0
+        self.calls = 0
+        self.fail_after = fail_after
+
+    def __call__(self, query: str, passages: list[str]) -> list[float]:
+        if self.fail_after is not None and self.calls >= self.fail_after:
+            raise KeyboardInterrupt("killed")
+        self.calls += 1
+        self.pairs += len(passages)
+        return [self.fn(query, p) for p in passages]
+
+
+def short_first(query: str, passage: str) -> float:
+    """Prefers short passages: a preference the base model does not have."""
+    return -len(passage) / 100.0
+
+
+def test_scores_are_stored_with_provenance_and_reused_after_restart_and_kill(mined_ws, st_model):
+    root = mined_ws.root
+    index = base_index(mined_ws, "bundled", model=st_model)
+    lists = training_lists(mined_ws, index)
+    total = sum(len(ps) for _, ps in lists)
+    assert total > 10 * len(lists)  # positives + dense top-20 + BM25 top-10 per query
+
+    killed = Counting(short_first, fail_after=16)  # one batch of 16 queries, then the process "dies"
+    with pytest.raises(KeyboardInterrupt):
+        score_teacher(mined_ws, teacher=FunctionTeacher(killed, name="short"), check=False, index=index)
+    kept = int(mined_ws.scalar("SELECT count(*) FROM teacher_scores WHERE teacher='short@1'"))
+    assert 0 < kept < total
+    mined_ws.close()
+
+    ws = Workspace(root)  # a restart: a new process opens the workspace
+    again = Counting(short_first)
+    run = score_teacher(ws, teacher=FunctionTeacher(again, name="short"), check=False, index=index)
+    assert again.pairs == total - kept  # only what the killed run had not stored
+    assert run.pairs == total and run.cached == kept
+    info = teacher_info(ws, "short@1")
+    assert info["name"] == "short" and info["version"] == "1" and info["created_at"]
+    assert ws.get_setting("teacher_key") == "short@1"
+    ws.close()
+
+    ws = Workspace(root)
+    third = Counting(short_first)
+    run = score_teacher(ws, teacher=FunctionTeacher(third, name="short"), check=False, index=index)
+    assert third.pairs == 0 and run.cached == total
+    stored = cached_scores(ws, "short@1")
+    q, ps = lists[0]
+    assert stored[q][ps[0][0]] == pytest.approx(short_first(q, ps[0][1]))
+    # the base model's own scores are stored too (the regulariser's teacher)
+    assert int(ws.scalar("SELECT count(*) FROM teacher_scores WHERE teacher=?", (run.base_teacher,))) == total
+
+
+def test_candidate_the_teacher_rates_above_the_positive_is_never_a_negative(mined_ws, st_model):
+    ws = mined_ws
+    index = base_index(ws, "bundled", model=st_model)
+    negs = {(r["pair_id"], r["chunk_id"]) for r in ws.query("SELECT pair_id, chunk_id FROM negatives")}
+    pair_query = {r["id"]: r["query"] for r in ws.query("SELECT id, query FROM pairs")}
+    # the teacher rates each pair's first stored negative far above everything, the positive included
+    favourite = {}  # each query's best-ranked mined negative (inside its scored candidate list)
+    for r in ws.query("SELECT pair_id, chunk_id FROM negatives ORDER BY pair_id, rank"):
+        favourite.setdefault(pair_query[r["pair_id"]], r["chunk_id"])
+    texts = {r["id"]: r["text"] for r in ws.query("SELECT id, text FROM chunks")}
+    fav_text = {q: texts[c] for q, c in favourite.items()}
+
+    def fn(query: str, passages: list[str]) -> list[float]:
+        return [10.0 if fav_text.get(query) == p else 0.0 for p in passages]
+
+    run = score_teacher(
+        ws, teacher=FunctionTeacher(fn, name="fav"), check=False, index=index, false_negatives="positive"
+    )
+    assert run.false_negatives["negatives_removed"] >= len(favourite) // 2
+    left = {(r["pair_id"], r["chunk_id"]) for r in ws.query("SELECT pair_id, chunk_id FROM negatives")}
+    flagged = {
+        (r["pair_id"], r["chunk_id"]) for r in ws.query("SELECT * FROM pair_positives WHERE origin='teacher'")
+    }
+    train_pairs = {
+        r["id"] for r in ws.query("SELECT id FROM pairs WHERE split='train' AND status='approved'")
+    }
+    for pid, cid in negs:
+        if favourite.get(pair_query[pid]) == cid and pid in train_pairs:
+            assert (pid, cid) not in left
+            assert (pid, cid) in flagged  # an extra positive flagged 'teacher', visible in review
+
+    cfg = TrainConfig(
+        base_model="bundled",
+        epochs=1,
+        batch_size=8,
+        hard_negatives=3,
+        objective="distill",
+        device="cpu",
+        max_passage_len=64,
+        decide=False,
+    )
+    prep = _prepare(ws, cfg, model=st_model)
+    data = prep["data"]
+    stepper = _make_stepper(prep, cfg)
+    key_of = {}
+    for r in ws.query("SELECT id, text FROM chunks"):
+        key_of[r["id"]] = r["text"]
+    seen_fav = 0
+    for epoch in range(3):
+        for batch in plan_batches(data, 8, seed=cfg.seed, epoch=epoch):
+            negatives = stepper.negatives_of(batch, epoch)
+            _, _, pidx = stepper.inputs(batch, epoch)
+            for r, i in enumerate(batch):
+                e = data.examples[i]
+                fav = [j for j, v in e.t_scores.items() if v >= 10.0]
+                for j in fav:
+                    assert j not in negatives[r], (
+                        "a candidate the teacher rates above the positive was a negative"
+                    )
+                    assert j not in e.negs
+                    seen_fav += j in pidx
+    assert seen_fav > 0  # the favourites were in the batches (as distilled candidates), masked as negatives
+
+
+def _kendall(a: list[float], b: list[float]) -> float:
+    n, s = len(a), 0.0
+    for i in range(n):
+        for j in range(i + 1, n):
+            s += np.sign(a[i] - a[j]) * np.sign(b[i] - b[j])
+    return s / (n * (n - 1) / 2)
+
+
+def _agreement(model, lists) -> float:
+    from bgetune.core.models import encode
+
+    taus = []
+    for q, ps in lists:
+        qe = encode(model, [q], kind="query")[0]
+        pe = encode(model, [t for _, t in ps], kind="passage")
+        taus.append(_kendall(list(pe @ qe), [short_first(q, t) for _, t in ps]))
+    return float(np.mean(taus))
+
+
+@pytest.mark.slow
+def test_student_ranking_moves_towards_the_teacher(mined_ws, st_model):
+    from sentence_transformers import SentenceTransformer
+
+    ws = mined_ws
+    index = base_index(ws, "bundled", model=st_model)
+    score_teacher(ws, teacher=FunctionTeacher(Counting(short_first), name="short"), check=False, index=index)
+    lists = [(q, ps[:12]) for q, ps in training_lists(ws, index)][:16]
+    before = _agreement(st_model, lists)
+    cfg = TrainConfig(
+        base_model="bundled",
+        epochs=3,
+        batch_size=8,
+        lr=1e-4,
+        objective="distill",
+        contrastive_weight=0.0,
+        distill_candidates=8,
+        max_passage_len=64,
+        device="cpu",
+        decide=False,
+        patience=5,
+        hard_negatives=0,
+    )
+    res = train(ws, cfg)
+    assert res["objective"]["kind"] == "distill" and res["teacher"]["teacher"] == "short@1"
+    assert res["objective"]["teacher_temperature"] == 1.0  # a function teacher's unit is 'logit'
+    after = _agreement(SentenceTransformer(res["model_dir"], device="cpu"), lists)
+    assert after > before + 0.05, (before, after)
+
+
+def test_offline_fusion_teacher_matches_base_at_weight_zero_and_ranks_with_bm25(mined_ws, st_model):
+    index = base_index(mined_ws, "bundled", model=st_model)
+    q = "what does the law say about food additives"
+    items = [(q, [(c, index.texts[index.pos[c]]) for c in index.ids[:5]])]
+    base = DenseFusionTeacher(index, weight=0.0).score(items)[0]
+    qe = index.encode_queries([q])[0]
+    assert np.allclose(base, [float(index.emb[index.pos[c]] @ qe) for c in index.ids[:5]], atol=1e-5)
+    fused = DenseFusionTeacher(index, weight=0.5).score(items)[0]
+    assert not np.allclose(base, fused)
+    lex = index.lexical.scores("food additives")
+    assert lex.max() > 0 and "食品" in index.lexical.tokens("食品添加剂的使用")
