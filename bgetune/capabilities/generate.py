@@ -30,6 +30,7 @@ def run_generate(ctx: Context, o: GenerateOptions) -> GenerateResult:
         mode=mode,
         progress=ctx.progress,
         max_queries=o.questions_per_chunk,
+        use_style=o.style,
     )
     names = {f.name for f in dataclasses.fields(GenerateResult)} - {"judge", "augment", "filter"}
     out = GenerateResult(**{k: v for k, v in res.items() if k in names})

@@ -35,6 +35,7 @@ class _Unit:
     page: int | None
     heading: tuple[str, ...]
     para_start: bool  # first unit of a paragraph (joined with a newline) or a sentence inside one
+    is_heading: bool = False  # the heading line itself
 
 
 def split_sentences(text: str) -> list[str]:
@@ -145,13 +146,18 @@ class Chunker:
 
         def flush(keep_overlap: bool) -> None:
             nonlocal cur, cur_tokens, fresh
-            fresh = 0
             if not cur:
+                fresh = 0
                 return
             text = _join_units(cur).strip()
             if text:
                 pages = [u.page for u in cur if u.page is not None]
-                heading = next((u.heading for u in reversed(cur) if u.heading), ())
+                # the label names the section the chunk's own text starts in (not the last heading seen, which
+                # labelled a chunk '8.5' that starts with the text of 8.4)
+                own = cur[len(cur) - fresh :] if fresh else cur
+                heading = next((u.heading for u in own if u.heading and not u.is_heading), ()) or next(
+                    (u.heading for u in reversed(cur) if u.heading), ()
+                )
                 chunks.append(
                     Chunk(
                         text,
@@ -162,6 +168,7 @@ class Chunker:
                         detect_language(text),
                     )
                 )
+            fresh = 0
             if keep_overlap and self.overlap:
                 tail: list[_Unit] = []
                 t = 0
@@ -176,14 +183,20 @@ class Chunker:
 
         for u in units:
             if u.heading != section and u.para_start and u.heading[: len(section or ())] != section:
-                # a new section (not a sub-section): start a fresh chunk once the current one is substantial
-                if cur_tokens >= self.max_tokens // 4:
+                # a new section (not a sub-section) starts a fresh chunk, and no overlap crosses into it: a chunk
+                # holds one section's text (and its sub-sections'), so its label is true
+                if fresh:
                     flush(keep_overlap=False)
+                else:
+                    cur, cur_tokens = [], 0  # only overlap carried from the previous section: dropped
                 section = u.heading
             elif u.heading != section:
                 section = u.heading
             if cur_tokens + u.tokens > self.max_tokens and cur:
-                flush(keep_overlap=True)
+                if all(x.is_heading for x in cur[len(cur) - fresh :]):
+                    fresh = 0  # a heading line alone is not a chunk: it stays as the next chunk's first line
+                else:
+                    flush(keep_overlap=True)
                 # the overlap never pushes a unit out of the window
                 while cur and cur_tokens + u.tokens > self.max_tokens:
                     cur_tokens -= cur[0].tokens
@@ -204,7 +217,7 @@ class Chunker:
             if not b.text.strip():
                 continue
             if n <= self.max_tokens:
-                units.append(_Unit(b.text, n, b.page, b.heading, True))
+                units.append(_Unit(b.text, n, b.page, b.heading, True, b.is_heading))
                 continue
             sentences = split_sentences(b.text)
             scounts = self.count(sentences)

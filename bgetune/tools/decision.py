@@ -214,7 +214,13 @@ def heldout_queryset(ws: Workspace) -> QuerySet:
 
     qs = workspace_queryset(ws, "test")
     train_chunks = {r["id"] for r in ws.query("SELECT id FROM chunks WHERE split='train'")}
-    keep = [i for i, p in enumerate(qs.positives) if not (p & train_chunks)]
+    # a pseudo pair's positive is a teacher's guess (query log): never evidence for shipping (issue 24)
+    pseudo = {r[0] for r in ws.query("SELECT id FROM pairs WHERE kind='pseudo' OR source LIKE 'querylog:%'")}
+    keep = [
+        i
+        for i, p in enumerate(qs.positives)
+        if not (p & train_chunks) and not (qs.query_ids and qs.query_ids[i] in pseudo)
+    ]
     return QuerySet(
         [qs.queries[i] for i in keep],
         [qs.positives[i] for i in keep],

@@ -24,7 +24,7 @@ import numpy as np
 from bgetune.core.config import Settings
 from bgetune.core.text import cjk_count, corpus_language, normalize_ws
 from bgetune.core.workspace import Workspace, now_iso
-from bgetune.tools.offline_gen import copies_text
+from bgetune.tools.offline_gen import copies_text, mixes_languages
 
 Progress = Callable[[int, int, str], None]
 
@@ -107,6 +107,48 @@ def text_reasons(
     return reasons
 
 
+_HEAD_NUM = re.compile(r"^\s*(?:(?:\d+|[A-Z])(?:\.\d+)*\.?|第[一二三四五六七八九十百\d]+[章节条])\s+")
+# a question that ends on one of these stopped mid-clause ('Are the normal propagation delays increased to ensure?')
+_EN_DANGLING = {
+    "the", "a", "an", "and", "or", "but", "nor", "to", "than", "because", "if", "whether", "which", "that",
+    "its", "their", "your", "my", "whose", "ensure", "make", "allow", "provide", "give", "include", "contain",
+    "become", "such", "very", "more", "most",
+}  # fmt: skip
+
+
+def _plain(s: str) -> str:
+    return re.sub(r"[\s?？。.!！:：;；,，]+$", "", normalize_ws(_HEAD_NUM.sub("", s or "")).lower())
+
+
+def shape_reasons(query: str, positive: str, heading: str | None, language: str | None) -> list[str]:
+    """Reasons a generated query or its passage is not something to train on, from their shape (issue 24): the
+    query is the passage's heading ('is_heading') or its first line ('copies_first_line'), glues two languages for
+    a one-language passage ('mixed_language'), stops mid-clause ('cut_off': 'Are the delays increased to
+    ensure?'); the passage is a fragment ('passage_fragment': 'You can use cron-apt ;')."""
+    out = []
+    q = _plain(query)
+    heads = [_plain(h) for h in (heading or "").split(" > ") if h.strip()]
+    lines = [ln for ln in positive.strip().splitlines() if ln.strip()]
+    first = _plain(lines[0]) if lines else ""
+    if q and (q in heads or (first and q == first and len(lines) > 1 and len(first) <= 140)):
+        out.append("is_heading")
+    elif q and q == first:
+        out.append("copies_first_line")
+    lang = language if language in ("zh", "en") else None
+    if lang and mixes_languages(query, lang):
+        out.append("mixed_language")
+    if not _is_zh(query):
+        words = re.findall(r"[A-Za-z][A-Za-z'\-]*", query)
+        if query.strip().endswith("?") and words and words[-1].lower() in _EN_DANGLING and len(words) >= 3:
+            out.append("cut_off")
+    p = normalize_ws(positive)
+    if re.search(r"\s[;,:]\s*$", p) or (
+        not _is_zh(p) and len(_WORD.findall(p)) < 5 and not p.endswith((".", "!", "?"))
+    ):
+        out.append("passage_fragment")
+    return out
+
+
 def _norm_query(q: str) -> str:
     return re.sub(r"[\s\W_]+", " ", q.lower()).strip()
 
@@ -162,8 +204,11 @@ def round_trip(
 
 
 def is_real(p: dict[str, Any]) -> bool:
-    """A user's real question (imported history), as opposed to a generated one."""
-    return p.get("kind") == "real" or (p.get("source") or "").startswith(("import:", "history:"))
+    """A user's real question (imported history, or a query-log query a teacher labelled: kind 'pseudo'), as
+    opposed to a generated one."""
+    return p.get("kind") in ("real", "pseudo") or (p.get("source") or "").startswith(
+        ("import:", "history:", "querylog:")
+    )
 
 
 def _better_key(p: dict[str, Any]) -> tuple:
@@ -215,7 +260,8 @@ def filter_pairs(
         dict(r)
         for r in ws.query(
             "SELECT p.id, p.chunk_id, p.query, p.passage, p.kind, p.source, p.status, p.status_by, p.scores, p.language, "
-            "p.label, c.text AS chunk_text FROM pairs p LEFT JOIN chunks c ON c.id=p.chunk_id ORDER BY p.id"
+            "p.label, c.text AS chunk_text, c.heading AS chunk_heading, c.language AS chunk_language "
+            "FROM pairs p LEFT JOIN chunks c ON c.id=p.chunk_id ORDER BY p.id"
         )
     ]
     judged = [
@@ -235,6 +281,10 @@ def filter_pairs(
         )
         if "query_too_long" not in reasons[r["id"]] and copies_text(r["query"], positive):
             reasons[r["id"]].append("copies_passage")
+        if not is_real(r):
+            reasons[r["id"]] += shape_reasons(
+                r["query"], positive, r.get("chunk_heading"), r.get("chunk_language")
+            )
         if (
             (r["source"] or "").startswith("llm:")
             and _REFUSAL.search(r["passage"][:200])
@@ -317,6 +367,7 @@ def filter_pairs(
         neighbours.setdefault(j, []).append(i)
         neighbours.setdefault(i, []).append(j)
     merges: list[tuple[int, dict[str, Any]]] = []
+    twins: dict[int, int] = {}  # a rejected duplicate -> the pair kept in its place
     for idx, r in enumerate(pool):
         key = _norm_query(r["query"])
         near = neighbours.get(idx, [])
@@ -346,9 +397,12 @@ def filter_pairs(
                     continue
                 if key in exact_seen:
                     reasons[r["id"]].append("duplicate_query")
+                    twins[r["id"]] = exact_seen[key]
                     continue
-                if any(n < idx and pool[n]["id"] in kept_ids for n in near):
+                near_kept = [pool[n]["id"] for n in near if n < idx and pool[n]["id"] in kept_ids]
+                if near_kept:
                     reasons[r["id"]].append("near_duplicate_query")
+                    twins[r["id"]] = near_kept[0]
                     continue
         exact_seen.setdefault(key, r["id"])
         kept_ids.add(r["id"])
@@ -382,6 +436,12 @@ def filter_pairs(
             fl = sorted(set(flags.get(r["id"], [])), key=flags.get(r["id"], []).index)
             by_flag.update(fl)
             why = ", ".join(rs) if rs else None
+            if r["id"] in twins:
+                # the twin is named, so a reviewer sees which pair stays (and one decision covers both)
+                twin = twins[r["id"]]
+                twin_q = next((p["query"] for p in pool if p["id"] == twin), "")
+                scores["twin"] = twin
+                why = f"{why}: twin of pair {twin} ({twin_q[:80]!r}), which is kept"
             if "merged_duplicate" in rs:
                 why = f"merged into pair {merged_into[r['id']]} as an extra positive"
             cur = c.execute(

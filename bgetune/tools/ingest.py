@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bgetune.core.config import Settings
+from bgetune.core.errors import BgetuneError
 from bgetune.core.text import clean_text, join_lines
 from bgetune.core.workspace import Workspace, now_iso
 
@@ -38,7 +39,7 @@ MAX_DEPTH = 32
 MAX_FILES = 100_000
 
 
-class IngestError(Exception):
+class IngestError(BgetuneError):
     """A file that cannot be ingested: ``reason`` says what is wrong, ``hint`` what to do."""
 
     def __init__(self, reason: str, hint: str = "") -> None:
@@ -81,6 +82,9 @@ class IngestReport:
     files: list[FileResult] = field(default_factory=list)
     base_model: str | None = None
     note: str | None = None
+    unknown_token_rate: dict[str, float] = field(default_factory=dict)  # per language, of the new chunks
+    reading_warning: str | None = None
+    reading_warning_zh: str | None = None
 
     @property
     def failed(self) -> list[FileResult]:
@@ -99,6 +103,9 @@ class IngestReport:
             "failures": [{"path": f.path, "error": f.error} for f in self.failed],
             "base_model": self.base_model,
             "note": self.note,
+            "unknown_token_rate": self.unknown_token_rate,
+            "reading_warning": self.reading_warning,
+            "reading_warning_zh": self.reading_warning_zh,
         }
 
 
@@ -677,6 +684,59 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+# ---------------------------------------------------------------------------------------------- can the model read it
+# the models that read a language the base tokenizer cannot, for the warning at ingest (issue 22 item 5)
+READER_MODELS = {
+    "zh": (
+        ("BAAI/bge-small-zh-v1.5", "~100 MB", "Chinese only; fast on a CPU"),
+        ("BAAI/bge-m3", "~2.3 GB", "Chinese, English and 100 more languages; about 10x slower, a GPU helps"),
+    ),
+}
+UNK_WARN = 0.2  # share of [UNK] tokens above which the model cannot read a language
+
+
+def unknown_token_rate(tokenizer: Any, texts: list[str], *, max_texts: int = 200) -> float:
+    """Share of the tokenizer's tokens that are its unknown token ([UNK]) over ``texts`` (at most ``max_texts``)."""
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is None or not texts:
+        return 0.0
+    enc = tokenizer(texts[:max_texts], add_special_tokens=False, truncation=False)["input_ids"]
+    total = sum(len(ids) for ids in enc)
+    return sum(ids.count(unk) for ids in enc) / total if total else 0.0
+
+
+_ZH_COST = {
+    "Chinese only; fast on a CPU": "只支持中文，CPU 上也快",
+    "Chinese, English and 100 more languages; about 10x slower, a GPU helps": "中英文及 100 多种语言，约慢 10 倍，最好有 GPU",
+}
+_LANG_ZH = {"zh": "中文", "en": "英文"}
+
+
+def _reading_warning(rates: dict[str, float], model: str, reply: str = "en") -> str | None:
+    """What to say when the base model cannot read a language of the documents (None when it can)."""
+    bad = {lang: r for lang, r in rates.items() if r >= UNK_WARN}
+    if not bad:
+        return None
+    parts = []
+    for lang, r in sorted(bad.items()):
+        models = READER_MODELS.get(lang, (("BAAI/bge-m3", "~2.3 GB", "100+ languages; slower, a GPU helps"),))
+        if reply == "zh":
+            alts = "；".join(f"{m}（{size}，{_ZH_COST.get(cost, cost)}）" for m, size, cost in models)
+            parts.append(
+                f"基础模型 {model} 不认识{_LANG_ZH.get(lang, lang)}文本中 {r:.0%} 的词元（[UNK]）：它读不懂这些文字，"
+                f"检索和训练效果都会很差。能读懂的模型：{alts}。用 base_model 设置它（需要已下载或在本地缓存中），"
+                "然后重新导入。"
+            )
+            continue
+        alts = "; ".join(f"{m} ({size}: {cost})" for m, size, cost in models)
+        parts.append(
+            f"{r:.0%} of the {lang} tokens are unknown ([UNK]) to the base model {model}: it cannot read this text, "
+            f"so retrieval and training on it will be poor. A model that reads it: {alts}. Set it with "
+            f"`base_model` (it must be downloaded or in the local cache) and ingest again."
+        )
+    return " ".join(parts)
+
+
 def chunk_id(doc_sha: str, text: str, dup: int, ext_id: str | None = None) -> str:
     raw = f"{doc_sha}\0{ext_id or ''}\0{text}\0{dup}"
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:24]
@@ -710,6 +770,22 @@ def ingest(
         report.files.append(_ingest_one(ws, path, chunker, max_bytes, settings.max_pages or 5000))
     if progress:
         progress(len(files), len(files), "")
+    new_docs = [f.path for f in report.files if f.status in ("added", "replaced")]
+    if new_docs:
+        by_lang: dict[str, list[str]] = {}
+        marks = ",".join("?" * len(new_docs))
+        for r in ws.query(
+            f"SELECT c.text, c.language FROM chunks c JOIN documents d ON d.id=c.document_id WHERE d.path IN ({marks})",
+            new_docs,
+        ):
+            if r["language"] in ("zh", "en"):
+                by_lang.setdefault(r["language"], []).append(r["text"])
+        report.unknown_token_rate = {
+            lang: round(unknown_token_rate(chunker.tokenizer, texts[:: max(1, len(texts) // 50)]), 3)
+            for lang, texts in by_lang.items()
+        }
+        report.reading_warning = _reading_warning(report.unknown_token_rate, chunker.model_name)
+        report.reading_warning_zh = _reading_warning(report.unknown_token_rate, chunker.model_name, "zh")
     return report
 
 

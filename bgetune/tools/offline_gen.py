@@ -22,7 +22,7 @@ from bgetune.core.text import detect_language, normalize_ws
 from bgetune.tools.chunking import split_sentences
 
 SOURCE = "offline"
-GENERATOR_VERSION = "offline-v2"
+GENERATOR_VERSION = "offline-v3"  # v3: style frames, query-type mix, no heading copies (issue 24)
 
 Progress = Callable[[int, int, str], None]
 
@@ -314,7 +314,8 @@ _EN_VERBS = set(
     communicate release distribute install keep depend build consist create produce handle manage store send receive
     accept check update upgrade remove replace show display print list describe explain give let help cover apply
     belong refer differ mean know want prefer recommend expect allow enable start stop begin try look get take put
-    become remain appear happen change move copy reach reply publish announce consider host sponsor develop""".split()
+    become remain appear happen change move copy reach reply publish announce consider host sponsor develop
+    cost charge last take""".split()
 )
 _EN_MODAL = {"can", "could", "should", "must", "may", "will"}
 _EN_MEANS = re.compile(r"\b(?:by|using|with the help of|via|through) ")
@@ -912,8 +913,35 @@ def _support(text: str, sentences: list[str], needles: list[str]) -> str:
     return best or (sentences[0] if sentences else text)
 
 
-def generate_for_chunk(chunk: dict[str, Any], stats: CorpusStats, *, max_queries: int = 5) -> list[GenQuery]:
-    """Queries for one chunk, best first; deterministic."""
+def generate_for_chunk(
+    chunk: dict[str, Any],
+    stats: CorpusStats,
+    *,
+    max_queries: int = 5,
+    frames: list[Any] | None = None,
+    frame_start: int = 0,
+    extra_types: bool = False,
+) -> list[GenQuery]:
+    """Queries for one chunk, best first; deterministic. ``frames`` (style.mine_frames of the user's real
+    questions): questions in those shapes come first, filled from the chunk's key phrases, starting at frame
+    ``frame_start`` (rotated per chunk). ``extra_types``: statement and title-like queries are candidates too (the
+    mix balancer picks among them)."""
+    out = _generate_for_chunk(
+        chunk, stats, max_queries=max_queries + 3, frames=frames, frame_start=frame_start
+    )
+    if extra_types:
+        return out[: max_queries + 3]
+    return [g for g in out if g.kind not in ("statement", "title") and g.rule != "keywords-mix"][:max_queries]
+
+
+def _generate_for_chunk(
+    chunk: dict[str, Any],
+    stats: CorpusStats,
+    *,
+    max_queries: int = 5,
+    frames: list[Any] | None = None,
+    frame_start: int = 0,
+) -> list[GenQuery]:
     lang = chunk.get("language") or detect_language(chunk["text"])
     lang = "zh" if lang in ("zh", "mixed") else "en"
     if page_kind(chunk["text"], chunk.get("heading")):
@@ -932,9 +960,17 @@ def generate_for_chunk(chunk: dict[str, Any], stats: CorpusStats, *, max_queries
     cands: list[GenQuery] = []
 
     rule_hits: list[tuple[int, GenQuery]] = []
-    if lang == "en":
-        for q, kind, rule in _en_heading_questions(chunk):
-            rule_hits.append((0, GenQuery(q, kind, _support(text, sentences, [q]), rule)))
+    # the chunk's own question headings are not proposed: a query that is its passage's heading teaches nothing
+    # (issue 24); the filter rejects one with the reason 'is_heading'
+    slots, conds = passage_slots(text, sentences, top, lang)
+    if frames:
+        from bgetune.tools.style import fill_frames
+
+        fr = [f for f in frames if f.lang == lang]
+        for q, f in fill_frames(fr, slots, text=text, conditions=conds, start=frame_start % max(1, len(fr))):
+            rule_hits.append(
+                (-1, GenQuery(q, "question", _support(text, sentences, [q]), f"frame:{f.pattern}"))
+            )
     for i, s in enumerate(sentences):
         found = _zh_rules(s, law=law) if lang == "zh" else _en_rules(s)
         for q, kind, rule in found:
@@ -993,8 +1029,288 @@ def generate_for_chunk(chunk: dict[str, Any], stats: CorpusStats, *, max_queries
                 "salient-question",
             )
         )
+    cands.extend(_typed_queries(text, sentences, slots, lang))
+    if kw and not any(g.kind == "keyword" for g in cands):
+        cands.append(
+            GenQuery(_keyword_query(kw, lang), "keyword", _support(text, sentences, kw), "keywords-mix")
+        )
+    first_line = normalize_ws(chunk["text"].strip().split("\n", 1)[0]).lower().rstrip("?？.。:：")
+    heads = {normalize_ws(_HEADING_NUM.sub("", h)).lower().rstrip("?？") for h in _heading_lines(chunk)}
+    kept = [
+        g
+        for g in _keep(cands, text, specific)
+        if not mixes_languages(g.query, lang)
+        and normalize_ws(g.query).lower().rstrip("?？.。") not in heads | {first_line}
+    ]
+    return kept[:max_queries]
 
-    return _keep(cands, text, specific)[:max_queries]
+
+# ---------------------------------------------------------------------------------------------- style (issue 24)
+_PLACEHOLDER = {"foo", "bar", "baz", "qux", "quux", "xxx", "yyy", "example", "something", "stuff"}
+
+
+def mixes_languages(query: str, language: str) -> bool:
+    """True when a query glues two languages for a one-language passage: Chinese characters in a query for an
+    English passage, or an ordinary English word (not a name, command or technical token) or a placeholder
+    ('软件包 upgradable', '配置文件 foo') in a query for a Chinese one. 'Debian 的最新版本', 'apt-get 怎么用' are
+    fine: users type names and commands as they are."""
+    if language == "en":
+        return bool(re.search(r"[\u4e00-\u9fff]", query))
+    if language != "zh" or not re.search(r"[\u4e00-\u9fff]", query):
+        return False  # a query wholly in English for a Chinese passage is cross-lingual, not glued
+    for w in re.findall(r"[A-Za-z][A-Za-z0-9_+./\-]*", query):
+        low = w.lower()
+        if low in _PLACEHOLDER:
+            return True
+        if w[:1].isupper() or re.search(r"[\d_./+\-]", w) or len(w) <= 3:
+            continue  # a name (Debian, GNU), a command or path (apt-get, /etc), an acronym-like short token
+        ranks = _en_ranks()
+        singular = low[:-1] if low.endswith("s") else low
+        if low.endswith(_EN_WORD_SUFFIXES) or low in ranks or singular in ranks or low in EN_STOP:
+            return True  # an ordinary English word inside a Chinese query
+    return False
+
+
+def _heading_lines(chunk: dict[str, Any]) -> list[str]:
+    """The chunk's heading path parts and its own heading-like first lines (numbered titles, question lines)."""
+    out = [h.strip() for h in (chunk.get("heading") or "").split(" > ") if h.strip()]
+    for line in chunk["text"].splitlines()[:3]:
+        line = line.strip()
+        if not line or len(line) > 140:
+            continue
+        if line.endswith(("?", "？")) or (_NUMBERED.match(line) and not re.search(r"[.!。！]\s*$", line)):
+            out.append(line)
+    return out
+
+
+_EN_COND = re.compile(
+    r"^(?:If|When) you (?P<c>[a-z][^,;:]{3,50}), (?:you|one) (?:can|could|should|may|need to|must|will need to) "
+    r"(?:also |simply |just |then )?(?P<a>[a-z]+ [^,;:.]{3,60})"
+)
+
+
+def _vp(x: str) -> str:
+    x = _you_to_i(x.strip().rstrip(".)"))
+    x = _en_trim_rest(x, 7, strict=True)
+    if 2 <= len(x.split()) <= 8 and not _EN_BAD_X.search(x) and _en_complete(x):
+        return x
+    return ""
+
+
+def passage_slots(
+    text: str, sentences: list[str], top: list[str], lang: str
+) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    """The key phrases that fill question frames: {"NP": named things, "NP+": everyday noun phrases, "VP":
+    actions} (most salient first), and
+    (action, condition) pairs from 'If you C, you can A' sentences."""
+    nps: list[str] = []
+    plain: list[
+        str
+    ] = []  # everyday noun phrases ('the family plan'): only for frames whose cue the text states
+    vps: list[str] = []
+    conds: list[tuple[str, str]] = []
+    if lang == "zh":
+        for s in sentences:
+            z = re.sub(r"\s+", "", s)
+            for rx in (_ZH_IFYOU, _ZH_TO):
+                m = rx.search(z)
+                if m and not _ZH_PRONOUN.match(m.group("x")) and 3 <= len(m.group("x")) <= 16:
+                    vps.append(m.group("x"))
+            m = _ZH_DEF.match(_ARTICLE.sub("", z))
+            if m and not _ZH_PRONOUN.match(m.group("x")):
+                nps.append(m.group("x"))
+        for t in _keyword_terms(top, "zh"):
+            t = t.strip("*“”\"'‘’《》「」()（）")
+            latin = bool(_LATIN_TERM.fullmatch(t))
+            if (latin and len(t) >= 3 and (_en_technical(t) or t[:1].isupper())) or (
+                not latin and len(t) >= 3 and general_weight(t) > 0.8
+            ):
+                nps.append(t)
+        vps += _zh_verb_objects(text, top)
+    else:
+        for s in sentences:
+            c = _clean_en(s)
+            for rx in (_IFYOU_EN, _YOUCAN_EN, _TO_EN):
+                m = rx.search(c)
+                if m:
+                    x = _vp(m.group("x"))
+                    if x:
+                        vps.append(x)
+            m = _EN_YOU_MODAL.match(_EN_LEAD.sub("", c.rstrip(".")))
+            if m:
+                x = _vp(m.group("x"))
+                if x and x.split()[0] not in ("want", "need", "wish", "like", "have", "be", "not", "see"):
+                    vps.append(x)
+            m = _EN_COND.match(c)
+            if m:
+                a, cond = _vp(m.group("a")), _you_to_i(m.group("c").strip())
+                cond = _en_trim_rest(cond, 7, strict=True)
+                if a and cond and not _EN_BAD_X.search(cond) and len(cond.split()) >= 2:
+                    conds.append((a, f"I {cond}"))
+        # a thing a frame may ask about: what the passage defines, or a name or technical term it uses as a noun
+        # ('What is swfdec?'); an everyday phrase ('the functionality', 'web browser') reads oddly in a frame
+        for s in sentences:
+            m = _DEF_EN.match(_clean_en(s))
+            if m and not _EN_BAD_X.search(m.group("x")) and m.group("x").split()[0].lower() not in EN_STOP:
+                nps.append(m.group("x").strip())
+        for t in _keyword_terms(top, "en", text):
+            np_ = en_noun_phrase(t, text)
+            if np_ and (_en_technical(np_) or np_[:1].isupper()):
+                nps.append(np_)
+            elif np_ and len(np_.split()) > 1:
+                w = np_.split()
+                if _en_verb_base(w[-1].lower()) is not None:  # 'family plan costs': the verb is not the thing
+                    np_ = en_noun_phrase(" ".join(w[:-1]), text) if len(w) > 2 else None
+                if np_:
+                    plain.append(_with_article(np_, text))
+    dedup = lambda xs: list(dict.fromkeys(x for x in xs if x))  # noqa: E731
+    return {"NP": dedup(nps), "NP+": dedup(plain), "VP": dedup(vps)}, conds
+
+
+def _with_article(np_: str, text: str) -> str:
+    """'the pool directory' when the text says 'the pool directory' more often than the bare phrase; names and
+    technical tokens stay bare."""
+    if _en_technical(np_) or np_[:1].isupper() or np_.startswith("/"):
+        return np_
+    pat = re.escape(np_)
+    with_the = len(re.findall(r"\bthe\s+" + pat + r"\b", text, re.I))
+    bare = len(re.findall(r"\b" + pat + r"\b", text, re.I)) - with_the
+    return f"the {np_}" if with_the and with_the >= bare else np_
+
+
+# actions users ask how to do (a verb + a salient noun of the text makes a 'how do I' slot: '安装软件包')
+_ZH_ACTIONS = set(
+    """安装 卸载 删除 移除 升级 更新 配置 设置 使用 获取 下载 编译 运行 启动 停止 修改 创建 添加 查看 查找 检查 备份 恢复
+    挂载 订阅 报告 提交 打包 构建 生成 选择 替换 禁用 启用 重启 登录 连接 导入 导出 编辑 安装好 清除 保存 打开 关闭 加载
+    申请 注册 退订 翻译 引导 制作 刻录 调试 测试 发布 维护 上传""".split()
+)
+
+
+def _zh_verb_objects(text: str, top: list[str]) -> list[str]:
+    """Verb + salient noun runs of the text ('安装软件包', '升级系统')."""
+    import jieba.posseg
+
+    _jieba()
+    salient = set(top)
+    toks = [t for t in jieba.posseg.lcut(re.sub(r"\s+", "", text)) if t.word.strip()]
+    out = []
+    for a, b in zip(toks, toks[1:], strict=False):
+        if a.word in _ZH_ACTIONS and b.word in salient and _zh_is_noun(b.word):
+            out.append(a.word + b.word)
+    return out
+
+
+_EN_DOUBLE = {
+    "run",
+    "set",
+    "get",
+    "put",
+    "stop",
+    "plan",
+    "drop",
+    "shut",
+    "cut",
+    "begin",
+    "submit",
+    "map",
+    "log",
+}
+
+
+def _gerund(verb: str) -> str:
+    v = verb.lower()
+    if v in _EN_DOUBLE:
+        return v + v[-1] + "ing"
+    if v.endswith("ie"):
+        return v[:-2] + "ying"
+    if v.endswith("e") and not v.endswith(("ee", "ye", "oe")):
+        return v[:-1] + "ing"
+    return v + "ing"
+
+
+def _typed_queries(text: str, sentences: list[str], slots: dict[str, list[str]], lang: str) -> list[GenQuery]:
+    """Statement (a short claim of the text) and title-like ('Installing the kernel headers', '安装软件包的方法')
+    candidates, for the query-type mix."""
+    out: list[GenQuery] = []
+    vps = slots.get("VP", [])
+    if lang == "en":
+        for x in vps[:1]:
+            w = x.split()
+            out.append(
+                GenQuery(
+                    " ".join([_gerund(w[0]).capitalize(), *w[1:]]),
+                    "title",
+                    _support(text, sentences, [x]),
+                    "title",
+                )
+            )
+        for s in sentences:
+            main = _EN_LEAD.sub("", _clean_en(s).rstrip(".")).partition(" because ")[0]
+            q = _en_invert(main)
+            if not q or q.startswith("How "):
+                continue
+            r = q.rstrip("?").split()[-1]
+            end = main.find(" " + r)
+            words = main[: end + len(r) + 1].split() if end >= 0 else []
+            if 4 <= len(words) <= 8:
+                claim = _en_subject(" ".join(words))
+                out.append(GenQuery(claim, "statement", s, "claim"))
+                break
+    else:
+        for x in vps[:1]:
+            out.append(GenQuery(f"{x}的方法", "title", _support(text, sentences, [x]), "zh-title"))
+        for s in sentences:
+            z = re.sub(r"\s+", "", _ARTICLE.sub("", s)).strip("。；！")
+            head = re.split(r"[，,：:（(]", z)[0]
+            if (
+                6 <= len(head) <= 16
+                and not _ZH_PRONOUN.match(head)
+                and not _ZH_FRAGMENT.match(head)
+                and not re.match(r"(?:如果|若|假如|当|在|对于|为了|由于|因为|但|而|您|你)", head)
+            ):
+                if re.search(r"(?:可以|应当|不得|支持|需要|使用|包含|提供|是)", head[2:]):
+                    out.append(GenQuery(head, "statement", s, "zh-claim"))
+                    break
+    return out
+
+
+class MixBalancer:
+    """Keeps the query types near a target mix over a whole generation run: a chunk's questions always go in
+    (up to the cap), another type only while its share is below target; a chunk keeps at least one query."""
+
+    def __init__(self, mix: dict[str, float]) -> None:
+        self.mix = mix
+        self.counts: Counter[str] = Counter()
+
+    @staticmethod
+    def qtype(g: GenQuery) -> str:
+        if g.kind in ("statement", "title", "keyword"):
+            return g.kind
+        from bgetune.tools.style import classify_query
+
+        return classify_query(g.query)
+
+    def pick(self, cands: list[GenQuery], max_queries: int) -> list[GenQuery]:
+        """The chunk's questions (up to the cap, leaving room for one other query when its type is behind its
+        share of the run), in the candidates' order."""
+        types = [self.qtype(g) for g in cands]
+        n_q = sum(1 for t in types if t == "question")
+        expect = sum(self.counts.values()) + min(max_queries, n_q + 1)
+        behind = sorted(
+            ((self.mix.get(t, 0.0) * expect - self.counts[t], t) for t in set(types) if t != "question"),
+            reverse=True,
+        )
+        chosen: set[int] = set()
+        if behind and behind[0][0] > 0:
+            chosen.add(types.index(behind[0][1]))
+        for i, t in enumerate(types):
+            if t == "question" and len(chosen) < max_queries:
+                chosen.add(i)
+        if not chosen and cands:
+            chosen.add(0)
+        out = [g for i, g in enumerate(cands) if i in chosen]
+        self.counts.update(types[i] for i in chosen)
+        return out
 
 
 def _keep(cands: list[GenQuery], text: str, specific: list[str]) -> list[GenQuery]:
@@ -1004,9 +1320,10 @@ def _keep(cands: list[GenQuery], text: str, specific: list[str]) -> list[GenQuer
     for g in cands:
         q = normalize_ws(g.query)
         key = re.sub(r"[\s?？。.!]", "", q.lower())
-        if not key or key in seen or copies_text(q, text):
+        framed = g.rule.startswith("frame:")  # a frame's slot is the chunk's own phrase: longer runs allowed
+        if not key or key in seen or copies_text(q, text, max_run=8 if framed else 6):
             continue
-        if not _has_salient(q, specific) and g.rule not in ("heading-question",):
+        if not _has_salient(q, specific) and g.rule not in ("heading-question",) and not framed:
             continue
         seen.add(key)
         out.append(GenQuery(q, g.kind, g.passage, g.rule))
@@ -1036,12 +1353,35 @@ def generate_offline(
     corpus: list[dict[str, Any]] | None = None,
     max_queries: int = 5,
     progress: Progress | None = None,
+    real_questions: list[str] | None = None,
+    mix: dict[str, float] | None = None,
 ) -> dict[str, list[GenQuery]]:
-    """{chunk id: queries} for the given chunks; salience is measured against ``corpus`` (default: the chunks)."""
+    """{chunk id: queries} for the given chunks; salience is measured against ``corpus`` (default: the chunks).
+    ``real_questions``: the user's questions set the style (frames) and, with ``mix``, the query-type mix."""
     stats = build_stats(corpus if corpus is not None else chunks)
+    styler = Styler(real_questions or [], mix)
     out: dict[str, list[GenQuery]] = {}
     for i, c in enumerate(chunks):
-        out[c["id"]] = generate_for_chunk(c, stats, max_queries=max_queries)
+        out[c["id"]] = styler.generate(c, stats, max_queries=max_queries, index=i)
         if progress:
             progress(i + 1, len(chunks), c.get("heading") or c["id"][:8])
     return out
+
+
+class Styler:
+    """Generation in the user's style over a run: frames mined once, rotated per chunk, types balanced."""
+
+    def __init__(self, real_questions: list[str], mix: dict[str, float] | None = None) -> None:
+        from bgetune.tools.style import mine_frames, target_mix
+
+        self.frames = mine_frames(real_questions)
+        self.mix, self.mix_from = (mix, "given") if mix else target_mix(real_questions)
+        self.balancer = MixBalancer(self.mix)
+
+    def generate(
+        self, chunk: dict[str, Any], stats: CorpusStats, *, max_queries: int, index: int
+    ) -> list[GenQuery]:
+        cands = generate_for_chunk(
+            chunk, stats, max_queries=max_queries, frames=self.frames, frame_start=index, extra_types=True
+        )
+        return self.balancer.pick(cands, max_queries)

@@ -22,7 +22,7 @@ from bgetune.core.config import Settings
 from bgetune.core.options import Context, setting
 from bgetune.core.text import detect_language, normalize_for_match, normalize_ws
 from bgetune.core.workspace import Workspace, now_iso
-from bgetune.tools import offline_gen
+from bgetune.tools import offline_gen, style
 from bgetune.tools.llm import (
     call_with_deadline,
     call_with_retry,
@@ -148,15 +148,45 @@ def cache_key(text: str, model: str, prompt_version: str = PROMPT_VERSION) -> st
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def build_messages(chunk: dict[str, Any]) -> list[tuple[str, str]]:
-    """The chat messages for one chunk, in the chunk's language."""
+STYLE_EN = """
+How this knowledge base's users really ask (copy their way of asking: length, wording, question types; not their
+topics, and never these questions themselves):
+{examples}"""
+STYLE_ZH = """
+这个知识库的用户真实的提问方式如下（模仿他们的问法：长度、措辞、问题类型；不要模仿话题，也不要照抄这些问题）：
+{examples}"""
+N_EXAMPLES = 8  # Promptagator's few-shot count
+
+
+def build_messages(chunk: dict[str, Any], examples: list[str] | None = None) -> list[tuple[str, str]]:
+    """The chat messages for one chunk, in the chunk's language; ``examples``: the users' real questions as style
+    examples (a few, sampled per chunk)."""
     lang = chunk.get("language") or detect_language(chunk["text"])
     zh = lang in ("zh", "mixed")
     head = chunk.get("heading") or ""
     title = (f"文档标题：{head}\n" if zh else f"Section: {head}\n") if head else ""
     label = "文字" if zh else "Passage"
     user = f"{title}{label}:\n<<<\n{chunk['text']}\n>>>"
-    return [("system", SYSTEM_ZH if zh else SYSTEM_EN), ("user", user)]
+    system = SYSTEM_ZH if zh else SYSTEM_EN
+    if examples:
+        system += (STYLE_ZH if zh else STYLE_EN).format(examples="\n".join(f"- {q}" for q in examples))
+    return [("system", system), ("user", user)]
+
+
+def style_version(examples: list[str] | None) -> str:
+    """The prompt version of a call with these style examples (part of the cache key)."""
+    if not examples:
+        return PROMPT_VERSION
+    digest = hashlib.sha256("\n".join(examples).encode()).hexdigest()[:10]
+    return f"{PROMPT_VERSION}+style:{digest}"
+
+
+def chunk_examples(real: list[str], chunk: dict[str, Any]) -> list[str]:
+    """The style examples for one chunk: real questions in the chunk's language first, varied per chunk."""
+    lang = chunk.get("language") or detect_language(chunk["text"])
+    return style.sample_examples(
+        real, chunk_hash(chunk["text"]), k=N_EXAMPLES, language="zh" if lang in ("zh", "mixed") else "en"
+    )
 
 
 def parse_items(text: str) -> list[QAItem]:
@@ -245,14 +275,16 @@ def estimate_generation(
     cached = 0
     tokens_in = tokens_out = calls = 0
     if mode == "llm":
-        keys = {cache_key(c["text"], model): c for c in chunks}
+        real = [q for q, _ in style.real_questions(ws)]
+        ex = {c["id"]: chunk_examples(real, c) for c in chunks}
+        keys = {cache_key(c["text"], model, style_version(ex[c["id"]])): c for c in chunks}
         have = _cached_keys(ws, list(keys))
         for k, c in keys.items():
             if k in have:
                 cached += 1
                 continue
             calls += 1
-            tokens_in += sum(count_tokens(m) for _, m in build_messages(c)) + 8
+            tokens_in += sum(count_tokens(m) for _, m in build_messages(c, ex[c["id"]])) + 8
             n_q = max(2, min(6, (c.get("n_tokens") or count_tokens(c["text"])) // 60))
             tokens_out += n_q * 70
     money = None
@@ -367,12 +399,13 @@ def _generate_one(
     *,
     attempts: int = 2,
     sleep: Callable[[float], None] | None = None,
+    examples: list[str] | None = None,
 ) -> _CallResult:
     """Ask the model for one chunk; one format-repair retry when the answer is not usable JSON."""
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
     msgs: list[Any] = []
-    for role, text in build_messages(chunk):
+    for role, text in build_messages(chunk, examples):
         msgs.append(SystemMessage(text) if role == "system" else HumanMessage(text))
     res = _CallResult()
     kwargs: dict[str, Any] = {"max_retries": settings.llm_max_retries or 0}
@@ -422,11 +455,15 @@ def generate_pairs(
     chat_model: BaseChatModel | None = None,
     progress: Progress | None = None,
     max_queries: int = 5,
+    use_style: bool = True,
 ) -> dict:
     """Generate ``proposed`` pairs for the chunks (all by default). Finished chunks are skipped; LLM answers are
-    cached, so a re-run makes no new calls for them."""
+    cached, so a re-run makes no new calls for them. ``use_style``: the workspace's real questions (golden,
+    history, query log) set the style: few-shot examples in each LLM call, question frames for the offline
+    generator (style.style_source says which)."""
     chunks = _select_chunks(ws, chunk_ids)
     use = _resolve_mode(settings, mode, chat_model)
+    real = [q for q, _ in style.real_questions(ws)] if use_style else []
     run_id = ws.start_run(
         "generate", {"mode": use, "chunks": len(chunks), "chunk_ids": chunk_ids is not None}
     )
@@ -445,11 +482,11 @@ def generate_pairs(
     }
     try:
         if use == "offline":
-            _run_offline(ws, chunks, summary, progress, max_queries)
+            _run_offline(ws, chunks, summary, progress, max_queries, real)
         else:
             # v3 asks for no answer span: 6 short items fit in 400 tokens, and a small model that loops stops early
             model = chat_model if chat_model is not None else make_chat_model(settings, max_tokens=400)
-            _run_llm(ws, settings, model, chunks, summary, progress)
+            _run_llm(ws, settings, model, chunks, summary, progress, real)
     except BaseException as exc:
         ws.finish_run(
             run_id,
@@ -459,6 +496,8 @@ def generate_pairs(
         )
         raise
     summary["errors"] = summary["errors"][:20]
+    src = style.style_source(ws) if use_style else style.StyleSource()
+    summary["style"] = {"en": src.text("en"), "zh": src.text("zh"), "real_questions": len(real)}
     if use == "offline":
         summary["note"] = (
             "offline mode: queries come from templates over definitions, instructions and salient terms; "
@@ -469,18 +508,30 @@ def generate_pairs(
 
 
 def _run_offline(
-    ws: Workspace, chunks: list[dict[str, Any]], summary: dict, progress: Progress | None, max_queries: int
+    ws: Workspace,
+    chunks: list[dict[str, Any]],
+    summary: dict,
+    progress: Progress | None,
+    max_queries: int,
+    real: list[str] | None = None,
 ) -> None:
     corpus = ws.chunks()
     stats = offline_gen.build_stats(corpus)
-    keys = [cache_key(ch["text"], "offline", offline_gen.GENERATOR_VERSION) for ch in chunks]
+    styler = offline_gen.Styler(real or [])
+    version = offline_gen.GENERATOR_VERSION + (
+        "+style:" + hashlib.sha256("\n".join(real).encode()).hexdigest()[:10] if real else ""
+    )
+    keys = [cache_key(ch["text"], "offline", version) for ch in chunks]
     seen = _cached_keys(ws, keys)  # a chunk that yields nothing (a table of contents) is remembered there too
     for i, (ch, key) in enumerate(zip(chunks, keys, strict=True)):
         if key in seen or _chunk_done(ws, key):
             summary["chunks_skipped"] += 1
         else:
-            gens = offline_gen.generate_for_chunk(ch, stats, max_queries=max_queries)
-            rows = [(g.query, g.kind, g.passage, {"rule": g.rule}) for g in gens]
+            gens = styler.generate(ch, stats, max_queries=max_queries, index=i)
+            rows = [
+                (g.query, g.kind, g.passage, {"rule": g.rule, "qtype": styler.balancer.qtype(g)})
+                for g in gens
+            ]
             kind = offline_gen.page_kind(ch["text"], ch.get("heading"))
             memo = json.dumps({"queries": [g.query for g in gens], "page_kind": kind}, ensure_ascii=False)
             summary["pairs_added"] += _write_chunk_pairs(
@@ -489,7 +540,7 @@ def _run_offline(
                 rows,
                 source=offline_gen.SOURCE,
                 gen_key=key,
-                cache_row=(key, "offline", offline_gen.GENERATOR_VERSION, memo, 0, 0),
+                cache_row=(key, "offline", version, memo, 0, 0),
             )
             summary["chunks_done"] += 1
             if kind:
@@ -506,10 +557,12 @@ def _run_llm(
     chunks: list[dict[str, Any]],
     summary: dict,
     progress: Progress | None,
+    real: list[str] | None = None,
 ) -> None:
     model = _model_name(settings, chat_model)
     source = f"llm:{model}"
-    keyed = [(cache_key(c["text"], model), c) for c in chunks]
+    examples = {c["id"]: chunk_examples(real or [], c) for c in chunks}
+    keyed = [(cache_key(c["text"], model, style_version(examples[c["id"]])), c) for c in chunks]
     cached = _cached_keys(ws, [k for k, _ in keyed])
     total, done = len(keyed), 0
     todo = []
@@ -536,7 +589,10 @@ def _run_llm(
         return
     workers = max(1, int(settings.llm_concurrency or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bgetune-llm") as pool:
-        futures = {pool.submit(_generate_one, chat_model, ch, settings): (key, ch) for key, ch in todo}
+        futures = {
+            pool.submit(_generate_one, chat_model, ch, settings, examples=examples[ch["id"]]): (key, ch)
+            for key, ch in todo
+        }
         try:
             for fut in as_completed(futures):
                 key, ch = futures[fut]
@@ -550,7 +606,14 @@ def _run_llm(
                         {"chunk_id": ch["id"], "document": ch["document_name"], "error": res.error}
                     )
                 else:
-                    cache_row = (key, model, PROMPT_VERSION, res.response, res.tokens_in, res.tokens_out)
+                    cache_row = (
+                        key,
+                        model,
+                        style_version(examples[ch["id"]]),
+                        res.response,
+                        res.tokens_in,
+                        res.tokens_out,
+                    )
                     summary["pairs_added"] += _write_chunk_pairs(
                         ws, ch, _items_to_rows(res.items, ch), source=source, gen_key=key, cache_row=cache_row
                     )
@@ -1079,6 +1142,13 @@ class GenerateOptions:
         say=("back-translation", "back translate", "回译"),
     )
     then_filter: bool = setting(True, help="Run the filters on the new pairs afterwards.", flag="--filter")
+    style: bool = setting(
+        True,
+        help="Real questions (golden, history, query log) set the style: examples in each LLM call, question "
+        "frames for the offline generator.",
+        workspace=True,
+        say=("style", "user style", "风格", "问法"),
+    )
 
 
 @dataclass
@@ -1100,6 +1170,7 @@ class GenerateResult:
     filter: Any = None  # bgetune.stages.FilterResult when the filters ran afterwards
     errors: list[dict[str, Any]] = field(default_factory=list)
     note: str | None = None
+    style: dict[str, Any] = field(default_factory=dict)  # which real questions set the style (style_source)
 
     def text(self, lang: str = "en") -> str:
         skipped = sum(self.chunks_without_content.values())
@@ -1123,6 +1194,8 @@ class GenerateResult:
                 parts.append(
                     f"{skipped} chunks are tables of contents, title pages, indexes or reference lists: no questions."
                 )
+        if self.style.get(lang):
+            parts.append(self.style[lang])
         if self.judge is not None:
             parts.append(self.judge.text(lang))
         if self.augment is not None:
@@ -1174,8 +1247,62 @@ LLM_TOKENS_PER_S = 30.0  # a hosted model's output speed per call, for the time 
 def _opt_chunk_ids(ws: Workspace, o: GenerateOptions) -> list[str] | None:
     if not o.max_chunks:
         return None
-    rows = ws.query("SELECT id FROM chunks ORDER BY document_id, ord LIMIT ?", (o.max_chunks,))
-    return [r["id"] for r in rows]
+    n = int(ws.scalar("SELECT count(*) FROM chunks") or 0)
+    if o.max_chunks >= n:
+        return None
+    return diverse_chunk_ids(ws, o.max_chunks)
+
+
+def diverse_chunk_ids(ws: Workspace, n: int, *, seed: int = 13, model: Any = None) -> list[str]:
+    """``n`` chunks that cover every topic cluster of the corpus (DUQGen, arXiv 2404.02489): k-means (k = n) on
+    the base model's passage embeddings, the chunk nearest each centroid; in corpus order."""
+
+    from bgetune.core.models import corpus_embeddings
+    from bgetune.tools.filtering import _load_model
+
+    fp = None
+    if model is None:
+        model, fp = _load_model(ws, None, None)
+    ids, emb = corpus_embeddings(ws, model, fingerprint=fp, label="sampling: chunks encoded")
+    picked = kmeans_cover(emb, n, seed=seed)
+    order = {cid: i for i, cid in enumerate(ids)}
+    return sorted((ids[i] for i in picked), key=order.__getitem__)
+
+
+def kmeans_cover(emb: Any, k: int, *, seed: int = 13, iters: int = 25) -> list[int]:
+    """Row indices of ``k`` distinct points, one nearest each k-means centroid (k-means++ start, cosine)."""
+    import numpy as np
+
+    x = np.asarray(emb, dtype=np.float32)
+    n = len(x)
+    if k >= n:
+        return list(range(n))
+    rng = np.random.default_rng(seed)
+    centers = [int(rng.integers(n))]
+    d = 1.0 - x @ x[centers[0]]
+    for _ in range(1, k):
+        p = np.clip(d, 0, None) ** 2
+        nxt = int(rng.choice(n, p=p / p.sum())) if p.sum() > 0 else int(rng.integers(n))
+        centers.append(nxt)
+        d = np.minimum(d, 1.0 - x @ x[nxt])
+    c = x[centers].copy()
+    for _ in range(iters):
+        assign = np.argmax(x @ c.T, axis=1)
+        for j in range(k):
+            members = x[assign == j]
+            if len(members):
+                v = members.mean(0)
+                c[j] = v / (np.linalg.norm(v) or 1.0)
+    sims = x @ c.T
+    chosen: list[int] = []
+    taken: set[int] = set()
+    for j in range(k):
+        for i in np.argsort(-sims[:, j]).tolist():
+            if i not in taken:
+                taken.add(i)
+                chosen.append(i)
+                break
+    return chosen
 
 
 def _opt_mode(ctx: Context | None, o: Any) -> str:
