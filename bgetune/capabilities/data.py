@@ -39,9 +39,14 @@ class IngestResult(Result):
     failed: int = 0
     chunks_written: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
+    unknown_token_rate: dict[str, float] = field(default_factory=dict)
+    reading_warning: str | None = None
+    reading_warning_zh: str | None = None
 
     def text(self, lang: str = "en") -> str:
-        lines = [
+        warn = self.reading_warning_zh if lang == "zh" else self.reading_warning
+        lines = [f"! {warn}"] if warn else []
+        lines += [
             say(
                 lang,
                 f"Ingested {self.files} file(s): {self.added} added, {self.unchanged} unchanged, {self.failed} "
