@@ -43,6 +43,14 @@ SAMPLES = {
 VARIANTS: dict[str, dict[str, dict]] = {
     "default": {},  # today's defaults, what a new user gets
     "one-epoch": {"train": {"epochs": 1}},  # a cheap smoke variant
+    # issue 25 ablation: today's contrastive loss / + distillation from the offline teacher (base + BM25 fusion) /
+    # + teacher false-negative handling / + a KL-to-base regulariser
+    "contrastive": {"train": {"objective": "contrastive"}},
+    "distill": {"train": {"objective": "distill", "teacher": "fusion", "teacher_false_negatives": False}},
+    "distill+fn": {"train": {"objective": "distill", "teacher": "fusion", "teacher_false_negatives": True}},
+    "distill+fn+reg": {
+        "train": {"objective": "distill", "teacher": "fusion", "teacher_false_negatives": True, "base_weight": 0.5}
+    },
 }
 
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"

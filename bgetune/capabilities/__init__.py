@@ -65,6 +65,7 @@ CAPABILITY_MODULES: list[str] = [
     "bgetune.capabilities.history",
     "bgetune.capabilities.golden",
     "bgetune.capabilities.train",
+    "bgetune.capabilities.teacher",
     "bgetune.capabilities.evaluate",
     "bgetune.capabilities.decision",
     "bgetune.capabilities.export",

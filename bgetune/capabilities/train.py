@@ -239,6 +239,35 @@ class TrainOptions:
         None, help="cpu, cuda, cuda:1 (default: best available).", workspace=True, say=("device",)
     )
     resume: bool = setting(False, help="Continue the last interrupted run from its checkpoint.")
+    # teacher-guided training (tools/teacher.py, issue 25)
+    objective: Literal["contrastive", "distill", "margin-mse"] | None = setting(
+        None,
+        help="contrastive (MNRL), distill (listwise KL from the teacher + contrastive) or margin-mse.",
+        workspace=True,
+        say=("objective", "loss", "目标函数"),
+    )
+    teacher: str | None = setting(
+        None,
+        help="Teacher: auto | fusion | base | llm | cross-encoder:<hub id or folder> (scored before training).",
+        workspace=True,
+        say=("teacher", "教师", "教师模型"),
+    )
+    distill_weight: float | None = setting(None, help="Weight of the distillation term.", min=0.0, max=100.0)
+    contrastive_weight: float | None = setting(
+        None, help="Weight of the contrastive term next to distillation.", min=0.0, max=100.0
+    )
+    base_weight: float | None = setting(
+        None, help="Weight of KL to the base model (keeps the student near the base).", min=0.0, max=100.0
+    )
+    teacher_temperature: float | None = setting(
+        None, help="Teacher softmax temperature (default by its scores' unit).", min=1e-4, max=100.0
+    )
+    student_temperature: float | None = setting(
+        None, help="Student softmax temperature (default: the family's).", min=1e-4, max=100.0
+    )
+    teacher_false_negatives: bool | None = setting(
+        None, help="A candidate the teacher rates at or above the positive is never a negative (default on)."
+    )
 
 
 TRAIN_CONFIG_MAP = {"matryoshka": "matryoshka_dims"}

@@ -56,6 +56,15 @@ NOISE_RULE = (
     "ship the best candidate (mean nDCG@10) only if the lower bound of the 95% paired-bootstrap CI of its gain "
     "over the base is above 0; else keep the base"
 )
+# Generated held-out queries favour models trained on the same generator (arXiv 2506.10301; measured here: every
+# candidate beat the base on them while the real questions fell). Without real questions the gain must also show
+# on evidence independent of the generator: the offline teacher's judgement (base + stemmed BM25 fusion) of the
+# held-out queries' answers, graded 3/2/1 for its top 3 passages.
+JUDGED_RULE = (
+    "without real questions, the best candidate must also gain on the teacher's judgement of the held-out queries "
+    "(nDCG@10 against the teacher's top-3 passages, graded 3/2/1; 95% CI above 0); else keep the base"
+)
+JUDGED_TOP = 3
 
 
 class DecisionError(BgetuneError):
@@ -96,6 +105,12 @@ class ShipDecision:
     rule: str = NOISE_RULE
     evidence_rule: str = EVIDENCE_RULE
     forced: bool = False  # shipped at the user's request against the evidence
+    judged: list[CandidateScore] = field(default_factory=list)  # the teacher's judgement (no real questions)
+    judge: str = ""  # who judged: the teacher's description
+
+    @property
+    def real_questions(self) -> bool:
+        return self.evidence == "golden"
 
     def candidate(self, name: str) -> CandidateScore:
         return next(c for c in self.candidates if c.name == name)
@@ -108,6 +123,7 @@ class ShipDecision:
     def from_dict(cls, d: dict[str, Any]) -> ShipDecision:
         d = dict(d)
         d["candidates"] = [CandidateScore(**c) for c in d.get("candidates", [])]
+        d["judged"] = [CandidateScore(**c) for c in d.get("judged", []) or []]
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -136,7 +152,18 @@ class ShipDecision:
                     f"保留基础模型：在 {self.queries} 个{ev}上，没有候选模型超出噪声地胜过基础模型；{gain}。"
                     "不导出新模型（如仍要发布，请用 ship_anyway）。"
                 )
+                if b and b.low > 0 and self.judged:
+                    s = (
+                        f"保留基础模型：{self.best} 在 {self.queries} 个{ev}上提升 {b.gain:+.3f}，但这些问题与训练问题"
+                        "出自同一个生成器，教师模型的独立判断没有确认这一提升。不导出新模型（如仍要发布，请用 ship_anyway）。"
+                    )
             s += f"\n候选：{table}"
+            if not self.real_questions:
+                s += (
+                    "\n注意：没有使用任何真实问题；证据是生成器为留出文档写的问题"
+                    + ("，以及教师模型对这些问题的判断" if self.judged else "")
+                    + "。"
+                )
             if self.recommendations and not self.ship:
                 s += "\n建议：" + "；".join(_zh_rec(r) for r in self.recommendations)
             return s
@@ -165,7 +192,20 @@ class ShipDecision:
                 f"Keeping the base model: on {self.queries} {ev} no fine-tuned candidate beat it by more than the "
                 f"noise.{gain} Nothing new is exported (say ship anyway to export it regardless)."
             )
+            if b and b.low > 0 and self.judged:
+                s = (
+                    f"Keeping the base model: on {self.queries} {ev} {self.best} gains {b.gain:+.3f} (95% CI "
+                    f"{b.low:+.3f}..{b.high:+.3f}), but those queries come from the generator that wrote the "
+                    "training queries and the teacher's independent judgement does not confirm the gain. Nothing "
+                    "new is exported (say ship anyway to export it regardless)."
+                )
         s += f"\nCandidates (nDCG@10, gain [95% CI]): {table}"
+        if self.judged:
+            s += f"\nThe teacher's judgement ({self.judge}): " + "; ".join(c.short() for c in self.judged)
+        if not self.real_questions:
+            s += "\nNo real question was used: the evidence is generated queries of held-out documents" + (
+                ", checked against the teacher's judgement." if self.judged else "."
+            )
         if self.recommendations and not self.ship:
             s += "\nWhat would help: " + "; ".join(self.recommendations)
         return s
@@ -176,6 +216,8 @@ class ShipDecision:
             "## Ship decision",
             "",
             f"- evidence: {self.evidence_detail} ({self.queries} queries, corpus {self.corpus} passages)",
+            "- real questions used: "
+            + ("yes" if self.real_questions else "no (generated queries of held-out documents only)"),
             f"- evidence rule: {self.evidence_rule}",
             f"- noise rule: {self.rule}",
             f"- decision: {'shipped ' + self.shipped if self.ship else 'kept the base model'}"
@@ -189,6 +231,18 @@ class ShipDecision:
             ci = "" if c.kind == "base" else f"[{c.low:+.4f}, {c.high:+.4f}]"
             gain = "" if c.kind == "base" else f"{c.gain:+.4f}"
             lines.append(f"| {c.name} | {c.ndcg:.4f} | {gain} | {ci} |")
+        if self.judged:
+            lines += [
+                "",
+                f"Judged by the teacher ({self.judge}; {JUDGED_RULE}):",
+                "",
+                "| candidate | judged nDCG@10 | gain vs base | 95% CI |",
+                "|---|---|---|---|",
+            ]
+            for c in self.judged:
+                ci = "" if c.kind == "base" else f"[{c.low:+.4f}, {c.high:+.4f}]"
+                gain = "" if c.kind == "base" else f"{c.gain:+.4f}"
+                lines.append(f"| {c.name} | {c.ndcg:.4f} | {gain} | {ci} |")
         return [*lines, ""]
 
 
@@ -285,6 +339,29 @@ class CandidateScorer:
             )
         self.qs = qs
 
+    def score_judged(
+        self, model: SentenceTransformer, gains: list[dict[str, float]]
+    ) -> tuple[list[float], list[float]]:
+        """(per-query nDCG@10 on the evidence's positives, per-query graded nDCG@10 on ``gains``) from one
+        retrieval."""
+        from bgetune.core.models import encode
+        from bgetune.tools.evaluation import search
+
+        was_training = model.training
+        model.eval()
+        try:
+            c_emb = encode(model, self.qs.corpus_texts, kind="passage")
+            q_emb = encode(model, self.qs.queries, kind="query")
+        finally:
+            model.train(was_training)
+        idx, _ = search(q_emb, c_emb, 10)
+        real, judged = [], []
+        for i in range(len(self.qs.queries)):
+            ranked = [self.qs.corpus_ids[j] for j in idx[i]]
+            real.append(_graded_ndcg(ranked, {c: 1.0 for c in self.qs.positives[i]}))
+            judged.append(_graded_ndcg(ranked, gains[i]))
+        return real, judged
+
     def score(self, model: SentenceTransformer) -> list[float]:
         from bgetune.tools.evaluation import run_retrieval
 
@@ -295,6 +372,34 @@ class CandidateScorer:
         finally:
             model.train(was_training)
         return [q["ndcg@10"] for q in per]
+
+
+def _graded_ndcg(ranked: list[str], gains: dict[str, float], k: int = 10) -> float:
+    import math
+
+    dcg = sum(gains.get(c, 0.0) / math.log2(i + 2) for i, c in enumerate(ranked[:k]))
+    ideal = sorted(gains.values(), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def teacher_gains(
+    ws: Workspace, qs: QuerySet, base: SentenceTransformer, resolved: ResolvedModel | None = None
+) -> tuple[list[dict[str, float]], str]:
+    """The offline teacher's judgement of each query: its top ``JUDGED_TOP`` passages of the evidence corpus,
+    graded 3/2/1 (independent of the generator that wrote the queries)."""
+    from bgetune.tools.teacher import FUSION_WEIGHT, CorpusIndex, DenseFusionTeacher
+
+    index = CorpusIndex(ws, base, resolved)
+    teacher = DenseFusionTeacher(index, weight=FUSION_WEIGHT)
+    allowed = np.array([c in set(qs.corpus_ids) for c in index.ids])
+    full = teacher.rank_corpus(qs.queries)
+    full[:, ~allowed] = -np.inf
+    out = []
+    for i in range(len(qs.queries)):
+        top = np.argsort(-full[i])[:JUDGED_TOP]
+        out.append({index.ids[j]: float(JUDGED_TOP - r) for r, j in enumerate(top)})
+    return out, teacher.describe()
 
 
 def score_candidates(
@@ -346,6 +451,8 @@ def choose(
     golden_labeled: int = 0,
     generation_mode: str | None = None,
     trained_pairs: int | None = None,
+    judged: list[CandidateScore] | None = None,
+    judge: str = "",
 ) -> ShipDecision:
     """Apply ``NOISE_RULE``: the best non-base candidate by mean nDCG@10 (ties: less change from the base)
     ships only if its CI lower bound is above zero."""
@@ -354,10 +461,23 @@ def choose(
         raise DecisionError("no fine-tuned candidate to decide on: train first (`bgetune train`)")
     best = max(tuned, key=lambda c: (c.ndcg, -(c.alpha or 0.0), -(c.epoch or 0)))
     ship = best.low > 0
-    if ship:
+    jb = next((c for c in judged or [] if c.name == best.name), None)
+    if ship and evidence != "golden" and jb is not None and jb.low <= 0:
+        ship = False
+        reason = (
+            f"{best.name} gains {best.gain:+.4f} nDCG@10 on the generated held-out queries (95% CI "
+            f"[{best.low:+.4f}, {best.high:+.4f}]), but those come from the generator that wrote the training "
+            f"queries, and the teacher's independent judgement does not confirm it: {jb.gain:+.4f} "
+            f"(95% CI [{jb.low:+.4f}, {jb.high:+.4f}]); with no real question to decide, the base is kept"
+        )
+    elif ship:
         reason = (
             f"{best.name} has the highest nDCG@10 ({best.ndcg:.4f}) and its gain over the base, {best.gain:+.4f}, "
             f"has a 95% CI of [{best.low:+.4f}, {best.high:+.4f}], above zero"
+        ) + (
+            f"; the teacher's judgement agrees ({jb.gain:+.4f}, 95% CI [{jb.low:+.4f}, {jb.high:+.4f}])"
+            if jb is not None
+            else ""
         )
     else:
         where = "below zero: worse than the base" if best.high < 0 else "including zero: within the noise"
@@ -399,6 +519,8 @@ def choose(
         reason=reason,
         recommendations=recs,
         golden_labeled=golden_labeled,
+        judged=list(judged or []),
+        judge=judge,
     )
 
 
@@ -483,12 +605,29 @@ def decide_after_training(
     tick("scoring the base model")
     base = load_model(resolved, device=device)
     scorer = CandidateScorer(qs, base=base)
-    base_scores = scorer.score(base)
+    gains: list[dict[str, float]] | None = None
+    judge = ""
+    if kind != "golden":  # no real question: the teacher's judgement is the independent check
+        gains, judge = teacher_gains(ws, scorer.qs, base, resolved)
+    judged_named: list[tuple[str, str, int | None, float | None, list[float]]] = []
+
+    def score(m: SentenceTransformer, name: str, kind_: str, n: int | None, a: float | None) -> list[float]:
+        if gains is None:
+            return scorer.score(m)
+        real, jud = scorer.score_judged(m, gains)
+        judged_named.append((name, kind_, n, a, jud))
+        return real
+
+    if gains is None:
+        base_scores = scorer.score(base)
+        base_judged: list[float] = []
+    else:
+        base_scores, base_judged = scorer.score_judged(base, gains)
     named: list[tuple[str, str, int | None, float | None, list[float]]] = []
     for n, path in epochs:
         tick(f"scoring epoch {n}")
         m = SentenceTransformer(str(path), device=device, local_files_only=True)
-        named.append((f"epoch {n}", "epoch", n, 1.0, scorer.score(m)))
+        named.append((f"epoch {n}", "epoch", n, 1.0, score(m, f"epoch {n}", "epoch", n, 1.0)))
         del m
     best_epoch, best_path = max(
         ((n, p) for n, p in epochs), key=lambda e: (float(np.mean(named[epochs.index(e)][4])), -e[0])
@@ -497,9 +636,11 @@ def decide_after_training(
     for a in alphas:  # one merged copy in memory at a time; the chosen one is merged again below
         tick(f"scoring mix {a}")
         merged = merge_weights(base, tuned, a)
-        named.append((f"epoch {best_epoch} x{a:g}", "mix", best_epoch, a, scorer.score(merged)))
+        name = f"epoch {best_epoch} x{a:g}"
+        named.append((name, "mix", best_epoch, a, score(merged, name, "mix", best_epoch, a)))
         del merged
     cands = score_candidates(base_scores, named)
+    judged = score_candidates(base_judged, judged_named) if gains is not None else None
     gen = ws.last_run("generate")
     decision = choose(
         cands,
@@ -510,6 +651,8 @@ def decide_after_training(
         golden_labeled=golden_counts(ws).labeled,
         generation_mode=((gen or {}).get("result") or {}).get("mode"),
         trained_pairs=pairs,
+        judged=judged,
+        judge=judge,
     )
     best = decision.candidate(decision.best)
     chosen_dir = run_dir / ("model" if decision.ship else "model-best-tuned")

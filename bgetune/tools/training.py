@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from bgetune.core.errors import BgetuneError
 from bgetune.core.workspace import TRAINABLE, Workspace, atomic_write_json
 from bgetune.tools.negatives import resolve_for_workspace, trainable_pairs
 
@@ -45,7 +46,7 @@ CKPT_PREFIX = "checkpoint-epoch-"
 COMPLETE = "COMPLETE"
 
 
-class TrainingError(RuntimeError):
+class TrainingError(BgetuneError, RuntimeError):
     """A training problem the user can fix (no data, bad option, nothing to resume)."""
 
 
@@ -95,7 +96,9 @@ class TrainConfig:
     # objective: 'contrastive' (MNRL only), 'distill' (listwise KL(teacher || student) over the query's candidate
     # list + contrastive_weight x MNRL), 'margin-mse' (MSE of student vs teacher margins positive - candidate, GPL).
     objective: str = "contrastive"
-    teacher: str | None = None  # teacher key (name@version); None: the workspace's (set by score_teacher)
+    # teacher: auto | fusion | base | llm | cross-encoder:<id or folder> (tools/teacher.py); None: 'auto' when the
+    # objective needs one, else none. Its scores are computed (cached) before training.
+    teacher: str | None = None
     distill_weight: float = 1.0
     contrastive_weight: float = 1.0  # MNRL's weight next to a distillation objective
     base_weight: float = 0.0  # regulariser: KL(base || student) over the same candidates
@@ -234,6 +237,33 @@ def load_data(ws: Workspace, model: Any, cfg: TrainConfig, query_prompt: str) ->
     )
 
 
+def needs_teacher(cfg: TrainConfig) -> bool:
+    """Whether this run uses a teacher's scores (a distillation objective, or a teacher asked for)."""
+    return cfg.objective != "contrastive" or bool(cfg.teacher and cfg.teacher.lower() != "none")
+
+
+def ensure_teacher_scores(
+    ws: Workspace, cfg: TrainConfig, *, progress: Progress | None = None, model: Any = None
+) -> dict[str, Any] | None:
+    """Score the train queries' candidate lists with the run's teacher unless the workspace already holds them
+    (cached per teacher, query and passage: only what is missing is scored). None when no teacher is used."""
+    if not needs_teacher(cfg):
+        return None
+    from bgetune.tools.teacher import score_teacher
+
+    spec = cfg.teacher or "auto"
+    run = score_teacher(
+        ws,
+        teacher=spec,
+        base_model=cfg.base_model,
+        device=cfg.device,
+        model=copy.deepcopy(model) if model is not None else None,
+        progress=progress,
+    )
+    ws.set_setting("teacher_spec", spec)
+    return run.to_dict()
+
+
 def _own_key(text: str) -> str:
     from bgetune.tools.teacher import passage_key
 
@@ -244,7 +274,7 @@ def _teacher_tables(ws: Workspace, cfg: TrainConfig, queries: list[str]) -> dict
     """The teacher's and the base's stored scores for these queries, or None when the run uses no teacher."""
     if cfg.objective not in ("contrastive", "distill", "margin-mse"):
         raise TrainingError(f"unknown objective {cfg.objective!r}: use contrastive, distill or margin-mse")
-    key = cfg.teacher or ws.get_setting("teacher_key")
+    key = ws.get_setting("teacher_key") if needs_teacher(cfg) else None
     if cfg.objective == "contrastive" and (not key or not cfg.teacher_false_negatives):
         return None
     if not key:
@@ -1086,6 +1116,8 @@ def estimate_training(
         "hard_negatives": sum(1 for e in data.examples if e.negs),
         "seconds": round(seconds, 1),
         "minutes": round(seconds / 60, 2),
+        "train_seconds": round(train_s, 1),  # the timed steps (tools/budget.py plans from these)
+        "val_seconds": round(eval_s, 1),
         "peak_memory_gb": round(float(steps_m.get("peak_memory_gb") or 0.0), 2),
         "reused_measurement": bool(steps_m.get("reused")),
         "device": str(device),
@@ -1182,6 +1214,9 @@ def train(
     run_dir: Path | None = None
     ckpt: Path | None = None
     note = None
+    teacher_run = None
+    if dist.main and not cfg.resume:
+        teacher_run = ensure_teacher_scores(ws, cfg, progress=progress, model=model)
     if dist.main:
         if cfg.resume:
             found = _resumable_run(ws)
@@ -1216,6 +1251,11 @@ def train(
     try:
         result = _train(ws, cfg, run_id, run_dir, ckpt, dist, device, progress, model)
         result["note"] = note
+        if teacher_run:
+            result["teacher_run"] = {
+                k: teacher_run[k]
+                for k in ("teacher", "reason", "check", "pairs", "cached", "false_negatives")
+            }
         if dist.main:
             ws.finish_run(run_id, result=result, artifact_dir=str(run_dir))
         return result

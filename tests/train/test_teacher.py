@@ -200,3 +200,26 @@ def test_offline_fusion_teacher_matches_base_at_weight_zero_and_ranks_with_bm25(
     assert not np.allclose(base, fused)
     lex = index.lexical.scores("food additives")
     assert lex.max() > 0 and "食品" in index.lexical.tokens("食品添加剂的使用")
+
+
+def test_without_real_questions_a_synthetic_gain_needs_the_teachers_agreement():
+    from bgetune.tools import decision as d
+
+    def cands(gain: float, low: float, high: float) -> list:
+        return [
+            d.CandidateScore("base", "base", None, None, 0.5, 0, 0, 0, 1.0),
+            d.CandidateScore("epoch 1", "epoch", 1, 1.0, 0.5 + gain, gain, low, high, 0.0),
+        ]
+
+    synthetic = cands(0.09, 0.07, 0.11)  # the generator's own held-out queries flatter the tuned model
+    kw = dict(evidence="held-out", evidence_detail="524 held-out", queries=524, corpus=4000)
+    dec = d.choose(synthetic, **kw, judged=cands(-0.02, -0.05, 0.01), judge="the offline teacher")
+    assert not dec.ship and dec.shipped == "base" and "does not confirm" in dec.reason
+    assert "No real question was used" in dec.text("en") and "没有使用任何真实问题" in dec.text("zh")
+    assert any("real questions used: no" in line for line in dec.card_lines())
+    agree = d.choose(synthetic, **kw, judged=cands(0.03, 0.01, 0.05), judge="the offline teacher")
+    assert agree.ship and "agrees" in agree.reason and "No real question was used" in agree.text("en")
+    gold = d.choose(synthetic, **(kw | {"evidence": "golden"}), judged=cands(-0.02, -0.05, 0.01))
+    assert gold.ship and "No real question" not in gold.text("en")  # real questions decide alone
+    again = d.ShipDecision.from_dict(dec.to_dict())
+    assert again.judged[1].gain == -0.02 and not again.ship
