@@ -185,10 +185,12 @@ class Chunker:
             if u.heading != section and u.para_start and u.heading[: len(section or ())] != section:
                 # a new section (not a sub-section) starts a fresh chunk, and no overlap crosses into it: a chunk
                 # holds one section's text (and its sub-sections'), so its label is true
-                if fresh:
+                body = [x for x in cur[len(cur) - fresh :] if not x.is_heading] if fresh else []
+                if body:
                     flush(keep_overlap=False)
-                else:
+                elif not fresh:
                     cur, cur_tokens = [], 0  # only overlap carried from the previous section: dropped
+                # else: headings without text (a table of contents, a chapter title) stay with what follows
                 section = u.heading
             elif u.heading != section:
                 section = u.heading

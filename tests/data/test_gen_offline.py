@@ -165,4 +165,7 @@ def test_r_faq_first_pairs_are_not_title_page_or_toc(tmp_path):
     first = [g.query for c in chunks[:12] for g in out[c["id"]]]
     assert first, "the R FAQ's first sections yield no pairs at all"
     assert not any("grid-like" in q or "general public" in q.lower() for q in first), first
-    assert "What is R?" in first, first
+    # '2.1 What is R?' is its chunk's own heading line: proposing it would pair a passage with its heading (issue
+    # 24); the chunk's text gives other questions
+    assert "What is R?" not in first, first
+    assert sum(q.endswith("?") for q in first) >= 2, first
