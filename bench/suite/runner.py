@@ -35,13 +35,16 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 SETS = HERE / "sets"
-CACHE = HERE / ".cache"
-RESULTS = REPO / "bench" / "suite-results"
+# a run from a frozen copy of the tree (e.g. `git archive HEAD`) can keep its cache and results here
+CACHE = Path(os.environ.get("SUITE_CACHE_DIR") or HERE / ".cache")
+RESULTS = Path(os.environ.get("SUITE_RESULTS_DIR") or REPO / "bench" / "suite-results")
 PROTOCOLS = ("nogold", "gold30")
 GOLDEN_N = 30
 DEFAULT_SEED = 13  # TrainConfig's default seed
 # bump when the runner's protocol or scoring changes (the table code is not part of a run's cache key)
 RUNNER_VERSION = "1"
+# run order: the development set first, then the Chinese sets, then by size
+PRIORITY = ["debian-faq-en", "debian-faq-zh", "ctex-faq", "git-faq", "sqlite-faq", "r-faq", "python-faq"]
 PRELOAD = [
     f"bgetune.tools.{m}"
     for m in (
@@ -491,10 +494,12 @@ def run_suite(
             log(f"preload {m}: {exc}")
     code = code_version()
     seed_list = [DEFAULT_SEED + i for i in range(seeds)]
-    # protocol (a) for every set first, small sets first: a suite stopped early still has a row per set
-    jobs = [
-        (s, p, sd) for p in protocols for sd in seed_list for s in sorted(sets, key=lambda x: x["passages"])
-    ]
+
+    # protocol (a) for every set first, in PRIORITY order: a suite stopped early has the rows that matter most
+    def prio(x: dict) -> tuple[int, int]:
+        return (PRIORITY.index(x["name"]) if x["name"] in PRIORITY else len(PRIORITY), x["passages"])
+
+    jobs = [(s, p, sd) for p in protocols for sd in seed_list for s in sorted(sets, key=prio)]
     todo_cost = {}
     for s, p, sd in jobs:
         key = run_key(s["name"], variant, p, sd, code)
