@@ -411,6 +411,14 @@ def best_real(r: dict) -> str:
     return fmt_ci(r["gain"]) if r.get("shipped_tuned") else "-"
 
 
+def base_figure(name: str) -> str:
+    """The set's base nDCG@10 on all questions from the newest cached base scores (any code version)."""
+    files = sorted((CACHE / "base").glob(f"{name}-{set_hash(name)}-*.json"), key=lambda f: f.stat().st_mtime)
+    if not files:
+        return "-"
+    return f"{float(np.mean(json.loads(files[-1].read_text()))):.3f}"
+
+
 def table_md(runs: list[dict], variant: str, summary: dict, wall: float | None) -> str:
     sets = list_sets()
     lang = {s["name"]: s["language"] for s in sets}
@@ -425,6 +433,25 @@ def table_md(runs: list[dict], variant: str, summary: dict, wall: float | None) 
         "from the same manuals per answer). Gain = shipped - base, paired-bootstrap 95% CI (2000 resamples over "
         "queries). (a) no golden set, scored on all questions; (b) up to 30 real questions of one half stored "
         "as the golden set (`bgetune golden` add/label), scored on the other half.",
+        "",
+        "The sets (base = bundled model, no fine-tune, on all questions):",
+        "",
+        "| set | lang | questions | passages | base nDCG@10 | runs here |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {s['name']} | {s['language']} | {s['questions']} | {s['passages']} | {base_figure(s['name'])} | "
+            + (
+                ", ".join(
+                    sorted({"a" if r["protocol"] == "nogold" else "b" for r in runs if r["set"] == s["name"]})
+                )
+                or "not run yet"
+            )
+            + " |"
+            for s in sets
+        ],
+        f"| all | {sum(s['language'] == 'en' for s in sets)} en + {sum(s['language'] == 'zh' for s in sets)} zh sets "
+        f"| {sum(s['questions'] for s in sets)} ({sum(s['questions'] for s in sets if s['language'] == 'zh')} zh) "
+        f"| {sum(s['passages'] for s in sets)} | | |",
         "",
         "| set (protocol) | lang | n | base nDCG@10 | shipped nDCG@10 | gain [95% CI] | decision (evidence, n) | "
         "decision's best candidate on its evidence | best tuned on the real questions | synthetic held-out gain "
@@ -601,19 +628,19 @@ def update_results(section: str, variant: str) -> None:
 
 
 def write_base_figures(runs: list[dict]) -> None:
-    """Each set's README gets its measured base figure (all questions)."""
+    """Each set's README gets its measured base figure (all questions), when one is cached."""
     import re
 
-    code = runs[0]["code_version"] if runs else ""
-    for name in sorted({r["set"] for r in runs}):
-        base = base_scores(name, code)
+    for s in list_sets():
+        name = s["name"]
+        fig = base_figure(name)
         readme = SETS / name / "README.md"
-        if not readme.exists():
+        if fig == "-" or not readme.exists():
             continue
         block = (
             "<!-- base:start -->\nBase model (bundled all-MiniLM-L6-v2, no fine-tune) nDCG@10 on all "
-            f"{len(base)} questions: {float(np.mean(base)):.3f} (measured "
-            f"{datetime.now(UTC).strftime('%Y-%m-%d')}, `python bench/quality.py --suite --only {name}`).\n"
+            f"{s['questions']} questions: {fig} (measured {datetime.now(UTC).strftime('%Y-%m-%d')}, "
+            f"`python bench/quality.py --suite --only {name}`; pipeline results in bench/RESULTS.md).\n"
             "<!-- base:end -->"
         )
         text = readme.read_text(encoding="utf-8")
