@@ -39,6 +39,7 @@ CSS = """
 #golden-cands label {width: 100%; align-items: flex-start; white-space: normal}
 #golden-question h3 {margin-top: 4px}
 #chatbot .message-wrap {padding-top: 8px}
+#chatbot .icon-button-wrapper.top-panel {position: static; margin: 4px 6px 4px auto; width: fit-content}
 footer {display: none !important}
 """
 THEME = gr.themes.Soft(primary_hue="indigo")

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
 
-from bgetune import surfaces
-from bgetune.ui import caps, render
+from bgetune.ui import render
 from bgetune.ui.controller import Controller
-from bgetune.ui.uploads import HISTORY_SUFFIXES, kinds
+from bgetune.ui.tab_history import HistoryImport
 from bgetune.ui.widgets import Refresh, err, frame, load, parse_ids, row_of
 
 STATUS_CHOICES = ["all", "kept", "proposed", "approved", "edited", "rejected"]
-
-
-def history_column_options() -> dict[str, str]:
-    """History field (question, answer, ...) -> the import option naming its column (question_col, ...)."""
-    opts = caps.capability("import_history").options
-    out: dict[str, str] = {}
-    for f in dataclasses.fields(opts):
-        if f.name.endswith("_col"):
-            probe = opts(path="-", **{f.name: "\0"})
-            out.update({k: f.name for k, v in probe.overrides().items() if v == "\0"})
-    return out
 
 
 class DatasetTab:
@@ -65,36 +52,7 @@ class DatasetTab:
                 self.edit_q = gr.Textbox(label="new query", scale=4, elem_id="edit-query")
                 self.edit_btn = gr.Button("Save edit", scale=1, elem_id="edit-save")
             self.note = gr.Markdown(elem_id="dataset-note")
-            self._history_section()
-
-    def _history_section(self) -> None:
-        label = f"Import your team's real questions (question history: {kinds(HISTORY_SUFFIXES)})"
-        with gr.Accordion(label, open=False, elem_id="history-accordion"):
-            with gr.Row():
-                self.hist_file = gr.File(
-                    label="questions file",
-                    file_types=sorted(HISTORY_SUFFIXES),
-                    height=120,
-                    elem_id="history-file",
-                    scale=3,
-                )
-                self.hist_prev_btn = gr.Button("Preview columns", scale=1, elem_id="history-preview")
-            self.hist_md = gr.Markdown(elem_id="history-text")
-            self.hist_cols = gr.Dataframe(
-                headers=render.PREVIEW_COLUMNS,
-                interactive=True,
-                static_columns=[0],
-                label="Detected columns — type another column name to change one",
-                visible=False,
-                elem_id="history-columns",
-            )
-            self.hist_sample = gr.Dataframe(
-                label="First rows as they will be read", visible=False, wrap=True, interactive=False
-            )
-            self.hist_confirm = gr.Button(
-                "Confirm import", variant="primary", visible=False, elem_id="history-confirm"
-            )
-            self.hist_state = gr.State({})
+            self.history = HistoryImport(ctl)
 
     @property
     def filters(self) -> list[Any]:
@@ -167,40 +125,6 @@ class DatasetTab:
             return [*self.load(*filters), err(exc), query]
         return [*self.load(*filters), note, ""]
 
-    def on_history_preview(self, files: Any) -> list[Any]:
-        hide = gr.update(visible=False)
-        try:
-            preview, path = self.ctl.history_preview(files)
-        except Exception as exc:  # noqa: BLE001 - the reason, next to the upload
-            return [err(exc), hide, hide, hide, {}]
-        sample = preview.sample[:5]
-        cols = list(sample[0]) if sample else ["question"]
-        return [
-            render.preview_markdown(preview),
-            gr.update(value=frame(render.preview_rows(preview), render.PREVIEW_COLUMNS), visible=True),
-            gr.update(
-                value=frame([[str(s.get(c, ""))[:120] for c in cols] for s in sample], cols),
-                visible=bool(sample),
-            ),
-            gr.update(visible=True),
-            {"path": path, "columns": dict(preview.columns)},
-        ]
-
-    def on_history_import(self, df: Any, state: dict[str, Any], *filters: Any) -> list[Any]:
-        if not state.get("path"):
-            return [*self.load(*filters), "Preview a questions file first.", gr.update()]
-        rows = df.values.tolist() if hasattr(df, "values") else list(df or [])
-        option_of = history_column_options()
-        overrides = {}
-        for name, column in ((str(r[0]), str(r[1] or "").strip()) for r in rows if len(r) >= 2):
-            if name in option_of and column and column != state["columns"].get(name):
-                overrides[option_of[name]] = column
-        try:
-            res = self.ctl.history_import(state["path"], overrides)
-        except Exception as exc:  # noqa: BLE001
-            return [*self.load(*filters), err(exc), gr.update()]
-        return [*self.load(*filters), surfaces.result_text(res), gr.update(visible=False)]
-
     # ------------------------------------------------------------------ wiring
     def wire(self, demo: gr.Blocks) -> None:
         load(demo, self.refresh)
@@ -239,16 +163,4 @@ class DatasetTab:
             [*outs, self.note, self.edit_q],
             api_name="edit_query",
         )
-        self.hist_prev_btn.click(
-            self.on_history_preview,
-            [self.hist_file],
-            [self.hist_md, self.hist_cols, self.hist_sample, self.hist_confirm, self.hist_state],
-            api_name="history_preview",
-        )
-        self.hist_confirm.click(
-            self.on_history_import,
-            [self.hist_cols, self.hist_state, *f],
-            [*outs, self.hist_md, self.hist_confirm],
-            api_name="history_import",
-            concurrency_id="agent",
-        )
+        self.history.wire(self.load, f, outs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +48,12 @@ def flow_pdf(tmp_path: Path) -> Path:
     return faq_slice(tmp_path / "docs" / "r-faq-slice.pdf", 5, 9)
 
 
-@pytest.fixture
-def ui_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """The real app on a real workspace, launched on 127.0.0.1 (offline planner: no LLM configured)."""
+@contextmanager
+def launched(ws: Path) -> Iterator[dict[str, Any]]:
+    """The real app on workspace ``ws``, launched on a free loopback port (offline planner: no LLM)."""
     from bgetune.core.config import Settings
     from bgetune.ui.app import build_app, launch
 
-    ws = tmp_path / "ws"
     demo = build_app(None, workspace=ws, settings=Settings(workspace=ws))
     port = free_port()
     launch(demo, port=port, block=False, quiet=True)
@@ -61,6 +61,13 @@ def ui_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
         yield {"url": f"http://127.0.0.1:{port}/", "workspace": ws, "demo": demo}
     finally:
         close_app(demo, ws)
+
+
+@pytest.fixture
+def ui_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The real app on a fresh workspace."""
+    with launched(tmp_path / "ws") as app:
+        yield app
 
 
 def close_app(demo: Any, ws: Path) -> None:
@@ -108,13 +115,5 @@ def small_ws(tmp_path: Path, small_pdf: Path) -> Path:
 @pytest.fixture
 def ui_small(small_ws: Path) -> Iterator[dict[str, Any]]:
     """The real app launched on :func:`small_ws`."""
-    from bgetune.core.config import Settings
-    from bgetune.ui.app import build_app, launch
-
-    demo = build_app(None, workspace=small_ws, settings=Settings(workspace=small_ws))
-    port = free_port()
-    launch(demo, port=port, block=False, quiet=True)
-    try:
-        yield {"url": f"http://127.0.0.1:{port}/", "workspace": small_ws, "demo": demo}
-    finally:
-        close_app(demo, small_ws)
+    with launched(small_ws) as app:
+        yield app

@@ -104,8 +104,9 @@ def test_upload_review_approve_train_results_in_chromium(ui_server, flow_pdf, pa
     assert pair_ids(ws, "proposed") == []
     shot(page, "2-dataset-reviewed")
 
-    # ask to train: the approval card with the estimate
+    # ask to train: the row says it is estimating (nothing runs yet), then the approval card with the estimate
     page.get_by_role("tab", name="Chat").click()
+    page.evaluate(WATCH_ESTIMATING)
     send(page, "train")
     card = page.locator("#approval-card").first
     expect(card).to_be_visible(timeout=180_000)
@@ -115,6 +116,9 @@ def test_upload_review_approve_train_results_in_chromium(ui_server, flow_pdf, pa
     expect(card).to_contain_text("full estimate")
     title = page.locator("#approval-text h3").inner_text()
     assert re.search(r"Train .* pairs", title)
+    assert title.startswith("Approval needed") and not has_emoji(title), title  # no empty box before it
+    assert page.evaluate("window.__sawEstimating"), "the gated call's row said 'Estimating cost' first"
+    expect(chat).to_contain_text("Training: waiting for your approval")
     shot(page, "3-approval-card")
 
     # a reload shows the same pending card (rebuilt from the persisted graph state)
@@ -124,27 +128,86 @@ def test_upload_review_approve_train_results_in_chromium(ui_server, flow_pdf, pa
     expect(chat).to_contain_text("Waiting for your approval")
     shot(page, "4-approval-card-after-reload")
 
-    # tiny settings, approve
+    # tiny settings, approve: the chat says what was approved with the settings that run
     page.locator("#set-epochs input").fill("1")
     page.locator("#set-batch_size input").fill("4")
     page.locator("#set-max_steps input").fill("2")
     page.locator("#approve-btn").click()
+    approved = page.locator("#chatbot .user").filter(has_text="Approved:").last
+    expect(approved).to_contain_text("epochs=1", timeout=60_000)
+    said = approved.inner_text()
+    assert (
+        "max_steps=2" in said and "batch_size=4" in said and " epochs," not in said and "3 epochs" not in said
+    )
+    expect(chat).not_to_contain_text("Waiting for your approval")
     expect(chat).to_contain_text("Evaluating base vs tuned", timeout=240_000)
     wait_idle(page, 240_000)
     expect(card).to_be_hidden()
+    expect(chat).not_to_contain_text("Waiting for your approval")
     assert [r for r in pair_ids(ws, "edited")], "still there"
+    for reply in page.locator("#chatbot .bot").all_inner_texts():
+        assert reply.count("Keeping the base model") <= 1, reply
+    assert_icons_clear_of_messages(page)
     shot(page, "5-trained")
 
-    # results: metrics and the histogram image
+    # results: what training did (the base kept, or the model shipped), metrics and the histogram image
     page.get_by_role("tab", name="Results").click()
     page.get_by_role("button", name="Refresh").last.click()
     expect(page.locator("#metrics-table")).to_contain_text("ndcg@10")
-    expect(page.locator("#results-summary")).to_contain_text("Evaluated")
+    summary = page.locator("#results-summary")
+    expect(summary).to_contain_text("Evaluated")
+    decision = (last_train(ws).get("result") or {}).get("decision") or {}
+    if decision and not decision.get("ship"):
+        expect(summary).to_contain_text("The base model was kept")
+        expect(page.locator("#use-model-text")).to_contain_text("base model was kept")
+    else:
+        expect(summary).to_contain_text("Shipped")
     page.locator("#calibrate-btn").click()
     hist = page.locator("#hist-img img")
     expect(hist).to_be_visible(timeout=120_000)
     assert page.evaluate("(img) => img.naturalWidth", hist.element_handle()) > 100
     shot(page, "6-results")
+
+
+WATCH_ESTIMATING = """
+window.__sawEstimating = false;
+new MutationObserver(() => {
+  const c = document.querySelector('#chatbot');
+  if (c && (c.textContent || '').includes('Estimating cost: Training')) window.__sawEstimating = true;
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+EMOJI_RANGES = ((0x2300, 0x23FF), (0x2600, 0x27BF), (0x1F000, 0x1FAFF), (0xFE0F, 0xFE0F))
+
+
+def has_emoji(text: str) -> bool:
+    """Characters that headless Chromium without an emoji font draws as an empty box."""
+    return any(lo <= ord(ch) <= hi for ch in text for lo, hi in EMOJI_RANGES)
+
+
+def last_train(ws: Path) -> dict:
+    from bgetune.core.workspace import Workspace
+
+    w = Workspace(ws)
+    try:
+        return w.last_run("train") or {}
+    finally:
+        w.close()
+
+
+def assert_icons_clear_of_messages(page) -> None:
+    """The chat's corner icons (delete) sit above the message area, not over a bubble or its copy button."""
+    boxes = page.evaluate(
+        """() => {
+          const c = document.querySelector('#chatbot');
+          const r = (e) => { const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+          const area = c.querySelector('.bubble-wrap');
+          const icons = [...c.querySelectorAll('.icon-button-wrapper.top-panel button')].map(r);
+          return {area: area ? r(area) : null, icons};
+        }"""
+    )
+    assert boxes["area"] and boxes["icons"], boxes
+    top = boxes["area"][1]
+    assert all(b[3] <= top + 1 for b in boxes["icons"]), boxes
 
 
 WATCH_PROGRESS = """

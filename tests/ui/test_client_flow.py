@@ -128,13 +128,16 @@ def test_full_flow_through_gradio_client(ui_server, flow_pdf):
 
     summary, metrics, hist, bars, loss, use = client.predict(api_name="/results")
     assert [r[0] for r in metrics["data"]][:1] == ["ndcg@10"] and bars and loss and "Evaluated" in summary
-    assert "Model folder" in use and "SentenceTransformer(" in use
+    decision = (w.last_run("train")["result"] or {}).get("decision") or {}
+    if decision and not decision.get("ship", True):  # the Results tab says the base was kept, and what to use
+        assert "The base model was kept" in summary and "base model was kept" in use, (summary, use)
+    else:
+        assert "Model folder" in use and "SentenceTransformer(" in use
     summary, metrics, hist, bars, loss, use, note = client.predict(api_name="/calibrate")
     assert hist and Path(hist).suffix == ".png" and "Threshold" in note, note
     files = client.predict(api_name="/export_jsonl")
     first = json.loads(Path(files[-1]).read_text(encoding="utf-8").splitlines()[0])
     assert {"query", "pos", "neg"} <= set(first)
-    decision = (w.last_run("train")["result"] or {}).get("decision") or {}
     if decision and not decision.get("ship", True):  # 2 steps rarely beat the base: export needs the tick
         with pytest.raises(Exception, match="Not exported"):
             client.predict(False, api_name="/export_zip")

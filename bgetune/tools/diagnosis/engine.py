@@ -3,7 +3,7 @@ loaded once for one or many queries; it ranks, locates the expected answer and h
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,8 +12,8 @@ import numpy as np
 from bgetune.core.workspace import TRAINABLE
 from bgetune.tools.calibration import CALIBRATION_FILE, load_calibration, platt_probability
 from bgetune.tools.diagnosis.causes import classify
-from bgetune.tools.diagnosis.expected import locate_expected, parse_doc_page
-from bgetune.tools.diagnosis.models import ModelAdvice, cached_offline, load_cached, tokenizer_coverage
+from bgetune.tools.diagnosis.corpus import Corpus
+from bgetune.tools.diagnosis.models import load_cached, tokenizer_coverage
 from bgetune.tools.diagnosis.offers import offered
 from bgetune.tools.diagnosis.probe import Probe
 from bgetune.tools.diagnosis.records import DiagnosisError, ExpectedAnswer, ModelRanking, ResultRow
@@ -24,11 +24,6 @@ if TYPE_CHECKING:
     from bgetune.core.workspace import Workspace
 
 _TRAIN_CACHE: dict[tuple[str, str], np.ndarray] = {}
-_CHUNKS_SQL = (
-    "SELECT c.id, c.text, c.heading, c.ext_id, c.document_id, c.ord, c.page_start, c.page_end, c.split, "
-    "c.language, d.name AS doc, d.path AS doc_path FROM chunks c JOIN documents d ON d.id=c.document_id "
-    "ORDER BY c.document_id, c.ord"
-)
 
 
 @dataclass
@@ -53,24 +48,13 @@ def _calibration_blocks(ws: Workspace, tuned_dir: str | None) -> dict[str, Any]:
     return {"base": cal or None, "tuned": None}
 
 
-class Engine:
+class Engine(Corpus):
     """Models, corpus embeddings, calibration and training queries, loaded once for one or many diagnoses."""
 
     def __init__(self, ws: Workspace, model_dir: str | None = None) -> None:
-        from bgetune.core.text import corpus_language
         from bgetune.tools.evaluation import latest_tuned_dir, resolve_workspace_base
 
-        if not ws.scalar("SELECT count(*) FROM chunks"):
-            raise DiagnosisError(
-                f"workspace {ws.root} has no chunks; ingest documents first (`bgetune ingest`)"
-            )
-        self.ws = ws
-        self.rows = {r["id"]: dict(r) for r in ws.query(_CHUNKS_SQL)}
-        self.order = list(self.rows)
-        langs = ws.stats()["chunk_languages"]
-        self.corpus_language = corpus_language(langs)
-        self.n_chunks = sum(langs.values()) or 1
-        self.corpus_share = langs.get(self.corpus_language, 0) / self.n_chunks
+        super().__init__(ws)
         self.base_res = resolve_workspace_base(ws)
         self.models = self._load_models(model_dir or latest_tuned_dir(ws))
         self.main = self.models[-1]
@@ -128,18 +112,6 @@ class Engine:
             self._train_emb = _TRAIN_CACHE[key]
         return self._train_emb
 
-    def page(self, cid: str) -> str | None:
-        r = self.rows[cid]
-        a, b = r["page_start"], r["page_end"]
-        if a is None:
-            return None
-        return str(a) if b in (None, a) else f"{a}-{b}"
-
-    def title(self, cid: str) -> str:
-        r = self.rows[cid]
-        head = (r["heading"] or "").split(" > ")[-1].strip()
-        return snippet(head or r["text"], 70)
-
     def row(self, m: LoadedModel, scores: np.ndarray, j: int, rank: int, exp: set[str]) -> ResultRow:
         cid = m.ids[j]
         s = float(scores[j])
@@ -158,92 +130,6 @@ class Engine:
 
     def token_count(self, text: str) -> int:
         return len(self.main.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
-
-    def closest_terms(self, missing: list[str], candidates: set[str], n: int = 6) -> list[str]:
-        """Words of the expected passage closest in meaning to the query's missing words (the model's view)."""
-        from bgetune.core.models import encode
-
-        cands = sorted(c for c in candidates if len(c) > 2 and not c.isdigit())[:120]
-        if not missing or not cands:
-            return cands[:n]
-        a = encode(self.main.model, missing, kind="passage")
-        b = encode(self.main.model, cands, kind="passage")
-        best = (b @ a.T).max(axis=1)
-        return [cands[i] for i in np.argsort(-best)[:n]]
-
-    def recommend(self, advice: ModelAdvice) -> dict[str, Any]:
-        current = sum(p.numel() for p in self.models[0].model.parameters()) / 1e6
-        return {
-            **asdict(advice),
-            "current_m": round(current, 1),
-            "ratio": round(advice.params_m / max(current, 1e-6), 1),
-            "cached": cached_offline(advice.model),
-        }
-
-    # -------------------------------------------------------------- expected answer
-    def _page_chunks(self, doc: dict[str, Any], page: int) -> list[str]:
-        ids = [
-            c
-            for c, r in self.rows.items()
-            if r["document_id"] == doc["id"]
-            and r["page_start"] is not None
-            and r["page_start"] <= page <= (r["page_end"] or r["page_start"])
-        ]
-        if not ids:
-            raise DiagnosisError(
-                f"{doc['name']} has no text on page {page} in this workspace "
-                f"(pages 1-{doc['pages'] or '?'}); check the page number or pass --expected TEXT"
-            )
-        return ids
-
-    def _locate(self, expected: str) -> tuple[list[str], str, float, bool]:
-        """(chunk ids, how, coverage, split across chunks) of an expected text or 'DOC p. N'."""
-        dp = parse_doc_page(self.ws, expected)
-        if dp is not None:
-            return self._page_chunks(*dp), "page", 1.0, False
-        loc = locate_expected(self.ws, expected=expected, expected_id=None)
-        return loc["chunk_ids"], loc["how"], loc["coverage"], loc["split_across_chunks"]
-
-    def resolve_expected(
-        self,
-        query_scores: np.ndarray,
-        *,
-        expected: str | None = None,
-        expected_id: str | None = None,
-        chunk_ids: list[str] | None = None,
-        how: str = "pick",
-        given: str | None = None,
-    ) -> ExpectedAnswer | None:
-        """The expected answer, from chunk ids already known (a pick, a golden label), an id, or a text."""
-        split = False
-        cov = 1.0
-        if chunk_ids:
-            ids = list(chunk_ids)
-        elif expected_id:
-            ids, how = locate_expected(self.ws, expected=None, expected_id=expected_id)["chunk_ids"], "id"
-        elif expected:
-            ids, how, cov, split = self._locate(expected)
-        else:
-            return None
-        if not ids:
-            return ExpectedAnswer([], "not found", coverage=cov, given=given)
-        best = max(ids, key=lambda c: float(query_scores[self.where[c]]) if c in self.where else -9.0)
-        if split:  # the half that starts the answer is the one a fix points at
-            best = ids[0]
-        r = self.rows[best]
-        return ExpectedAnswer(
-            chunk_ids=list(ids),
-            how=how,
-            chunk_id=best,
-            document=r["doc"],
-            page=self.page(best) if how != "page" else str(r["page_start"]),
-            title=self.title(best),
-            text=snippet(r["text"], 240),
-            coverage=cov,
-            split_across_chunks=split,
-            given=given,
-            split=r["split"],
-        )
 
     # -------------------------------------------------------------- the diagnosis
     def ranking(

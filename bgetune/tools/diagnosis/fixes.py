@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bgetune.core.workspace import TRAINABLE
 from bgetune.tools.diagnosis.models import MULTILINGUAL, cached_offline
 from bgetune.tools.diagnosis.offers import ACTIONS
+from bgetune.tools.diagnosis.offers import golden as golden_fix
 from bgetune.tools.diagnosis.records import HELD_OUT, DiagnosisError
-from bgetune.tools.diagnosis.text import say
+from bgetune.tools.diagnosis.text import Say, say
 
 if TYPE_CHECKING:
     from bgetune.core.workspace import Workspace
@@ -81,10 +82,7 @@ def _instead(fx: FixCall) -> list[dict[str, Any]]:
         "SELECT id FROM golden WHERE query=? AND status='labeled'", (fx.query,)
     ).fetchone()
     if golden is None and not any(a["action"] == "add_golden" for a in offered):
-        offered.insert(0, {"action": "add_golden", "args": {"chunk_id": fx.facts["chunk_id"]},
-                           "label_en": f"Add this query with {fx.facts['where']} to the golden set, so the ship "
-                           "decision measures it",
-                           "label_zh": f"把这个查询和 {fx.facts['where']} 加入黄金测试集，让发布决策衡量它"})  # fmt: skip
+        offered.insert(0, asdict(golden_fix(fx.facts["where"], fx.facts["chunk_id"])))
     fx.facts["golden_id"] = int(golden["id"]) if golden else None
     return offered
 
@@ -395,71 +393,62 @@ def _training_pair_text(r: FixResult, lang: str) -> str:
     return msg + say(lang, " Retrain to learn it.", " 重新训练即可学到。")
 
 
+GOLDEN = Say(
+    "Golden question #{golden_id}: “{query}” -> {where} (labeled).",
+    "黄金问题 #{golden_id}：“{query}” -> {where}（已标注）。",
+)
+RELABELED = Say("{where} is now a second right answer of {target}.", "{where} 现在也是{target}的正确答案。")
+TARGET_PAIR = Say("training pair #{pair_id}", "训练样本 #{pair_id}")
+TARGET_GOLDEN = Say("golden question #{golden_id}", "黄金问题 #{golden_id}")
+THRESHOLD = Say(
+    "Threshold set to {value:.3f} (workspace setting 'threshold').",
+    "阈值已设为 {value:.3f}（工作区设置 threshold）。",
+)
+RECHUNKED = Say(
+    "Re-chunked {document}: {chunks} chunks of {chunk_tokens} tokens (overlap {chunk_overlap}); {unlinked_pairs} "
+    "pair(s) lost their chunk. Regenerate pairs and retrain.",
+    "已重新切分 {document}：{chunks} 个片段，每段 {chunk_tokens} 词元（重叠 {chunk_overlap}）；{unlinked_pairs} 个样本失去了"
+    "对应片段。请重新生成样本并训练。",
+)
+BASE_MODEL = Say(
+    "Base model set to {model} (workspace setting 'base_model'). Re-ingest and retrain to use it{net}",
+    "基础模型已设为 {model}（工作区设置 base_model）。重新导入并训练后生效{net}",
+)
+NETWORK = Say(
+    "; it is not in the local cache, so the first load needs the network.",
+    "；本地缓存中没有该模型，首次加载需要联网。",
+)
+NO_ANSWER = Say(
+    "Noted: the documents do not answer “{query}”; golden question #{golden_id} is kept as unanswerable (a good "
+    "model scores every passage below the threshold for it).",
+    "已记录：文档里没有“{query}”的答案；黄金问题 #{golden_id} 标为无答案（好的模型对它的所有段落打分都应低于阈值）。",
+)
+
+
 def _golden_text(r: FixResult, lang: str) -> str:
-    x = r.facts
-    return say(
-        lang,
-        f"Golden question #{x['golden_id']}: “{x['query']}” -> {x['where']} (labeled).",
-        f"黄金问题 #{x['golden_id']}：“{x['query']}” -> {x['where']}（已标注）。",
-    )
+    return GOLDEN(lang, **r.facts)
 
 
 def _relabel_text(r: FixResult, lang: str) -> str:
-    x = r.facts
-    target = (
-        say(lang, f"training pair #{x['pair_id']}", f"训练样本 #{x['pair_id']}")
-        if x.get("pair_id")
-        else say(lang, f"golden question #{x['golden_id']}", f"黄金问题 #{x['golden_id']}")
-    )
-    return say(
-        lang,
-        f"{x['where']} is now a second right answer of {target}.",
-        f"{x['where']} 现在也是{target}的正确答案。",
-    )
+    target = (TARGET_PAIR if r.facts.get("pair_id") else TARGET_GOLDEN)(lang, **r.facts)
+    return RELABELED(lang, where=r.facts["where"], target=target)
 
 
 def _threshold_text(r: FixResult, lang: str) -> str:
-    v = r.facts["value"]
-    return say(
-        lang,
-        f"Threshold set to {v:.3f} (workspace setting 'threshold').",
-        f"阈值已设为 {v:.3f}（工作区设置 threshold）。",
-    )
+    return THRESHOLD(lang, **r.facts)
 
 
 def _rechunk_text(r: FixResult, lang: str) -> str:
-    x = r.facts
-    return say(
-        lang,
-        f"Re-chunked {x['document']}: {x['chunks']} chunks of {x['chunk_tokens']} tokens (overlap "
-        f"{x['chunk_overlap']}); {x['unlinked_pairs']} pair(s) lost their chunk. Regenerate pairs and retrain.",
-        f"已重新切分 {x['document']}：{x['chunks']} 个片段，每段 {x['chunk_tokens']} 词元（重叠 "
-        f"{x['chunk_overlap']}）；{x['unlinked_pairs']} 个样本失去了对应片段。请重新生成样本并训练。",
-    )
+    return RECHUNKED(lang, **r.facts)
 
 
 def _base_model_text(r: FixResult, lang: str) -> str:
-    x = r.facts
-    return say(
-        lang,
-        f"Base model set to {x['model']} (workspace setting 'base_model'). Re-ingest and retrain to use it"
-        + (
-            "." if x.get("cached") else "; it is not in the local cache, so the first load needs the network."
-        ),
-        f"基础模型已设为 {x['model']}（工作区设置 base_model）。重新导入并训练后生效"
-        + ("。" if x.get("cached") else "；本地缓存中没有该模型，首次加载需要联网。"),
-    )
+    net = say(lang, ".", "。") if r.facts.get("cached") else NETWORK(lang)
+    return BASE_MODEL(lang, model=r.facts["model"], net=net)
 
 
 def _no_answer_text(r: FixResult, lang: str) -> str:
-    x = r.facts
-    return say(
-        lang,
-        f"Noted: the documents do not answer “{x['query']}”; golden question #{x['golden_id']} is kept as "
-        "unanswerable (a good model scores every passage below the threshold for it).",
-        f"已记录：文档里没有“{x['query']}”的答案；黄金问题 #{x['golden_id']} 标为无答案"
-        "（好的模型对它的所有段落打分都应低于阈值）。",
-    )
+    return NO_ANSWER(lang, **r.facts)
 
 
 def _dismissed_text(r: FixResult, lang: str) -> str:

@@ -104,3 +104,16 @@ def tokenizer_coverage(model: Any, text: str, model_name: str = "") -> Tokenizer
     byte = sum(1 for p in pieces if _BYTE_PIECE.match(p))
     n = len(pieces)
     return TokenizerCoverage(model_name, n, unk, byte, round((unk + byte) / n, 3) if n else 0.0, pieces[:24])
+
+
+def recommend(advice: ModelAdvice, current: Any) -> dict[str, Any]:
+    """The advice with what it costs against the ``current`` model (parameters, ratio, cached locally or not)."""
+    from dataclasses import asdict
+
+    current_m = sum(p.numel() for p in current.parameters()) / 1e6
+    return {
+        **asdict(advice),
+        "current_m": round(current_m, 1),
+        "ratio": round(advice.params_m / max(current_m, 1e-6), 1),
+        "cached": cached_offline(advice.model),
+    }

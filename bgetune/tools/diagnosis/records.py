@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bgetune.core.errors import BgetuneError
 from bgetune.tools.evaluation import EvaluationError
 
 HELD_OUT = ("test", "val")  # splits nothing trains on
 
 
-class DiagnosisError(BgetuneError, EvaluationError):
+class DiagnosisError(EvaluationError):  # EvaluationError is a BgetuneError
     """A diagnosis or a fix that cannot run as asked, with what to do instead."""
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*[A-Za-z0-9+]|[A-Za-z0-9]")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -88,3 +90,14 @@ def fmt_prob(p: float | None) -> str:
 def model_name(model: str, lang: str) -> str:
     """'base' / 'tuned' in the reply's language."""
     return say(lang, model, "基础模型" if model == "base" else "微调模型")
+
+
+@dataclass(frozen=True)
+class Say:
+    """One sentence in English and Chinese, filled with ``str.format`` from the facts (``{score:.3f}``)."""
+
+    en: str
+    zh: str
+
+    def __call__(self, lang: str, **values: Any) -> str:
+        return (self.zh if lang == "zh" else self.en).format(**values)

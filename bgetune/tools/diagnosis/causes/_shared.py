@@ -1,4 +1,4 @@
-"""Pieces several causes' sentences share."""
+"""Pieces the causes share: sentences as (English, Chinese) templates filled from a finding's facts."""
 
 from __future__ import annotations
 
@@ -6,17 +6,28 @@ from typing import Any
 
 import numpy as np
 
-from bgetune.tools.diagnosis.text import say
+from bgetune.tools.diagnosis.records import FixAction
+from bgetune.tools.diagnosis.text import Say
+
+__all__ = ["Say", "below", "facts", "fix", "worse"]
+
+
+WORSE = Say(" (the fine-tune made it worse: rank {0} -> {1})", "（微调后更差：第 {0} 位 -> 第 {1} 位）")
 
 
 def worse(x: dict[str, Any], lang: str) -> str:
     """' (the fine-tune made it worse: rank 2 -> 7)' when it did, else ''."""
-    if not x.get("worse"):
-        return ""
-    b, t = x["worse"]
-    return say(
-        lang, f" (the fine-tune made it worse: rank {b} -> {t})", f"（微调后更差：第 {b} 位 -> 第 {t} 位）"
-    )
+    return (WORSE.zh if lang == "zh" else WORSE.en).format(*x["worse"]) if x.get("worse") else ""
+
+
+def facts(x: dict[str, Any], lang: str, **extra: Any) -> dict[str, Any]:
+    """The facts as template values: the finding's own, 'worse', then ``extra``."""
+    return {**x, "worse": worse(x, lang), **extra}
+
+
+def fix(action: str, args: dict[str, Any], label: Say, **values: Any) -> FixAction:
+    """A fix whose label is a template filled in both languages."""
+    return FixAction(action, args, label("en", **values), label("zh", **values))
 
 
 def below(score: float) -> float:

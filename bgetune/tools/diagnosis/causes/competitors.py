@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from bgetune.tools.diagnosis.causes._shared import worse
+from bgetune.tools.diagnosis.causes._shared import Say, facts
 from bgetune.tools.diagnosis.probe import Probe
 from bgetune.tools.diagnosis.records import Finding, FixAction
-from bgetune.tools.diagnosis.text import say
 
 NAME = "competitors"
 TITLE = ("other passages outrank it", "其他段落排在前面")
+VERDICT = Say(
+    "Ranked {rank}, {gap:.3f} below the top result: {n} different passage(s) outrank it{worse}.",
+    "排第 {rank} 位，比第 1 名低 {gap:.3f}：有 {n} 个不同的段落排在它前面{worse}。",
+)
+EVIDENCE = Say(
+    "{where} “{title}” (score {score:.3f}, similarity to the expected {similarity:.2f})",
+    "{where}“{title}”（得分 {score:.3f}，与期望段落相似度 {similarity:.2f}）",
+)
 
 
 def detect(p: Probe, found: list[Finding]) -> dict[str, Any] | None:
@@ -23,24 +30,11 @@ def detect(p: Probe, found: list[Finding]) -> dict[str, Any] | None:
 
 
 def verdict(x: dict[str, Any], lang: str) -> str:
-    rank, w = x.get("rank"), worse(x, lang)
-    return say(
-        lang,
-        f"Ranked {rank}, {x.get('gap', 0):.3f} below the top result: {x.get('n', 0)} different passage(s) outrank "
-        f"it{w}.",
-        f"排第 {rank} 位，比第 1 名低 {x.get('gap', 0):.3f}：有 {x.get('n', 0)} 个不同的段落排在它前面{w}。",
-    )
+    return VERDICT(lang, **facts(x, lang))
 
 
 def evidence(x: dict[str, Any], lang: str) -> list[str]:
-    return [
-        say(
-            lang,
-            f"{c['where']} “{c['title']}” (score {c['score']:.3f}, similarity to the expected {c['similarity']:.2f})",
-            f"{c['where']}“{c['title']}”（得分 {c['score']:.3f}，与期望段落相似度 {c['similarity']:.2f}）",
-        )
-        for c in x.get("competitors", [])[:3]
-    ]
+    return [EVIDENCE(lang, **c) for c in x.get("competitors", [])[:3]]
 
 
 def fixes(x: dict[str, Any], d: Any) -> list[FixAction]:

@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from bgetune.tools.diagnosis.causes import _language
-from bgetune.tools.diagnosis.causes._shared import worse
+from bgetune.tools.diagnosis.causes._shared import Say
 from bgetune.tools.diagnosis.probe import Probe
 from bgetune.tools.diagnosis.records import FixAction
-from bgetune.tools.diagnosis.text import lang_name, say
+from bgetune.tools.diagnosis.text import lang_name
 
 NAME = "language_mismatch"
 TITLE = ("query and documents in different languages", "查询与文档语言不同")
+LANGUAGES = Say(
+    "query language {q}; documents {corpus_share:.0%} {d} ({chunks} chunks)",
+    "查询语言：{q}；文档 {corpus_share:.0%} 为{d}（共 {chunks} 个片段）",
+)
 
 
 def detect(p: Probe) -> dict[str, Any] | None:
@@ -19,23 +23,14 @@ def detect(p: Probe) -> dict[str, Any] | None:
 
 
 def verdict(x: dict[str, Any], lang: str) -> str:
-    return _language.verdict(NAME, x, lang, worse(x, lang))
+    return _language.verdict(NAME, x, lang)
 
 
 def evidence(x: dict[str, Any], lang: str) -> list[str]:
+    q, d = lang_name(x["query_language"], lang), lang_name(x["corpus_language"], lang)
     out = [_language.tokenizer_line(x, lang)] if x.get("tokens") else []
-    share, corpus = x.get("corpus_share", 0), lang_name(x["corpus_language"], lang)
-    q = lang_name(x["query_language"], lang)
-    out.append(
-        say(
-            lang,
-            f"query language {q}; documents {share:.0%} {corpus} ({x.get('chunks', 0)} chunks)",
-            f"查询语言：{q}；文档 {share:.0%} 为{corpus}（共 {x.get('chunks', 0)} 个片段）",
-        )
-    )
-    if x.get("recommend"):
-        out.append(_language.recommend_line(x["recommend"], lang))
-    return out
+    out.append(LANGUAGES(lang, q=q, d=d, corpus_share=x.get("corpus_share", 0), chunks=x.get("chunks", 0)))
+    return out + ([_language.recommend_line(x["recommend"], lang)] if x.get("recommend") else [])
 
 
 def fixes(x: dict[str, Any], d: Any) -> list[FixAction]:

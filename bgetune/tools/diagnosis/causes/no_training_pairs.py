@@ -6,14 +6,27 @@ from typing import Any
 
 import numpy as np
 
-from bgetune.tools.diagnosis.causes._shared import worse
+from bgetune.tools.diagnosis.causes._shared import Say, facts
 from bgetune.tools.diagnosis.probe import Probe
 from bgetune.tools.diagnosis.records import HELD_OUT, FixAction
-from bgetune.tools.diagnosis.text import say
 
 NAME = "no_training_pairs"
 TITLE = ("topic without training pairs", "该主题没有训练样本")
 COVERED_SIMILARITY = 0.7  # a training query this close means the topic was trained on
+NO_PAIRS = Say(
+    "Ranked {rank}: there are no training pairs yet, so nothing taught the model this topic{worse}.",
+    "排第 {rank} 位：还没有任何训练样本，模型没学过这个主题{worse}。",
+)
+FAR = Say(
+    "Ranked {rank}: no training question is close to this one (nearest similarity {near:.2f}), so the fine-tune "
+    "never learnt this topic{held}{worse}.",
+    "排第 {rank} 位：没有接近这个问题的训练问题（最近相似度 {near:.2f}），微调没有学过这个主题{held}{worse}。",
+)
+HELD = Say(" (its document is held out for testing)", "（该文档属于测试集，不参与训练）")
+NEAREST = Say(
+    "nearest training question ({similarity:.2f}): {query}", "最接近的训练问题（{similarity:.2f}）：{query}"
+)
+ON_PASSAGE = Say("training pairs on the expected passage: {n}", "期望段落上的训练样本：{n} 个")
 
 
 def _nearest(p: Probe) -> list[dict[str, Any]]:
@@ -51,44 +64,15 @@ def detect(p: Probe) -> dict[str, Any] | None:
 
 
 def verdict(x: dict[str, Any], lang: str) -> str:
-    rank, w = x.get("rank"), worse(x, lang)
     if not x.get("train_pairs"):
-        return say(
-            lang,
-            f"Ranked {rank}: there are no training pairs yet, so nothing taught the model this topic{w}.",
-            f"排第 {rank} 位：还没有任何训练样本，模型没学过这个主题{w}。",
-        )
-    held = (
-        say(lang, " (its document is held out for testing)", "（该文档属于测试集，不参与训练）")
-        if x.get("held_out")
-        else ""
-    )
-    near = x.get("nearest_similarity") or 0.0
-    return say(
-        lang,
-        f"Ranked {rank}: no training question is close to this one (nearest similarity {near:.2f}), so the "
-        f"fine-tune never learnt this topic{held}{w}.",
-        f"排第 {rank} 位：没有接近这个问题的训练问题（最近相似度 {near:.2f}），微调没有学过这个主题{held}{w}。",
-    )
+        return NO_PAIRS(lang, **facts(x, lang))
+    held = HELD(lang) if x.get("held_out") else ""
+    return FAR(lang, **facts(x, lang, held=held, near=x.get("nearest_similarity") or 0.0))
 
 
 def evidence(x: dict[str, Any], lang: str) -> list[str]:
-    out = [
-        say(
-            lang,
-            f"nearest training question ({q['similarity']:.2f}): {q['query']}",
-            f"最接近的训练问题（{q['similarity']:.2f}）：{q['query']}",
-        )
-        for q in x.get("nearest", [])[:3]
-    ]
-    out.append(
-        say(
-            lang,
-            f"training pairs on the expected passage: {x.get('on_passage', 0)}",
-            f"期望段落上的训练样本：{x.get('on_passage', 0)} 个",
-        )
-    )
-    return out
+    out = [NEAREST(lang, **q) for q in x.get("nearest", [])[:3]]
+    return [*out, ON_PASSAGE(lang, n=x.get("on_passage", 0))]
 
 
 def fixes(x: dict[str, Any], d: Any) -> list[FixAction]:

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from bgetune.tools.diagnosis.causes._shared import worse
+from bgetune.tools.diagnosis.causes._shared import Say, facts, fix
 from bgetune.tools.diagnosis.probe import Probe
 from bgetune.tools.diagnosis.records import FixAction
-from bgetune.tools.diagnosis.text import say
 
 NAME = "truncation"
 TITLE = ("answer cut off by the max sequence length", "答案超出最大长度被截断")
+CUT = Say(
+    "The answer sits past the model's {max_seq_length}-token limit in its chunk ({tokens} tokens), so the model "
+    "never sees it (rank {rank}){worse}.",
+    "答案位于片段中超过模型 {max_seq_length} 词元上限的部分（片段共 {tokens} 词元），模型根本看不到它（排第 {rank} 位）{worse}。",
+)
+LONG = Say(
+    "Ranked {rank}; its chunk has {tokens} tokens, more than the model's {max_seq_length}-token limit, so the end "
+    "of it is cut off{worse}.",
+    "排第 {rank} 位；它所在片段有 {tokens} 个词元，超过模型 {max_seq_length} 的上限，后半部分被截断{worse}。",
+)
+EVIDENCE = Say(
+    "chunk {chunk_id}: {tokens} tokens > max_seq_length {max_seq_length}",
+    "片段 {chunk_id}：{tokens} 个词元 > 最大长度 {max_seq_length}",
+)
+RECHUNK = Say(
+    "Re-chunk {document} into {ct}-token chunks so the answer fits the model's limit",
+    "把 {document} 重新切成 {ct} 词元的片段，让答案落在模型长度之内",
+)
 
 
 def _beyond(p: Probe, text: str, n_tok: int, max_len: int) -> bool:
@@ -49,40 +66,17 @@ def detect(p: Probe) -> dict[str, Any] | None:
 
 
 def verdict(x: dict[str, Any], lang: str) -> str:
-    rank, w = x.get("rank"), worse(x, lang)
-    if x.get("answer_beyond_limit"):
-        return say(
-            lang,
-            f"The answer sits past the model's {x['max_seq_length']}-token limit in its chunk "
-            f"({x['tokens']} tokens), so the model never sees it (rank {rank}){w}.",
-            f"答案位于片段中超过模型 {x['max_seq_length']} 词元上限的部分（片段共 {x['tokens']} 词元），"
-            f"模型根本看不到它（排第 {rank} 位）{w}。",
-        )
-    return say(
-        lang,
-        f"Ranked {rank}; its chunk has {x['tokens']} tokens, more than the model's {x['max_seq_length']}-token "
-        f"limit, so the end of it is cut off{w}.",
-        f"排第 {rank} 位；它所在片段有 {x['tokens']} 个词元，超过模型 {x['max_seq_length']} 的上限，后半部分被截断{w}。",
-    )
+    return (CUT if x.get("answer_beyond_limit") else LONG)(lang, **facts(x, lang))
 
 
 def evidence(x: dict[str, Any], lang: str) -> list[str]:
-    return [
-        say(
-            lang,
-            f"chunk {x['chunk_id']}: {x['tokens']} tokens > max_seq_length {x['max_seq_length']}",
-            f"片段 {x['chunk_id']}：{x['tokens']} 个词元 > 最大长度 {x['max_seq_length']}",
-        )
-    ]
+    return [EVIDENCE(lang, **x)]
 
 
 def fixes(x: dict[str, Any], d: Any) -> list[FixAction]:
     ct = max(64, x["max_seq_length"] // 2)
     return [
-        FixAction(
-            "rechunk",
-            {"document": x["document"], "chunk_tokens": ct},
-            f"Re-chunk {x['document']} into {ct}-token chunks so the answer fits the model's limit",
-            f"把 {x['document']} 重新切成 {ct} 词元的片段，让答案落在模型长度之内",
+        fix(
+            "rechunk", {"document": x["document"], "chunk_tokens": ct}, RECHUNK, document=x["document"], ct=ct
         )
     ]

@@ -4,14 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from bgetune.tools.diagnosis.causes._shared import worse
+import numpy as np
+
+from bgetune.tools.diagnosis.causes._shared import Say, facts
 from bgetune.tools.diagnosis.probe import Probe
 from bgetune.tools.diagnosis.records import FixAction
-from bgetune.tools.diagnosis.text import coverage, say, stem, stems, terms_list
+from bgetune.tools.diagnosis.text import coverage, stem, stems, terms_list
 
 NAME = "vocabulary_gap"
 TITLE = ("vocabulary gap", "用词不一致")
 VOCAB_GAP_COVERAGE = 0.34  # at most this share of the query's terms in the expected passage: a vocabulary gap
+VERDICT = Say(
+    "Ranked {rank}: the query's words {missing} do not appear in the expected passage, which says {instead} "
+    "instead{worse}.",
+    "排第 {rank} 位：查询里的 {missing} 在期望段落中没有出现，文档用的是 {instead}{worse}。",
+)
+EVIDENCE = Say(
+    "query terms found in the expected passage: {coverage:.0%}; missing: {missing}; the passage's closest words: "
+    "{instead}",
+    "查询词在期望段落中出现的比例：{coverage:.0%}；缺少：{missing}；段落里最接近的词：{instead}",
+)
+
+
+def closest_terms(model: Any, missing: list[str], candidates: set[str], n: int = 6) -> list[str]:
+    """Words of the expected passage closest in meaning to the query's missing words (the model's view)."""
+    from bgetune.core.models import encode
+
+    cands = sorted(c for c in candidates if len(c) > 2 and not c.isdigit())[:120]
+    if not missing or not cands:
+        return cands[:n]
+    a = encode(model, missing, kind="passage")
+    b = encode(model, cands, kind="passage")
+    best = (b @ a.T).max(axis=1)
+    return [cands[i] for i in np.argsort(-best)[:n]]
 
 
 def detect(p: Probe) -> dict[str, Any] | None:
@@ -24,28 +49,21 @@ def detect(p: Probe) -> dict[str, Any] | None:
         **p.common,
         "coverage": round(cov, 3),
         "missing": missing,
-        "instead": p.eng.closest_terms(missing, p.exp_terms - p.q_terms),
+        "instead": closest_terms(p.model.model, missing, p.exp_terms - p.q_terms),
     }
 
 
 def verdict(x: dict[str, Any], lang: str) -> str:
-    rank, w = x.get("rank"), worse(x, lang)
-    return say(
-        lang,
-        f"Ranked {rank}: the query's words {terms_list(x['missing'])} do not appear in the expected passage, "
-        f"which says {terms_list(x['instead'])} instead{w}.",
-        f"排第 {rank} 位：查询里的 {terms_list(x['missing'])} 在期望段落中没有出现，文档用的是 {terms_list(x['instead'])}{w}。",
-    )
+    return VERDICT(lang, **facts(x, lang, missing=terms_list(x["missing"]), instead=terms_list(x["instead"])))
 
 
 def evidence(x: dict[str, Any], lang: str) -> list[str]:
     return [
-        say(
+        EVIDENCE(
             lang,
-            f"query terms found in the expected passage: {x['coverage']:.0%}; missing: "
-            f"{terms_list(x['missing'], 10)}; the passage's closest words: {terms_list(x['instead'], 8)}",
-            f"查询词在期望段落中出现的比例：{x['coverage']:.0%}；缺少：{terms_list(x['missing'], 10)}；"
-            f"段落里最接近的词：{terms_list(x['instead'], 8)}",
+            coverage=x["coverage"],
+            missing=terms_list(x["missing"], 10),
+            instead=terms_list(x["instead"], 8),
         )
     ]
 
