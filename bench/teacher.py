@@ -29,21 +29,23 @@ def load_jsonl(path: Path) -> list[dict]:
 
 
 def bench_sets() -> list[tuple[str, Path, Path]]:
-    """(name, corpus.jsonl, golden.jsonl) for each real-question set found."""
-    out = [
-        (f"debian-faq-{lang}", DEBIAN / f"corpus.{lang}.jsonl", DEBIAN / f"golden.{lang}.jsonl")
-        for lang in ("en", "zh")
-    ]
-    try:  # the suite's registry, when it exists
-        sys.path.insert(0, str(REPO / "bench"))
-        import quality  # type: ignore
-
-        for s in getattr(quality, "SUITE_SETS", []) or []:
-            name, corpus, golden = s["name"], Path(s["corpus"]), Path(s["golden"])
-            if name not in {n for n, _, _ in out} and corpus.exists() and golden.exists():
-                out.append((name, corpus, golden))
-    except Exception:
-        pass
+    """(name, corpus.jsonl, golden.jsonl) for each real-question set: the suite's (bench/suite/sets, answers +
+    distractors), else the Debian FAQ fixture in ../shared."""
+    suite = REPO / "bench" / "suite" / "sets"
+    out = (
+        [
+            (d.name, d / "corpus.jsonl", d / "golden.jsonl")
+            for d in sorted(suite.iterdir())
+            if (d / "corpus.jsonl").exists() and (d / "golden.jsonl").exists()
+        ]
+        if suite.exists()
+        else []
+    )
+    if not out:
+        out = [
+            (f"debian-faq-{lang}", DEBIAN / f"corpus.{lang}.jsonl", DEBIAN / f"golden.{lang}.jsonl")
+            for lang in ("en", "zh")
+        ]
     return out
 
 

@@ -88,6 +88,11 @@ class TrainResult(Result):
                     f"（第 {self.best_epoch} 轮；合成数据，仅供参考）。",
                 )
             )
+        teacher = self.detail.get("teacher")
+        if isinstance(teacher, dict):  # issue 25: which teacher trained the model, and how good it was
+            from bgetune.tools.teacher import teacher_sentence
+
+            lines.append(teacher_sentence(teacher, lang))
         decision = self.detail.get("decision")
         if isinstance(decision, dict) and decision.get("text"):
             lines.append(str(decision["text"]))

@@ -974,3 +974,52 @@ def trained_teacher_summary(ws: Workspace, key: str | None) -> dict[str, Any] | 
 
 def pairs_count(ws: Workspace) -> int:
     return int(ws.scalar(f"SELECT count(*) FROM pairs WHERE {TRAINABLE} AND split='train'") or 0)
+
+
+def teacher_card_lines(teacher: dict[str, Any] | None, objective: dict[str, Any] | None) -> list[str]:
+    """The model card's lines on the objective and the teacher: who taught the model and how good it was."""
+    lines = []
+    if objective:
+        lines.append(f"- objective: {objective.get('text') or objective.get('kind')}")
+        if objective.get("teacher_false_negatives"):
+            lines.append(
+                f"- {objective['teacher_false_negatives']} candidates the teacher rated at or above the positive "
+                "were kept out of the negatives"
+            )
+    if teacher:
+        what = teacher.get("description") or teacher.get("teacher")
+        line = f"- teacher: {what} ({teacher.get('teacher')})"
+        if teacher.get("teacher_ndcg@10") is not None and teacher.get("evidence") not in (None, "none"):
+            lo, hi = (teacher.get("ci") or [None, None])[:2]
+            ev = "golden questions" if teacher.get("evidence") == "golden" else "held-out generated queries"
+            line += (
+                f"; its own ranking: nDCG@10 {teacher['teacher_ndcg@10']:.3f} vs the base's "
+                f"{teacher['base_ndcg@10']:.3f} on {teacher.get('queries')} {ev}"
+                + (f" (95% CI of the gain {lo:+.3f}..{hi:+.3f})" if lo is not None and hi is not None else "")
+            )
+        elif teacher.get("reason"):
+            line += f"; {teacher['reason']}"
+        lines.append(line)
+    return lines
+
+
+def teacher_sentence(teacher: dict[str, Any], lang: str = "en") -> str:
+    """One line for the chat: which teacher trained the model and how good it was against the base."""
+    what = teacher.get("description") or teacher.get("teacher")
+    t, b = teacher.get("teacher_ndcg@10"), teacher.get("base_ndcg@10")
+    checked = t is not None and b is not None and teacher.get("evidence") not in (None, "none")
+    if lang == "zh":
+        ev = "黄金问题" if teacher.get("evidence") == "golden" else "留出文档的生成问题"
+        s = f"教师模型：{what}"
+        return s + (
+            f"；它自己的排序 nDCG@10 {t:.3f}，基础模型 {b:.3f}（{teacher.get('queries')} 个{ev}）。"
+            if checked
+            else "。"
+        )
+    ev = "golden questions" if teacher.get("evidence") == "golden" else "held-out generated queries"
+    s = f"Teacher: {what}"
+    return s + (
+        f"; its own ranking scored nDCG@10 {t:.3f} vs the base's {b:.3f} on {teacher.get('queries')} {ev}."
+        if checked
+        else f" ({teacher.get('reason') or 'not checked'})."
+    )

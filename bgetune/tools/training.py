@@ -264,6 +264,28 @@ def ensure_teacher_scores(
     return run.to_dict()
 
 
+def _teacher_scoring_estimate(ws: Workspace, cfg: TrainConfig) -> dict[str, Any] | None:
+    """What scoring the teacher adds before training (an upper bound; cached pairs are not scored again)."""
+    if not needs_teacher(cfg):
+        return None
+    from bgetune.tools.teacher import K_BM25, K_DENSE
+
+    queries = int(
+        ws.scalar(f"SELECT count(DISTINCT query) FROM pairs WHERE {TRAINABLE} AND split='train'") or 0
+    )
+    key = ws.get_setting("teacher_key")
+    cached = int(ws.scalar("SELECT count(*) FROM teacher_scores WHERE teacher=?", (key,)) or 0) if key else 0
+    return {
+        "teacher": cfg.teacher or "auto",
+        "queries": queries,
+        "pairs_at_most": queries * (1 + K_DENSE + K_BM25),
+        "cached": cached,
+        "text": f"before training, the teacher ({cfg.teacher or 'auto'}) scores up to "
+        f"{queries * (1 + K_DENSE + K_BM25)} (query, passage) pairs of {queries} train queries "
+        f"({cached} already cached); a cross-encoder or LLM teacher costs GPU time or tokens",
+    }
+
+
 def _own_key(text: str) -> str:
     from bgetune.tools.teacher import passage_key
 
@@ -1132,6 +1154,7 @@ def estimate_training(
         "wise_ft": config.wise_ft,
         "objective": _objective_summary(prep["objective"], data),
         "teacher": data.teacher,
+        "teacher_scoring": _teacher_scoring_estimate(ws, config),
         "measured_in_s": round(time.perf_counter() - t0, 1),
     }
 
