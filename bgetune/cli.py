@@ -1,6 +1,7 @@
 """Command line: `bgetune ingest|status|...`. Every command works on a workspace folder and can print --json.
 
-Commands of each pipeline area live in bgetune/commands/<area>.py, each with a ``register(app)``.
+The commands are derived from the capability table (bgetune/surfaces.py: one command per declared capability,
+groups such as `review` and `golden` from ``group=``); `chat` (bgetune/commands/agent.py) is the one written here.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Areas register their commands here; each module defines register(app).
-COMMAND_MODULES = ["data", "evaluate", "pipeline", "agent", "golden", "serve"]
+# Hand-written command modules (each defines register(app)); everything else is derived from the table.
+COMMAND_MODULES = ["agent"]
 
 
 @app.command()

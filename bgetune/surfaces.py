@@ -34,14 +34,16 @@ from bgetune.cli_common import JsonOpt, TqdmProgress, WorkspaceOpt, fail, open_w
 from bgetune.core.config import Settings
 from bgetune.core.errors import BgetuneError
 from bgetune.core.i18n import reply_lang
+from bgetune.core.workspace import DB_NAME
 
 # ---------------------------------------------------------------------------------------------- results
 
 
 def result_data(result: Any) -> Any:
-    """JSON-ready data of a result dataclass (``data()`` when it has one)."""
-    if hasattr(result, "data") and callable(result.data):
-        return result.data()
+    """JSON-ready data of a result dataclass (its ``data()`` or ``as_dict()`` when it has one)."""
+    for method in ("data", "as_dict"):
+        if callable(getattr(result, method, None)):
+            return getattr(result, method)()
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
         return dataclasses.asdict(result)
     return result
@@ -213,12 +215,23 @@ def _command_params(cap: Capability) -> list[inspect.Parameter]:
     return params
 
 
+def _cli_workspace(cap: Capability, workspace: Path | None) -> tuple[Any, Settings]:
+    """The workspace a command works on: created when missing, or only an existing one, or (``optional``:
+    commands that also work on given files) None when there is none."""
+    if cap.workspace == "create":
+        return open_workspace(workspace)
+    settings = Settings(workspace=workspace)
+    if cap.workspace == "optional" and not (Path(settings.workspace) / DB_NAME).exists():
+        return None, settings
+    return open_workspace(workspace, create=False)
+
+
 def _cli_context(
     cap: Capability, workspace: Path | None, llm: dict[str, Any], values: dict[str, Any]
 ) -> Context:
-    ws, settings = open_workspace(workspace)
+    ws, settings = _cli_workspace(cap, workspace)
     if any(llm.values()):
-        settings = Settings(workspace=ws.root, **{k: v for k, v in llm.items() if v})
+        settings = Settings(workspace=settings.workspace, **{k: v for k, v in llm.items() if v})
     return Context(
         ws=ws,
         settings=settings,
@@ -233,7 +246,9 @@ def _cli_context(
 def _preview_first(cap: Capability, ctx: Context, values: dict[str, Any], yes: bool, only: bool) -> Any:
     """Capabilities that declare a preview show it; only `--yes` (or a yes at the terminal) goes on.
     Returns the preview when that is all that should be printed, else None."""
-    shown = invoke(cap.preview, values, ctx)  # type: ignore[arg-type]
+    preview = table()[cap.preview]  # type: ignore[index]
+    known = {f.name for f in settings_of(preview)}
+    shown = invoke(preview, {k: v for k, v in values.items() if k in known}, ctx)
     text = result_text(shown, ctx.lang)
     if only:
         return shown
@@ -268,9 +283,12 @@ def make_command(cap: Capability) -> Any:
                 _print(shown, as_json, ctx.lang)
                 return
             if cap.gated(ctx, opts) and not yes_setting:
-                check_prereqs(cap, ctx)
+                check_prereqs(cap, ctx, opts)
                 approved = _confirm_cost(cap, ctx, opts, yes)
-            result = invoke(cap, opts, ctx, approved=approved)
+            if cap.dialogue is not None:
+                result = cap.dialogue(ctx, opts, _ask)
+            else:
+                result = invoke(cap, opts, ctx, approved=approved)
         except BgetuneError as exc:
             fail(str(exc), code=2)
             return
@@ -282,6 +300,15 @@ def make_command(cap: Capability) -> Any:
     command.__doc__ = cap.summary
     command.__name__ = cap.name
     return command
+
+
+def _ask(text: str) -> str | None:
+    """One turn of a CLI dialogue: print, read a line (None at the end of input)."""
+    typer.echo(text)
+    try:
+        return input("> ").strip()
+    except EOFError:
+        return None
 
 
 def _print(result: Any, as_json: bool, lang: str) -> None:

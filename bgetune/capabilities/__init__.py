@@ -83,6 +83,8 @@ class Prereq:
     check: Callable[[Workspace], bool]
     missing: str  # what is missing, in words: "no chunks yet"
     fix: str | None = None  # the capability to run first
+    # options that make it moot when given (eval --golden FILE needs no training run)
+    unless: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,12 +102,13 @@ class Capability:
     decides: bool = False  # changes the user's data or choices: needs the user's own words (or a confirm)
     stage: int | None = None  # position in the pipeline, for the stages that run in order
     group: str | None = None  # CLI group: `bgetune <group> <cli>` (e.g. review approve, golden add)
-    preview: str | None = (
-        None  # a free capability that shows what this one would do (CLI: --preview / confirm)
-    )
+    # a free capability that shows what this one would do (CLI: --preview, or a confirm before it runs)
+    preview: str | None = None
     aliases: tuple[str, ...] = ()  # other CLI names for the same command (e.g. `golden remove`)
     cli_after: Callable[[Any], None] | None = None  # CLI only: what follows the printed result (serve: wait)
     chat: bool = True  # offered to the agent as a tool
+    workspace: Literal["create", "existing", "optional"] = "create"  # CLI: what -w may name
+    dialogue: Callable[[Context, Any, Callable[[str], str | None]], Any] | None = None  # CLI: ask until done
 
     @property
     def command(self) -> str | None:
@@ -121,8 +124,10 @@ class Capability:
     def gated(self, ctx: Context | None, opts: Any) -> bool:
         return self.cost_for(ctx, opts) in GATED_COSTS
 
-    def missing(self, ws: Workspace) -> list[Prereq]:
-        return [p for p in self.requires if not p.check(ws)]
+    def missing(self, ws: Workspace, opts: Any = None) -> list[Prereq]:
+        """The prerequisites not met (those made moot by a given option are skipped)."""
+        moot = {n for n in (f.name for f in dataclasses.fields(opts)) if getattr(opts, n)} if opts else set()
+        return [p for p in self.requires if not (moot & set(p.unless)) and not p.check(ws)]
 
     def make_options(self, values: dict[str, Any] | None = None, ws: Workspace | None = None) -> Any:
         """Options from explicit values, then workspace-remembered settings, then declared defaults."""
@@ -172,6 +177,8 @@ def coerce(f: dataclasses.Field, value: Any) -> Any:
     name = f.name
     if value is None or value == "":
         return None
+    if f.metadata.get("normalize") and isinstance(value, str):
+        value = f.metadata["normalize"](value)
     base = _base_type(f.type)
     choices = f.metadata.get("choices")
     if typing.get_origin(base) is Literal:
@@ -278,9 +285,12 @@ class ApprovalRequired(BgetuneError):
         )
 
 
-def check_prereqs(cap: Capability, ctx: Context) -> None:
-    """Raise PrerequisiteMissing naming what is missing and what to run first."""
-    missing = cap.missing(ctx.ws)
+def check_prereqs(cap: Capability, ctx: Context, opts: Any = None) -> None:
+    """Raise PrerequisiteMissing naming what is missing and what to run first (nothing to check without a
+    workspace: the capability then works on the files it is given)."""
+    if ctx.ws is None:
+        return
+    missing = cap.missing(ctx.ws, opts)
     if not missing:
         return
     p = missing[0]
@@ -306,7 +316,7 @@ def invoke(name: str | Capability, options: Any, ctx: Context, *, approved: bool
     with its estimate; nothing runs), then the capability. Returns its result dataclass."""
     cap = get(name) if isinstance(name, str) else name
     opts = options_for(cap, options, ctx)
-    check_prereqs(cap, ctx)
+    check_prereqs(cap, ctx, opts)
     if cap.gated(ctx, opts) and not approved:
         raise ApprovalRequired(cap.name, cap.cost_for(ctx, opts), estimate_of(cap, ctx, opts), opts)
     return cap.run(ctx, opts)

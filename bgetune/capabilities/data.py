@@ -194,7 +194,7 @@ class ReviewResult(Result):
 
     def text(self, lang: str = "en") -> str:
         zh = {"approved": "已通过", "rejected": "已拒绝", "edited": "已修改"}.get(self.action, self.action)
-        return say(lang, f"{self.action.capitalize()} {self.count} pair(s).", f"{zh} {self.count} 个问答对。")
+        return say(lang, f"{self.count} pair(s) {self.action}.", f"{zh} {self.count} 个问答对。")
 
 
 @dataclass
@@ -245,7 +245,6 @@ class IngestOptions:
 
 
 def _ingest(ctx: Context, o: IngestOptions) -> IngestResult:
-
     paths = [user_path(ctx, p, "read") for p in o.paths] if o.paths and ctx.files is not None else o.paths
     paths = paths or ctx.files
     if not paths:
@@ -306,7 +305,6 @@ class FilterOptions:
 
 
 def _filter(ctx: Context, o: FilterOptions) -> FilterResult:
-
     kw: dict[str, Any] = {
         "top_k": o.top_k,
         "min_similarity": o.min_similarity,
@@ -339,12 +337,11 @@ class ShowPairsOptions:
     document: str | None = setting(None, help="Only pairs from documents whose name contains this.")
     source: str | None = setting(None, help="Only pairs from this source (offline, llm, import, history...).")
     search: str | None = setting(None, help="Only pairs whose query or passage contains this text.")
-    limit: int = setting(10, help="How many to show.", min=1, max=500)
+    limit: int = setting(10, help="How many to show (0: all).", min=0)
     offset: int = setting(0, help="Skip this many.", min=0)
 
 
 def _show_pairs(ctx: Context, o: ShowPairsOptions) -> PairsPage:
-
     filters = {
         "status": o.status,
         "reason": o.reason,
@@ -362,7 +359,7 @@ def _show_pairs(ctx: Context, o: ShowPairsOptions) -> PairsPage:
     if o.ids:
         rows = [r for r in rows if r["id"] in set(o.ids)]
     total = len(rows)
-    rows = rows[o.offset : o.offset + o.limit]
+    rows = rows[o.offset : o.offset + o.limit] if o.limit else rows[o.offset :]
     keep = ("id", "query", "passage", "status", "reasons", "document", "source")
     pairs = [{k: (r.get(k)[:300] if k == "passage" and r.get(k) else r.get(k)) for k in keep} for r in rows]
     ctx.ws.set_setting("_last_pairs_view", {"filters": filters, "offset": o.offset, "limit": o.limit})
@@ -382,7 +379,6 @@ def _approve(ctx: Context, o: IdsOptions) -> ReviewResult:
 
 
 def _reject(ctx: Context, o: IdsOptions) -> ReviewResult:
-
     n = reject(ctx.ws, o.ids, why=o.why)
     return ReviewResult(action="rejected", count=n, ids=o.ids, counts=ctx.ws.stats()["pairs"])
 
@@ -402,7 +398,6 @@ def _edit(ctx: Context, o: EditOptions) -> ReviewResult:
 
 
 def _approve_all(ctx: Context, o: None) -> ReviewResult:
-
     n = approve_all(ctx.ws)
     return ReviewResult(action="approved", count=n, counts=ctx.ws.stats()["pairs"])
 
@@ -426,7 +421,6 @@ class ExportDataOptions:
 
 
 def _export_data(ctx: Context, o: ExportDataOptions) -> ExportDataResult:
-
     path = Path(o.out)
     if not path.is_absolute():
         path = ctx.ws.root / path
@@ -473,7 +467,6 @@ class BaseModelInfo(Result):
 
 
 def _base_model_info(ctx: Context, o: None) -> BaseModelInfo:
-
     asked = ctx.ws.get_setting("base_model") or ctx.settings.base_model
     language = corpus_language(ctx.ws.stats()["chunk_languages"])
     res = resolve_base_model(asked, language=language)
@@ -539,8 +532,10 @@ CAPABILITIES = [
         _show_pairs,
         ShowPairsOptions,
         PairsPage,
-        cli=None,
         ui="review",
+        group="review",
+        cli="list",
+        workspace="existing",
     ),
     Capability(
         "approve_pairs",
@@ -548,8 +543,10 @@ CAPABILITIES = [
         _approve,
         IdsOptions,
         ReviewResult,
-        cli=None,
         decides=True,
+        group="review",
+        cli="approve",
+        workspace="existing",
     ),
     Capability(
         "reject_pairs",
@@ -557,17 +554,21 @@ CAPABILITIES = [
         _reject,
         IdsOptions,
         ReviewResult,
-        cli=None,
         decides=True,
+        group="review",
+        cli="reject",
+        workspace="existing",
     ),
     Capability(
         "edit_pair",
-        "Replace the query of one pair.",
+        "Replace the query (or the passage) of one pair; the original is kept.",
         _edit,
         EditOptions,
         ReviewResult,
-        cli=None,
         decides=True,
+        group="review",
+        cli="edit",
+        workspace="existing",
     ),
     Capability(
         "approve_all_pairs",
@@ -575,10 +576,12 @@ CAPABILITIES = [
         _approve_all,
         None,
         ReviewResult,
-        cli=None,
         decides=True,
         requires=(HAS_PAIRS,),
         stage=4,
+        group="review",
+        cli="approve-all",
+        workspace="existing",
     ),
     Capability(
         "split_dataset",
@@ -597,7 +600,8 @@ CAPABILITIES = [
         ExportDataOptions,
         ExportDataResult,
         requires=(HAS_APPROVED,),
-        cli=None,
+        cli="export-data",
+        workspace="existing",
     ),
     Capability(
         "set_setting",

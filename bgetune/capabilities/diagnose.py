@@ -20,6 +20,8 @@ from bgetune.tools.diagnosis import (
     fixed_pairs_summary,
     misses,
 )
+from bgetune.tools.diagnosis.fixes import ALIASES as FIX_ALIASES
+from bgetune.tools.diagnosis.fixes import FIRST as FIRST_FIX
 
 
 def _has_misses(ws: Workspace) -> bool:
@@ -115,13 +117,22 @@ def run_list_misses(ctx: Context, opts: ListMissesOptions) -> MissesView:
     return MissesView(MissList(misses(ctx.ws, status=opts.status)), fixed_pairs_summary(ctx.ws))
 
 
+# every name apply_fix understands: the actions, their aliases and "suggested" (the diagnosis's first fix)
+FIX_CHOICES = (*ACTIONS, *FIX_ALIASES, *FIRST_FIX)
+
+
 @dataclass(kw_only=True)
 class ApplyFixOptions:
     miss_id: int = setting(
         help="The miss number (from the diagnosis or `bgetune misses`).", positional=True, min=1
     )
-    action: str = setting(help="The fix to apply.", positional=True, choices=ACTIONS,
-                          say=("add as training pair", "add to golden", "加入训练", "加入黄金集"))  # fmt: skip
+    action: str = setting(
+        help="The fix to apply: " + ", ".join(ACTIONS) + "; or 'suggested' (the diagnosis's first fix).",
+        positional=True,
+        choices=FIX_CHOICES,
+        normalize=lambda a: a.strip().lower().replace("-", "_"),  # `bgetune fix 3 add-golden`
+        say=("add as training pair", "add to golden", "加入训练", "加入黄金集"),
+    )
     chunk_id: str | None = setting(None, help="The passage (default: the diagnosis's expected answer).")
     value: float | None = setting(None, help="The threshold, for set_threshold.", min=-1.0, max=1.0)
     model: str | None = setting(None, help="The base model, for switch_base_model (default BAAI/bge-m3).")
@@ -154,6 +165,7 @@ CAPABILITIES = [
         cost="cpu-minutes",
         requires=(HAS_CHUNKS,),
         ui="diagnose",
+        workspace="existing",
     ),
     Capability(
         "diagnose_golden",
@@ -164,6 +176,7 @@ CAPABILITIES = [
         cost="cpu-minutes",
         requires=(HAS_CHUNKS,),
         ui="diagnose",
+        workspace="existing",
     ),
     Capability(
         "list_misses",
@@ -174,6 +187,7 @@ CAPABILITIES = [
         cost="free",
         cli="misses",
         ui="diagnose",
+        workspace="existing",
     ),
     Capability(
         "apply_fix",
@@ -186,5 +200,6 @@ CAPABILITIES = [
         cli="fix",
         ui="diagnose",
         decides=True,
+        workspace="existing",
     ),
 ]

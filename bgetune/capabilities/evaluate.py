@@ -3,6 +3,7 @@ the results summary."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -12,9 +13,9 @@ from bgetune.capabilities.prereqs import HAS_EVAL, HAS_TRAINED
 from bgetune.core.errors import BgetuneError
 from bgetune.core.i18n import say
 from bgetune.core.results import Result, fmt_metrics, gain_sentence
-from bgetune.tools.calibration import calibrate, score_pair
+from bgetune.tools.calibration import CALIBRATION_FILE, calibrate, load_calibration, score_pair
 from bgetune.tools.compare import CompareResult, compare_models
-from bgetune.tools.evaluation import EvaluationError, evaluate_workspace
+from bgetune.tools.evaluation import EvaluationError, evaluate_golden, evaluate_workspace, latest_tuned_dir
 from bgetune.tools.export import exported_model_dir
 from bgetune.tools.merge import forgetting_guard
 
@@ -115,12 +116,60 @@ class GuardResult(Result):
 @dataclass(kw_only=True)
 class EvalOptions:
     split: Literal["test", "val"] = setting("test", help="Held-out split to score.")
+    model: str | None = setting(
+        None, help="Model folder, hub id or 'bundled' (default: the workspace's tuned model).", flag="--model"
+    )
+    golden: str | None = setting(
+        None,
+        help='Score on your own questions: golden JSONL {"query","pos":[text]} or {"query","pos_ids":[id]}.',
+    )
+    corpus: str | None = setting(
+        None, help='Corpus JSONL {"id","text"} for --golden (default: the workspace chunks).'
+    )
+    base: str | None = setting(None, help="With --golden: also score this base model side by side.")
 
 
-def _evaluate(ctx: Context, o: EvalOptions) -> EvalResult:
+@dataclass
+class GoldenFileEval(Result):
+    """A model scored on a golden JSONL (the `bgetune eval --golden FILE` contract)."""
 
+    queries: int = 0
+    corpus: Any = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    ci: dict[str, float] | None = None
+    unmatched: list[dict[str, Any]] = field(default_factory=list)
+
+    def text(self, lang: str = "en") -> str:
+        d = self.detail
+        lines = [f"{self.queries} questions from {d.get('golden')}, corpus {self.corpus}"]
+        if "base" in self.metrics:
+            lines.append(f"  base:  {fmt_metrics(self.metrics['base'])}")
+            lines.append(f"  tuned: {fmt_metrics(self.metrics['tuned'])}")
+            lines.append(gain_sentence(self.ci, self.queries, lang, say(lang, "golden", "黄金")))
+        else:
+            lines.append(f"{d.get('model')}: " + fmt_metrics(self.metrics))
+        for u in self.unmatched:
+            lines.append(f"  unmatched (line {u['line']}): {u['query']!r}: {u['missing'][0][:60]!r}")
+        return "\n".join(x for x in lines if x)
+
+
+def _evaluate(ctx: Context, o: EvalOptions) -> EvalResult | GoldenFileEval:
+    """Base vs tuned on the workspace's held-out split; with --golden, any model on a golden file."""
     try:
-        out = evaluate_workspace(ctx.ws, split=o.split, progress=ctx.progress)
+        if o.golden:
+            if not o.corpus and ctx.ws is None:
+                raise BgetuneError(
+                    'pass --corpus FILE (a JSONL of {"id","text"}) or --workspace W holding the documents'
+                )
+            spec = o.model or ("bundled" if ctx.ws is None else latest_tuned_dir(ctx.ws))
+            if not spec:
+                raise BgetuneError("no tuned model in the workspace yet; pass --model DIR")
+            res = evaluate_golden(spec, o.corpus, o.golden, base=o.base, ws=ctx.ws, progress=ctx.progress)
+            res.pop("per_query", None)
+            return GoldenFileEval.of(res | {"golden": o.golden, "model": spec})
+        if ctx.ws is None:
+            raise BgetuneError("no workspace here: pass --workspace W, or --golden FILE --corpus FILE")
+        out = evaluate_workspace(ctx.ws, tuned_dir=o.model, split=o.split, progress=ctx.progress)
     except EvaluationError as exc:
         raise BgetuneError(str(exc)) from exc
     out["queries"] = out["queries"] if isinstance(out.get("queries"), int) else len(out.get("queries") or [])
@@ -133,11 +182,14 @@ class CalibrateOptions:
     precision: float = setting(
         0.9, help="Also report the threshold reaching this precision.", min=0.5, max=0.999
     )
+    model: str | None = setting(None, help="Tuned model folder (default: the workspace's).")
 
 
 def _calibrate(ctx: Context, o: CalibrateOptions) -> CalibrateResult:
-
-    out = calibrate(ctx.ws, precision_target=o.precision, progress=ctx.progress)
+    try:
+        out = calibrate(ctx.ws, model_dir=o.model, precision_target=o.precision, progress=ctx.progress)
+    except EvaluationError as exc:
+        raise BgetuneError(str(exc)) from exc
     return CalibrateResult.of(out)
 
 
@@ -149,11 +201,16 @@ class ScoreOptions:
 
 
 def _score(ctx: Context, o: ScoreOptions) -> ScoreResult:
-
-    model = o.model or exported_model_dir(ctx.ws)
+    """The raw score, and its probability from the model's calibration (else the workspace's)."""
+    model = o.model or (exported_model_dir(ctx.ws) if ctx.ws is not None else None)
     if not model:
-        raise BgetuneError("no trained model yet: train first, then score pairs with it (or pass --model)")
-    out = score_pair(model, o.query, o.passage)
+        raise BgetuneError(
+            "no trained model yet: train first, then score pairs with it (or pass --model DIR or 'bundled')"
+        )
+    cal = None
+    if ctx.ws is not None and not (Path(model) / CALIBRATION_FILE).exists():
+        cal = load_calibration(ctx.ws.artifact_path(CALIBRATION_FILE, mkdir=False))
+    out = score_pair(str(model), o.query, o.passage, calibration=cal)
     return ScoreResult.of(out | {"model": model})
 
 
@@ -163,16 +220,25 @@ class GuardOptions:
         None, help="Out-of-domain corpus JSONL (default: a packaged general set)."
     )
     ood_golden: str | None = setting(None, help="Out-of-domain golden JSONL.")
+    model: str | None = setting(None, help="Tuned model folder (default: the workspace's).")
 
 
 def _guard(ctx: Context, o: GuardOptions) -> GuardResult:
-
-    tuned = exported_model_dir(ctx.ws)
+    tuned = o.model or exported_model_dir(ctx.ws)
     if not tuned:
-        raise BgetuneError("no trained model yet: train first, then run the forgetting guard")
-    out = forgetting_guard(
-        ctx.ws, tuned_dir=tuned, ood_corpus=o.ood_corpus, ood_golden=o.ood_golden, progress=ctx.progress
-    )
+        raise BgetuneError(
+            "no trained model yet: train first, then run the forgetting guard (or pass --model)"
+        )
+    try:
+        out = forgetting_guard(
+            ctx.ws,
+            tuned_dir=str(tuned),
+            ood_corpus=o.ood_corpus,
+            ood_golden=o.ood_golden,
+            progress=ctx.progress,
+        )
+    except EvaluationError as exc:
+        raise BgetuneError(str(exc)) from exc
     return GuardResult.of(out)
 
 
@@ -188,7 +254,6 @@ class CompareOptions:
 
 
 def _compare(ctx: Context, o: CompareOptions) -> CompareResult:
-
     return compare_models(
         ctx.ws, o.models, golden=o.golden, corpus=o.corpus, progress=ctx.progress, lang=ctx.lang
     )
@@ -221,6 +286,11 @@ def _show_results(ctx: Context, o: None) -> ResultsSummary:
     )
 
 
+# a model named on the command line (or a golden file) needs no training run in this workspace
+EVAL_NEEDS = dataclasses.replace(HAS_TRAINED, unless=("golden", "model"))
+MODEL_NEEDS = dataclasses.replace(HAS_TRAINED, unless=("model",))
+
+
 CAPABILITIES = [
     Capability(
         "evaluate",
@@ -229,8 +299,9 @@ CAPABILITIES = [
         EvalOptions,
         EvalResult,
         cost="cpu-minutes",
-        requires=(HAS_TRAINED,),
-        cli=None,
+        requires=(EVAL_NEEDS,),
+        cli="eval",
+        workspace="optional",  # --golden FILE --corpus FILE scores any model without one
         stage=8,
     ),
     Capability(
@@ -240,8 +311,8 @@ CAPABILITIES = [
         CalibrateOptions,
         CalibrateResult,
         cost="cpu-minutes",
-        requires=(HAS_TRAINED,),
-        cli=None,
+        requires=(MODEL_NEEDS,),
+        workspace="existing",
         stage=9,
     ),
     Capability(
@@ -250,7 +321,7 @@ CAPABILITIES = [
         _score,
         ScoreOptions,
         ScoreResult,
-        cli=None,
+        workspace="optional",
     ),
     Capability(
         "forgetting_guard",
@@ -259,8 +330,9 @@ CAPABILITIES = [
         GuardOptions,
         GuardResult,
         cost="cpu-minutes",
-        requires=(HAS_TRAINED,),
-        cli=None,
+        requires=(MODEL_NEEDS,),
+        cli="guard",
+        workspace="existing",
     ),
     Capability(
         "compare_models",

@@ -58,7 +58,6 @@ class ExportOptions:
 
 
 def _export(ctx: Context, o: ExportOptions) -> ExportResult:
-
     out = user_path(ctx, o.out_dir, "write to") if (o.out_dir and ctx.files is not None) else o.out_dir
     try:
         res = ExportResult.of(export_model(ctx.ws, run_id=o.run_id, out_dir=out, ship_anyway=o.ship_anyway))

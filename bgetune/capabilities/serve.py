@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from bgetune.capabilities import Capability, Context, setting
 from bgetune.core.i18n import say
 from bgetune.tools.onnx_export import OnnxExportError, OnnxExportResult, export_onnx
-from bgetune.tools.serve import ServeOptions, ServeResult, default_model_dir, serve_model, stop_servers
+from bgetune.tools.serve import (
+    _RUNNING,
+    ServeError,
+    ServeOptions,
+    ServeResult,
+    default_model_dir,
+    serve_model,
+    stop_servers,
+)
 
 
 @dataclass
@@ -56,15 +65,40 @@ _ONNX = [
 ]
 
 
+def _serve(ctx: Context, opts: ServeOptions) -> ServeResult:
+    if not opts.model and ctx.ws is None:
+        raise ServeError("no workspace here: pass a model folder, or -w WORKSPACE holding an exported model")
+    return serve_model(ctx, opts)
+
+
+def _serve_in_foreground(res: ServeResult) -> None:
+    """`bgetune serve`: say how to call it (stderr), then serve until interrupted."""
+    key = "; clients send the key from $BGETUNE_SERVE_API_KEY or --api-key" if res.api_key_required else ""
+    sys.stderr.write(
+        f"serving {res.model_dir} ({res.backend}) at {res.url}/v1 as {res.models[0]!r}; "
+        f"queries: model {res.models[1]!r} or input_type 'query'{key}\n\n{res.snippets['openai']}\n\n"
+    )
+    sys.stderr.flush()
+    running = next((r for r in _RUNNING.values() if r.url == res.url), None)
+    if running is None:
+        return
+    try:
+        running.thread.join()
+    except KeyboardInterrupt:
+        running.stop()
+
+
 CAPABILITIES = [
     Capability(
         "serve_model",
         "Serve the tuned model as an OpenAI-compatible embeddings API on this machine and show how to call it.",
-        serve_model,
+        _serve,
         ServeOptions,
         ServeResult,
         cost="free",
-        cli=None,  # `bgetune serve` (bgetune/commands/serve.py) serves in the foreground
+        cli="serve",
+        workspace="optional",  # `bgetune serve MODEL_DIR` needs none
+        cli_after=_serve_in_foreground,
         ui="results",
     ),
     Capability(

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bgetune.capabilities import Capability, Context, setting
+from bgetune.capabilities import Capability, Context, SettingError, coerce, setting
 from bgetune.capabilities.prereqs import HAS_APPROVED, HAS_SPLIT
 from bgetune.core.errors import BgetuneError
 from bgetune.core.i18n import say
@@ -300,25 +300,31 @@ def train_config(ctx: Context, o: TrainOptions) -> Any:
 def resolved_train_settings(
     ctx: Context, o: TrainOptions, est: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The values training will really use (defaults resolved), for the approval card and the estimate."""
+    """The values training will really use, for the approval card and the estimate: the config's value, and
+    where the config leaves it to the data (None: lr, token caps, device, base model) the estimate's resolved one.
+    Every value shown is a valid value of its setting (the estimate's counts, such as how many pairs have hard
+    negatives, are never shown as a setting)."""
     cfg = train_config(ctx, o)
     est = est or {}
     out: dict[str, Any] = {}
     for f in dataclasses.fields(o):
         if f.name == "resume":
             continue
-        name = TRAIN_CONFIG_MAP.get(f.name, f.name)
-        v = est.get(f.name, getattr(cfg, name, None))
+        v = getattr(cfg, TRAIN_CONFIG_MAP.get(f.name, f.name), None)
+        if v is None:
+            v = est.get(f.name)
         if f.name == "matryoshka" and isinstance(v, list):
             v = ",".join(map(str, v))
         if f.name in ("lora",) and not v:
             continue
-        out[f.name] = v
+        try:
+            out[f.name] = coerce(f, v) if v is not None else None
+        except SettingError:
+            out[f.name] = None  # not a value the setting takes: the card shows the default instead
     return out
 
 
 def _train_estimate(ctx: Context, o: TrainOptions) -> dict[str, Any]:
-
     ensure_split(ctx)
     est = estimate_training(ctx.ws, train_config(ctx, o), progress=ctx.progress)
     return est | {"settings": resolved_train_settings(ctx, o, est)}
@@ -337,7 +343,6 @@ def _estimate(ctx: Context, o: TrainOptions) -> EstimateResult:
 
 
 def _train(ctx: Context, o: TrainOptions) -> TrainResult:
-
     ensure_split(ctx)
     try:
         out = train(ctx.ws, train_config(ctx, o), progress=ctx.progress)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from bgetune.core.errors import BgetuneError
+
 if TYPE_CHECKING:  # heavy imports stay lazy: `bgetune status` must start fast
     from sentence_transformers import SentenceTransformer
 
@@ -36,7 +38,7 @@ DEFAULT_BY_LANGUAGE = {
 Pooling = Literal["cls", "mean", "keep"]
 
 
-class ModelError(RuntimeError):
+class ModelError(BgetuneError):
     """A base model that cannot be used, with what to do about it."""
 
 

@@ -30,12 +30,14 @@ def setting(
     workspace: bool = False,
     say: tuple[str, ...] = (),
     default_factory: Any = MISSING,
+    normalize: Callable[[Any], Any] | None = None,
 ) -> Any:
     """A declared setting: its default, help, limits and how people name it.
 
     ``flag``: the CLI flag (default ``--name-with-dashes``); ``positional``: a CLI argument instead of an option;
     ``workspace``: remembered in the workspace (``set_setting``) and read back as the default next time;
-    ``say``: extra words users type for it in chat (en and zh), e.g. ``("learning rate", "学习率")``."""
+    ``say``: extra words users type for it in chat (en and zh), e.g. ``("learning rate", "学习率")``;
+    ``normalize``: applied to a given value before its choices are checked (e.g. "add-golden" -> "add_golden")."""
     meta = {
         "help": help,
         "min": min,
@@ -45,6 +47,7 @@ def setting(
         "positional": positional,
         "workspace": workspace,
         "say": say,
+        "normalize": normalize,
     }
     if default_factory is not MISSING:
         return field(default_factory=default_factory, metadata=meta)

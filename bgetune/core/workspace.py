@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bgetune.core.errors import BgetuneError
+
 DB_NAME = "bgetune.sqlite"
 SCHEMA_VERSION_KEY = "schema_version"
 
@@ -212,7 +214,7 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class WorkspaceError(RuntimeError):
+class WorkspaceError(BgetuneError):
     """A workspace problem the user must fix (path, lock, version)."""
 
 

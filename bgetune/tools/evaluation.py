@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bgetune.core.errors import BgetuneError
 from bgetune.core.workspace import TRAINABLE
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ METRIC_NAMES = ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "recall@10", "r
 HEADLINE = ("ndcg@10", "mrr@10", "recall@10", "hit@1")
 
 
-class EvaluationError(RuntimeError):
+class EvaluationError(BgetuneError, RuntimeError):
     """An evaluation input the user must fix (file, format, empty split), with what to do."""
 
 

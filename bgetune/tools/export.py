@@ -13,11 +13,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from bgetune.core.errors import BgetuneError
 from bgetune.core.workspace import Workspace, atomic_write_json, atomic_write_text, now_iso
 from bgetune.tools.evaluation import latest_tuned_dir
 
 
-class ExportError(RuntimeError):
+class ExportError(BgetuneError, RuntimeError):
     """Nothing to export, or an export folder that cannot be written."""
 
 

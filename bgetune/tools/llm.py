@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bgetune.core.config import Settings, redact
+from bgetune.core.errors import BgetuneError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -26,7 +27,7 @@ _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 
 
-class LLMError(RuntimeError):
+class LLMError(BgetuneError, RuntimeError):
     """An LLM call that failed for good (after retries), with a redacted message."""
 
 

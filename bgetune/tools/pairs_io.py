@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from bgetune.core.config import Settings
+from bgetune.core.errors import BgetuneError
 from bgetune.core.text import corpus_language
 from bgetune.core.workspace import TRAINABLE, Workspace, atomic_write_text
 
 
-class ImportError_(ValueError):
+class ImportError_(BgetuneError, ValueError):
     """A file that cannot be imported, with what to do about it."""
 
 
@@ -31,8 +32,8 @@ def import_pairs(
     """Import real questions with their answers (or clicked documents) as ``proposed`` pairs of kind 'real'
     (bgetune.tools.history does the work; this keeps the older dict reply). ``base_model=False`` turns off the
     embedding fallback of the linking. Unreadable and unlinkable rows are reported by row number."""
-    from bgetune.capabilities import Context
     from bgetune.core.config import Settings as _Settings
+    from bgetune.core.options import Context
     from bgetune.tools.history import HistoryError, HistoryOptions, import_history
 
     try:

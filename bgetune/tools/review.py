@@ -8,11 +8,12 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from bgetune.core.errors import BgetuneError
 from bgetune.core.text import detect_language, normalize_ws
 from bgetune.core.workspace import PAIR_STATUSES, Workspace, now_iso
 
 
-class ReviewError(ValueError):
+class ReviewError(BgetuneError, ValueError):
     """A review action that cannot be applied (unknown pair, empty edit)."""
 
 

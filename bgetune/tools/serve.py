@@ -864,6 +864,9 @@ class ServeOptions:
     max_queue: int = setting(1024, help="Texts waiting before requests get 503.", min=1)
     max_items: int = setting(256, help="Texts per request.", min=1)
     max_chars: int = setting(1_000_000, help="Characters per request.", min=1)
+    api_key: str | None = setting(
+        None, help="Require 'Authorization: Bearer KEY' (default: $BGETUNE_SERVE_API_KEY)."
+    )
 
 
 @dataclass
@@ -985,6 +988,7 @@ def serve_model(ctx: Context, opts: ServeOptions) -> ServeResult:
             max_queue=opts.max_queue,
             max_items=opts.max_items,
             max_chars=opts.max_chars,
+            api_key=opts.api_key,
         )
         running = start_server(cfg, port_fallback=True)
     cfg = running.config

@@ -123,4 +123,4 @@ def test_cli_generate_review_import(tiny_ws, tmp_path):
     res = run.invoke(app, ["import-pairs", str(csv_path), "--workspace", str(ws.root), "--yes"])
     assert res.exit_code == 0 and "row 2: empty answer" in res.output
     res = run.invoke(app, ["review", "approve", "999999", "--workspace", str(ws.root)])
-    assert res.exit_code == 1
+    assert res.exit_code == 2 and "999999" in res.output  # a user error: exit 2 with the reason

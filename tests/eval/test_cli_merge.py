@@ -69,7 +69,7 @@ def test_cli_eval_golden_with_base(tmp_path, bundled_path):
     bad = runner.invoke(
         app, ["eval", "--model", "bundled", "--corpus", str(tmp_path / "no.jsonl"), "--golden", str(golden)]
     )
-    assert bad.exit_code == 1 and "no.jsonl does not exist" in bad.output
+    assert bad.exit_code == 2 and "no.jsonl does not exist" in bad.output  # a user error: exit 2
 
 
 def test_cli_workspace_commands(eval_ws, tuned_dir):
@@ -85,7 +85,7 @@ def test_cli_workspace_commands(eval_ws, tuned_dir):
     base = _json(runner.invoke(app, ["score", q["query"], q["passage"], "--model", "bundled", *w, "--json"]))
     assert base["threshold"] == cal["before"]["threshold_f1"] and base["score"] == sc["score"]
     none = runner.invoke(app, ["score", "a", "b", *w])  # no trained model in this workspace
-    assert none.exit_code == 1 and "pass --model" in none.output
+    assert none.exit_code == 2 and "pass --model" in none.output
     dg = runner.invoke(
         app, ["diagnose", q["query"], "--expected-id", q["chunk_id"], "--model", tuned_dir, *w]
     )

@@ -462,13 +462,10 @@ def test_base_and_tuned_side_by_side(rfaq, st_model, tmp_path):
 
 # ---------------------------------------------------------------------------------------------- surfaces
 def test_cli_diagnose_misses_fix(rfaq):
-    import typer
     from typer.testing import CliRunner
 
-    from bgetune.commands.diagnose import register
+    from bgetune.cli import app  # diagnose, misses and fix are derived from the diagnosis capabilities
 
-    app = typer.Typer()
-    register(app)
     run = CliRunner().invoke
     r = run(app, ["diagnose", INSTALL_Q, "--expected", "R-FAQ.pdf p. 26", "-w", str(rfaq.root), "--json"])
     assert r.exit_code == 0, r.output
@@ -485,7 +482,7 @@ def test_cli_diagnose_misses_fix(rfaq):
     assert r.exit_code == 0, r.output
     assert "0 of 1 golden questions still miss" in r.stdout
     r = run(app, ["fix", "999", "dismiss", "-w", str(rfaq.root)])
-    assert r.exit_code == 1 and "no miss #999" in r.output
+    assert r.exit_code == 2 and "no miss #999" in r.output  # a user error: exit 2 with the reason
 
 
 def test_capabilities_declared_and_runnable(rfaq):
@@ -516,7 +513,9 @@ def test_stem_and_the_result_is_a_dataclass_not_a_dict(rfaq):
     d = diagnose(rfaq, INSTALL_Q, record=False)
     assert not hasattr(d, "get") and not hasattr(d, "__getitem__")  # the legacy dict shim is gone
     data = d.data()
-    assert data["verdict"] == d.verdict and data["base"]["results"][0]["chunk_id"] == d.base.results[0].chunk_id
+    assert (
+        data["verdict"] == d.verdict and data["base"]["results"][0]["chunk_id"] == d.base.results[0].chunk_id
+    )
     assert d.miss_id is None and not misses(rfaq)
 
 
@@ -549,7 +548,9 @@ def test_the_golden_label_is_the_expected_answer_as_in_the_golden_misses(rfaq):
     assert [it.query for it in batch.items] == [INSTALL_Q] and batch.failing == 1
     for asked in (INSTALL_Q, "How do I install packages from CRAN?"):  # as pasted, or retyped
         d = diagnose(rfaq, asked, record=False)
-        assert d.expected is not None and d.expected.how == "golden" and d.expected.chunk_id == seventh.chunk_id
+        assert (
+            d.expected is not None and d.expected.how == "golden" and d.expected.chunk_id == seventh.chunk_id
+        )
         assert d.base.expected_rank == 7 and d.is_miss and d.cause == batch.items[0].cause
         assert "does not miss" not in d.verdict
         assert f"golden question #{gid}" in d.text()

@@ -179,13 +179,10 @@ def test_capabilities_walk_a_labelling_session(faq_ws):
 
 
 def test_cli_golden_add_label_list(faq_ws, tmp_path):
-    import typer
     from typer.testing import CliRunner
 
-    from bgetune.commands import golden as golden_cmd
+    from bgetune.cli import app  # the golden group is derived from the golden capabilities
 
-    app = typer.Typer()
-    golden_cmd.register(app)
     ws = str(faq_ws.root)
     _, real = faq_rows("en", 40)
     qfile = tmp_path / "qs.txt"
@@ -205,4 +202,4 @@ def test_cli_golden_add_label_list(faq_ws, tmp_path):
     rows = json.loads(r.stdout)["questions"]
     assert [q["status"] for q in rows] == ["labeled", "unanswerable"]
     r = run(app, ["golden", "label", "-w", ws, "--query", "7", "--pos", "1"])
-    assert r.exit_code == 1 and "no golden question #7" in r.output
+    assert r.exit_code == 2 and "no golden question #7" in r.output  # a user error: exit 2 with the reason

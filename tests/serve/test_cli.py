@@ -7,12 +7,9 @@ from typer.testing import CliRunner
 
 
 def _app() -> typer.Typer:
-    from bgetune.commands import serve
+    from bgetune.cli import app
 
-    app = typer.Typer()
-    app.callback()(lambda: None)  # a group, as in bgetune's CLI, so the command is named
-    serve.register(app)
-    return app
+    return app  # `serve` is derived from the serve_model capability
 
 
 def test_serve_on_a_public_address_without_a_key_refuses(model_dir):
@@ -28,7 +25,7 @@ def test_serve_a_folder_that_is_not_a_model_names_it(tmp_path):
 
 def test_serve_without_a_workspace_says_what_to_pass(tmp_path):
     r = CliRunner().invoke(_app(), ["serve", "-w", str(tmp_path / "none")])
-    assert r.exit_code == 1 and "pass a model folder" in r.output
+    assert r.exit_code == 2 and "pass a model folder" in r.output
 
 
 def test_serve_in_the_foreground_answers_another_process(model_dir, reference):
@@ -45,12 +42,8 @@ def test_serve_in_the_foreground_answers_another_process(model_dir, reference):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = (
-        "import typer; from bgetune.commands import serve; app = typer.Typer(); app.callback()(lambda: None); "
-        "serve.register(app); app()"
-    )
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", str(model_dir), "--port", str(port)],
+        [sys.executable, "-m", "bgetune.cli", "serve", str(model_dir), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
