@@ -223,3 +223,46 @@ def test_without_real_questions_a_synthetic_gain_needs_the_teachers_agreement():
     assert gold.ship and "No real question" not in gold.text("en")  # real questions decide alone
     again = d.ShipDecision.from_dict(dec.to_dict())
     assert again.judged[1].gain == -0.02 and not again.ship
+
+
+class ScriptedJudge:
+    """A fake chat model answering the judge prompt from a script; records the prompts it was given."""
+
+    def __init__(self, answers: list[str]) -> None:
+        self.answers = list(answers)
+        self.prompts: list[str] = []
+
+    def invoke(self, messages):
+        from langchain_core.messages import AIMessage
+
+        self.prompts.append(messages[-1].content)
+        return AIMessage(content=self.answers.pop(0))
+
+
+def test_llm_judge_grades_each_passage_and_its_grades_are_cached(workspace):
+    from bgetune.core.config import Settings
+    from bgetune.tools.teacher import LLMJudgeTeacher, TeacherError, cached_scores, score_lists
+
+    chat = ScriptedJudge(
+        [
+            '```json\n[{"i": 1, "grade": 3}, {"i": 2, "grade": 0}, {"i": 3, "grade": 2}, {"i": 4, "grade": 1}]\n```',
+            '[{"i": 1, "grade": 7}]',  # out of range: clamped to 3
+            "I cannot grade these.",
+        ]
+    )
+    judge = LLMJudgeTeacher(Settings(llm_base_url="http://127.0.0.1:9", llm_model="judge-m"), chat_model=chat)
+    assert judge.key == "llm:judge-m@rel-v1" and judge.unit == "grade" and judge.cost == "paid-llm"
+    lists = [("how do I upgrade", [(f"c{i}", f"passage {i}") for i in range(5)])]
+    score_lists(workspace, judge, lists, show_bar=False)
+    assert cached_scores(workspace, judge.key)["how do I upgrade"] == {
+        "c0": 3.0,
+        "c1": 0.0,
+        "c2": 2.0,
+        "c3": 1.0,
+        "c4": 3.0,
+    }
+    assert "Query: how do I upgrade" in chat.prompts[0] and "<<<passage 3>>>" in chat.prompts[0]
+    score_lists(workspace, judge, lists, show_bar=False)  # cached: no call
+    assert len(chat.prompts) == 2
+    with pytest.raises(TeacherError, match="no usable grade"):
+        score_lists(workspace, judge, [("another", [("c0", "passage 0")])], show_bar=False)
