@@ -469,6 +469,291 @@ def section(res: dict) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------------ issue 23: int8 + serving
+START2, END2 = "<!-- serve2:start -->", "<!-- serve2:end -->"
+
+
+class OpenVinoEncoder:
+    """OpenVINO on an IR file (Transformer -> mean pooling -> normalise, like the bundled model); bench-only."""
+
+    def __init__(self, model_dir: Path, xml: Path, threads: int | None = None) -> None:
+        import openvino as ov
+        from transformers import AutoTokenizer
+
+        self.tok = AutoTokenizer.from_pretrained(str(model_dir))
+        cfg = {"INFERENCE_NUM_THREADS": threads or os.cpu_count() or 1}
+        self.compiled = ov.Core().compile_model(str(xml), "CPU", cfg)
+        self.prompts: dict[str, str] = {}
+        self.max_tokens = 256
+
+    def encode(self, texts: list[str], prompt: str):
+        import numpy as np
+
+        full = [prompt + t for t in texts]
+        order = sorted(range(len(full)), key=lambda i: len(full[i]))
+        out = None
+        for s in range(0, len(order), 32):
+            idx = order[s : s + 32]
+            e = self.tok(
+                [full[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=self.max_tokens,
+                return_tensors="np",
+            )
+            feed = {k: e[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+            h = self.compiled(feed)[0]
+            m = e["attention_mask"][..., None].astype(np.float32)
+            v = (h * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+            if out is None:
+                out = np.zeros((len(full), v.shape[1]), dtype=np.float32)
+            out[idx] = v / np.linalg.norm(v, axis=1, keepdims=True)
+        return out, []
+
+
+def openvino_int8(model_dir: Path, calib: list[str]) -> tuple[Path | None, str]:
+    """Static int8 IR with NNCF (what sentence-transformers' export_static_quantized_openvino_model does),
+    calibrated on ``calib`` passages; (path, note)."""
+    xml = model_dir / "openvino" / "openvino_model_qint8_quantized.xml"
+    try:
+        import nncf
+        import numpy as np
+        import openvino as ov
+        from transformers import AutoTokenizer
+    except ImportError as exc:
+        return None, f"not installed ({exc.name})"
+    if xml.exists():
+        return xml, f"openvino {ov.__version__}, nncf {nncf.__version__}"
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+
+    def feed(t: str) -> dict:
+        e = tok([t], truncation=True, max_length=256, return_tensors="np")
+        return {k: e[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+
+    model = ov.Core().read_model(str(model_dir / "onnx" / "model.onnx"))
+    q = nncf.quantize(
+        model, nncf.Dataset(calib, feed), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calib)
+    )
+    xml.parent.mkdir(exist_ok=True)
+    ov.save_model(q, str(xml))
+    return xml, f"openvino {ov.__version__}, nncf {nncf.__version__}"
+
+
+def perf_backends(model_dir: Path, qs, rounds: int = 3) -> dict:
+    """Every backend encodes the same texts (the FAQ's passages, then its real questions, batch 32) in
+    interleaved rounds, so load from other processes hits all of them alike; nDCG@10 from the first round."""
+    import numpy as np
+
+    from bgetune.tools.onnx_export import FUSED_INT8_FILE, INT8_FILE, export_onnx
+    from bgetune.tools.serve import OnnxEncoder, TorchEncoder
+
+    if not (model_dir / FUSED_INT8_FILE).exists():
+        log("exporting ONNX fp32, int8 and fused int8")
+        export_onnx(model_dir, quantize="int8", quality=False)
+    calib = qs.corpus_texts[::2][:64]
+    ov_xml, ov_note = openvino_int8(model_dir, calib)
+    makers = {
+        "torch fp32": lambda: TorchEncoder(model_dir, device="cpu"),
+        "onnx fp32": lambda: OnnxEncoder(model_dir, file_name="onnx/model.onnx"),
+        "onnx int8": lambda: OnnxEncoder(model_dir, file_name=INT8_FILE),
+        "onnx fused int8": lambda: OnnxEncoder(model_dir, file_name=FUSED_INT8_FILE),
+    }
+    if ov_xml is not None:
+        makers["openvino int8 (nncf static)"] = lambda: OpenVinoEncoder(model_dir, ov_xml)
+    encs = {k: f() for k, f in makers.items()}
+    n_texts = len(qs.corpus_texts) + len(qs.queries)
+    out: dict = {k: {"rounds_texts_per_s": []} for k in encs}
+    for r in range(rounds):
+        for k, enc in encs.items():
+            qp = enc.prompts.get("query", "")
+            t0 = time.perf_counter()
+            c_emb = q_emb = None
+            for s in range(0, len(qs.corpus_texts), 32):
+                e, _ = enc.encode(qs.corpus_texts[s : s + 32], "")
+                c_emb = e if c_emb is None else np.concatenate([c_emb, e])
+            for s in range(0, len(qs.queries), 32):
+                e, _ = enc.encode(qs.queries[s : s + 32], qp)
+                q_emb = e if q_emb is None else np.concatenate([q_emb, e])
+            tps = n_texts / (time.perf_counter() - t0)
+            out[k]["rounds_texts_per_s"].append(round(tps, 2))
+            if r == 0:
+                nd, per = retrieval(q_emb, c_emb, qs)
+                out[k]["ndcg@10"] = round(nd, 4)
+                out[k]["per_query"] = per
+            log(f"round {r + 1} {k}: {tps:.1f} texts/s")
+    base = out["torch fp32"]["rounds_texts_per_s"]
+    for v in out.values():
+        v["texts_per_s_median"] = round(statistics.median(v["rounds_texts_per_s"]), 2)
+        ratios = [a / b for a, b in zip(v["rounds_texts_per_s"], base, strict=True)]
+        v["vs_torch_per_round"] = [round(x, 2) for x in ratios]
+        v["vs_torch_median"] = round(statistics.median(ratios), 2)
+        v["ndcg_delta_vs_torch"] = round(v["ndcg@10"] - out["torch fp32"]["ndcg@10"], 4)
+    from bgetune.tools.evaluation import paired_bootstrap
+
+    for k, v in out.items():
+        if k != "torch fp32":
+            v["ndcg_delta_ci"] = paired_bootstrap(out["torch fp32"]["per_query"], v["per_query"])
+    for v in out.values():
+        v.pop("per_query", None)
+    out["_openvino"] = ov_note
+    return out
+
+
+def perf_load(model_dir: Path, qs, backend: str, onnx_file: str | None, clients: int = 8) -> dict:
+    """The server (own process) under ``clients`` one-question clients, then in-process batched encoding of the
+    same questions with the same encoder: the ratio the issue asks for."""
+    from bgetune.tools.serve import OnnxEncoder, TorchEncoder
+
+    requests_ = list(qs.queries)
+    port = 18500 + os.getpid() % 400
+    code = (
+        "from bgetune.tools.serve import ServeConfig, run_server;"
+        f"run_server(ServeConfig(model_dir={str(model_dir)!r}, port={port}, backend={backend!r}, "
+        f"onnx_file={onnx_file!r}))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if not _wait_up(f"{url}/health", proc):
+            raise RuntimeError("bgetune serve did not start")
+        import httpx
+
+        name = httpx.get(f"{url}/v1/models").json()["data"][1]["id"]
+        server = hammer(url, "/v1/embeddings", name, requests_, clients)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    enc = (
+        TorchEncoder(model_dir, device="cpu")
+        if backend == "torch"
+        else OnnxEncoder(model_dir, file_name=onnx_file or "onnx/model.onnx")
+    )
+    qp = enc.prompts.get("query", "")
+    enc.encode(requests_[:8], qp)
+    walls = {}
+    for b in (8, 32):
+        t0 = time.perf_counter()
+        for s in range(0, len(requests_), b):
+            enc.encode(requests_[s : s + b], qp)
+        walls[b] = time.perf_counter() - t0
+    inproc = {f"batch{b}_per_s": round(len(requests_) / w, 1) for b, w in walls.items()}
+    ratio = server["requests_per_s"] / inproc["batch32_per_s"]
+    log(f"server ({backend} {onnx_file or ''}): {server}; in-process {inproc}; ratio {ratio:.2f}")
+    return {
+        "backend": backend,
+        "onnx_file": onnx_file,
+        "server": server,
+        "in_process": inproc,
+        "server_vs_batch32": round(ratio, 2),
+        "server_vs_batch8": round(server["requests_per_s"] / inproc["batch8_per_s"], 2),
+    }
+
+
+def perf_section(res: dict) -> str:
+    b = res["backends"]
+    lines = [
+        START2,
+        "## int8 encoding and the server under load (bench/serve.py --perf, issue 23)",
+        "",
+        f"Measured {res['date']} on {res['machine']}, one run, offline, with other agents' jobs on the same 2 "
+        f"cores (load average {res.get('load_avg')}): every backend encodes the same texts in "
+        f"{res['rounds']} interleaved rounds, so the ratios (per round, then the median) are the figures to read, "
+        "not the absolute texts/s. Model: the bundled MiniLM (no query prompt); nDCG@10 on the Debian FAQ's "
+        f"{res['queries']} REAL English questions over its {res['corpus']} answers.",
+        "",
+        "| backend | texts/s (median) | vs torch fp32 (median of rounds) | per round | nDCG@10 | vs torch [95% CI] |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k, v in b.items():
+        if k.startswith("_"):
+            continue
+        ci = v.get("ndcg_delta_ci")
+        cis = f" [{ci['low']:+.4f}, {ci['high']:+.4f}]" if ci else ""
+        lines.append(
+            f"| {k} | {v['texts_per_s_median']} | {v['vs_torch_median']:.2f}x | "
+            + ", ".join(f"{x:.2f}" for x in v["vs_torch_per_round"])
+            + f" | {v['ndcg@10']:.4f} | {v['ndcg_delta_vs_torch']:+.4f}{cis} |"
+        )
+    lines += [
+        "",
+        f"OpenVINO: {b.get('_openvino')} (pip wheel 59 MB, Apache-2.0; installs beside torch 2.13+cpu without "
+        "changing it; int8 by NNCF static quantization calibrated on 64 of the FAQ's passages).",
+        "Fused int8 = torch export with eager attention, onnxruntime.transformers fusions (Attention, "
+        "EmbedLayerNormalization, SkipLayerNormalization, BiasGelu), dynamic int8 on every weight "
+        "(`onnx/model_fused_qint8.onnx`, written by `bgetune export --onnx --quantize int8`).",
+        "",
+        f"### The server under load ({res['load'][0]['server']['clients']} concurrent one-question clients, "
+        f"{res['load'][0]['server']['requests']} requests)",
+        "",
+        "| server backend | requests/s | p50 ms | p99 ms | in-process batch 8 /s | in-process batch 32 /s "
+        "| server / batch 32 | server / batch 8 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for lt in res["load"]:
+        s, ip = lt["server"], lt["in_process"]
+        lines.append(
+            f"| {lt['backend']} {lt['onnx_file'] or ''} | {s['requests_per_s']} | {s['p50_ms']} | {s['p99_ms']} | "
+            f"{ip['batch8_per_s']} | {ip['batch32_per_s']} | {lt['server_vs_batch32']:.2f}x | "
+            f"{lt['server_vs_batch8']:.2f}x |"
+        )
+    lines += [
+        "",
+        "In-process = the same encoder class in the benchmark's process right after the server stopped. The "
+        "clients (8 Python threads) share the 2 cores with the server.",
+        "",
+        "Reproduce: `nice -n 5 python bench/serve.py --perf` (JSON under `perf` in bench/serve-results.json).",
+        END2,
+    ]
+    return "\n".join(lines)
+
+
+def write_section(start: str, end: str, sec: str) -> None:
+    path = REPO / "bench" / "RESULTS.md"
+    text = path.read_text(encoding="utf-8")
+    if start in text and end in text:
+        text = text.split(start)[0] + sec + text.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + sec + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def perf_main(work: Path, model: str | None, rounds: int) -> None:
+    import shutil
+
+    import torch
+
+    from bgetune.core.models import bundled_model_path
+    from bgetune.tools.onnx_export import FUSED_INT8_FILE
+
+    model_dir = Path(model) if model else work / "bundled-model"
+    if not model and not (model_dir / "modules.json").exists():
+        shutil.copytree(bundled_model_path(), model_dir)
+    qs = queryset()
+    res = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()} CPU ({os.cpu_count()} cores: AVX512-VNNI), torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads",
+        "load_avg": round(os.getloadavg()[0], 1),
+        "model_dir": str(model_dir),
+        "queries": len(qs.queries),
+        "corpus": len(qs.corpus_texts),
+        "rounds": rounds,
+    }
+    res["backends"] = perf_backends(model_dir, qs, rounds)
+    res["load"] = [
+        perf_load(model_dir, qs, "torch", None),
+        perf_load(model_dir, qs, "onnx", FUSED_INT8_FILE),
+    ]
+    out_json = REPO / "bench" / "serve-results.json"
+    allres = json.loads(out_json.read_text()) if out_json.exists() else {}
+    allres["perf"] = json.loads(json.dumps(res, default=str))
+    out_json.write_text(json.dumps(allres, indent=2, ensure_ascii=False) + "\n")
+    write_section(START2, END2, perf_section(allres["perf"]))
+    log("done")
+
+
 def write_results(res: dict) -> None:
     path = REPO / "bench" / "RESULTS.md"
     text = path.read_text(encoding="utf-8")
@@ -489,7 +774,16 @@ def main() -> None:
         "--from-json", action="store_true", help="only rewrite RESULTS.md from serve-results.json"
     )
     ap.add_argument("--only-infinity", action="store_true", help="only (re)run the Infinity install check")
+    ap.add_argument(
+        "--perf", action="store_true", help="issue 23: int8 backends and the server, side by side"
+    )
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
+    if args.perf:
+        work = Path(args.work)
+        work.mkdir(parents=True, exist_ok=True)
+        perf_main(work, args.model, args.rounds)
+        return
     out_json = REPO / "bench" / "serve-results.json"
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

@@ -39,9 +39,13 @@ def test_export_writes_both_files_and_measures_them(onnx_dir):
     d, res = onnx_dir
     assert (d / "onnx" / "model.onnx").stat().st_size > 1e6
     assert (d / "onnx" / "model_qint8.onnx").stat().st_size < (d / "onnx" / "model.onnx").stat().st_size
-    fp32, int8 = res.files
+    fp32, int8, fused = res.files
     assert fp32.file == "onnx/model.onnx" and fp32.cosine_min >= 0.9999
     assert int8.file == "onnx/model_qint8.onnx" and 0.95 <= int8.cosine_min < 0.99999
+    # onnxruntime's fusions + int8 on every weight: the fastest CPU file, still close to torch
+    assert fused.file == "onnx/model_fused_qint8.onnx" and 0.95 <= fused.cosine_min < 0.99999
+    assert (d / fused.file).stat().st_size < (d / int8.file).stat().st_size
+    assert not list((d / "onnx").glob("*.tmp"))
     assert res.torch_ndcg_at_10 is not None and fp32.ndcg_delta_vs_torch == 0.0
     assert res.folder_problems == []
     assert "onnx/model_qint8.onnx" in res.text() and "bgetune serve --backend onnx" in res.text()
@@ -51,7 +55,11 @@ def test_quality_is_recorded_in_bgetune_json_and_the_card(onnx_dir):
     d, res = onnx_dir
     meta = json.loads((d / "bgetune.json").read_text())
     assert meta["base_model"] == "bundled"  # kept
-    assert [f["file"] for f in meta["onnx"]["files"]] == ["onnx/model.onnx", "onnx/model_qint8.onnx"]
+    assert [f["file"] for f in meta["onnx"]["files"]] == [
+        "onnx/model.onnx",
+        "onnx/model_qint8.onnx",
+        "onnx/model_fused_qint8.onnx",
+    ]
     card = (d / "README.md").read_text()
     assert card.startswith("# card") and "existing text" in card
     assert "## ONNX files" in card and f"{res.files[1].cosine_min:.4f}" in card

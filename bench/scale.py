@@ -1,0 +1,498 @@
+"""Cost as the corpus grows: the real pipeline (offline generator, defaults, bundled base) on ~1k, 4k, 16k, 64k
+chunks of real documents, wall time and peak memory per stage, and the fitted growth exponent per stage.
+
+Corpus: English HTML manuals from Debian doc packages (debian-handbook, debian-reference-en, debian-policy,
+developers-reference, maint-guide, python3.11-doc, postgresql-doc-15, git-doc; then the handbook's other
+languages), fetched with ``apt-get download PKG && dpkg-deb -x`` into ``--docs``. The sizes are nested: each
+corpus is the previous one plus more pages (shuffled with a fixed seed), cut at the estimated chunk count.
+
+Every size runs in its own process (a clean peak-memory baseline). Peak memory is the process's resident set
+sampled every 50 ms during the stage. Training stops after ``--max-steps`` steps at every size (the default recipe
+would run 3 epochs; a 16k corpus on this 2-core CPU would train for most of a day): "train per step" is the
+measured mean step time and "train per epoch" is that times the steps one epoch of the size's pairs takes.
+
+Usage:
+  nice -n 5 python bench/scale.py --sizes 1000 4000        # runs what is not cached yet
+  python bench/scale.py --report                          # JSON + plot + RESULTS section from cached runs
+Writes bench/scale-results.json, bench/scale-loglog.png and the scale section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+START, END = "<!-- scale:start -->", "<!-- scale:end -->"
+PACKAGES = [
+    "debian-handbook",
+    "debian-reference-en",
+    "debian-policy",
+    "developers-reference",
+    "maint-guide",
+    "python3.11-doc",
+    "postgresql-doc-15",
+    "git-doc",
+]
+STAGES = [
+    "ingest",
+    "generate",
+    "filter",
+    "approve",
+    "split",
+    "mine",
+    "train (setup + base val)",
+    "train per step",
+    "train per epoch",
+    "train val per epoch",
+    "decision",
+    "evaluate",
+    "calibrate",
+    "export",
+    "total",
+]
+CHARS_PER_CHUNK = 1000  # estimate for cutting the corpora (chunks are 256 tokens, 32 overlap)
+
+
+def log(msg: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
+
+
+# ------------------------------------------------------------------------------------------------ corpus
+def fetch_docs(docs: Path) -> Path:
+    root = docs / "x" / "usr" / "share" / "doc"
+    if root.is_dir():
+        return root
+    docs.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["apt-get", "download", *PACKAGES], cwd=docs, check=True)
+    for deb in sorted(docs.glob("*.deb")):
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(docs / "x")], check=True)
+    return root
+
+
+def page_list(root: Path, cache: Path) -> list[dict[str, Any]]:
+    """Every HTML page with its text length, English first; cached."""
+    if cache.exists():
+        return json.loads(cache.read_text())
+    from bs4 import BeautifulSoup
+
+    english = [p for p in root.rglob("*.html") if p.is_file() and "debian-handbook/html/" not in str(p)]
+    english += sorted((root / "debian-handbook" / "html" / "en-US").glob("*.html"))
+    other = sorted(p for p in (root / "debian-handbook" / "html").glob("*/*.html") if "/en-US/" not in str(p))
+    rng = random.Random(13)
+    english = sorted(english)
+    rng.shuffle(english)
+    rng.shuffle(other)
+    pages = []
+    for p in english + other:
+        text = BeautifulSoup(p.read_text(errors="ignore"), "html.parser").get_text(" ")
+        n = len(" ".join(text.split()))
+        if n > 400:
+            pages.append({"path": str(p), "chars": n})
+    cache.write_text(json.dumps(pages))
+    return pages
+
+
+def build_corpus(pages: list[dict[str, Any]], size: int, out: Path) -> dict[str, Any]:
+    """Copy pages into ``out`` until about ``size`` chunks' worth of text."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    total = 0
+    n = 0
+    for i, p in enumerate(pages):
+        if total >= size * CHARS_PER_CHUNK:
+            break
+        src = Path(p["path"])
+        shutil.copy(src, out / f"{i:05d}-{src.parent.name}-{src.name}")
+        total += p["chars"]
+        n += 1
+    return {"pages": n, "text_chars": total}
+
+
+# ------------------------------------------------------------------------------------------------ memory
+class PeakRss:
+    """Resident set size sampled every 50 ms; ``window()`` gives the peak since the last call."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.proc = psutil.Process()
+        self.peak = self.proc.memory_info().rss
+        self._stop = False
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(0.05)
+
+    def now(self) -> int:
+        return self.proc.memory_info().rss
+
+    def window(self) -> int:
+        p = max(self.peak, self.now())
+        self.peak = self.now()
+        return p
+
+
+# ------------------------------------------------------------------------------------------------ one size
+def run_size(size: int, work: Path, max_steps: int) -> dict[str, Any]:
+    """The pipeline's stages one by one (as bgetune/pipeline.py runs them), timed."""
+    import bgetune.tools.decision as decision_mod
+    import bgetune.tools.training as training_mod
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import TRAINABLE, Workspace
+    from bgetune.tools.calibration import calibrate
+    from bgetune.tools.evaluation import evaluate_workspace, workspace_base_spec
+    from bgetune.tools.export import export_model
+    from bgetune.tools.filtering import filter_pairs
+    from bgetune.tools.ingest import ingest
+    from bgetune.tools.negatives import mine_negatives
+    from bgetune.tools.qa_generation import generate_pairs
+    from bgetune.tools.review import approve_all
+    from bgetune.tools.split import make_split
+    from bgetune.tools.training import TrainConfig, train
+
+    corpus = work / f"corpus-{size}"
+    ws_dir = work / f"ws-{size}"
+    if ws_dir.exists():
+        shutil.rmtree(ws_dir)
+    mem = PeakRss()
+    stages: dict[str, dict[str, Any]] = {}
+    t_all = time.perf_counter()
+
+    def timed(name: str, fn, *a, **kw):
+        rss0 = mem.now()
+        mem.window()
+        t = time.perf_counter()
+        out = fn(*a, **kw)
+        sec = time.perf_counter() - t
+        stages[name] = {
+            "seconds": round(sec, 2),
+            "peak_rss_mb": round(mem.window() / 2**20, 1),
+            "rss_start_mb": round(rss0 / 2**20, 1),
+        }
+        log(f"{size}: {name} {sec:.1f} s, peak {stages[name]['peak_rss_mb']:.0f} MB")
+        return out
+
+    settings = Settings(workspace=ws_dir, base_model="bundled")
+    ws = Workspace(settings.workspace)
+    ws.set_setting("base_model", "bundled")
+    paths = sorted(str(p) for p in corpus.iterdir())
+    timed("ingest", ingest, ws, paths, settings=settings)
+    chunks = int(ws.scalar("SELECT count(*) FROM chunks"))
+    chars = int(ws.scalar("SELECT coalesce(sum(length(text)), 0) FROM chunks"))
+    log(f"{size}: {chunks} chunks")
+    gen = timed("generate", generate_pairs, ws, settings, mode="auto")
+    timed("filter", filter_pairs, ws, settings=settings, base_model="bundled")
+    timed("approve", approve_all, ws, actor="pipeline")
+    trainable = int(ws.scalar(f"SELECT count(*) FROM pairs WHERE {TRAINABLE}") or 0)
+    timed("split", make_split, ws)
+    train_pairs = int(ws.scalar(f"SELECT count(*) FROM pairs WHERE {TRAINABLE} AND split='train'") or 0)
+    timed("mine", mine_negatives, ws, base_model="bundled")
+
+    # inside train: step times from the progress ticks, validation and the ship decision wrapped
+    step_t: list[float] = []
+    last = [0.0]
+    inner: dict[str, list[float]] = {"val": [], "decision": []}
+
+    def progress(done: int, total: int, label: str) -> None:
+        now = time.perf_counter()
+        if label.startswith("epoch ") and "loss" in label:
+            if last[0]:
+                step_t.append(now - last[0])
+        last[0] = now
+
+    orig_val, orig_dec = training_mod.evaluate_val, decision_mod.decide_after_training
+
+    def val(*a, **kw):
+        t = time.perf_counter()
+        try:
+            return orig_val(*a, **kw)
+        finally:
+            inner["val"].append(time.perf_counter() - t)
+            last[0] = 0.0
+
+    def dec(*a, **kw):
+        t = time.perf_counter()
+        try:
+            return orig_dec(*a, **kw)
+        finally:
+            inner["decision"].append(time.perf_counter() - t)
+
+    training_mod.evaluate_val, decision_mod.decide_after_training = val, dec
+    cfg = TrainConfig(base_model="bundled", max_steps=max_steps)
+    try:
+        tr = timed("train", train, ws, cfg, progress=progress)
+    finally:
+        training_mod.evaluate_val, decision_mod.decide_after_training = orig_val, orig_dec
+    # the first step's time runs from the base validation's end; later ones from the previous step
+    per_step = sum(step_t) / len(step_t) if step_t else tr["seconds"] / max(1, tr["steps"])
+    steps_per_epoch = math.ceil(train_pairs / cfg.batch_size)
+    tr_stage = stages.pop("train")
+    dec_s = sum(inner["decision"])
+    val_s = inner["val"]
+    stages["train (setup + base val)"] = {
+        "seconds": round(tr_stage["seconds"] - dec_s - sum(val_s[1:]) - sum(step_t), 2),
+        "peak_rss_mb": tr_stage["peak_rss_mb"],
+    }
+    stages["train per step"] = {"seconds": round(per_step, 3), "peak_rss_mb": tr_stage["peak_rss_mb"]}
+    stages["train per epoch"] = {
+        "seconds": round(per_step * steps_per_epoch, 1),
+        "peak_rss_mb": tr_stage["peak_rss_mb"],
+        "estimated": True,
+    }
+    stages["train val per epoch"] = {
+        "seconds": round(sum(val_s[1:]) / max(1, len(val_s) - 1), 2) if len(val_s) > 1 else None,
+        "peak_rss_mb": tr_stage["peak_rss_mb"],
+    }
+    stages["decision"] = {"seconds": round(dec_s, 2), "peak_rss_mb": tr_stage["peak_rss_mb"]}
+    base = workspace_base_spec(ws)
+    ev = timed("evaluate", evaluate_workspace, ws, tuned_dir=tr["model_dir"], base_model=base)
+    timed("calibrate", calibrate, ws, model_dir=tr["model_dir"])
+    timed("export", export_model, ws, run_id=tr["run_id"])
+    stages["total"] = {
+        "seconds": round(time.perf_counter() - t_all, 1),
+        "peak_rss_mb": round(mem.peak / 2**20, 1),
+    }
+    return {
+        "size": size,
+        "chunks": chunks,
+        "chunk_chars": chars,
+        "generated_pairs": gen.get("pairs_added"),
+        "trainable_pairs": trainable,
+        "train_pairs": train_pairs,
+        "steps_done": tr["steps"],
+        "steps_per_epoch": steps_per_epoch,
+        "max_steps": max_steps,
+        "batch_size": cfg.batch_size,
+        "eval_queries": ev.get("queries"),
+        "shipped": tr.get("shipped"),
+        "stages": stages,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+# ------------------------------------------------------------------------------------------------ index
+def index_bench(n: int = 65536, queries: int = 2000) -> dict[str, Any]:
+    """Recall@10 of IVF and HNSW (bgetune/tools/index.py defaults) against exact search on ``n`` synthetic
+    384-d embeddings: topic clusters (cosine ~0.6 within a topic) at two spreads, queries near a corpus vector."""
+    from bgetune.tools.index import clustered_vectors, measure_recall, queries_near
+
+    out = {}
+    for label, clusters, spread in (
+        ("4096 topics, spread 0.8", 4096, 0.8),
+        ("4096 topics, spread 1.5", 4096, 1.5),
+    ):
+        c = clustered_vectors(n, clusters=clusters, spread=spread)
+        q = queries_near(c, queries, noise=spread)
+        out[label] = measure_recall(c, q, k=10)
+        log(f"index {label}: {out[label]}")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ report
+def fit_exponent(xs: list[float], ys: list[float]) -> float | None:
+    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys, strict=True) if x and y and y > 0]
+    if len(pts) < 2:
+        return None
+    mx = sum(p[0] for p in pts) / len(pts)
+    my = sum(p[1] for p in pts) / len(pts)
+    den = sum((p[0] - mx) ** 2 for p in pts)
+    return round(sum((p[0] - mx) * (p[1] - my) for p in pts) / den, 3) if den else None
+
+
+def collect(work: Path) -> dict[str, Any]:
+    runs = []
+    for f in sorted(work.glob("result-*.json"), key=lambda p: int(p.stem.split("-")[1])):
+        runs.append(json.loads(f.read_text()))
+    per_stage: dict[str, Any] = {}
+    for st in STAGES:
+        rows = [(r["chunks"], r["stages"].get(st, {})) for r in runs if st in r["stages"]]
+        rows = [(c, s) for c, s in rows if s.get("seconds") is not None]
+        # per-step training cost is per pair, not per chunk: its exponent is against the batch (constant)
+        xs = [c for c, _ in rows]
+        per_stage[st] = {
+            "chunks": xs,
+            "seconds": [s["seconds"] for _, s in rows],
+            "peak_rss_mb": [s.get("peak_rss_mb") for _, s in rows],
+            "exponent": fit_exponent(xs, [s["seconds"] for _, s in rows]),
+        }
+    import torch
+
+    return {
+        "machine": f"{platform.machine()} CPU ({os.cpu_count()} cores, shared by 6 agents), torch {torch.__version__}",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "note": "training stops after max_steps steps at every size; 'train per epoch' = measured mean step time x "
+        "steps per epoch of the size's train pairs (estimated, not run)",
+        "runs": runs,
+        "stages": per_stage,
+        "index_recall": json.loads((work / "index.json").read_text())
+        if (work / "index.json").exists()
+        else None,
+    }
+
+
+def plot(res: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 6))
+    for st, v in res["stages"].items():
+        if len(v["chunks"]) < 1 or st == "total":
+            continue
+        ax.loglog(v["chunks"], v["seconds"], marker="o", label=f"{st} (k={v['exponent']})")
+    tot = res["stages"].get("total")
+    if tot and tot["chunks"]:
+        ax.loglog(tot["chunks"], tot["seconds"], "k--", marker="s", label=f"total (k={tot['exponent']})")
+    ax.set_xlabel("chunks")
+    ax.set_ylabel("seconds")
+    ax.set_title("bgetune pipeline cost per stage vs corpus size (log-log)")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def section(res: dict[str, Any]) -> str:
+    runs = res["runs"]
+    head = "| stage | " + " | ".join(f"{r['chunks']:,} chunks" for r in runs) + " | exponent |"
+    lines = [
+        START,
+        "## Cost as the corpus grows (bench/scale.py, issue 23)",
+        "",
+        f"Measured {res['date']} on {res['machine']}. The real pipeline (offline generator, default settings, "
+        "bundled MiniLM base) on nested corpora of real Debian manuals (HTML pages of debian-handbook, "
+        "debian-reference, debian-policy, developers-reference, maint-guide, python3.11-doc, postgresql-doc-15, "
+        f"git-doc). Training stops after {runs[0]['max_steps'] if runs else '?'} steps at every size; "
+        "'train per epoch' is the measured step time times the steps one epoch of that size's pairs takes "
+        "(estimated). Seconds (peak resident MB); exponent = slope of log seconds on log chunks.",
+        "",
+        head,
+        "|---|" + "---|" * (len(runs) + 1),
+    ]
+    for st in STAGES:
+        cells = []
+        for r in runs:
+            s = r["stages"].get(st) or {}
+            sec = s.get("seconds")
+            cells.append("" if sec is None else f"{sec:,.1f} ({s.get('peak_rss_mb') or 0:,.0f})")
+        k = res["stages"].get(st, {}).get("exponent")
+        lines.append(f"| {st} | " + " | ".join(cells) + f" | {'' if k is None else k} |")
+    lines += [
+        "",
+        "| size | chunks | generated pairs | trainable | train pairs | steps/epoch | eval queries |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        lines.append(
+            f"| {r['size']} | {r['chunks']} | {r['generated_pairs']} | {r['trainable_pairs']} | "
+            f"{r['train_pairs']} | {r['steps_per_epoch']} | {r['eval_queries']} |"
+        )
+    ix = res.get("index_recall")
+    if ix:
+        lines += [
+            "",
+            "### Approximate search past the exact size (bgetune/tools/index.py), 64k vectors",
+            "",
+            "| embeddings | exact search s | IVF recall@10 (nlist/nprobe) | IVF build + search s | HNSW recall@10 "
+            "(efSearch) | HNSW build + search s |",
+            "|---|---|---|---|---|---|",
+        ]
+        for label, v in ix.items():
+            iv, hn = v["ivf"], v["hnsw"]
+            lines.append(
+                f"| {v['n']:,} x 384, {label}, {v['queries']} queries | {v['flat']['search_s']} | "
+                f"{iv['recall@k']:.4f} ({iv['nlist']}/{iv['nprobe']}) | {iv['build_s']} + {iv['search_s']} | "
+                f"{hn['recall@k']:.4f} ({hn['ef_search']}) | {hn['build_s']} + {hn['search_s']} |"
+            )
+    lines += [
+        "",
+        "![log-log](scale-loglog.png)",
+        "",
+        "Reproduce: `nice -n 5 python bench/scale.py --sizes 1000 4000 16000 64000` (each size cached under "
+        "--work; `--report` rewrites this section).",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def write_results(res: dict[str, Any]) -> None:
+    path = REPO / "bench" / "RESULTS.md"
+    text = path.read_text(encoding="utf-8")
+    sec = section(res)
+    if START in text and END in text:
+        text = text.split(START)[0] + sec + text.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + sec + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 4000])
+    ap.add_argument("--work", default="/tmp/bgetune-scale")
+    ap.add_argument("--docs", default="/tmp/scale-docs")
+    ap.add_argument("--max-steps", type=int, default=6)
+    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--index", action="store_true", help="measure IVF/HNSW recall vs exact at 64k vectors")
+    ap.add_argument(
+        "--report", action="store_true", help="only rewrite JSON, plot and RESULTS from cached runs"
+    )
+    args = ap.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    if args.index:
+        (work / "index.json").write_text(json.dumps(index_bench(), indent=2))
+    if args.one:
+        res = run_size(args.one, work, args.max_steps)
+        (work / f"result-{args.one}.json").write_text(json.dumps(res, indent=2))
+        return
+    if not args.report:
+        root = fetch_docs(Path(args.docs))
+        pages = page_list(root, work / "pages.json")
+        log(f"{len(pages)} pages, {sum(p['chars'] for p in pages) / 1e6:.1f} M chars")
+        for size in args.sizes:
+            if (work / f"result-{size}.json").exists():
+                log(f"{size}: cached")
+                continue
+            info = build_corpus(pages, size, work / f"corpus-{size}")
+            log(f"{size}: {info}")
+            cmd = [sys.executable, __file__, "--one", str(size), "--work", str(work)]
+            cmd += ["--max-steps", str(args.max_steps)]
+            p = subprocess.run(cmd)
+            if p.returncode != 0:
+                log(f"{size}: failed (exit {p.returncode})")
+                break
+    res = collect(work)
+    (REPO / "bench" / "scale-results.json").write_text(json.dumps(res, indent=2) + "\n")
+    if res["runs"]:
+        plot(res, REPO / "bench" / "scale-loglog.png")
+        write_results(res)
+    log("done")
+
+
+if __name__ == "__main__":
+    main()
