@@ -114,6 +114,10 @@ _EN_DANGLING = {
     "its", "their", "your", "my", "whose", "ensure", "make", "allow", "provide", "give", "include", "contain",
     "become", "such", "very", "more", "most",
 }  # fmt: skip
+_EN_TRANSITIVE = {
+    "retrieve", "get", "obtain", "find", "make", "use", "set", "create", "build", "install", "remove", "add",
+    "keep", "change", "specify", "provide", "produce", "run", "send", "put", "take", "give", "ensure", "see",
+}  # fmt: skip
 
 
 def _plain(s: str) -> str:
@@ -139,8 +143,20 @@ def shape_reasons(query: str, positive: str, heading: str | None, language: str 
         out.append("mixed_language")
     if not _is_zh(query):
         words = re.findall(r"[A-Za-z][A-Za-z'\-]*", query)
-        if query.strip().endswith("?") and words and words[-1].lower() in _EN_DANGLING and len(words) >= 3:
+        low = [w.lower() for w in words]
+        if (
+            query.strip().endswith("?")
+            and len(low) >= 3
+            and (
+                low[-1] in _EN_DANGLING
+                or (low[-2] == "to" and low[-1] in _EN_TRANSITIVE)  # 'a simple way to retrieve?'
+                or (low[-2] == "by" and low[-1].endswith("ing"))  # 'How do I use outer() by writing?'
+                or low[-2] in ("most", "least", "more", "less")  # 'Does unstable have the most recent?'
+            )
+        ) or re.search(r"\w\($", query.strip().rstrip("?")):  # 'How do I use bitmap(?'
             out.append("cut_off")
+        if re.search(r"\b(?:this|these|those|such)\s+\w+", query, re.I):
+            out.append("vague_query")  # 'Are packages available for this purpose?' names no subject
     p = normalize_ws(positive)
     if re.search(r"\s[;,:]\s*$", p) or (
         not _is_zh(p) and len(_WORD.findall(p)) < 5 and not p.endswith((".", "!", "?"))

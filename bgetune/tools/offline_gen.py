@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bgetune.core.text import detect_language, normalize_ws
+from bgetune.core.text import cjk_count, detect_language, normalize_ws
 from bgetune.tools.chunking import split_sentences
 
 SOURCE = "offline"
@@ -597,6 +597,34 @@ _ZH_AUTHORITY = re.compile(r"(部门|政府|机构|委员会|院|局|协会|机�
 _ZH_FRAGMENT = re.compile(r"^(?:尚不|尚未|未|不|已|均|仍|即|并且|或者)")
 
 
+_ZH_QUANT = re.compile(r"^(?:全部|所有|本|该|其|此|各|有关|相关|相应|上述|其他|其它|一切|任何)")
+
+
+def zh_thing(term: str) -> bool:
+    """A thing one asks about ('投入品', '证券包销', 'graphicx'), not a verb phrase ('取消资格', '符合规定'), a
+    quantified phrase ('全部内容', '本行政区域'), an adjective-like '-性' word or a placeholder ('NNN')."""
+    if _LATIN_TERM.fullmatch(term):
+        return len(term) >= 3 and len(set(term.lower())) > 1
+    if _ZH_QUANT.match(term) or (term.endswith("性") and len(term) <= 3):
+        return False
+    import jieba.posseg
+
+    _jieba()
+    parts = [t for t in jieba.posseg.lcut(term, HMM=False) if t.word.strip()]
+    if len(parts) > 1 and any(t.flag[:1] in ("v", "a", "d", "p") for t in parts):
+        return False
+    return not (len(parts) == 1 and parts[0].flag[:1] in ("v", "a", "d", "l", "i"))
+
+
+def _zh_subject_first(clause: str) -> bool:
+    """The clause opens with a noun subject of two or more characters ('证券公司应当...')."""
+    import jieba.posseg
+
+    _jieba()
+    toks = [t for t in jieba.posseg.lcut(clause) if t.word.strip()]
+    return bool(toks) and len(toks[0].word) >= 2 and toks[0].flag[:1] == "n" and not _ZH_PRONOUN.match(clause)
+
+
 def _zh_starts_with_verb(phrase: str) -> bool:
     """'签署书面确认意见' yes; '真实、公正' (adjectives: '需要真实' is not a question) no."""
     import jieba.posseg
@@ -623,7 +651,8 @@ def _zh_rules(sent: str, *, law: bool) -> list[tuple[str, str, str]]:
     if m and not _ZH_PRONOUN.match(m.group("x")):
         out.append((f"什么是{m.group('x')}？", "question", "zh-definition"))
     m = _ZH_IFYOU.search(s)
-    if m:
+    # an action ('如何修改缺省规则'), not a name or a noun phrase ('如何Debian', '如何一本详细的手册')
+    if m and cjk_count(m.group("x")) >= 2 and _zh_starts_with_verb(m.group("x")):
         out.append((f"如何{m.group('x')}？", "question", "zh-if-you"))
     m = _ZH_TO.search(s)
     if m and not _ZH_PRONOUN.match(m.group("x")):
@@ -634,7 +663,12 @@ def _zh_rules(sent: str, *, law: bool) -> list[tuple[str, str, str]]:
     m = _ZH_LIST.search(s)
     if m:
         pre = _zh_strip(m.group("pre"))
-        if len(pre) >= 2 and not _ZH_PRONOUN.match(pre):
+        if (
+            len(pre) >= 2
+            and not _ZH_PRONOUN.match(pre)
+            and not re.match(r"第|本法|附则", pre)
+            and not _zh_starts_with_verb(pre)  # '载明哪些事项？' names no subject
+        ):
             what = m.group("what")
             what = "情形" if what.startswith("情形") else what
             out.append((f"{pre}哪些{what}？", "question", "zh-list"))
@@ -655,8 +689,10 @@ def _zh_rules(sent: str, *, law: bool) -> list[tuple[str, str, str]]:
             subj, verb = _zh_strip(m.group("s")), m.group("v")
             if 2 <= len(subj) and not _ZH_PRONOUN.match(subj) and "下列" not in verb:
                 if _ZH_AUTHORITY.search(subj):
-                    out.append((f"谁负责{verb}？", "question", "zh-who"))
-                elif len(verb) <= 14 and _zh_starts_with_verb(verb):
+                    verb = re.sub(r"^(?:立即|及时|依法|负责)", "", verb)
+                    if not re.match(r"(?:会同|责令|按照|依照|根据|对|向|将|在)", verb):
+                        out.append((f"谁负责{verb}？", "question", "zh-who"))
+                elif len(verb) <= 14 and _zh_starts_with_verb(verb) and "规定" not in verb:
                     out.append((f"{subj}需要{verb}吗？", "question", "zh-duty"))
         m = _ZH_FORBID.search(s)
         if m:
@@ -683,6 +719,14 @@ def _en_plural(np: str) -> bool:
     return last.endswith("s") and not last.endswith(("ss", "us", "is", "ics")) and "/" not in last
 
 
+# adjectives that make a noun phrase generic, not a thing one asks about ('appropriate subdirectory')
+_EN_GENERIC_ADJ = set(
+    """appropriate different specific particular various certain such other same own main special typical usual
+    common standard general simple basic additional separate similar several respective corresponding given
+    following previous next new old important relevant necessary possible available useful""".split()
+)
+
+
 def en_noun_phrase(term: str, text: str) -> str | None:
     """``term`` as the X of 'what is X' when the chunk uses it as a noun phrase, else None.
 
@@ -694,8 +738,10 @@ def en_noun_phrase(term: str, text: str) -> str | None:
     low = [w.lower() for w in words]
     if not words or any(w in EN_STOP or "'" in w or "’" in w for w in low):
         return None
-    if low[0][:1].isdigit() or low[0] in _EN_NUMBER_WORDS:
+    if low[0][:1].isdigit() or low[0] in _EN_NUMBER_WORDS or low[0] in _EN_GENERIC_ADJ:
         return None
+    if len(words) == 1 and "-" in low[0] and all(p in _en_ranks() for p in low[0].split("-") if p):
+        return None  # 'fixed-format', 'application-package': hyphenated everyday words
     if not any(re.fullmatch(r"[a-z]{3,}", re.sub(r"[^a-z]", "", w)) for w in low):
         return None
     last = re.sub(r"[^a-z]", "", low[-1].split("/")[-1].split("-")[-1])
@@ -986,13 +1032,22 @@ def _generate_for_chunk(
     top_kw = _keyword_terms(top, lang, text if lang == "en" else None)
     kw: list[str] = []
     if lang == "en":
-        for t in top_kw:
-            if sum(len(k.split()) for k in kw) + len(t.split()) > 3:
-                break  # users type two or three search words, not five
-            kw.append(t)
-        kw = kw[:3] or top_kw[:1]
+        # one noun phrase as the text uses it ('root filesystem', 'dynamically loaded code') reads as a search;
+        # two or three unrelated salient terms glued together ('fargs fbody', 'digit cd-rom') do not
+        phrase = next(
+            (
+                t
+                for t in top_kw
+                if len(t.split()) >= 2
+                and en_noun_phrase(t, text)
+                and not re.search(r"https?:|www\.|@|\.\w+/", t)
+            ),
+            None,
+        )
+        kw = [phrase] if phrase else []
     else:
-        kw = top_kw[:3] if len(top_kw) >= 3 and len(top_kw[0]) + len(top_kw[1]) < 5 else top_kw[:2]
+        # one term the text is about ('自由软件'), not two glued together ('软件包 有时候', '重大损失 履行职责')
+        kw = [t for t in top_kw if zh_thing(t) and len(t) >= 3][:1]
     # keyword-style queries are a minority of what users type (~30%), and a keyword-heavy training set teaches
     # term matching the base model already has (measured on the Debian FAQ's real questions): add one only when
     # the chunk yields fewer than two natural questions, a second only when it yields none
@@ -1001,17 +1056,13 @@ def _generate_for_chunk(
     # quality (bench/RESULTS.md), so a keyword query only where a chunk yields no question at all
     if kw and n_questions < (1 if lang == "en" else 2):
         cands.append(GenQuery(_keyword_query(kw, lang), "keyword", _support(text, sentences, kw), "keywords"))
-    if len(top_kw) >= 4 and n_questions == 0 and lang == "zh":
-        alt = [top_kw[0], top_kw[3]]
-        cands.append(
-            GenQuery(_keyword_query(alt, lang), "keyword", _support(text, sentences, alt), "keywords-2")
-        )
+    # (no second keyword query glued from the first and fourth terms: those read as two unrelated words)
     # a question around the most salient term, only when the term is a noun phrase ('what is priced based',
     # 'what is two large vectors' and two-term fragments like 'evaluated differentiated' are not questions)
     t0 = top[0]
     q0 = ""
     if lang == "zh":
-        if _zh_is_noun(t0):
+        if _zh_is_noun(t0) and zh_thing(t0):  # not a verb phrase or set phrase ('科学合理', '符合规定')
             if _LATIN_TERM.fullmatch(t0) or (len(t0) >= 3 and general_weight(t0) > 0.8):
                 q0 = f"{t0}是什么？" if not law else f"{t0}有哪些规定？"
             elif law:
@@ -1040,6 +1091,7 @@ def _generate_for_chunk(
         g
         for g in _keep(cands, text, specific)
         if not mixes_languages(g.query, lang)
+        and not (lang == "zh" and not cjk_count(g.query) and not _LATIN_TERM.fullmatch(g.query.strip()))
         and normalize_ws(g.query).lower().rstrip("?？.。") not in heads | {first_line}
     ]
     return kept[:max_queries]
@@ -1092,7 +1144,16 @@ _EN_COND = re.compile(
 def _vp(x: str) -> str:
     x = _you_to_i(x.strip().rstrip(".)"))
     x = _en_trim_rest(x, 7, strict=True)
-    if 2 <= len(x.split()) <= 8 and not _EN_BAD_X.search(x) and _en_complete(x):
+    w = x.split()
+    if (
+        2 <= len(w) <= 8
+        and not _EN_BAD_X.search(x)
+        and _en_complete(x)
+        and len(w[-1].strip("'\"()")) >= 2  # 'use x'
+        and not re.fullmatch(
+            r"(?:the|a) (?:command|file|program|tool|option|package|thing|one)", " ".join(w[1:])
+        )
+    ):
         return x
     return ""
 
@@ -1114,16 +1175,32 @@ def passage_slots(
             z = re.sub(r"\s+", "", s)
             for rx in (_ZH_IFYOU, _ZH_TO):
                 m = rx.search(z)
-                if m and not _ZH_PRONOUN.match(m.group("x")) and 3 <= len(m.group("x")) <= 16:
-                    vps.append(m.group("x"))
+                x = m.group("x") if m else ""
+                if (
+                    x
+                    and not _ZH_PRONOUN.match(x)
+                    and 3 <= len(x) <= 16
+                    and x[:2] in _ZH_ACTIONS
+                    and not re.search(r"[该其此这那]", x)
+                ):
+                    vps.append(x)
             m = _ZH_DEF.match(_ARTICLE.sub("", z))
             if m and not _ZH_PRONOUN.match(m.group("x")):
                 nps.append(m.group("x"))
+        idf, _ = _zh_idf()
+        flat = re.sub(r"\s+", "", text)
         for t in _keyword_terms(top, "zh"):
             t = t.strip("*“”\"'‘’《》「」()（）")
             latin = bool(_LATIN_TERM.fullmatch(t))
+            # a name or technical term, or a rare Chinese term the text repeats ('会员积分'); not an everyday
+            # phrase ('具体办法', '不良后果')
             if (latin and len(t) >= 3 and (_en_technical(t) or t[:1].isupper())) or (
-                not latin and len(t) >= 3 and general_weight(t) > 0.8
+                not latin
+                and len(t) >= 3
+                and t in idf
+                and general_weight(t) > 0.8
+                and flat.count(t) >= 2
+                and zh_thing(t)
             ):
                 nps.append(t)
         vps += _zh_verb_objects(text, top)
@@ -1151,12 +1228,20 @@ def passage_slots(
         # ('What is swfdec?'); an everyday phrase ('the functionality', 'web browser') reads oddly in a frame
         for s in sentences:
             m = _DEF_EN.match(_clean_en(s))
-            if m and not _EN_BAD_X.search(m.group("x")) and m.group("x").split()[0].lower() not in EN_STOP:
-                nps.append(m.group("x").strip())
+            x = m.group("x").strip() if m else ""
+            w0 = x.split()[0].lower() if x else ""
+            if (
+                x
+                and not _EN_BAD_X.search(x)
+                and w0 not in EN_STOP | _EN_NUMBER_WORDS | _EN_GENERIC_ADJ
+                and not (" " in x and "/" in x)
+                and _named(x, text)
+            ):
+                nps.append(x)
         for t in _keyword_terms(top, "en", text):
             np_ = en_noun_phrase(t, text)
-            if np_ and (_en_technical(np_) or np_[:1].isupper()):
-                nps.append(np_)
+            if np_ and _named(np_, text):
+                nps.append(_orig_case(np_, text))
             elif np_ and len(np_.split()) > 1:
                 w = np_.split()
                 if _en_verb_base(w[-1].lower()) is not None:  # 'family plan costs': the verb is not the thing
@@ -1165,6 +1250,46 @@ def passage_slots(
                     plain.append(_with_article(np_, text))
     dedup = lambda xs: list(dict.fromkeys(x for x in xs if x))  # noqa: E731
     return {"NP": dedup(nps), "NP+": dedup(plain), "VP": dedup(vps)}, conds
+
+
+def _orig_case(term: str, text: str) -> str:
+    """The term as the text most often writes it ('debian policy manual' -> 'Debian Policy Manual')."""
+    found = Counter(
+        m.group(0) for m in re.finditer(r"(?<![\w/])" + re.escape(term) + r"(?![\w])", text, re.I)
+    )
+    return found.most_common(1)[0][0] if found else term
+
+
+def _named(np_: str, text: str) -> bool:
+    """A name or technical term a frame may ask about ('groff', '/var/yp', 'Debian Policy Manual'), not an
+    everyday word or a hyphenated adjective ('in-place', 'de-facto', 'system-wide')."""
+    orig = _orig_case(np_, text)
+    if " " not in orig and re.search(r"[\d_./]", orig) and re.search(r"[a-z]{2,}", orig.lower()):
+        return not re.search(r"https?:|www\.|@", orig)
+    ranks = _en_ranks()
+    parts = [p for w in orig.lower().split() for p in w.split("-")]
+    if "-" in orig and all(p in ranks or p in EN_STOP for p in parts):
+        return False
+    words = orig.split()
+    head = words[-1]
+    if len(words) == 1 and head[:1].isupper() and not head.isupper():
+        low1 = head.lower()
+        if low1 in ranks or low1.endswith(_EN_WORD_SUFFIXES):
+            # 'Exporting' at the start of a sentence is not a name: a name is capitalised mid-sentence too
+            return bool(re.search(r"[a-z,]\s+" + re.escape(head) + r"\b", text))
+    if any(w[:1].isupper() for w in words):
+        # a name: its head word is a name or a technical token too ('Debian Wiki', 'SPSS Data Entry'), not a
+        # common noun after a name ('Unix programmers', 'layout TeX files', 'Linux system')
+        return head[:1].isupper() or bool(re.search(r"[\d_./]", head)) or len(words) == 1
+    low = head.lower()
+    stem = low[:-1] if low.endswith("s") else low
+    if stem.endswith((*_EN_WORD_SUFFIXES, "or")) or stem in ranks:
+        return False  # an everyday word ('customizations', 'subdirectory', 'library', 'implementors')
+    if re.fullmatch(r"[a-z]+", low) and any(
+        low[:i] in ranks and low[i:] in ranks for i in range(3, len(low) - 2)
+    ):
+        return False  # an everyday compound the vocabulary splits ('spreadsheet', 'workspace', 'filesystem')
+    return len(words) == 1 and _en_technical(np_) and len(np_) >= 4
 
 
 def _with_article(np_: str, text: str) -> str:
@@ -1182,7 +1307,7 @@ def _with_article(np_: str, text: str) -> str:
 _ZH_ACTIONS = set(
     """安装 卸载 删除 移除 升级 更新 配置 设置 使用 获取 下载 编译 运行 启动 停止 修改 创建 添加 查看 查找 检查 备份 恢复
     挂载 订阅 报告 提交 打包 构建 生成 选择 替换 禁用 启用 重启 登录 连接 导入 导出 编辑 安装好 清除 保存 打开 关闭 加载
-    申请 注册 退订 翻译 引导 制作 刻录 调试 测试 发布 维护 上传""".split()
+    申请 注册 退订 翻译 引导 制作 刻录 调试 测试 发布 维护 上传 学习 联系 改变 设定 输入 输出 排版 插入""".split()
 )
 
 
@@ -1234,7 +1359,7 @@ def _typed_queries(text: str, sentences: list[str], slots: dict[str, list[str]],
     out: list[GenQuery] = []
     vps = slots.get("VP", [])
     if lang == "en":
-        for x in vps[:1]:
+        for x in [v for v in vps if v.split()[0] not in ("look", "see", "use", "try", "be", "get")][:1]:
             w = x.split()
             out.append(
                 GenQuery(
@@ -1252,7 +1377,10 @@ def _typed_queries(text: str, sentences: list[str], slots: dict[str, list[str]],
             r = q.rstrip("?").split()[-1]
             end = main.find(" " + r)
             words = main[: end + len(r) + 1].split() if end >= 0 else []
-            if 4 <= len(words) <= 8:
+            last = words[-1].lower() if words else ""
+            if 4 <= len(words) <= 8 and not (
+                last.endswith("ed") or last in EN_STOP or last in _EN_NUMBER_WORDS
+            ):
                 claim = _en_subject(" ".join(words))
                 out.append(GenQuery(claim, "statement", s, "claim"))
                 break
@@ -1260,15 +1388,19 @@ def _typed_queries(text: str, sentences: list[str], slots: dict[str, list[str]],
         for x in vps[:1]:
             out.append(GenQuery(f"{x}的方法", "title", _support(text, sentences, [x]), "zh-title"))
         for s in sentences:
-            z = re.sub(r"\s+", "", _ARTICLE.sub("", s)).strip("。；！")
+            z = re.sub(r"\s+", "", _ARTICLE.sub("", s)).strip("。；！*#·•-")
             head = re.split(r"[，,：:（(]", z)[0]
             if (
                 6 <= len(head) <= 16
                 and not _ZH_PRONOUN.match(head)
                 and not _ZH_FRAGMENT.match(head)
-                and not re.match(r"(?:如果|若|假如|当|在|对于|为了|由于|因为|但|而|您|你)", head)
+                and not re.match(
+                    r"(?:如果|若|假如|当|在|对于|为了|由于|因为|但|而|您|你|有|没有|这|那|其|此|该)", head
+                )
             ):
-                if re.search(r"(?:可以|应当|不得|支持|需要|使用|包含|提供|是)", head[2:]):
+                if re.search(
+                    r"(?:可以|应当|不得|支持|需要|使用|包含|提供|是)", head[2:]
+                ) and _zh_subject_first(head):
                     out.append(GenQuery(head, "statement", s, "zh-claim"))
                     break
     return out

@@ -363,7 +363,8 @@ def _en_frame(q: str) -> Frame | None:
     if slot == "NP" and (
         (last in _EN_CLAUSE_AUX and not suffix)
         or last in _EN_WH
-        or last in ("it", "between", "kind", "kinds", "type", "types", "many", "about")
+        or last in ("it", "between", "kind", "kinds", "type", "types", "many", "about", "of", "sort", "sorts")
+        or (low[:2] == ["will", "there"])
         or (low[0] == "why" and not suffix)
     ):
         return None  # 'How does X fit in', 'What happens when X', 'Which X', 'Why is it X': a clause, not a thing
@@ -384,7 +385,7 @@ def _zh_frame(q: str) -> Frame | None:
     if suffix in ("吗", "呢") and not prefix:
         return None  # 'X吗': the claim is the whole question, nothing to fill
     slot = "VP" if prefix.endswith(_ZH_VP_PREFIX) else "NP"
-    if prefix.endswith(("为什么", "为何")) or suffix == "有什么":
+    if prefix.endswith(("为什么", "为何")) or suffix in ("有什么", "怎么样"):
         return None  # 'why' needs a claim, a bare 'X有什么' an object: nothing a key phrase fills
     return Frame(prefix, slot, suffix, "zh")
 
@@ -419,8 +420,11 @@ def frame_matches(frame: Frame, query: str) -> bool:
 
 
 def _plural(np_: str) -> bool:
-    last = np_.split()[-1].lower()
-    return last.endswith("s") and not last.endswith(("ss", "us", "is", "ics")) and "/" not in last
+    raw = np_.split()[-1]
+    last = raw.lower()
+    if raw.isupper() or "_" in raw or "/" in raw or "." in raw:
+        return False  # an acronym, a variable or a path ('FHS', 'R_LIBS') is one thing
+    return last.endswith("s") and not last.endswith(("ss", "us", "is", "ics"))
 
 
 def _agree(prefix: str, np_: str) -> str:
@@ -447,10 +451,7 @@ _CUES = (
         re.compile(r"^will there\b", re.I),
         re.compile(r"\b(?:will|plan(?:ned|s)?|future|next|upcoming)\b", re.I),
     ),
-    (
-        re.compile(r"^where (?:is|are)\b", re.I),
-        re.compile(r"\b(?:located|found|stored|kept|placed|under|in /|directory|folder)\b|/\w", re.I),
-    ),
+    (re.compile(r"^where (?:is|are)\b", re.I), None),  # the text must say where the thing is (_says_where)
     (
         re.compile(r"\bthere\b|\b(?:get|download|obtain|find|buy)\b", re.I),
         re.compile(
@@ -458,7 +459,7 @@ _CUES = (
             re.I,
         ),
     ),
-    (re.compile(r"在哪|哪里"), re.compile(r"位于|存放|目录|路径|网站|网址|地址|下载")),
+    (re.compile(r"在哪|哪里"), None),  # the text must say where the thing is (_says_where)
 )
 _BAD_NP = re.compile(
     r"(?:^|\W)(?:foo|bar|baz|xyz|xxx|example)(?:\W|$)|https?:|www\.|\.org/|\.com/"
@@ -474,12 +475,30 @@ def _has_cue(prefix: str) -> bool:
 _QTY_FRAME = re.compile(r"\bhow (?:much|many|long|often)\b|\bwhen\b|多少钱|是多少|要多久|需要多久", re.I)
 
 
+def _says_where(thing: str, text: str) -> bool:
+    t = re.escape(thing)
+    if cjk_count(text) >= 10:
+        flat = re.sub(r"\s+", "", text)
+        return bool(re.search(t + r".{0,4}?(?:位于|存放在|保存在|放在|安装在)", flat))
+    return bool(
+        re.search(
+            t
+            + r"\s+(?:\w+\s+){0,2}(?:is|are)\s+(?:usually\s+|normally\s+|also\s+)?(?:located|found|stored|kept|"
+            r"installed|placed|available)\s+(?:in|at|on|under|from)\b|" + t + r"\s+(?:lives|resides)\b",
+            text,
+            re.I,
+        )
+    )
+
+
 def _cue_ok(prefix: str, thing: str, text: str) -> bool:
+    if re.match(r"where (?:is|are)\b", prefix.strip(), re.I) or re.search(r"在哪|哪里", prefix):
+        return _says_where(thing, text)
     if _QTY_FRAME.search(prefix):  # the amount must be said about this thing
         sents = re.split(r"(?<=[.!?。！？；])\s*", text)
         return any(thing.lower() in x.lower() and _QUANTITY.search(x) for x in sents)
     for frame_rx, cue_rx in _CUES:
-        if frame_rx.search(prefix):
+        if cue_rx is not None and frame_rx.search(prefix):
             sents = re.split(r"(?<=[.!?。！？；])\s*", text)
             return any(thing.lower() in x.lower() and cue_rx.search(x) for x in sents)
     return True
@@ -516,7 +535,8 @@ def fill_frames(
             out.append((f.fill(pair[0], pair[1]), f))
         else:
             pool = list(slots.get(f.slot, []))
-            if f.slot == "NP" and _has_cue(f"{f.prefix} {f.suffix}"):
+            get_frame = re.search(r"\b(?:get|download|obtain|find|buy)\b", f.prefix, re.I)
+            if f.slot == "NP" and _has_cue(f"{f.prefix} {f.suffix}") and not get_frame:
                 pool += slots.get("NP+", [])  # an everyday thing, where the text says what the frame asks
             cands = [x for x in pool if x not in used and not _BAD_NP.search(x)]
             if f.slot == "NP":
@@ -527,6 +547,9 @@ def fill_frames(
                 continue
             x = cands[0]
             used.add(x)
+            if f.lang == "en" and get_frame and not (x[:1].isupper() and not x.startswith("/")):
+                used.discard(x)
+                continue  # 'Can I get X?' asks for software or a document by name, not 'CSV files' or a path
             if f.lang == "en" and re.search(r"\bthere\b", f.prefix, re.I) and x.lower().startswith("the "):
                 x = x[4:]  # 'Is there a billing page?', not 'Is there the billing page?'
             if f.lang == "en" and f.slot == "NP":

@@ -201,6 +201,9 @@ def test_generator_never_proposes_the_heading_or_first_line():
 
 
 # ---------------------------------------------------------------------------------------------- mix, chunks
+NOUNS = ["thumbnail", "font", "metadata", "spool", "session", "mirror", "index", "download"]
+
+
 def test_type_mix_covers_every_type_near_the_target():
     chunks = [
         {
@@ -209,7 +212,8 @@ def test_type_mix_covers_every_type_near_the_target():
             "language": "en",
             "text": f"The tool{i} utility is a program that converts files. If you want to convert a file{i} to PDF, "
             f"you can run tool{i} with the --pdf option. Packages can be upgraded in place by running tool{i} "
-            f"upgrade. The archive{i} directory is located in /var/cache/tool{i}.",
+            f"upgrade. The archive{i} directory is located in /var/cache/tool{i}. The {NOUNS[i % 8]} cache of "
+            f"tool{i} keeps old files, and the {NOUNS[i % 8]} cache grows.",
         }
         for i in range(40)
     ]
