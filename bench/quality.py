@@ -42,6 +42,9 @@ SAMPLES = {
 # only declared settings are accepted). Add yours here, e.g. "teacher": {"train": {...}}, "styled": {...}.
 VARIANTS: dict[str, dict[str, dict]] = {
     "default": {},  # today's defaults, what a new user gets
+    # issue 24: real questions (the stored golden set, protocol b) set the style of generated queries, or not
+    "styled": {"generate_pairs": {"style": True}},
+    "unstyled": {"generate_pairs": {"style": False}},
     "one-epoch": {"train": {"epochs": 1}},  # a cheap smoke variant
     # issue 25 ablation: today's contrastive loss / + distillation from the offline teacher (base + BM25 fusion) /
     # + teacher false-negative handling / + a KL-to-base regulariser
