@@ -44,7 +44,7 @@ class TqdmProgress:
 
     Each phase of a stage (a new total, or a count that goes back, e.g. "1/3 round trip" then "0/897 chunks
     encoded") gets its own bar, so the rate and the time left describe the phase that is running. The label's
-    own "· about ... left" part (bgetune.tools.encode) is dropped: tqdm draws the estimate.
+    own "· about ... left" part (bgetune.core.encode) is dropped: tqdm draws the estimate.
     """
 
     def __init__(self, desc: str, unit: str = "file", disable: bool = False) -> None:
@@ -54,7 +54,7 @@ class TqdmProgress:
     def __call__(self, done: int, total: int, label: str = "") -> None:
         from tqdm import tqdm
 
-        from bgetune.tools.encode import strip_eta
+        from bgetune.core.encode import strip_eta
 
         if self.bar is None or total != self.bar.total or done < self.bar.n:
             if self.bar is not None:

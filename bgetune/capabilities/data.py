@@ -242,6 +242,9 @@ class IngestOptions:
     )
     chunk_tokens: int | None = setting(None, help="Chunk size in tokens (default 256).", min=32, max=8192)
     chunk_overlap: int | None = setting(None, help="Overlap in tokens (default 32).", min=0, max=1024)
+    base_model: str | None = setting(
+        None, help="Hub id, local folder or 'bundled'; its tokenizer sizes the chunks (remembered)."
+    )
 
 
 def _ingest(ctx: Context, o: IngestOptions) -> IngestResult:
@@ -258,10 +261,18 @@ def _ingest(ctx: Context, o: IngestOptions) -> IngestResult:
             chunk_tokens=o.chunk_tokens or settings.chunk_tokens,
             chunk_overlap=o.chunk_overlap if o.chunk_overlap is not None else settings.chunk_overlap,
         )
+    if o.base_model:
+        ctx.ws.set_setting("base_model", o.base_model)
     report = ingest(
         ctx.ws, paths, settings=settings, base_model=ctx.ws.get_setting("base_model"), progress=ctx.progress
     )
-    return IngestResult.of(report.summary())
+    return IngestResult.of(report.summary() | {"workspace": str(ctx.ws.root)})
+
+
+def _exit_when_a_file_failed(res: IngestResult) -> None:
+    """CLI: exit 2 after the report when a file could not be read (scripts notice)."""
+    if res.failed:
+        raise SystemExit(2)
 
 
 def stage_snapshot(ws: Any) -> dict[str, Any]:
@@ -290,7 +301,11 @@ def stage_snapshot(ws: Any) -> dict[str, Any]:
 
 
 def _status(ctx: Context, o: None) -> StatusResult:
-    return StatusResult.of(stage_snapshot(ctx.ws) | {"workspace": str(ctx.ws.root)})
+    """The stage snapshot plus the workspace's full counts (pages, languages, runs) and the failed files."""
+    failures = [{"path": d["path"], "error": d["error"]} for d in ctx.ws.documents(status="error")]
+    return StatusResult.of(
+        ctx.ws.stats() | stage_snapshot(ctx.ws) | {"workspace": str(ctx.ws.root), "failures": failures}
+    )
 
 
 @dataclass(kw_only=True)
@@ -502,9 +517,15 @@ CAPABILITIES = [
         IngestResult,
         cost="cpu-minutes",
         stage=1,
+        cli_after=_exit_when_a_file_failed,
     ),
     Capability(
-        "status", "Show what the workspace holds at each stage.", _status, None, StatusResult, cli=None
+        "status",
+        "Show what the workspace holds at each stage.",
+        _status,
+        None,
+        StatusResult,
+        workspace="existing",
     ),
     Capability(
         "filter_pairs",

@@ -298,7 +298,7 @@ def encode(
     prompt_name = "query" if kind == "query" and (model.prompts or {}).get("query") else None
     import torch
 
-    from bgetune.tools.encode import encode_with_progress
+    from bgetune.core.encode import encode_with_progress
 
     with torch.inference_mode(), _autocast(model):
         emb = encode_with_progress(

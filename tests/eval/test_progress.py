@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from bgetune.cli import app
 from bgetune.cli_common import TqdmProgress
-from bgetune.tools.encode import EtaClock, encode_with_progress, format_eta, length_batches, strip_eta
+from bgetune.core.encode import EtaClock, encode_with_progress, format_eta, length_batches, strip_eta
 
 
 class Calls(list):
