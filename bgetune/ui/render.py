@@ -243,8 +243,10 @@ def drop_repeats(text: str) -> str:
     seen: set[str] = set()
     out = []
     for line in text.split("\n"):
-        key = " ".join(line.split())
-        if len(key) >= _REPEATABLE and not key.startswith("|"):
+        key = " ".join(line.split()).lstrip(
+            "!-*•> "
+        )  # the same sentence as a warning or a bullet is a repeat
+        if len(key) >= _REPEATABLE and not line.lstrip().startswith("|"):
             if key in seen:
                 continue
             seen.add(key)
@@ -351,9 +353,9 @@ def _on_approval(out: list[gr.ChatMessage], ev: Mapping[str, Any], tool: str, ga
     _close_estimates(out)
     i = _find_step(out, call_id=ev.get("tool_call_id"), tool=tool)
     if i is not None:
-        meta = _meta(out[i]) | {"awaiting": True, "log": "waiting for your approval"}
-        meta["title"] = f"{tool_label(tool)}: waiting for your approval"
+        meta = _meta(out[i]) | {"awaiting": True, "title": f"{tool_label(tool)}: waiting for your approval"}
         meta.pop("status", None)
+        meta.pop("log", None)
         meta.pop("estimating", None)
         out[i] = _replace(out[i], metadata=meta)
     out.append(approval_message(ev))
@@ -618,8 +620,8 @@ def display_setting(entry: Mapping[str, Any], value: Any) -> Any:
         return f"{value:g}" if isinstance(value, int | float) else str(value)
     if kind == "list" and isinstance(value, list | tuple):
         return ", ".join(map(str, value))
-    if kind == "choice":
-        return str(value)
+    if kind == "choice":  # a value that is not a choice (a summary put in its place) shows as unset
+        return str(value) if str(value) in {str(c) for c in entry.get("choices") or ()} else None
     return value
 
 

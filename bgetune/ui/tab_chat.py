@@ -50,7 +50,7 @@ class ChatTab:
                 autofocus=True,
             )
             gr.Examples(EXAMPLES, inputs=self.box, label="Try")
-        self.messages = gr.State([])
+            self.messages = gr.State([])  # inside the tab: a component directly in gr.Tabs shifts the tab labels
 
     # ------------------------------------------------------------------ the approval card
     @property

@@ -117,13 +117,24 @@ def test_approval_texts_have_no_emoji_and_a_reply_says_a_paragraph_once():
         "more than the noise."
     )
     reply = "\n".join(
-        ["Training done: 12 steps.", kept, "Evaluation: ...", kept, "Nothing new was exported.", kept]
+        [
+            "Training done: 12 steps.",
+            kept,
+            "  ! " + kept,
+            "Evaluation: ...",
+            kept,
+            "Nothing new was exported.",
+        ]
     )
     msgs = render.apply_event([], {"type": "message", "content": reply})
     assert (
         msgs[0].content.count("Keeping the base model") == 1
         and "Nothing new was exported." in msgs[0].content
     )
+    # a summary shown in a choice setting's place (the estimate's objective) is no value the dropdown can hold
+    entry = {"name": "objective", "choices": ("contrastive", "distill", "margin-mse")}
+    assert render.display_setting(entry, {"kind": "contrastive", "text": "MNRL"}) is None
+    assert render.display_setting(entry, "distill") == "distill"
 
 
 def test_results_say_when_the_base_model_was_kept():
@@ -237,7 +248,7 @@ def test_a_step_waits_for_approval_without_a_spinner_then_runs_and_finishes():
         msgs, {"type": "approval", "tool": "train", "tool_call_id": "t1", "title": "Train"}
     )
     m = meta(msgs[0])
-    assert "status" not in m and m["log"] == "waiting for your approval"
+    assert "status" not in m and m["title"] == "Training: waiting for your approval" and "log" not in m
     assert "status" not in meta(render.finish_turn(msgs)[0]), (
         "a turn ending at the gate leaves the step waiting"
     )
