@@ -138,6 +138,7 @@ def measure(shape: str, device: str, batch: int, steps: int, peak: float | None,
         fl = flops_of(model_path, mean_len, pps * tokens_per_pair)  # FLOP/s
         out[name] = {
             "pairs_per_s": pps,
+            "flops_per_s": round(fl),
             "tflops": round(fl / 1e12, 3),
             "mfu": round(fl / peak, 4) if peak else None,
             "seconds": r["seconds"],

@@ -430,6 +430,23 @@ def section(res: dict[str, Any]) -> str:
             )
     lines += [
         "",
+        "### Beyond one machine",
+        "",
+        "- Data-parallel training (the same trainer; in-batch negatives gathered across processes with gradient, "
+        "gradients averaged): `torchrun --nproc_per_node 2 tests/train/test_ddp.py --workspace WS --out OUT` is "
+        "the launch line tested in CI on 2 gloo CPU processes with the bundled model (both ranks step, identical "
+        "weights after the last step); on GPUs `--nproc_per_node <gpus>`, across nodes `--nnodes N --node_rank R "
+        "--rdzv_backend c10d --rdzv_endpoint HOST:29500`. `TrainConfig.batch_size` is per process.",
+        "- Mining past 50k chunks: `bgetune/tools/index.py` (IVF-flat, nlist ~4 sqrt(n), nprobe nlist/16; HNSW on "
+        "request; on the GPU when faiss sees one); recall against exact search in the table above.",
+        "- GPU throughput: `python bench/gpu.py` (bge-small and bge-base shapes, bgetune's step vs the stock "
+        "SentenceTransformerTrainer, pairs/s and MFU); not run here: no GPU was lent to this session "
+        "(`python bench/gpu.py --tiny` is the CPU smoke run the tests use).",
+        "- Training time budget: `bgetune train --time-budget '20 min'` (tools/budget.py) fits whole epochs, "
+        "else the steps of one, to the step time measured here.",
+    ]
+    lines += [
+        "",
         "![log-log](scale-loglog.png)",
         "",
         "Reproduce: `nice -n 5 python bench/scale.py --sizes 1000 4000 16000 64000` (each size cached under "
