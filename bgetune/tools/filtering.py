@@ -145,8 +145,7 @@ def shape_reasons(query: str, positive: str, heading: str | None, language: str 
         words = re.findall(r"[A-Za-z][A-Za-z'\-]*", query)
         low = [w.lower() for w in words]
         if (
-            query.strip().endswith("?")
-            and len(low) >= 3
+            len(low) >= 3
             and (
                 low[-1] in _EN_DANGLING
                 or (low[-2] == "to" and low[-1] in _EN_TRANSITIVE)  # 'a simple way to retrieve?'
@@ -155,7 +154,7 @@ def shape_reasons(query: str, positive: str, heading: str | None, language: str 
             )
         ) or re.search(r"\w\($", query.strip().rstrip("?")):  # 'How do I use bitmap(?'
             out.append("cut_off")
-        if re.search(r"\b(?:this|these|those|such)\s+\w+", query, re.I):
+        if re.search(r"\b(?:this|these|those|such)\s+\w+|\b(?:xyz|foo|bar|baz)\b", query, re.I):
             out.append("vague_query")  # 'Are packages available for this purpose?' names no subject
     p = normalize_ws(positive)
     if re.search(r"\s[;,:]\s*$", p) or (

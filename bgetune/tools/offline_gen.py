@@ -727,6 +727,13 @@ _EN_GENERIC_ADJ = set(
 )
 
 
+def _adverb(word: str) -> bool:
+    """'appropriately', 'dynamically' (not 'family', 'supply')."""
+    return word.endswith("ly") and (
+        word[:-2] in _en_ranks() or word.endswith(("ally", "ately", "ively", "ously"))
+    )
+
+
 def en_noun_phrase(term: str, text: str) -> str | None:
     """``term`` as the X of 'what is X' when the chunk uses it as a noun phrase, else None.
 
@@ -738,7 +745,7 @@ def en_noun_phrase(term: str, text: str) -> str | None:
     low = [w.lower() for w in words]
     if not words or any(w in EN_STOP or "'" in w or "’" in w for w in low):
         return None
-    if low[0][:1].isdigit() or low[0] in _EN_NUMBER_WORDS or low[0] in _EN_GENERIC_ADJ:
+    if low[0][:1].isdigit() or low[0] in _EN_NUMBER_WORDS or low[0] in _EN_GENERIC_ADJ or _adverb(low[0]):
         return None
     if len(words) == 1 and "-" in low[0] and all(p in _en_ranks() for p in low[0].split("-") if p):
         return None  # 'fixed-format', 'application-package': hyphenated everyday words
@@ -1013,7 +1020,8 @@ def _generate_for_chunk(
         from bgetune.tools.style import fill_frames
 
         fr = [f for f in frames if f.lang == lang]
-        for q, f in fill_frames(fr, slots, text=text, conditions=conds, start=frame_start % max(1, len(fr))):
+        start = frame_start % max(1, len(fr))
+        for q, f in fill_frames(fr, slots, text=text, conditions=conds, start=start, limit=3):
             rule_hits.append(
                 (-1, GenQuery(q, "question", _support(text, sentences, [q]), f"frame:{f.pattern}"))
             )
@@ -1024,7 +1032,14 @@ def _generate_for_chunk(
             score = (0 if _has_salient(q, specific) else 2) + min(i, 20) / 100
             rule_hits.append((int(score * 100), GenQuery(q, kind, s, rule)))
     rule_hits.sort(key=lambda x: x[0])
+    # a yes/no question turned from a sentence is often stilted or cut ('Is a third option to start ...?'): one
+    # only where the chunk gives no other question
+    others = [g for _, g in rule_hits if g.rule != "yes-no" and g.kind == "question"]
     for _, g in rule_hits:
+        if g.rule == "yes-no" and others:
+            continue
+        if g.rule.startswith("frame:") and not (_has_salient(g.query, specific) or _named_in(g.query, slots)):
+            continue  # 'Can I use text?', 'Can I strip the space?': the frame must name the chunk's subject
         cands.append(g)
 
     # keyword queries from the salient terms (2-3 terms) that read as search words: no numbers or function-word
@@ -1153,6 +1168,7 @@ def _vp(x: str) -> str:
         and not re.fullmatch(
             r"(?:the|a) (?:command|file|program|tool|option|package|thing|one)", " ".join(w[1:])
         )
+        and w[0] not in ("look", "do", "see", "be", "have", "try", "accomodate", "accommodate")
     ):
         return x
     return ""
@@ -1289,7 +1305,25 @@ def _named(np_: str, text: str) -> bool:
         low[:i] in ranks and low[i:] in ranks for i in range(3, len(low) - 2)
     ):
         return False  # an everyday compound the vocabulary splits ('spreadsheet', 'workspace', 'filesystem')
-    return len(words) == 1 and _en_technical(np_) and len(np_) >= 4
+    if len(words) != 1 or len(np_) < 3:
+        return False
+    if re.search(r"[a-z][A-Z]", orig):
+        return True  # camelCase: a function or a package ('rJava', 'odbcDriverConnect')
+    w = re.escape(low)
+    # a lowercase word is a name when the text uses it as code: quoted, called, or next to what it is
+    return bool(
+        re.search(
+            rf"[`‘'\"]{w}\b|\b{w}\(|\b(?:package|command|function|program|library|utility|tool|daemon|option)s?\s+"
+            rf"{w}\b|\b{w}\s+(?:package|command|function|program|library|utility|tool|daemon|option)",
+            text,
+            re.I,
+        )
+    )
+
+
+def _named_in(query: str, slots: dict[str, list[str]]) -> bool:
+    q = query.lower()
+    return any(x.lower() in q for x in slots.get("NP", []) + slots.get("NP+", []))
 
 
 def _with_article(np_: str, text: str) -> str:

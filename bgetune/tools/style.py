@@ -422,8 +422,8 @@ def frame_matches(frame: Frame, query: str) -> bool:
 def _plural(np_: str) -> bool:
     raw = np_.split()[-1]
     last = raw.lower()
-    if raw.isupper() or "_" in raw or "/" in raw or "." in raw:
-        return False  # an acronym, a variable or a path ('FHS', 'R_LIBS') is one thing
+    if raw.isupper() or "_" in raw or "/" in raw or "." in raw or (" " not in np_.strip() and raw.islower()):
+        return False  # an acronym, a variable, a path or a lowercase name ('FHS', 'R_LIBS', 'xtabs') is one thing
     return last.endswith("s") and not last.endswith(("ss", "us", "is", "ics"))
 
 
