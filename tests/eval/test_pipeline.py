@@ -69,3 +69,46 @@ def test_cli_run_whole_pipeline_json(small_kb, tmp_path, bundled_path):
     from sentence_transformers import SentenceTransformer
 
     SentenceTransformer(str(model_dir))  # loads offline as a plain sentence-transformers folder
+
+
+@pytest.mark.slow
+def test_run_honours_the_workspace_settings_and_mines_impression_log_negatives(small_kb, tmp_path, bundled_path):
+    """`bgetune run` is the declared stages through invoke: the workspace's remembered lr, batch size and LoRA
+    reach training, and mining keeps the impression-log negatives the mine capability adds (issue 21 bug a)."""
+    from bgetune.capabilities import Context, invoke
+    from bgetune.core.config import Settings
+    from bgetune.core.workspace import Workspace
+    from bgetune.pipeline import run_pipeline
+    from bgetune.tools.training import TrainConfig
+    from tests.data.conftest import EN_DOC
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "apt-guide.md").write_text(EN_DOC, encoding="utf-8")
+    ws = Workspace(tmp_path / "ws")
+    ctx = Context(ws=ws, settings=Settings(workspace=ws.root), files=None)  # code caller: any path
+    invoke("ingest", {"paths": [str(docs / "apt-guide.md")], "chunk_tokens": 64, "chunk_overlap": 8}, ctx)
+    log = tmp_path / "log.tsv"
+    rows = [
+        ("session", "query", "clicked title", "clicked", "rank", "time"),
+        ("s1", "change apt mirror", "Proxy settings", "0", "1", "2026-11-01 10:03:00"),
+        ("s1", "change apt mirror", "Installing packages", "1", "2", "2026-11-01 10:03:00"),
+    ]
+    log.write_text("\n".join("\t".join(r) for r in rows) + "\n", encoding="utf-8")
+    imported = invoke("import_history", {"path": str(log), "embedding": False, "then_filter": False}, ctx)
+    assert imported.skipped_negatives == 1
+    for name, value in (("lr", 3e-5), ("batch_size", 4), ("lora", True)):
+        invoke("set_setting", {"name": name, "value": str(value)}, ctx)
+
+    out = run_pipeline(
+        [docs / "apt-guide.md", small_kb],
+        workspace=ws.root,
+        base_model="bundled",
+        yes=True,
+        train_config=TrainConfig(epochs=1, max_steps=2),
+    )
+    params = ws.run(out["train_run"])["params"]
+    assert params["lr"] == 3e-5 and params["batch_size"] == 4 and params["lora"] is True, params
+    assert params["epochs"] == 1 and params["max_steps"] == 2  # the explicit values win over remembered ones
+    assert out["stages"]["mine"].get("skipped_negatives") == 1
+    assert ws.scalar("SELECT count(*) FROM negatives WHERE method='skipped'") == 1
