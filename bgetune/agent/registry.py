@@ -27,7 +27,7 @@ from bgetune.capabilities import (
 )
 from bgetune.capabilities import user_path as _user_path
 from bgetune.capabilities.data import stage_snapshot
-from bgetune.capabilities.train import resolved_train_settings
+from bgetune.capabilities.train import resolved_train_settings, train_config
 from bgetune.core.errors import BgetuneError
 from bgetune.surfaces import args_model, result_data
 
@@ -132,12 +132,19 @@ def user_path(ctx: ToolContext, raw: str, what: str) -> str:
 # ---------------------------------------------------------------------------------------------- derived tools
 def _title(cap: Capability, ctx: ToolContext, opts: Any, est: dict[str, Any]) -> str:
     """The approval card's headline: what will run, on what, for how long, on which device."""
-    if cap.name == "train":
+    if cap.name == "train":  # the options that run (edits included); the estimate only scales with them
+        cfg = train_config(ctx, opts)
+        per_epoch = est.get("steps_per_epoch")
+        steps = per_epoch * cfg.epochs if isinstance(per_epoch, int) else est.get("steps")
+        if isinstance(steps, int) and cfg.max_steps:
+            steps = min(steps, cfg.max_steps)
         minutes = est.get("minutes")
+        if isinstance(minutes, int | float) and isinstance(steps, int) and est.get("steps"):
+            minutes = minutes * steps / est["steps"]
         mins = f"~{minutes:.1f} min" if isinstance(minutes, int | float) else "unknown time"
         return (
-            f"Train {est.get('base_model') or 'the base model'} on {est.get('pairs', '?')} pairs: "
-            f"{est.get('epochs', '?')} epochs, {est.get('steps', '?')} steps, {mins} on {est.get('device', '?')}"
+            f"Train {cfg.base_model or est.get('base_model') or 'the base model'} on {est.get('pairs', '?')} pairs: "
+            f"{cfg.epochs} epochs, {steps if steps is not None else '?'} steps, {mins} on {est.get('device', '?')}"
         )
     if est.get("calls") is not None:
         money = est.get("money")
@@ -233,3 +240,14 @@ def run_tool(name: str, raw_args: dict[str, Any] | None, ctx: ToolContext) -> An
     if spec is None:
         raise ToolError(f"unknown tool {name!r}; known tools: {', '.join(REGISTRY)}")
     return spec.run(ctx, spec.parse(raw_args))
+
+
+def approved_title(pending: dict[str, Any], edits: dict[str, Any] | None, ctx: ToolContext) -> str:
+    """What an approval starts, said from the options that will really run (the shown settings with the
+    user's edits), not from the card shown before the edits: "Train ... 1 epochs" after "epochs=1"."""
+    spec = REGISTRY[pending["tool"]]
+    args = dict(pending.get("args") or {})
+    args.update({k: v for k, v in (pending.get("settings") or {}).items() if v is not None})
+    args.update({k: v for k, v in (edits or {}).items() if v not in (None, "")})
+    parsed = spec.parse(args)
+    return spec.title(ctx, parsed, pending.get("estimate") or {}) if spec.title else f"Run {spec.name}"
