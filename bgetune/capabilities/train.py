@@ -199,6 +199,11 @@ class TrainOptions:
         workspace=True,
         say=("max steps", "steps", "步"),
     )
+    time_budget: str | None = setting(
+        None,
+        help="Train for at most this long, e.g. '20 min': epochs and steps are fitted from the measured step time.",
+        say=("time budget", "budget", "at most", "时间预算", "最多训练"),
+    )
     base_model: str | None = setting(
         None,
         help="Hub id, local folder or 'bundled'.",
@@ -294,7 +299,12 @@ def train_config(ctx: Context, o: TrainOptions) -> Any:
         values["device"] = ctx.settings.device
     if "base_model" not in values and ctx.settings.base_model:
         values["base_model"] = ctx.settings.base_model
-    return TrainConfig(**values)
+    cfg = TrainConfig(**values)
+    if getattr(o, "time_budget", None):  # tools/budget.py: epochs / max_steps that fit the time budget
+        from bgetune.tools.budget import fit_config_to_budget
+
+        cfg, _plan = fit_config_to_budget(ctx.ws, cfg, o.time_budget)
+    return cfg
 
 
 def resolved_train_settings(

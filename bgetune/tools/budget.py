@@ -167,13 +167,24 @@ def plan_from_estimate(budget: str | float, est: dict[str, Any], *, epochs: int 
     )
 
 
+_PLANS: dict[tuple[str, str, str], BudgetPlan] = {}  # (workspace, budget, config) -> plan, per process
+
+
 def fit_config_to_budget(ws: Any, config: Any, budget: str | float) -> tuple[Any, BudgetPlan]:
-    """Measure (or reuse) the step time for ``config`` and set its epochs / max_steps to fit ``budget``."""
+    """Measure (or reuse) the step time for ``config`` and set its epochs / max_steps to fit ``budget``.
+
+    The plan is kept per workspace, budget and config for this process, so the estimate, the approval card and
+    the run itself agree on it (and the steps are timed once)."""
     from bgetune.tools.training import estimate_training
 
-    est = estimate_training(ws, config)
-    plan = plan_from_estimate(budget, est, epochs=config.epochs)
+    parse_duration(budget)  # refuse an unreadable budget before measuring anything
+    key = (str(getattr(ws, "root", ws)), str(budget), repr(config))
+    plan = _PLANS.get(key)
+    if plan is None:
+        est = estimate_training(ws, config)
+        plan = plan_from_estimate(budget, est, epochs=config.epochs)
+        _PLANS[key] = plan
     config.epochs = plan.epochs
     config.max_steps = plan.max_steps
-    config.extra = dict(config.extra or {}) | {"budget": plan.to_dict()}
+    config.extra = dict(config.extra or {}) | {"budget": plan.to_dict() | {"text": plan.text()}}
     return config, plan

@@ -270,7 +270,7 @@ class MicroBatcher:
     """One worker thread runs the forward passes; concurrent requests are drained into shared batches."""
 
     def __init__(
-        self, encoder: Encoder, *, max_batch: int = 32, max_queue: int = 1024, max_wait_ms: float = 2.0
+        self, encoder: Encoder, *, max_batch: int = 32, max_queue: int = 1024, max_wait_ms: float = 5.0
     ):
         self.encoder = encoder
         self.max_batch = max_batch
@@ -375,6 +375,8 @@ class ServeConfig:
     max_items: int = 256
     max_chars: int = 1_000_000
     max_body_bytes: int = 16 * 1024 * 1024
+    # how long the worker waits for more requests to join a batch that is not full (measured in bench/serve.py)
+    max_wait_ms: float = 5.0
 
     def __post_init__(self) -> None:
         self.model_dir = Path(self.model_dir).expanduser().resolve()
@@ -510,7 +512,7 @@ def create_app(cfg: ServeConfig, encoder: Encoder | None = None) -> FastAPI:
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     enc = encoder or load_encoder(cfg.model_dir, cfg.backend, cfg.onnx_file)
-    batcher = MicroBatcher(enc, max_batch=cfg.max_batch, max_queue=cfg.max_queue)
+    batcher = MicroBatcher(enc, max_batch=cfg.max_batch, max_queue=cfg.max_queue, max_wait_ms=cfg.max_wait_ms)
     started = int(time.time())
 
     @asynccontextmanager

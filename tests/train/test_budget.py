@@ -71,3 +71,19 @@ def test_plan_from_an_estimate_uses_its_timed_steps():
     p = plan_from_estimate("10 min", est)
     # 2 s per step, 30 s validation and 30 s decision per epoch: 2 epochs = 10 + 30 + 2 * 260 = 560 s
     assert (p.epochs, p.max_steps) == (2, None)
+
+
+@pytest.mark.slow
+def test_budget_fits_a_real_config_from_its_measured_steps(mined_ws):
+    from bgetune.tools.budget import fit_config_to_budget
+    from bgetune.tools.training import TrainConfig
+
+    def cfg():
+        return TrainConfig(base_model="bundled", batch_size=4, max_passage_len=32, epochs=2, device="cpu")
+
+    tight, plan = fit_config_to_budget(mined_ws, cfg(), "1 s")
+    assert tight.epochs == 1 and tight.max_steps == 1 and not plan.fits
+    roomy, plan2 = fit_config_to_budget(mined_ws, cfg(), "10 h")
+    assert roomy.epochs == 2 and roomy.max_steps is None and plan2.fits
+    assert plan2.steps == 2 * plan2.steps_per_epoch
+    assert roomy.extra["budget"]["text"].startswith("a 600-minute budget buys 2 epochs")
