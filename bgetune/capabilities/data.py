@@ -631,7 +631,7 @@ CAPABILITIES = [
         SetSettingOptions,
         SettingResult,
         decides=True,
-        cli=None,
+        cli="set",  # `bgetune set epochs 2`
     ),
     Capability(
         "base_model_info",
