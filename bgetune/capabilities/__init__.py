@@ -63,6 +63,7 @@ CAPABILITY_MODULES: list[str] = [
     "bgetune.capabilities.data",
     "bgetune.capabilities.generate",
     "bgetune.capabilities.history",
+    "bgetune.capabilities.style",
     "bgetune.capabilities.golden",
     "bgetune.capabilities.train",
     "bgetune.capabilities.teacher",

@@ -564,6 +564,9 @@ def fill_frames(
 def _first_word(q: str) -> str:
     q = normalize_ws(q)
     if cjk_count(q) >= 2:
+        latin = re.match(r"[A-Za-z][\w.+/-]*", q)
+        if latin:
+            return latin.group(0).lower()  # 'Debian 只做 GNU/Linux 吗？' starts with 'debian'
         m = _ZH_PREFIX.match(re.sub(r"\s+", "", q))
         return m.group(0) if m else re.sub(r"\s+", "", q)[:2]
     return (q.split() or [""])[0].lower().strip("?¿\"'")

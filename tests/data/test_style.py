@@ -431,3 +431,19 @@ def test_kmeans_cover_picks_one_chunk_per_cluster(n):
     picked = kmeans_cover(pts, n)
     assert len(set(picked)) == n
     assert sorted({i // 30 for i in picked}) == list(range(n))  # every cluster covered
+
+
+def test_import_queries_and_style_report_capabilities(tiny_ws, tmp_path):
+    from bgetune.capabilities import Context, invoke
+    from bgetune.core.config import Settings
+
+    log = tmp_path / "log.txt"
+    log.write_text(
+        "how to set apt pin priorities in /etc/apt/preferences\nweather tomorrow\n", encoding="utf-8"
+    )
+    ctx = Context(ws=tiny_ws, settings=Settings(workspace=tiny_ws.root), files=[str(log)])  # as attached
+    res = invoke("import_queries", {"path": str(log)}, ctx, approved=True)
+    assert res.queries == 2 and "2 past queries" in res.text("en")
+    summary = invoke("style_report", {}, ctx)
+    assert "2 real questions" in summary.text("en") and "2 querylog" in summary.text("en")
+    assert "搜索记录 2 个" in summary.text("zh")
