@@ -178,20 +178,24 @@ def run_size(size: int, work: Path, max_steps: int) -> dict[str, Any]:
         shutil.rmtree(ws_dir)
     mem = PeakRss()
     stages: dict[str, dict[str, Any]] = {}
-    t_all = time.perf_counter()
+    t_all, c_all = time.perf_counter(), time.process_time()
 
     def timed(name: str, fn, *a, **kw):
         rss0 = mem.now()
         mem.window()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn(*a, **kw)
         sec = time.perf_counter() - t
         stages[name] = {
             "seconds": round(sec, 2),
+            "cpu_seconds": round(time.process_time() - c, 2),
             "peak_rss_mb": round(mem.window() / 2**20, 1),
             "rss_start_mb": round(rss0 / 2**20, 1),
         }
-        log(f"{size}: {name} {sec:.1f} s, peak {stages[name]['peak_rss_mb']:.0f} MB")
+        log(
+            f"{size}: {name} {sec:.1f} s, peak {stages[name]['peak_rss_mb']:.0f} MB, "
+            f"cpu {stages[name]['cpu_seconds']:.1f} s"
+        )
         return out
 
     settings = Settings(workspace=ws_dir, base_model="bundled")
@@ -211,67 +215,78 @@ def run_size(size: int, work: Path, max_steps: int) -> dict[str, Any]:
     timed("mine", mine_negatives, ws, base_model="bundled")
 
     # inside train: step times from the progress ticks, validation and the ship decision wrapped
-    step_t: list[float] = []
-    last = [0.0]
-    inner: dict[str, list[float]] = {"val": [], "decision": []}
+    clock = lambda: (time.perf_counter(), time.process_time())  # noqa: E731
+    step_t: list[tuple[float, float]] = []  # (wall, cpu) per step
+    last: list[tuple[float, float] | None] = [None]
+    inner: dict[str, list[tuple[float, float]]] = {"val": [], "decision": []}
 
     def progress(done: int, total: int, label: str) -> None:
-        now = time.perf_counter()
-        if label.startswith("epoch ") and "loss" in label:
-            if last[0]:
-                step_t.append(now - last[0])
+        now = clock()
+        if label.startswith("epoch ") and "loss" in label and last[0]:
+            step_t.append((now[0] - last[0][0], now[1] - last[0][1]))
         last[0] = now
 
     orig_val, orig_dec = training_mod.evaluate_val, decision_mod.decide_after_training
 
-    def val(*a, **kw):
-        t = time.perf_counter()
-        try:
-            return orig_val(*a, **kw)
-        finally:
-            inner["val"].append(time.perf_counter() - t)
-            last[0] = 0.0
+    def wrapped(key: str, fn):
+        def run(*a, **kw):
+            t = clock()
+            try:
+                return fn(*a, **kw)
+            finally:
+                now = clock()
+                inner[key].append((now[0] - t[0], now[1] - t[1]))
+                last[0] = None
 
-    def dec(*a, **kw):
-        t = time.perf_counter()
-        try:
-            return orig_dec(*a, **kw)
-        finally:
-            inner["decision"].append(time.perf_counter() - t)
+        return run
 
-    training_mod.evaluate_val, decision_mod.decide_after_training = val, dec
+    training_mod.evaluate_val = wrapped("val", orig_val)
+    decision_mod.decide_after_training = wrapped("decision", orig_dec)
     cfg = TrainConfig(base_model="bundled", max_steps=max_steps)
     try:
         tr = timed("train", train, ws, cfg, progress=progress)
     finally:
         training_mod.evaluate_val, decision_mod.decide_after_training = orig_val, orig_dec
-    # the first step's time runs from the base validation's end; later ones from the previous step
-    per_step = sum(step_t) / len(step_t) if step_t else tr["seconds"] / max(1, tr["steps"])
+    # the first step is timed from the base validation's end; later ones from the previous step
     steps_per_epoch = math.ceil(train_pairs / cfg.batch_size)
     tr_stage = stages.pop("train")
-    dec_s = sum(inner["decision"])
-    val_s = inner["val"]
-    stages["train (setup + base val)"] = {
-        "seconds": round(tr_stage["seconds"] - dec_s - sum(val_s[1:]) - sum(step_t), 2),
-        "peak_rss_mb": tr_stage["peak_rss_mb"],
+    peak = tr_stage["peak_rss_mb"]
+
+    def col(xs: list[tuple[float, float]], i: int) -> float:
+        return sum(x[i] for x in xs)
+
+    n_steps = max(1, len(step_t))
+    val_later = inner["val"][1:]
+    sub = {
+        "train (setup + base val)": [
+            tr_stage[k] - col(inner["decision"], i) - col(val_later, i) - col(step_t, i)
+            for i, k in enumerate(("seconds", "cpu_seconds"))
+        ],
+        "train per step": [col(step_t, 0) / n_steps, col(step_t, 1) / n_steps],
+        "train per epoch": [
+            col(step_t, 0) / n_steps * steps_per_epoch,
+            col(step_t, 1) / n_steps * steps_per_epoch,
+        ],
+        "train val per epoch": (
+            [col(val_later, 0) / len(val_later), col(val_later, 1) / len(val_later)] if val_later else None
+        ),
+        "decision": [col(inner["decision"], 0), col(inner["decision"], 1)],
     }
-    stages["train per step"] = {"seconds": round(per_step, 3), "peak_rss_mb": tr_stage["peak_rss_mb"]}
-    stages["train per epoch"] = {
-        "seconds": round(per_step * steps_per_epoch, 1),
-        "peak_rss_mb": tr_stage["peak_rss_mb"],
-        "estimated": True,
-    }
-    stages["train val per epoch"] = {
-        "seconds": round(sum(val_s[1:]) / max(1, len(val_s) - 1), 2) if len(val_s) > 1 else None,
-        "peak_rss_mb": tr_stage["peak_rss_mb"],
-    }
-    stages["decision"] = {"seconds": round(dec_s, 2), "peak_rss_mb": tr_stage["peak_rss_mb"]}
+    for name, v in sub.items():
+        stages[name] = {
+            "seconds": None if v is None else round(v[0], 3),
+            "cpu_seconds": None if v is None else round(v[1], 3),
+            "peak_rss_mb": peak,
+        }
+        log(f"{size}: {name} {(v or [0])[0]:.1f} s, peak {peak:.0f} MB, cpu {(v or [0, 0])[1]:.1f} s")
+    stages["train per epoch"]["estimated"] = True
     base = workspace_base_spec(ws)
     ev = timed("evaluate", evaluate_workspace, ws, tuned_dir=tr["model_dir"], base_model=base)
     timed("calibrate", calibrate, ws, model_dir=tr["model_dir"])
     timed("export", export_model, ws, run_id=tr["run_id"])
     stages["total"] = {
         "seconds": round(time.perf_counter() - t_all, 1),
+        "cpu_seconds": round(time.process_time() - c_all, 1),
         "peak_rss_mb": round(mem.peak / 2**20, 1),
     }
     return {
@@ -321,21 +336,52 @@ def fit_exponent(xs: list[float], ys: list[float]) -> float | None:
     return round(sum((p[0] - mx) * (p[1] - my) for p in pts) / den, 3) if den else None
 
 
-def collect(work: Path) -> dict[str, Any]:
+def partial_from_logs(logs: list[Path]) -> dict[int, dict[str, Any]]:
+    """Stages a run logged before it was stopped ("<size>: <stage> <s> s, peak <MB> MB" lines)."""
+    import re
+
+    out: dict[int, dict[str, Any]] = {}
+    for log_path in logs:
+        for line in log_path.read_text(errors="ignore").splitlines():
+            m = re.search(r"(\d+): (\d+) chunks$", line)
+            if m:
+                out.setdefault(int(m[1]), {"stages": {}})["chunks"] = int(m[2])
+            m = re.search(r"(\d+): (.+?) ([\d.]+) s, peak ([\d.]+) MB(?:, cpu ([\d.]+) s)?", line)
+            if m:
+                r = out.setdefault(int(m[1]), {"stages": {}})
+                r["stages"][m[2]] = {
+                    "seconds": float(m[3]),
+                    "peak_rss_mb": float(m[4]),
+                    "cpu_seconds": float(m[5]) if m[5] else None,
+                }
+    runs = {}
+    for size, r in out.items():
+        if "chunks" in r:
+            runs[size] = {"size": size, "partial": True, "max_steps": None, **r}
+    return runs
+
+
+def collect(work: Path, logs: list[Path] | None = None) -> dict[str, Any]:
     runs = []
     for f in sorted(work.glob("result-*.json"), key=lambda p: int(p.stem.split("-")[1])):
         runs.append(json.loads(f.read_text()))
+    done = {r["size"] for r in runs}
+    runs += [r for size, r in partial_from_logs(logs or []).items() if size not in done]
+    runs.sort(key=lambda r: r["chunks"])
     per_stage: dict[str, Any] = {}
     for st in STAGES:
         rows = [(r["chunks"], r["stages"].get(st, {})) for r in runs if st in r["stages"]]
-        rows = [(c, s) for c, s in rows if s.get("seconds") is not None]
-        # per-step training cost is per pair, not per chunk: its exponent is against the batch (constant)
+        rows = [(c, x) for c, x in rows if x.get("seconds") is not None]
         xs = [c for c, _ in rows]
+        cpu = [x.get("cpu_seconds") for _, x in rows]
         per_stage[st] = {
             "chunks": xs,
-            "seconds": [s["seconds"] for _, s in rows],
-            "peak_rss_mb": [s.get("peak_rss_mb") for _, s in rows],
-            "exponent": fit_exponent(xs, [s["seconds"] for _, s in rows]),
+            "seconds": [x["seconds"] for _, x in rows],
+            "cpu_seconds": cpu,
+            "peak_rss_mb": [x.get("peak_rss_mb") for _, x in rows],
+            "exponent_wall": fit_exponent(xs, [x["seconds"] for _, x in rows]),
+            # CPU time of the run's own process: what other agents' load on the shared cores does not inflate
+            "exponent": fit_exponent(xs, cpu) if cpu and all(c is not None for c in cpu) else None,
         }
     import torch
 
@@ -362,12 +408,16 @@ def plot(res: dict[str, Any], out: Path) -> None:
     for st, v in res["stages"].items():
         if len(v["chunks"]) < 1 or st == "total":
             continue
-        ax.loglog(v["chunks"], v["seconds"], marker="o", label=f"{st} (k={v['exponent']})")
+        ys = v["cpu_seconds"] if v["exponent"] is not None else v["seconds"]
+        ax.loglog(v["chunks"], ys, marker="o", label=f"{st} (k={v['exponent'] or v['exponent_wall']})")
     tot = res["stages"].get("total")
     if tot and tot["chunks"]:
-        ax.loglog(tot["chunks"], tot["seconds"], "k--", marker="s", label=f"total (k={tot['exponent']})")
+        ys = tot["cpu_seconds"] if tot["exponent"] is not None else tot["seconds"]
+        ax.loglog(
+            tot["chunks"], ys, "k--", marker="s", label=f"total (k={tot['exponent'] or tot['exponent_wall']})"
+        )
     ax.set_xlabel("chunks")
-    ax.set_ylabel("seconds")
+    ax.set_ylabel("CPU seconds of the run's process (wall where not recorded)")
     ax.set_title("bgetune pipeline cost per stage vs corpus size (log-log)")
     ax.legend(fontsize=7, loc="upper left")
     ax.grid(True, which="both", alpha=0.3)
@@ -386,21 +436,29 @@ def section(res: dict[str, Any]) -> str:
         f"Measured {res['date']} on {res['machine']}. The real pipeline (offline generator, default settings, "
         "bundled MiniLM base) on nested corpora of real Debian manuals (HTML pages of debian-handbook, "
         "debian-reference, debian-policy, developers-reference, maint-guide, python3.11-doc, postgresql-doc-15, "
-        f"git-doc). Training stops after {runs[0]['max_steps'] if runs else '?'} steps at every size; "
+        f"git-doc). Training stops after {next((r['max_steps'] for r in runs if r.get('max_steps')), '?')} steps "
+        "at every size; "
         "'train per epoch' is the measured step time times the steps one epoch of that size's pairs takes "
-        "(estimated). Seconds (peak resident MB); exponent = slope of log seconds on log chunks.",
+        "(estimated). Cells: CPU seconds of the run's own process / wall seconds (peak resident MB); the other "
+        "agents' jobs on the same 2 cores inflate wall time by a varying factor, so the growth exponent (slope "
+        "of log seconds on log chunks) is fitted on CPU seconds; 'wall k' on wall seconds.",
         "",
-        head,
-        "|---|" + "---|" * (len(runs) + 1),
+        head.replace(" exponent |", " exponent (CPU) | wall k |"),
+        "|---|" + "---|" * (len(runs) + 2),
     ]
     for st in STAGES:
         cells = []
         for r in runs:
             s = r["stages"].get(st) or {}
             sec = s.get("seconds")
-            cells.append("" if sec is None else f"{sec:,.1f} ({s.get('peak_rss_mb') or 0:,.0f})")
+            cpu = s.get("cpu_seconds")
+            cpu_s = "" if cpu is None else f"{cpu:,.1f} / "
+            cells.append("" if sec is None else f"{cpu_s}{sec:,.1f} ({s.get('peak_rss_mb') or 0:,.0f})")
         k = res["stages"].get(st, {}).get("exponent")
-        lines.append(f"| {st} | " + " | ".join(cells) + f" | {'' if k is None else k} |")
+        kw = res["stages"].get(st, {}).get("exponent_wall")
+        lines.append(
+            f"| {st} | " + " | ".join(cells) + f" | {'' if k is None else k} | {'' if kw is None else kw} |"
+        )
     lines += [
         "",
         "| size | chunks | generated pairs | trainable | train pairs | steps/epoch | eval queries |",
@@ -408,9 +466,17 @@ def section(res: dict[str, Any]) -> str:
     ]
     for r in runs:
         lines.append(
-            f"| {r['size']} | {r['chunks']} | {r['generated_pairs']} | {r['trainable_pairs']} | "
-            f"{r['train_pairs']} | {r['steps_per_epoch']} | {r['eval_queries']} |"
+            f"| {r['size']} | {r['chunks']} | {r.get('generated_pairs', '')} | {r.get('trainable_pairs', '')} | "
+            f"{r.get('train_pairs', '')} | {r.get('steps_per_epoch', '')} | {r.get('eval_queries', '')} |"
         )
+    partial = [r for r in runs if r.get("partial")]
+    if partial:
+        lines += [
+            "",
+            "Partial runs (stopped at the session's end; stages from the run's log): "
+            + ", ".join(f"{r['chunks']:,} chunks: {', '.join(r['stages'])}" for r in partial)
+            + ".",
+        ]
     ix = res.get("index_recall")
     if ix:
         lines += [
@@ -475,6 +541,7 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=6)
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--index", action="store_true", help="measure IVF/HNSW recall vs exact at 64k vectors")
+    ap.add_argument("--logs", nargs="*", default=[], help="logs of stopped runs: their finished stages count")
     ap.add_argument(
         "--report", action="store_true", help="only rewrite JSON, plot and RESULTS from cached runs"
     )
@@ -503,7 +570,7 @@ def main() -> None:
             if p.returncode != 0:
                 log(f"{size}: failed (exit {p.returncode})")
                 break
-    res = collect(work)
+    res = collect(work, [Path(p) for p in args.logs])
     (REPO / "bench" / "scale-results.json").write_text(json.dumps(res, indent=2) + "\n")
     if res["runs"]:
         plot(res, REPO / "bench" / "scale-loglog.png")

@@ -191,6 +191,10 @@ class OnnxEncoder:
             st_cfg.get("max_seq_length") or getattr(self.tokenizer, "model_max_length", 512) or 512
         )
         opts = ort.SessionOptions()
+        # idle worker threads sleep instead of spinning: on a CPU shared with other processes (a laptop, a busy
+        # host) spinning threads burn the cores the forward pass needs (bench/serve.py --perf)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.normalize = any(k in _ST_NORMALIZE for k in kinds)
