@@ -529,6 +529,29 @@ def test_every_cause_is_one_module_with_detect_verdict_evidence_fixes():
     assert tuple(D.HANDLERS) == D.ACTIONS
 
 
+def test_the_sentence_catalog_fills_both_languages_from_the_same_facts():
+    """Every verdict, evidence line and fix label is one catalog entry in English and Chinese: both use the same
+    facts, so a Chinese reply cannot fail on a fact the English one does not need."""
+    import string
+
+    from bgetune.tools.diagnosis.text import _catalog
+
+    def fields(t: str) -> set[str]:
+        # 'languages' / 'languages_zh': the same fact in each language
+        return {
+            f.split("[")[0].removesuffix("_zh") for _, f, _, _ in string.Formatter().parse(t) if f is not None
+        }
+
+    from bgetune.tools.diagnosis.causes import MODULES
+
+    catalog = _catalog()
+    assert {m.NAME for m in MODULES} - {"tokenizer_coverage"} <= set(catalog)  # it speaks with 'language'
+    for group, entries in catalog.items():
+        for name, (en, zh) in entries.items():
+            assert fields(en) == fields(zh), (group, name, fields(en) ^ fields(zh))
+            assert en and zh and en != zh, (group, name)
+
+
 # ---------------------------------------------------------------------------------------------- issue 22 item 2
 def _label(ws: Workspace, query: str, chunk_id: str) -> int:
     from bgetune.tools.golden import add_questions

@@ -12,7 +12,7 @@ from bgetune.tools.diagnosis.engine import Engine
 from bgetune.tools.diagnosis.expected import locate_expected
 from bgetune.tools.diagnosis.misses import record_miss
 from bgetune.tools.diagnosis.records import DiagnosisError
-from bgetune.tools.diagnosis.text import Say, lang_of, snippet
+from bgetune.tools.diagnosis.text import lang_of, sentences, snippet
 from bgetune.tools.evaluation import EvaluationError
 
 if TYPE_CHECKING:
@@ -28,19 +28,7 @@ FIRST_FIX = {
 }
 
 
-SUMMARY = Say(
-    "{failing} of {total} golden questions still miss ({source}); {passing} pass.",
-    "{total} 个黄金问题中仍有 {failing} 个漏检（{source}）；{passing} 个通过。",
-)
-NEXT = Say(
-    "Fix the biggest cause first; say 'why does <question> miss?' for one of them, or `bgetune fix MISS ACTION` "
-    "with its miss number.",
-    "先修复数量最多的原因；可以问“为什么<问题>漏检？”，或用漏检编号运行 `bgetune fix 编号 动作`。",
-)
-SKIPPED = Say(
-    "{n} question(s) skipped: their answer is not in the workspace.",
-    "跳过 {n} 个问题：它们的答案不在工作区中。",
-)
+S = sentences("batch")
 
 
 @dataclass
@@ -77,7 +65,7 @@ class BatchDiagnosis:
     items: list[BatchItem]
 
     def text(self, lang: str = "en") -> str:
-        lines = [SUMMARY(lang, **vars(self))]
+        lines = [S.summary(lang, **vars(self))]
         for i, g in enumerate(self.groups, 1):  # every question of a group is listed: the count is the list
             fix = f" -> {g.action}" if g.action else ""
             lines.append(f"{i}. {g.name(lang)}: {g.count}{fix}")
@@ -87,9 +75,9 @@ class BatchDiagnosis:
                 for q, m in zip(g.queries, ids, strict=True)
             ]
         if self.groups:
-            lines.append(NEXT(lang))
+            lines.append(S.next(lang))
         if self.unmatched:
-            lines.append(SKIPPED(lang, n=len(self.unmatched)))
+            lines.append(S.skipped(lang, n=len(self.unmatched)))
         return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ from bgetune.tools.diagnosis.models import MULTILINGUAL, cached_offline
 from bgetune.tools.diagnosis.offers import ACTIONS
 from bgetune.tools.diagnosis.offers import golden as golden_fix
 from bgetune.tools.diagnosis.records import HELD_OUT, DiagnosisError
-from bgetune.tools.diagnosis.text import Say, say
+from bgetune.tools.diagnosis.text import say, sentences
 
 if TYPE_CHECKING:
     from bgetune.core.workspace import Workspace
@@ -393,62 +393,33 @@ def _training_pair_text(r: FixResult, lang: str) -> str:
     return msg + say(lang, " Retrain to learn it.", " 重新训练即可学到。")
 
 
-GOLDEN = Say(
-    "Golden question #{golden_id}: “{query}” -> {where} (labeled).",
-    "黄金问题 #{golden_id}：“{query}” -> {where}（已标注）。",
-)
-RELABELED = Say("{where} is now a second right answer of {target}.", "{where} 现在也是{target}的正确答案。")
-TARGET_PAIR = Say("training pair #{pair_id}", "训练样本 #{pair_id}")
-TARGET_GOLDEN = Say("golden question #{golden_id}", "黄金问题 #{golden_id}")
-THRESHOLD = Say(
-    "Threshold set to {value:.3f} (workspace setting 'threshold').",
-    "阈值已设为 {value:.3f}（工作区设置 threshold）。",
-)
-RECHUNKED = Say(
-    "Re-chunked {document}: {chunks} chunks of {chunk_tokens} tokens (overlap {chunk_overlap}); {unlinked_pairs} "
-    "pair(s) lost their chunk. Regenerate pairs and retrain.",
-    "已重新切分 {document}：{chunks} 个片段，每段 {chunk_tokens} 词元（重叠 {chunk_overlap}）；{unlinked_pairs} 个样本失去了"
-    "对应片段。请重新生成样本并训练。",
-)
-BASE_MODEL = Say(
-    "Base model set to {model} (workspace setting 'base_model'). Re-ingest and retrain to use it{net}",
-    "基础模型已设为 {model}（工作区设置 base_model）。重新导入并训练后生效{net}",
-)
-NETWORK = Say(
-    "; it is not in the local cache, so the first load needs the network.",
-    "；本地缓存中没有该模型，首次加载需要联网。",
-)
-NO_ANSWER = Say(
-    "Noted: the documents do not answer “{query}”; golden question #{golden_id} is kept as unanswerable (a good "
-    "model scores every passage below the threshold for it).",
-    "已记录：文档里没有“{query}”的答案；黄金问题 #{golden_id} 标为无答案（好的模型对它的所有段落打分都应低于阈值）。",
-)
+S = sentences("fixes")
 
 
 def _golden_text(r: FixResult, lang: str) -> str:
-    return GOLDEN(lang, **r.facts)
+    return S.golden(lang, **r.facts)
 
 
 def _relabel_text(r: FixResult, lang: str) -> str:
-    target = (TARGET_PAIR if r.facts.get("pair_id") else TARGET_GOLDEN)(lang, **r.facts)
-    return RELABELED(lang, where=r.facts["where"], target=target)
+    target = (S.target_pair if r.facts.get("pair_id") else S.target_golden)(lang, **r.facts)
+    return S.relabeled(lang, where=r.facts["where"], target=target)
 
 
 def _threshold_text(r: FixResult, lang: str) -> str:
-    return THRESHOLD(lang, **r.facts)
+    return S.threshold(lang, **r.facts)
 
 
 def _rechunk_text(r: FixResult, lang: str) -> str:
-    return RECHUNKED(lang, **r.facts)
+    return S.rechunked(lang, **r.facts)
 
 
 def _base_model_text(r: FixResult, lang: str) -> str:
-    net = say(lang, ".", "。") if r.facts.get("cached") else NETWORK(lang)
-    return BASE_MODEL(lang, model=r.facts["model"], net=net)
+    net = say(lang, ".", "。") if r.facts.get("cached") else S.network(lang)
+    return S.base_model(lang, model=r.facts["model"], net=net)
 
 
 def _no_answer_text(r: FixResult, lang: str) -> str:
-    return NO_ANSWER(lang, **r.facts)
+    return S.no_answer(lang, **r.facts)
 
 
 def _dismissed_text(r: FixResult, lang: str) -> str:

@@ -9,7 +9,7 @@ from bgetune.tools.diagnosis.causes import cause_fixes
 from bgetune.tools.diagnosis.causes._shared import fix
 from bgetune.tools.diagnosis.records import FixAction
 from bgetune.tools.diagnosis.report import Diagnosis
-from bgetune.tools.diagnosis.text import Say
+from bgetune.tools.diagnosis.text import sentences
 
 ACTIONS = (
     "add_training_pair",
@@ -23,27 +23,15 @@ ACTIONS = (
 )
 
 
-TRAINING_PAIR = Say(
-    "Add this query with {where} as an approved training pair, so the next run learns it",
-    "把这个查询和 {where} 作为已批准的训练样本加入，下次训练就会学到",
-)
-GOLDEN = Say(
-    "Add this query with {where} to the golden set, so the ship decision measures it",
-    "把这个查询和 {where} 加入黄金测试集，让发布决策衡量它",
-)
-NO_ANSWER = Say(
-    "None of these: the documents do not answer it (kept in the golden set as unanswerable)",
-    "都不是：文档里没有答案（作为无答案问题保留在黄金测试集中）",
-)
-DISMISS = Say("Not a real miss: mark it dismissed", "不算漏检：标记为已忽略")
+S = sentences("offers")
 
 
 def training_pair(where: str, chunk_id: str) -> FixAction:
-    return fix("add_training_pair", {"chunk_id": chunk_id}, TRAINING_PAIR, where=where)
+    return fix("add_training_pair", {"chunk_id": chunk_id}, S.training_pair, where=where)
 
 
 def golden(where: str, chunk_id: str) -> FixAction:
-    return fix("add_golden", {"chunk_id": chunk_id}, GOLDEN, where=where)
+    return fix("add_golden", {"chunk_id": chunk_id}, S.golden, where=where)
 
 
 def _general(d: Diagnosis) -> list[FixAction]:
@@ -56,9 +44,9 @@ def _general(d: Diagnosis) -> list[FixAction]:
         if d.cause != "expected_not_found" and exp.how != "golden":  # a golden label is in the set already
             out.append(golden(exp.where(), cid))
     if exp is None and d.cause in ("unconfirmed", "nothing_passes"):
-        out.append(fix("no_answer", {}, NO_ANSWER))
+        out.append(fix("no_answer", {}, S.no_answer))
     if d.cause not in ("not_a_miss", "unconfirmed"):
-        out.append(fix("dismiss", {}, DISMISS))
+        out.append(fix("dismiss", {}, S.dismiss))
     return out
 
 

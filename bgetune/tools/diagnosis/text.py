@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*[A-Za-z0-9+]|[A-Za-z0-9]")
@@ -101,3 +104,28 @@ class Say:
 
     def __call__(self, lang: str, **values: Any) -> str:
         return (self.zh if lang == "zh" else self.en).format(**values)
+
+
+CATALOG = Path(__file__).resolve().parents[2] / "data" / "diagnosis_sentences.json"
+
+
+@cache
+def _catalog() -> dict[str, dict[str, list[str]]]:
+    return json.loads(CATALOG.read_text(encoding="utf-8"))
+
+
+class Sentences(dict[str, Say]):
+    """The sentences of one catalog group, by name: ``S.verdict(lang, **facts)``."""
+
+    def __getattr__(self, name: str) -> Say:
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+
+def sentences(group: str) -> Sentences:
+    """Every sentence of a catalog group (a cause, the fixes, the offers, the batch summary): the catalog,
+    ``bgetune/data/diagnosis_sentences.json``, holds every verdict, evidence line and fix label in English and
+    Chinese, one place to read or translate them."""
+    return Sentences({name: Say(en, zh) for name, (en, zh) in _catalog()[group].items()})

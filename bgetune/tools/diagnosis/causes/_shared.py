@@ -7,17 +7,17 @@ from typing import Any
 import numpy as np
 
 from bgetune.tools.diagnosis.records import FixAction
-from bgetune.tools.diagnosis.text import Say
+from bgetune.tools.diagnosis.text import Say, sentences
 
 __all__ = ["Say", "below", "facts", "fix", "worse"]
 
 
-WORSE = Say(" (the fine-tune made it worse: rank {0} -> {1})", "（微调后更差：第 {0} 位 -> 第 {1} 位）")
+S = sentences("shared")
 
 
 def worse(x: dict[str, Any], lang: str) -> str:
     """' (the fine-tune made it worse: rank 2 -> 7)' when it did, else ''."""
-    return (WORSE.zh if lang == "zh" else WORSE.en).format(*x["worse"]) if x.get("worse") else ""
+    return (S.worse.zh if lang == "zh" else S.worse.en).format(*x["worse"]) if x.get("worse") else ""
 
 
 def facts(x: dict[str, Any], lang: str, **extra: Any) -> dict[str, Any]:

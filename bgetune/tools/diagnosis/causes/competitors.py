@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bgetune.tools.diagnosis.causes._shared import Say, facts
+from bgetune.tools.diagnosis.causes._shared import facts
 from bgetune.tools.diagnosis.probe import Probe
 from bgetune.tools.diagnosis.records import Finding, FixAction
+from bgetune.tools.diagnosis.text import sentences
 
 NAME = "competitors"
 TITLE = ("other passages outrank it", "其他段落排在前面")
-VERDICT = Say(
-    "Ranked {rank}, {gap:.3f} below the top result: {n} different passage(s) outrank it{worse}.",
-    "排第 {rank} 位，比第 1 名低 {gap:.3f}：有 {n} 个不同的段落排在它前面{worse}。",
-)
-EVIDENCE = Say(
-    "{where} “{title}” (score {score:.3f}, similarity to the expected {similarity:.2f})",
-    "{where}“{title}”（得分 {score:.3f}，与期望段落相似度 {similarity:.2f}）",
-)
+S = sentences("competitors")
 
 
 def detect(p: Probe, found: list[Finding]) -> dict[str, Any] | None:
@@ -30,11 +24,11 @@ def detect(p: Probe, found: list[Finding]) -> dict[str, Any] | None:
 
 
 def verdict(x: dict[str, Any], lang: str) -> str:
-    return VERDICT(lang, **facts(x, lang))
+    return S.verdict(lang, **facts(x, lang))
 
 
 def evidence(x: dict[str, Any], lang: str) -> list[str]:
-    return [EVIDENCE(lang, **c) for c in x.get("competitors", [])[:3]]
+    return [S.evidence(lang, **c) for c in x.get("competitors", [])[:3]]
 
 
 def fixes(x: dict[str, Any], d: Any) -> list[FixAction]:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bgetune.tools.diagnosis.causes._shared import Say
 from bgetune.tools.diagnosis.probe import Probe
 from bgetune.tools.diagnosis.records import FixAction
+from bgetune.tools.diagnosis.text import sentences
 
 NAME = "expected_not_found"
 TITLE = ("expected answer not in the documents", "文档中找不到期望答案")
-VERDICT = Say(
-    "The expected answer is not in the workspace: no chunk holds that text (best term coverage {coverage:.0%}).",
-    "工作区里找不到期望的答案：没有片段包含这段文字（最佳词语覆盖率 {coverage:.0%}）。",
-)
+S = sentences("expected_not_found")
 
 
 def detect(p: Probe) -> dict[str, Any] | None:
@@ -21,7 +18,7 @@ def detect(p: Probe) -> dict[str, Any] | None:
 
 
 def verdict(x: dict[str, Any], lang: str) -> str:
-    return VERDICT(lang, **x)
+    return S.verdict(lang, **x)
 
 
 def evidence(x: dict[str, Any], lang: str) -> list[str]:

@@ -5,17 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from bgetune.tools.diagnosis.causes import _language
-from bgetune.tools.diagnosis.causes._shared import Say
 from bgetune.tools.diagnosis.probe import Probe
 from bgetune.tools.diagnosis.records import FixAction
-from bgetune.tools.diagnosis.text import lang_name
+from bgetune.tools.diagnosis.text import lang_name, sentences
 
 NAME = "language_mismatch"
 TITLE = ("query and documents in different languages", "查询与文档语言不同")
-LANGUAGES = Say(
-    "query language {q}; documents {corpus_share:.0%} {d} ({chunks} chunks)",
-    "查询语言：{q}；文档 {corpus_share:.0%} 为{d}（共 {chunks} 个片段）",
-)
+S = sentences("language_mismatch")
 
 
 def detect(p: Probe) -> dict[str, Any] | None:
@@ -29,7 +25,7 @@ def verdict(x: dict[str, Any], lang: str) -> str:
 def evidence(x: dict[str, Any], lang: str) -> list[str]:
     q, d = lang_name(x["query_language"], lang), lang_name(x["corpus_language"], lang)
     out = [_language.tokenizer_line(x, lang)] if x.get("tokens") else []
-    out.append(LANGUAGES(lang, q=q, d=d, corpus_share=x.get("corpus_share", 0), chunks=x.get("chunks", 0)))
+    out.append(S.languages(lang, q=q, d=d, corpus_share=x.get("corpus_share", 0), chunks=x.get("chunks", 0)))
     return out + ([_language.recommend_line(x["recommend"], lang)] if x.get("recommend") else [])
 
 

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bgetune.tools.diagnosis.causes._shared import Say, facts, fix
+from bgetune.tools.diagnosis.causes._shared import facts, fix
 from bgetune.tools.diagnosis.probe import Probe
 from bgetune.tools.diagnosis.records import FixAction
+from bgetune.tools.diagnosis.text import sentences
 
 NAME = "missing_label"
 TITLE = ("missing label (another passage says the same)", "缺少标注（其他段落说的是同一件事）")
-VERDICT = Say(
-    "Ranked {rank}, but the {n} passage(s) above it say the same thing (similarity {similarity:.2f} to the expected "
-    "one): a missing label, not a model error{worse}.",
-    "排第 {rank} 位，但排在它前面的 {n} 个段落说的是同一件事（与期望段落相似度 {similarity:.2f}）：这是缺少标注，不是模型错误{worse}。",
-)
-EVIDENCE = Say(
-    "{where} “{title}”: similarity {similarity:.2f} to the expected passage, term overlap {overlap:.0%}",
-    "{where}“{title}”：与期望段落相似度 {similarity:.2f}，词语重合 {overlap:.0%}",
-)
-RELABEL = Say(
-    "Mark {where} “{title}” as a second right answer to this query",
-    "把 {where}“{title}”也标为这个查询的正确答案",
-)
+S = sentences("missing_label")
 
 
 def detect(p: Probe) -> dict[str, Any] | None:
@@ -39,14 +28,14 @@ def detect(p: Probe) -> dict[str, Any] | None:
 
 
 def verdict(x: dict[str, Any], lang: str) -> str:
-    return VERDICT(lang, **facts(x, lang))
+    return S.verdict(lang, **facts(x, lang))
 
 
 def evidence(x: dict[str, Any], lang: str) -> list[str]:
-    return [EVIDENCE(lang, **c) for c in x.get("competitors", [])[:3]]
+    return [S.evidence(lang, **c) for c in x.get("competitors", [])[:3]]
 
 
 def fixes(x: dict[str, Any], d: Any) -> list[FixAction]:
     return [
-        fix("relabel_competitor", {"chunk_id": c["chunk_id"]}, RELABEL, **c) for c in x["competitors"][:2]
+        fix("relabel_competitor", {"chunk_id": c["chunk_id"]}, S.relabel, **c) for c in x["competitors"][:2]
     ]

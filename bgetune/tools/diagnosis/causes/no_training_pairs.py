@@ -6,27 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from bgetune.tools.diagnosis.causes._shared import Say, facts
+from bgetune.tools.diagnosis.causes._shared import facts
 from bgetune.tools.diagnosis.probe import Probe
 from bgetune.tools.diagnosis.records import HELD_OUT, FixAction
+from bgetune.tools.diagnosis.text import sentences
 
 NAME = "no_training_pairs"
 TITLE = ("topic without training pairs", "该主题没有训练样本")
 COVERED_SIMILARITY = 0.7  # a training query this close means the topic was trained on
-NO_PAIRS = Say(
-    "Ranked {rank}: there are no training pairs yet, so nothing taught the model this topic{worse}.",
-    "排第 {rank} 位：还没有任何训练样本，模型没学过这个主题{worse}。",
-)
-FAR = Say(
-    "Ranked {rank}: no training question is close to this one (nearest similarity {near:.2f}), so the fine-tune "
-    "never learnt this topic{held}{worse}.",
-    "排第 {rank} 位：没有接近这个问题的训练问题（最近相似度 {near:.2f}），微调没有学过这个主题{held}{worse}。",
-)
-HELD = Say(" (its document is held out for testing)", "（该文档属于测试集，不参与训练）")
-NEAREST = Say(
-    "nearest training question ({similarity:.2f}): {query}", "最接近的训练问题（{similarity:.2f}）：{query}"
-)
-ON_PASSAGE = Say("training pairs on the expected passage: {n}", "期望段落上的训练样本：{n} 个")
+S = sentences("no_training_pairs")
 
 
 def _nearest(p: Probe) -> list[dict[str, Any]]:
@@ -65,14 +53,14 @@ def detect(p: Probe) -> dict[str, Any] | None:
 
 def verdict(x: dict[str, Any], lang: str) -> str:
     if not x.get("train_pairs"):
-        return NO_PAIRS(lang, **facts(x, lang))
-    held = HELD(lang) if x.get("held_out") else ""
-    return FAR(lang, **facts(x, lang, held=held, near=x.get("nearest_similarity") or 0.0))
+        return S.no_pairs(lang, **facts(x, lang))
+    held = S.held(lang) if x.get("held_out") else ""
+    return S.far(lang, **facts(x, lang, held=held, near=x.get("nearest_similarity") or 0.0))
 
 
 def evidence(x: dict[str, Any], lang: str) -> list[str]:
-    out = [NEAREST(lang, **q) for q in x.get("nearest", [])[:3]]
-    return [*out, ON_PASSAGE(lang, n=x.get("on_passage", 0))]
+    out = [S.nearest(lang, **q) for q in x.get("nearest", [])[:3]]
+    return [*out, S.on_passage(lang, n=x.get("on_passage", 0))]
 
 
 def fixes(x: dict[str, Any], d: Any) -> list[FixAction]:

@@ -7,24 +7,11 @@ from typing import Any
 from bgetune.tools.diagnosis.causes._shared import Say, fix
 from bgetune.tools.diagnosis.probe import CONTEXT_K, Probe
 from bgetune.tools.diagnosis.records import FixAction
-from bgetune.tools.diagnosis.text import fmt_prob, say
+from bgetune.tools.diagnosis.text import fmt_prob, say, sentences
 
 NAME = "not_a_miss"
 TITLE = ("does not miss", "没有漏检")
-KNOWN = Say(
-    "It does not miss: the expected passage comes {where} (score {score:.3f}{thr}).",
-    "没有漏检：期望的段落排在{where}（得分 {score:.3f}{thr}）。",
-)
-TOP = Say(
-    "It does not miss: rank 1 is {top[where]} “{top[title]}” (probability {p}, above the threshold {threshold:.3f}). "
-    "If that is not the answer, tell me which result is (its number) or give the expected text.",
-    "没有漏检：第 1 位是 {top[where]}“{top[title]}”（概率 {p}，高于阈值 {threshold:.3f}）。如果它不是答案，"
-    "请告诉我哪一条是（编号），或给出期望的原文。",
-)
-GOLDEN_TOP = Say(
-    "Add this query with result 1 ({where}) as its answer to the golden set",
-    "把这个查询和第 1 条结果（{where}）作为答案加入黄金测试集",
-)
+S = sentences("not_a_miss")
 
 
 def detect(p: Probe) -> dict[str, Any] | None:
@@ -41,19 +28,19 @@ def detect(p: Probe) -> dict[str, Any] | None:
 
 def verdict(x: dict[str, Any], lang: str) -> str:
     if not x.get("expected_known"):
-        return TOP(lang, **x, p=fmt_prob((x.get("top") or {}).get("probability")))
+        return S.top(lang, **x, p=fmt_prob((x.get("top") or {}).get("probability")))
     rank = x.get("rank")
     where = say(lang, "first", "第 1 位") if rank == 1 else say(lang, f"at rank {rank}", f"第 {rank} 位")
     thr = x.get("threshold")
     above = "" if thr is None else say(lang, f", above the threshold {thr:.3f}", f"，高于阈值 {thr:.3f}")
-    return KNOWN(lang, score=x["score"], where=where, thr=above)
+    return S.known(lang, score=x["score"], where=where, thr=above)
 
 
 def evidence(x: dict[str, Any], lang: str) -> list[str]:
     return []
 
 
-def golden_top(d: Any, label: Say = GOLDEN_TOP) -> list[FixAction]:
+def golden_top(d: Any, label: Say = S.golden_top) -> list[FixAction]:
     """Add the query with the main model's result 1 as its answer to the golden set (when it is right)."""
     if not d.main.results:
         return []

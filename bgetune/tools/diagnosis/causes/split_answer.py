@@ -4,27 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from bgetune.tools.diagnosis.causes._shared import Say, facts, fix
+from bgetune.tools.diagnosis.causes._shared import facts, fix
 from bgetune.tools.diagnosis.probe import Probe
 from bgetune.tools.diagnosis.records import FixAction
-from bgetune.tools.diagnosis.text import coverage, stems, terms
+from bgetune.tools.diagnosis.text import coverage, sentences, stems, terms
 
 NAME = "split_answer"
 TITLE = ("answer split across chunks", "答案被切分到相邻片段")
 OVERLAP = 96  # tokens of overlap the fix re-chunks with
-VERDICT = Say(
-    "The answer is split across two neighbouring chunks of {document}: neither holds it whole, the next chunk "
-    "completes it (rank {rank}){worse}.",
-    "答案被切分到 {document} 的两个相邻片段里：任何一个都不完整，下一个片段才补全它（排第 {rank} 位）{worse}。",
-)
-EVIDENCE = Say(
-    "the expected text covers {single:.0%} of one chunk's terms alone and {pair:.0%} with its neighbour",
-    "期望文字单独在一个片段中覆盖 {single:.0%}，加上相邻片段覆盖 {pair:.0%}",
-)
-RECHUNK = Say(
-    "Re-chunk {document} with a {ov}-token overlap so one chunk holds the whole answer",
-    "以 {ov} 词元的重叠重新切分 {document}，让一个片段装下完整答案",
-)
+S = sentences("split_answer")
 
 
 def detect(p: Probe) -> dict[str, Any] | None:
@@ -58,13 +46,13 @@ def detect(p: Probe) -> dict[str, Any] | None:
 
 
 def verdict(x: dict[str, Any], lang: str) -> str:
-    return VERDICT(lang, **facts(x, lang))
+    return S.verdict(lang, **facts(x, lang))
 
 
 def evidence(x: dict[str, Any], lang: str) -> list[str]:
-    return [EVIDENCE(lang, single=x.get("single", 0), pair=x.get("pair", 0))]
+    return [S.evidence(lang, single=x.get("single", 0), pair=x.get("pair", 0))]
 
 
 def fixes(x: dict[str, Any], d: Any) -> list[FixAction]:
     args = {"document": x["document"], "chunk_overlap": OVERLAP}
-    return [fix("rechunk", args, RECHUNK, document=x["document"], ov=OVERLAP)]
+    return [fix("rechunk", args, S.rechunk, document=x["document"], ov=OVERLAP)]

@@ -4,30 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bgetune.tools.diagnosis.causes._shared import Say, facts, fix
+from bgetune.tools.diagnosis.causes._shared import facts, fix
 from bgetune.tools.diagnosis.probe import Probe
 from bgetune.tools.diagnosis.records import FixAction
+from bgetune.tools.diagnosis.text import sentences
 
 NAME = "truncation"
 TITLE = ("answer cut off by the max sequence length", "答案超出最大长度被截断")
-CUT = Say(
-    "The answer sits past the model's {max_seq_length}-token limit in its chunk ({tokens} tokens), so the model "
-    "never sees it (rank {rank}){worse}.",
-    "答案位于片段中超过模型 {max_seq_length} 词元上限的部分（片段共 {tokens} 词元），模型根本看不到它（排第 {rank} 位）{worse}。",
-)
-LONG = Say(
-    "Ranked {rank}; its chunk has {tokens} tokens, more than the model's {max_seq_length}-token limit, so the end "
-    "of it is cut off{worse}.",
-    "排第 {rank} 位；它所在片段有 {tokens} 个词元，超过模型 {max_seq_length} 的上限，后半部分被截断{worse}。",
-)
-EVIDENCE = Say(
-    "chunk {chunk_id}: {tokens} tokens > max_seq_length {max_seq_length}",
-    "片段 {chunk_id}：{tokens} 个词元 > 最大长度 {max_seq_length}",
-)
-RECHUNK = Say(
-    "Re-chunk {document} into {ct}-token chunks so the answer fits the model's limit",
-    "把 {document} 重新切成 {ct} 词元的片段，让答案落在模型长度之内",
-)
+S = sentences("truncation")
 
 
 def _beyond(p: Probe, text: str, n_tok: int, max_len: int) -> bool:
@@ -66,17 +50,21 @@ def detect(p: Probe) -> dict[str, Any] | None:
 
 
 def verdict(x: dict[str, Any], lang: str) -> str:
-    return (CUT if x.get("answer_beyond_limit") else LONG)(lang, **facts(x, lang))
+    return (S.cut if x.get("answer_beyond_limit") else S.long)(lang, **facts(x, lang))
 
 
 def evidence(x: dict[str, Any], lang: str) -> list[str]:
-    return [EVIDENCE(lang, **x)]
+    return [S.evidence(lang, **x)]
 
 
 def fixes(x: dict[str, Any], d: Any) -> list[FixAction]:
     ct = max(64, x["max_seq_length"] // 2)
     return [
         fix(
-            "rechunk", {"document": x["document"], "chunk_tokens": ct}, RECHUNK, document=x["document"], ct=ct
+            "rechunk",
+            {"document": x["document"], "chunk_tokens": ct},
+            S.rechunk,
+            document=x["document"],
+            ct=ct,
         )
     ]

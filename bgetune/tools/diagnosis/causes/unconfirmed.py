@@ -4,25 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bgetune.tools.diagnosis.causes._shared import Say
 from bgetune.tools.diagnosis.causes.not_a_miss import golden_top
 from bgetune.tools.diagnosis.probe import Probe
 from bgetune.tools.diagnosis.records import FixAction
+from bgetune.tools.diagnosis.text import sentences
 
 NAME = "unconfirmed"
 TITLE = ("no threshold to judge", "没有阈值可判断")
-VERDICT = Say(
-    "Rank 1 is {top[where]} “{top[title]}” (score {top[score]:.3f}); there is no calibrated threshold to say "
-    "whether it passes. If it is the answer, the query does not miss; if not, pick the right result by its number, "
-    "give the expected text, or say 'none of these'.",
-    "第 1 位是 {top[where]}“{top[title]}”（得分 {top[score]:.3f}）；还没有校准阈值，无法判断它是否通过。如果它就是答案，"
-    "则没有漏检；否则请用编号选出正确结果、给出期望原文，或说“都不是”。",
-)
-
-IF_RIGHT = Say(
-    "If result 1 is right: add this query with result 1 ({where}) as its answer to the golden set",
-    "如果第 1 条是对的：把这个查询和第 1 条结果（{where}）作为答案加入黄金测试集",
-)
+S = sentences("unconfirmed")
 
 
 def detect(p: Probe) -> dict[str, Any] | None:
@@ -30,7 +19,7 @@ def detect(p: Probe) -> dict[str, Any] | None:
 
 
 def verdict(x: dict[str, Any], lang: str) -> str:
-    return VERDICT(lang, **x)
+    return S.verdict(lang, **x)
 
 
 def evidence(x: dict[str, Any], lang: str) -> list[str]:
@@ -38,4 +27,4 @@ def evidence(x: dict[str, Any], lang: str) -> list[str]:
 
 
 def fixes(x: dict[str, Any], d: Any) -> list[FixAction]:
-    return golden_top(d, IF_RIGHT)
+    return golden_top(d, S.if_right)

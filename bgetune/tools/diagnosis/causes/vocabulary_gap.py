@@ -6,24 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from bgetune.tools.diagnosis.causes._shared import Say, facts
+from bgetune.tools.diagnosis.causes._shared import facts
 from bgetune.tools.diagnosis.probe import Probe
 from bgetune.tools.diagnosis.records import FixAction
-from bgetune.tools.diagnosis.text import coverage, stem, stems, terms_list
+from bgetune.tools.diagnosis.text import coverage, sentences, stem, stems, terms_list
 
 NAME = "vocabulary_gap"
 TITLE = ("vocabulary gap", "用词不一致")
 VOCAB_GAP_COVERAGE = 0.34  # at most this share of the query's terms in the expected passage: a vocabulary gap
-VERDICT = Say(
-    "Ranked {rank}: the query's words {missing} do not appear in the expected passage, which says {instead} "
-    "instead{worse}.",
-    "排第 {rank} 位：查询里的 {missing} 在期望段落中没有出现，文档用的是 {instead}{worse}。",
-)
-EVIDENCE = Say(
-    "query terms found in the expected passage: {coverage:.0%}; missing: {missing}; the passage's closest words: "
-    "{instead}",
-    "查询词在期望段落中出现的比例：{coverage:.0%}；缺少：{missing}；段落里最接近的词：{instead}",
-)
+S = sentences("vocabulary_gap")
 
 
 def closest_terms(model: Any, missing: list[str], candidates: set[str], n: int = 6) -> list[str]:
@@ -54,12 +45,14 @@ def detect(p: Probe) -> dict[str, Any] | None:
 
 
 def verdict(x: dict[str, Any], lang: str) -> str:
-    return VERDICT(lang, **facts(x, lang, missing=terms_list(x["missing"]), instead=terms_list(x["instead"])))
+    return S.verdict(
+        lang, **facts(x, lang, missing=terms_list(x["missing"]), instead=terms_list(x["instead"]))
+    )
 
 
 def evidence(x: dict[str, Any], lang: str) -> list[str]:
     return [
-        EVIDENCE(
+        S.evidence(
             lang,
             coverage=x["coverage"],
             missing=terms_list(x["missing"], 10),
