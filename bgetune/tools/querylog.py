@@ -158,8 +158,9 @@ def teacher_matches(
 ) -> tuple[list[Match], str]:
     """The best passage per query by the best available teacher, with its score and margin; (matches, teacher).
 
-    Teacher: bgetune.tools.teacher's scorer where that module offers ``score_pairs(queries, texts)``; else the base
-    model's cosine fused with BM25 (candidates: both top 20)."""
+    Candidates: the base model's and BM25's top 20. Scores: tools.teacher's cross-encoder reranker (or LLM judge)
+    when it finds one, else the base model's cosine fused with BM25 (z-scores per query; the same evidence as
+    tools.teacher's offline fusion)."""
     chunks = ws.query("SELECT id, text FROM chunks ORDER BY document_id, ord")
     ids = [c["id"] for c in chunks]
     if not ids or not queries:
@@ -186,15 +187,21 @@ def teacher_matches(
     fused_all = wd * z(dense) + (1 - wd) * z(bm)
     out: list[Match] = []
     teacher_name = f"{TEACHER} (cosine weight {wd})"
-    rerank = _external_teacher()
+    ext = _external_teacher(ws, model)
+    rerank = ext[0] if ext else None
     for i, q in enumerate(queries):
         cand_l = sorted(set(np.argsort(-dense[i])[:20].tolist()) | set(np.argsort(-bm[i])[:20].tolist()))
         fused = {j: float(fused_all[i, j]) for j in cand_l}
         if rerank is not None:
             try:
-                ts = rerank([q] * len(cand_l), [chunks[j]["text"] for j in cand_l])
-                fused = {j: float(s) for j, s in zip(cand_l, ts, strict=True)}
-                teacher_name = "teacher"
+                ts = np.asarray(
+                    rerank([q] * len(cand_l), [chunks[j]["text"] for j in cand_l]), dtype=np.float32
+                )
+                ts = (ts - ts.mean()) / (
+                    ts.std() + 1e-9
+                )  # z over the candidates, so the margin keeps its unit
+                fused = {j: float(v) for j, v in zip(cand_l, ts, strict=True)}
+                teacher_name = f"teacher {ext[1]}"
             except Exception:  # the external teacher is an improvement, never a requirement
                 rerank = None
         order = sorted(fused, key=lambda j: -fused[j])
@@ -215,13 +222,27 @@ def teacher_matches(
     return out, teacher_name
 
 
-def _external_teacher() -> Callable[[list[str], list[str]], Sequence[float]] | None:
+def _external_teacher(
+    ws: Workspace, model: Any
+) -> tuple[Callable[[list[str], list[str]], Sequence[float]], str] | None:
+    """A stronger teacher than the fusion when tools.teacher finds one on this machine (a cached cross-encoder
+    reranker, or the LLM judge when configured and asked for): (score(queries, texts), its name); else None."""
     try:
-        from bgetune.tools import teacher  # another helper's module; optional
-    except ImportError:
+        from bgetune.tools import teacher as T
+    except ImportError:  # pragma: no cover - the teacher module is part of the package
         return None
-    fn = getattr(teacher, "score_pairs", None)
-    return fn if callable(fn) else None
+    try:
+        choice = T.pick_teacher(ws, T.base_index(ws, model=model), "auto", check=False)
+    except Exception:  # the teacher is an improvement, never a requirement
+        return None
+    t = choice.teacher
+    if t.kind not in ("cross-encoder", "llm"):
+        return None  # the fusion: the same evidence as ours (base cosine + BM25), already computed
+
+    def score(queries: list[str], texts: list[str]) -> Sequence[float]:
+        return t.score([(queries[0], [(f"p{i}", x) for i, x in enumerate(texts)])])[0]
+
+    return score, t.key
 
 
 # ---------------------------------------------------------------------------------------------- import
