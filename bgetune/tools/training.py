@@ -832,11 +832,18 @@ def val_queries(ws: Workspace) -> list[dict[str, Any]]:
 
 
 def evaluate_val(
-    ws: Workspace, model: Any, pairs: list[dict[str, Any]], *, corpus_max: int = 20_000, seed: int = 13
+    ws: Workspace,
+    model: Any,
+    pairs: list[dict[str, Any]],
+    *,
+    corpus_max: int = 20_000,
+    seed: int = 13,
+    fingerprint: str | None = None,
 ) -> dict[str, float]:
     """nDCG@10, MRR@10 and recall@10 of val pairs against the corpus (capped at ``corpus_max`` chunks,
-    every positive kept)."""
-    from bgetune.core.models import encode
+    every positive kept). With ``fingerprint`` (the base model before training) an uncapped corpus comes from
+    the embedding cache filtering and mining filled (models.corpus_embeddings): not encoded again."""
+    from bgetune.core.models import corpus_embeddings, encode
 
     if not pairs:
         return {}
@@ -850,7 +857,10 @@ def evaluate_val(
     was_training = model.training
     model.eval()
     try:
-        c_emb = encode(model, [r["text"] for r in rows], kind="passage")
+        if fingerprint and len(rows) <= corpus_max:  # the whole corpus, same order: the cached embedding
+            ids, c_emb = corpus_embeddings(ws, model, fingerprint=fingerprint)
+        else:
+            c_emb = encode(model, [r["text"] for r in rows], kind="passage")
         q_emb = encode(model, [p["query"] for p in pairs], kind="query")
     finally:
         model.train(was_training)
@@ -1353,7 +1363,16 @@ def _train(
             torch.cuda.set_rng_state_all(rng["cuda"])
         resumed_from = {"epoch": state["epoch"], "step": state["step"], "checkpoint": str(ckpt)}
     elif dist.main and vals:
-        state["base_val"] = evaluate_val(ws, model, vals, corpus_max=cfg.val_corpus_max, seed=cfg.seed)
+        from bgetune.core.models import model_fingerprint
+
+        state["base_val"] = evaluate_val(
+            ws,
+            model,
+            vals,
+            corpus_max=cfg.val_corpus_max,
+            seed=cfg.seed,
+            fingerprint=model_fingerprint(model, prep["resolved"]),
+        )
     model_dir = run_dir / "model"
     stop = state.get("stopped", False)
     pairs_seen = 0
