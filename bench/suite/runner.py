@@ -455,8 +455,8 @@ def table_md(runs: list[dict], variant: str, summary: dict, wall: float | None) 
         "",
         "| set (protocol) | lang | n | base nDCG@10 | shipped nDCG@10 | gain [95% CI] | decision (evidence, n) | "
         "decision's best candidate on its evidence | best tuned on the real questions | synthetic held-out gain "
-        "| never below base |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| never below base | code | min |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for proto in PROTOCOLS:
         for r in sorted([r for r in runs if r["protocol"] == proto], key=lambda r: (r["set"], r["seed"])):
@@ -471,7 +471,8 @@ def table_md(runs: list[dict], variant: str, summary: dict, wall: float | None) 
             lines.append(
                 f"| {r['set']} ({'a' if proto == 'nogold' else 'b'}{seed}) | {lang.get(r['set'], '?')} | "
                 f"{r['report_queries']} | {r['base_ndcg']:.3f} | {r['shipped_ndcg']:.3f} | {fmt_ci(r['gain'])} | "
-                f"{chose(r)} | {bc} | {best_real(r)} | {synthetic_gain(r)} | {ok} |"
+                f"{chose(r)} | {bc} | {best_real(r)} | {synthetic_gain(r)} | {ok} | {r['code_version'][:7]} | "
+                f"{r.get('seconds', 0) / 60:.0f} |"
             )
     lines += ["", "Bottom line:", ""]
     for proto, s in summary["protocols"].items():
