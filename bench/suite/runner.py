@@ -322,6 +322,7 @@ def run_one(name: str, variant_name: str, variant: dict, protocol: str, seed: in
     }
     if best_dir and best_dir != shipped_dir and Path(best_dir).exists():
         bt = per_query_ndcg(best_dir, corpus, report)
+        out["per_query"]["best_tuned"] = bt
         out["best_tuned_ndcg"] = float(np.mean(bt))
         out["best_tuned_gain"] = bootstrap(np.asarray(bt) - np.asarray(base))
     cached.parent.mkdir(parents=True, exist_ok=True)
