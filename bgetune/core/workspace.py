@@ -207,6 +207,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY(teacher, query, passage_key)
     );
     """,
+    # 5: indexes for lookups and foreign-key cascades that scanned whole tables as corpora grow (issue 23):
+    # pairs by chunk (the unique index is on ifnull(chunk_id, '') and serves no chunk_id = ? lookup), by split;
+    # events by pair; negatives and extra positives by chunk (deleting a document's chunks cascades there)
+    """
+    CREATE INDEX IF NOT EXISTS pairs_chunk ON pairs(chunk_id);
+    CREATE INDEX IF NOT EXISTS pairs_split ON pairs(split);
+    CREATE INDEX IF NOT EXISTS pair_events_pair ON pair_events(pair_id);
+    CREATE INDEX IF NOT EXISTS negatives_chunk ON negatives(chunk_id);
+    CREATE INDEX IF NOT EXISTS pair_positives_chunk ON pair_positives(chunk_id);
+    """,
 ]
 
 
