@@ -392,7 +392,22 @@ def compose_reply(
     nxt = next_hint(plan_intent, lang, stages, ok_all, [r[0] for r in results])
     if nxt:
         lines.append(nxt)
-    return "\n".join(x for x in lines if x) or _say(lang, "Done.", "完成。")
+    return _said_once("\n".join(x for x in lines if x)) or _say(lang, "Done.", "完成。")
+
+
+def _said_once(text: str) -> str:
+    """A reply without a long line it already said (the ship decision comes back in the training, warning and
+    export texts); a repeat as a '! ' warning or a bullet counts too."""
+    seen: set[str] = set()
+    out = []
+    for line in text.split("\n"):
+        key = " ".join(line.split()).lstrip("!-*• ")
+        if len(key) >= 40 and not line.lstrip().startswith("|"):
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(line)
+    return "\n".join(out)
 
 
 def status_text(s: dict[str, Any], lang: str) -> str:
