@@ -51,6 +51,7 @@ __all__ = [
     "SettingError",
     "get",
     "invoke",
+    "fields_of",
     "setting",
     "table",
 ]
@@ -257,6 +258,12 @@ def default_of(f: dataclasses.Field) -> Any:
     if f.default_factory is not MISSING:  # type: ignore[misc]
         return f.default_factory()  # type: ignore[misc]
     return None
+
+
+def fields_of(opts: Any, *names: str, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Options as keyword arguments of the tool they feed: the named fields, or all but ``exclude``."""
+    keep = names or tuple(f.name for f in dataclasses.fields(opts) if f.name not in exclude)
+    return {n: getattr(opts, n) for n in keep}
 
 
 def as_dict(result: Any) -> Any:

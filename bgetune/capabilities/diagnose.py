@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from bgetune.capabilities import Capability, Context, Prereq, setting
+from bgetune.capabilities import Capability, Context, Prereq, fields_of, setting
 from bgetune.capabilities.prereqs import HAS_CHUNKS
 from bgetune.core.workspace import Workspace
 from bgetune.tools.diagnosis import (
@@ -142,21 +143,16 @@ class ApplyFixOptions:
 
 
 def run_apply_fix(ctx: Context, opts: ApplyFixOptions) -> FixResult:
-    return apply_fix(
-        ctx.ws,
-        opts.miss_id,
-        opts.action,
-        chunk_id=opts.chunk_id,
-        value=opts.value,
-        model=opts.model,
-        document=opts.document,
-        chunk_tokens=opts.chunk_tokens,
-        chunk_overlap=opts.chunk_overlap,
-    )
+    return apply_fix(ctx.ws, opts.miss_id, opts.action, **fields_of(opts, exclude=("miss_id", "action")))
+
+
+def _diagnosis(name: str, summary: str, run: Any, options: type, result: type, **kw: Any) -> Capability:
+    """A capability of the diagnosis area: shown on the UI's diagnose tab, on an existing workspace."""
+    return Capability(name, summary, run, options, result, ui="diagnose", workspace="existing", **kw)
 
 
 CAPABILITIES = [
-    Capability(
+    _diagnosis(
         "diagnose",
         "Explain why a query misses its answer: both models' results, the expected answer's rank, the cause, fixes.",
         run_diagnose,
@@ -164,10 +160,8 @@ CAPABILITIES = [
         Diagnosis,
         cost="cpu-minutes",
         requires=(HAS_CHUNKS,),
-        ui="diagnose",
-        workspace="existing",
     ),
-    Capability(
+    _diagnosis(
         "diagnose_golden",
         "Find which golden questions still miss and group them by cause, biggest first.",
         run_diagnose_golden,
@@ -175,31 +169,23 @@ CAPABILITIES = [
         BatchDiagnosis,
         cost="cpu-minutes",
         requires=(HAS_CHUNKS,),
-        ui="diagnose",
-        workspace="existing",
     ),
-    Capability(
+    _diagnosis(
         "list_misses",
         "List the queries diagnosed so far with their status, and what the fixes add up to.",
         run_list_misses,
         ListMissesOptions,
         MissesView,
-        cost="free",
         cli="misses",
-        ui="diagnose",
-        workspace="existing",
     ),
-    Capability(
+    _diagnosis(
         "apply_fix",
         "Apply a fix to a diagnosed miss (training pair, golden question, relabel, threshold, re-chunk, base model).",
         run_apply_fix,
         ApplyFixOptions,
         FixResult,
-        cost="free",
         requires=(HAS_MISSES,),
         cli="fix",
-        ui="diagnose",
         decides=True,
-        workspace="existing",
     ),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bgetune.capabilities import Capability, Context, Prereq, invoke, setting
 from bgetune.capabilities.prereqs import HAS_CHUNKS
@@ -145,20 +146,26 @@ def export(ctx: Context, opts: GoldenExportOptions) -> GoldenExportResult:
     return GoldenExportResult(**vars(g.export_golden(ctx.ws, Path(opts.out))))
 
 
+def _golden(name: str, summary: str, run: Any, options: type, result: type, **kw: Any) -> Capability:
+    """A capability of the golden set: `bgetune golden <cli>`, the UI's golden tab, an existing workspace
+    (adding questions may start one)."""
+    kw = {"workspace": "existing", "ui": "golden"} | kw
+    return Capability(name, summary, run, options, result, group="golden", **kw)
+
+
 CAPABILITIES = [
-    Capability(
+    _golden(
         "golden_add",
         "Add the user's real questions (typed, pasted, or a txt/CSV/XLSX file) to the golden set.",
         golden_add,
         AddOptions,
         GoldenAddResult,
         cost="free",
-        group="golden",
         cli="add",
-        ui="golden",
+        workspace="create",
         decides=True,
     ),
-    Capability(
+    _golden(
         "golden_candidates",
         "Show the next unlabeled golden question with the base model's and BM25's top passages, numbered.",
         golden_candidates,
@@ -166,12 +173,9 @@ CAPABILITIES = [
         GoldenCandidatesResult,
         cost="cpu-minutes",
         requires=(HAS_CHUNKS, NEEDS_QUESTIONS),
-        group="golden",
         cli="candidates",
-        workspace="existing",
-        ui="golden",
     ),
-    Capability(
+    _golden(
         "golden_label",
         'Mark a golden question\'s right passages by candidate number ("1 3") or chunk id, or "none".',
         label,
@@ -179,26 +183,20 @@ CAPABILITIES = [
         GoldenLabelResult,
         cost="free",
         requires=(NEEDS_QUESTIONS,),
-        group="golden",
         cli="label",
-        workspace="existing",
         dialogue=label_dialogue,  # `bgetune golden label` without --pos asks question by question
-        ui="golden",
         decides=True,
     ),
-    Capability(
+    _golden(
         "golden_list",
         "List the golden questions, their status and labeled passages.",
         golden_list,
         GoldenListOptions,
         GoldenListResult,
         cost="free",
-        group="golden",
         cli="list",
-        workspace="existing",
-        ui="golden",
     ),
-    Capability(
+    _golden(
         "golden_edit",
         "Reword or remove a golden question.",
         golden_edit,
@@ -206,13 +204,10 @@ CAPABILITIES = [
         GoldenEditResult,
         cost="free",
         requires=(NEEDS_QUESTIONS,),
-        group="golden",
         cli="edit",
-        workspace="existing",
-        ui="golden",
         decides=True,
     ),
-    Capability(
+    _golden(
         "evaluate_golden",
         "Score the tuned model against the base on the golden questions, with a confidence interval.",
         evaluate_golden,
@@ -220,11 +215,10 @@ CAPABILITIES = [
         GoldenEvalResult,
         cost="cpu-minutes",
         requires=(NEEDS_QUESTIONS,),
-        group="golden",
         cli="eval",
-        workspace="existing",
+        ui=None,
     ),
-    Capability(
+    _golden(
         "golden_export",
         "Write the golden set as FlagEmbedding JSONL (query, pos, pos_ids) plus every question's ids.",
         export,
@@ -232,9 +226,8 @@ CAPABILITIES = [
         GoldenExportResult,
         cost="free",
         requires=(NEEDS_QUESTIONS,),
-        group="golden",
         cli="export",
-        workspace="existing",
         chat=False,  # writes where the command line says; the chat has no route for it yet
+        ui=None,
     ),
 ]

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bgetune.capabilities import Capability, Context, SettingError, coerce, setting
+from bgetune.capabilities import Capability, Context, SettingError, coerce, fields_of, setting
 from bgetune.capabilities.prereqs import HAS_APPROVED, HAS_SPLIT
 from bgetune.core.errors import BgetuneError
 from bgetune.core.i18n import say
@@ -139,19 +139,13 @@ class MineOptions:
 
 
 def _mine(ctx: Context, o: MineOptions) -> MineResult:
-
     try:
         res = mine_negatives(
             ctx.ws,
             base_model=ctx.ws.get_setting("base_model"),
             method=o.negatives,
-            range_min=o.range_min,
-            range_max=o.range_max,
-            num_negatives=o.num_negatives,
-            relative_margin=o.relative_margin,
-            reranker=o.reranker,
-            recover=o.recover,
             progress=ctx.progress,
+            **fields_of(o, exclude=("negatives",)),
         )
     except ValueError as exc:
         raise BgetuneError(str(exc)) from exc

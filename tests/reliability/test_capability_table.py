@@ -58,6 +58,7 @@ UTTERANCES: dict[str, list[str]] = {
     "preview_history": ["here are our questions: questions.csv"],
     "import_history": ["yes"],
     "undo_review": ["undo that"],
+    "stop_serving": ["stop the server", "把服务关掉"],
 }
 CONTEXT = {
     "golden_label": {"intent": "golden_label"},
