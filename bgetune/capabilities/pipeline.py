@@ -19,11 +19,13 @@ from bgetune.capabilities import (
     ApprovalRequired,
     Capability,
     Context,
+    fields_of,
     get,
     invoke,
     pipeline_stages,
     setting,
 )
+from bgetune.capabilities.data import IngestOptions
 from bgetune.core.config import Settings
 from bgetune.core.errors import BgetuneError
 from bgetune.core.i18n import say
@@ -42,13 +44,9 @@ AFTER_TRAIN = ("evaluate", "calibrate", "export_model")
 
 
 @dataclass(kw_only=True)
-class RunOptions:
-    paths: list[str] = setting(
-        default_factory=list,
-        help="Documents or folders (PDF, DOCX, Markdown, TXT, HTML, JSONL).",
-        positional=True,
-    )
-    base_model: str | None = setting(None, help="Hub id, folder or 'bundled' (remembered in the workspace).")
+class RunOptions(IngestOptions):
+    """The ingest settings (documents, chunking, base model), then what the run itself decides."""
+
     yes: bool = setting(
         False,
         help="Approve every pair the filters keep, and train (and pay for LLM generation).",
@@ -169,7 +167,7 @@ def run_stages(
         ws.set_setting("base_model", opts.base_model)
     run = _Run(ctx, opts, confirm_cost)
     out, stages = run.out, run.out["stages"]
-    ing = run.step("ingest", {"paths": [str(p) for p in opts.paths]})
+    ing = run.step("ingest", fields_of(opts, *(f.name for f in dataclasses.fields(IngestOptions))))
     stages["ingest"] = _data(ing)
     if not ws.scalar("SELECT count(*) FROM chunks"):
         failed = "; ".join(f"{f.get('path')}: {f.get('error')}" for f in ing.failures) or "no readable text"
