@@ -600,6 +600,42 @@ _ZH_FRAGMENT = re.compile(r"^(?:尚不|尚未|未|不|已|均|仍|即|并且|或
 _ZH_QUANT = re.compile(r"^(?:全部|所有|本|该|其|此|各|有关|相关|相应|上述|其他|其它|一切|任何)")
 
 
+_ZH_HOWTO = set(
+    """安装 卸载 删除 移除 升级 更新 配置 设置 使用 下载 编译 运行 启动 停止 创建 添加 查看 查找 检查 备份 恢复 挂载 订阅
+    申请 注册 打开 关闭 生成 编辑 导入 导出 插入 输入 输出 清除 保存 加载 退订 刻录 排版 更改 修改""".split()
+)
+_ZH_GENERIC_OBJ = set(
+    "命令 文档 文件 方法 问题 内容 信息 数据 系统 程序 工具 措施 报告 资料 情况 农药 产品 食品".split()
+)
+_ZH_VERBISH = set(
+    "采取 预防 加强 实施 建立 保障 维护 促进 推进 落实 履行 承担 依照 按照 根据 符合 负有 给予".split()
+)
+
+
+def _zh_latin_name(term: str) -> bool:
+    """A Latin token a Chinese question may name: a command, package or acronym ('dlocate', 'ISO'), not an English
+    word ('Maintainers', 'distros') or a placeholder ('XYZ')."""
+    low = term.lower()
+    if len(term) < 3 or low in _PLACEHOLDER or len(set(low)) == 1:
+        return False
+    ranks = _en_ranks()
+    stem = low[:-1] if low.endswith("s") else low
+    if re.fullmatch(r"[A-Za-z]+", term) and not term.isupper() and (low in ranks or stem in ranks):
+        return False
+    if re.fullmatch(r"[A-Z][a-z]+[A-Z][a-z]+", term):
+        return False  # 'MailingLists', 'myArrow'-like glued words
+    return _en_technical(term) or term[:1].isupper() or term.isupper()
+
+
+def _zh_asked_term(term: str, text: str) -> bool:
+    """A Chinese term the text explains or names (defined with 是指/是, quoted, or a Latin name): 'X是什么？' fits."""
+    if _LATIN_TERM.fullmatch(term):
+        return _zh_latin_name(term)
+    flat = re.sub(r"\s+", "", text)
+    t = re.escape(term)
+    return bool(re.search(rf"[“「《\"']{t}[”」》\"']|{t}(?:是指|指的是|是一种|是一个|，即|即是)", flat))
+
+
 def zh_thing(term: str) -> bool:
     """A thing one asks about ('投入品', '证券包销', 'graphicx'), not a verb phrase ('取消资格', '符合规定'), a
     quantified phrase ('全部内容', '本行政区域'), an adjective-like '-性' word or a placeholder ('NNN')."""
@@ -648,8 +684,9 @@ def _zh_rules(sent: str, *, law: bool) -> list[tuple[str, str, str]]:
     s = _ARTICLE.sub("", s).lstrip("　 ")
     out: list[tuple[str, str, str]] = []
     m = _ZH_DEF.match(s)
-    if m and not _ZH_PRONOUN.match(m.group("x")):
-        out.append((f"什么是{m.group('x')}？", "question", "zh-definition"))
+    x = m.group("x").strip("*“”\"'‘’「」《》") if m else ""
+    if len(x) >= 2 and not _ZH_PRONOUN.match(x):
+        out.append((f"什么是{x}？", "question", "zh-definition"))
     m = _ZH_IFYOU.search(s)
     # an action ('如何修改缺省规则'), not a name or a noun phrase ('如何Debian', '如何一本详细的手册')
     if m and cjk_count(m.group("x")) >= 2 and _zh_starts_with_verb(m.group("x")):
@@ -658,7 +695,7 @@ def _zh_rules(sent: str, *, law: bool) -> list[tuple[str, str, str]]:
     if m and not _ZH_PRONOUN.match(m.group("x")):
         out.append((f"怎么{m.group('x')}？", "question", "zh-purpose"))
     m = _ZH_USE.search(s)
-    if m:
+    if m and len(m.group("x")) <= 10 and not re.search(r"时候|问题|就|会|参见", m.group("x")):
         out.append((f"怎样用{m.group('tool')}{m.group('x')}？", "question", "zh-use"))
     m = _ZH_LIST.search(s)
     if m:
@@ -687,7 +724,13 @@ def _zh_rules(sent: str, *, law: bool) -> list[tuple[str, str, str]]:
         m = _ZH_DUTY.search(s)
         if m:
             subj, verb = _zh_strip(m.group("s")), m.group("v")
-            if 2 <= len(subj) and not _ZH_PRONOUN.match(subj) and "下列" not in verb:
+            if (
+                2 <= len(subj)
+                and not _ZH_PRONOUN.match(subj)
+                and "下列" not in verb
+                and _zh_subject_first(subj)
+                and not subj.startswith("依法")
+            ):
                 if _ZH_AUTHORITY.search(subj):
                     verb = re.sub(r"^(?:立即|及时|依法|负责)", "", verb)
                     if not re.match(r"(?:会同|责令|按照|依照|根据|对|向|将|在)", verb):
@@ -697,7 +740,7 @@ def _zh_rules(sent: str, *, law: bool) -> list[tuple[str, str, str]]:
         m = _ZH_FORBID.search(s)
         if m:
             subj = _zh_strip(m.group("s"))
-            if len(subj) >= 2 and not _ZH_PRONOUN.match(subj):
+            if len(subj) >= 2 and not _ZH_PRONOUN.match(subj) and _zh_subject_first(subj) and subj != "依法":
                 out.append((f"{subj}可以{m.group('v')}吗？", "question", "zh-forbid"))
     return out
 
@@ -1077,11 +1120,11 @@ def _generate_for_chunk(
     t0 = top[0]
     q0 = ""
     if lang == "zh":
-        if _zh_is_noun(t0) and zh_thing(t0):  # not a verb phrase or set phrase ('科学合理', '符合规定')
-            if _LATIN_TERM.fullmatch(t0) or (len(t0) >= 3 and general_weight(t0) > 0.8):
-                q0 = f"{t0}是什么？" if not law else f"{t0}有哪些规定？"
-            elif law:
+        if _zh_is_noun(t0) and zh_thing(t0) and t0[:2] not in _ZH_VERBISH:  # not '科学合理', '采取相应'
+            if law and general_weight(t0) > 0.8:
                 q0 = f"{t0}有哪些规定？"
+            elif not law and _zh_asked_term(t0, text):
+                q0 = f"{t0}是什么？"
     elif (" " in t0 and len(t0.split()) <= 3) or any(c in t0 for c in "-_./+"):
         np = en_noun_phrase(t0, text)
         if np:
@@ -1113,7 +1156,21 @@ def _generate_for_chunk(
 
 
 # ---------------------------------------------------------------------------------------------- style (issue 24)
-_PLACEHOLDER = {"foo", "bar", "baz", "qux", "quux", "xxx", "yyy", "example", "something", "stuff"}
+_PLACEHOLDER = {
+    "foo",
+    "bar",
+    "baz",
+    "qux",
+    "quux",
+    "xxx",
+    "yyy",
+    "xyz",
+    "rrr",
+    "nnn",
+    "example",
+    "something",
+    "stuff",
+}
 
 
 def mixes_languages(query: str, language: str) -> bool:
@@ -1203,23 +1260,18 @@ def passage_slots(
             m = _ZH_DEF.match(_ARTICLE.sub("", z))
             if m and not _ZH_PRONOUN.match(m.group("x")):
                 nps.append(m.group("x"))
-        idf, _ = _zh_idf()
-        flat = re.sub(r"\s+", "", text)
         for t in _keyword_terms(top, "zh"):
             t = t.strip("*“”\"'‘’《》「」()（）")
             latin = bool(_LATIN_TERM.fullmatch(t))
             # a name or technical term, or a rare Chinese term the text repeats ('会员积分'); not an everyday
             # phrase ('具体办法', '不良后果')
-            if (latin and len(t) >= 3 and (_en_technical(t) or t[:1].isupper())) or (
-                not latin
-                and len(t) >= 3
-                and t in idf
-                and general_weight(t) > 0.8
-                and flat.count(t) >= 2
-                and zh_thing(t)
+            if (latin and _zh_latin_name(t)) or (
+                not latin and len(t) >= 2 and zh_thing(t) and _zh_asked_term(t, text)
             ):
                 nps.append(t)
         vps += _zh_verb_objects(text, top)
+        # a how-to frame or title asks for an everyday action on a thing ('安装软件包'), not '维护证券市场'
+        vps = [v for v in vps if v[:2] in _ZH_HOWTO and v[2:] not in _ZH_GENERIC_OBJ]
     else:
         for s in sentences:
             c = _clean_en(s)
@@ -1354,7 +1406,7 @@ def _zh_verb_objects(text: str, top: list[str]) -> list[str]:
     toks = [t for t in jieba.posseg.lcut(re.sub(r"\s+", "", text)) if t.word.strip()]
     out = []
     for a, b in zip(toks, toks[1:], strict=False):
-        if a.word in _ZH_ACTIONS and b.word in salient and _zh_is_noun(b.word):
+        if a.word in _ZH_ACTIONS and b.word in salient and _zh_is_noun(b.word) and _zh_pos(b.word) != "nr":
             out.append(a.word + b.word)
     return out
 
@@ -1420,7 +1472,8 @@ def _typed_queries(text: str, sentences: list[str], slots: dict[str, list[str]],
                 break
     else:
         for x in vps[:1]:
-            out.append(GenQuery(f"{x}的方法", "title", _support(text, sentences, [x]), "zh-title"))
+            if x[:2] in _ZH_HOWTO and x[2:] not in _ZH_GENERIC_OBJ:
+                out.append(GenQuery(f"{x}的方法", "title", _support(text, sentences, [x]), "zh-title"))
         for s in sentences:
             z = re.sub(r"\s+", "", _ARTICLE.sub("", s)).strip("。；！*#·•-")
             head = re.split(r"[，,：:（(]", z)[0]
@@ -1431,6 +1484,7 @@ def _typed_queries(text: str, sentences: list[str], slots: dict[str, list[str]],
                 and not re.match(
                     r"(?:如果|若|假如|当|在|对于|为了|由于|因为|但|而|您|你|有|没有|这|那|其|此|该)", head
                 )
+                and not re.search(r"(?:的|规定|依照本法)$", head)
             ):
                 if re.search(
                     r"(?:可以|应当|不得|支持|需要|使用|包含|提供|是)", head[2:]
