@@ -12,6 +12,10 @@ from typing import Any
 
 import typer
 
+from bgetune.core.config import Settings
+from bgetune.core.encode import strip_eta
+from bgetune.core.workspace import Workspace
+
 WorkspaceOpt = typer.Option(
     None, "--workspace", "-w", help="Project folder (default: $BGETUNE_WORKSPACE or ./bgetune-workspace)."
 )
@@ -19,9 +23,6 @@ JsonOpt = typer.Option(False, "--json", help="Print one JSON object instead of t
 
 
 def open_workspace(workspace: Path | None, *, create: bool = True):
-    from bgetune.core.config import Settings
-    from bgetune.core.workspace import Workspace
-
     settings = Settings(workspace=workspace)
     return Workspace(settings.workspace, create=create), settings
 
@@ -53,8 +54,6 @@ class TqdmProgress:
 
     def __call__(self, done: int, total: int, label: str = "") -> None:
         from tqdm import tqdm
-
-        from bgetune.core.encode import strip_eta
 
         if self.bar is None or total != self.bar.total or done < self.bar.n:
             if self.bar is not None:

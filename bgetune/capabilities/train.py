@@ -11,9 +11,11 @@ from bgetune.capabilities.prereqs import HAS_APPROVED, HAS_SPLIT
 from bgetune.core.errors import BgetuneError
 from bgetune.core.i18n import say
 from bgetune.core.results import Result, settings_list
+from bgetune.tools.budget import fit_config_to_budget
 from bgetune.tools.history import add_skipped_negatives
 from bgetune.tools.negatives import mine_negatives
 from bgetune.tools.split import make_split
+from bgetune.tools.teacher import teacher_sentence
 from bgetune.tools.training import TrainConfig, TrainingError, estimate_training, train
 
 
@@ -90,8 +92,6 @@ class TrainResult(Result):
             )
         teacher = self.detail.get("teacher")
         if isinstance(teacher, dict):  # issue 25: which teacher trained the model, and how good it was
-            from bgetune.tools.teacher import teacher_sentence
-
             lines.append(teacher_sentence(teacher, lang))
         decision = self.detail.get("decision")
         if isinstance(decision, dict) and decision.get("text"):
@@ -295,8 +295,6 @@ def train_config(ctx: Context, o: TrainOptions) -> Any:
         values["base_model"] = ctx.settings.base_model
     cfg = TrainConfig(**values)
     if getattr(o, "time_budget", None):  # tools/budget.py: epochs / max_steps that fit the time budget
-        from bgetune.tools.budget import fit_config_to_budget
-
         cfg, _plan = fit_config_to_budget(ctx.ws, cfg, o.time_budget)
     return cfg
 

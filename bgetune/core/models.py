@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from bgetune.core.encode import encode_with_progress
 from bgetune.core.errors import BgetuneError
+from bgetune.core.workspace import atomic_write_bytes
 
 if TYPE_CHECKING:  # heavy imports stay lazy: `bgetune status` must start fast
     from sentence_transformers import SentenceTransformer
@@ -298,8 +300,6 @@ def encode(
     prompt_name = "query" if kind == "query" and (model.prompts or {}).get("query") else None
     import torch
 
-    from bgetune.core.encode import encode_with_progress
-
     with torch.inference_mode(), _autocast(model):
         emb = encode_with_progress(
             model,
@@ -344,8 +344,6 @@ def corpus_embeddings(
 ) -> tuple[list[str], np.ndarray]:
     """(chunk ids, passage embeddings) of every chunk in the workspace, cached under artifacts/cache/ by model
     fingerprint and chunk ids, so mining, filtering and evaluation encode the corpus once."""
-    from bgetune.core.workspace import atomic_write_bytes
-
     rows = ws.query("SELECT id, text FROM chunks ORDER BY document_id, ord")
     ids = [r["id"] for r in rows]
     fp = fingerprint or model_fingerprint(model)
