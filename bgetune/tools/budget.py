@@ -14,6 +14,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bgetune.core.errors import BgetuneError
+
 _UNITS = {
     "s": 1,
     "sec": 1,
@@ -38,7 +40,7 @@ _UNITS = {
 }
 
 
-class BudgetError(ValueError):
+class BudgetError(BgetuneError, ValueError):
     """A budget that cannot be read or is not positive."""
 
 

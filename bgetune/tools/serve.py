@@ -259,7 +259,7 @@ def load_encoder(model_dir: str | Path, backend: Backend = "torch", onnx_file: s
 
 
 # --------------------------------------------------------------------------------------------- batching
-class QueueFull(Exception):
+class QueueFull(BgetuneError):
     pass
 
 
@@ -397,7 +397,7 @@ def model_name(model_dir: str | Path) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in name) or "model"
 
 
-class ApiError(Exception):
+class ApiError(BgetuneError):
     def __init__(
         self,
         status: int,

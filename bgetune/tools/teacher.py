@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bgetune.core.errors import BgetuneError
 from bgetune.core.workspace import TRAINABLE, Workspace, now_iso
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ TEACHER_CHOICES = (
 )
 
 
-class TeacherError(RuntimeError):
+class TeacherError(BgetuneError, RuntimeError):
     """A teacher that cannot be used (not found, not configured), with what to do."""
 
 

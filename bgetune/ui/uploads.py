@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bgetune.core.errors import BgetuneError
+
 UPLOAD_DIR = "uploads"
 DEFAULT_MAX_FILE_MB = 200.0
 DEFAULT_MAX_TOTAL_MB = 1024.0
@@ -32,7 +34,7 @@ HISTORY_SUFFIXES = frozenset({".jsonl"}) | TABLE_SUFFIXES
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
 
 
-class UploadError(ValueError):
+class UploadError(BgetuneError, ValueError):
     """An upload that was refused: which file, why, what to do."""
 
 

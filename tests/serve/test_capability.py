@@ -10,7 +10,7 @@ def test_serve_model_is_free_and_starts_a_loopback_server(model_dir, workspace):
     from bgetune.core.config import Settings
 
     cap = get("serve_model")
-    assert cap.cost == "free" and not cap.gated(None, None) and cap.command is None
+    assert cap.cost == "free" and not cap.gated(None, None) and cap.command == "serve"  # derived `bgetune serve`
     opts = cap.make_options({"model": str(model_dir), "port": 0})
     ctx = Context(ws=workspace, settings=Settings(workspace=workspace.root))
     res = cap.run(ctx, opts)
