@@ -564,7 +564,7 @@ def fill_frames(
 def _first_word(q: str) -> str:
     q = normalize_ws(q)
     if cjk_count(q) >= 2:
-        latin = re.match(r"[A-Za-z][\w.+/-]*", q)
+        latin = re.match(r"[A-Za-z][A-Za-z0-9_.+/-]*", q)
         if latin:
             return latin.group(0).lower()  # 'Debian 只做 GNU/Linux 吗？' starts with 'debian'
         m = _ZH_PREFIX.match(re.sub(r"\s+", "", q))
