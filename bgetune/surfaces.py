@@ -267,7 +267,9 @@ def make_command(cap: Capability) -> Any:
 
     def command(**kw: Any) -> None:
         as_json = kw.pop("as_json", False)
-        yes, only_preview = kw.pop("yes", False), kw.pop("preview", False)
+        yes_setting = _yes_setting(cap)  # `bgetune run --yes`: a setting of its own, read from the options
+        yes = False if yes_setting else kw.pop("yes", False)
+        only_preview = kw.pop("preview", False)
         llm = {k: kw.pop(k) for k in ("llm_base_url", "llm_model") if k in kw}
         workspace = kw.pop("workspace", None)
         values = {k: v for k, v in kw.items() if v is not None}
@@ -276,7 +278,6 @@ def make_command(cap: Capability) -> Any:
         try:
             ctx = _cli_context(cap, workspace, llm, values)
             opts = options_for(cap, values, ctx)
-            yes_setting = _yes_setting(cap)
             approved = bool(getattr(opts, yes_setting)) if yes_setting else yes
             shown = _preview_first(cap, ctx, values, yes, only_preview) if cap.preview else None
             if shown is not None:
