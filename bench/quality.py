@@ -129,10 +129,9 @@ def run_decision(
     """Debian FAQ with a golden set built through `bgetune golden add/label` from one half of the real questions;
     the pipeline trains with current defaults and the ship decision picks on that golden set; the other half of
     the real questions scores the base, the shipped model and the best tuned candidate."""
-    import typer
     from typer.testing import CliRunner
 
-    from bgetune.commands import golden as golden_cmd
+    from bgetune.cli import app  # `bgetune golden ...`, derived from the golden capabilities
     from bgetune.core.config import Settings
     from bgetune.core.workspace import Workspace
     from bgetune.pipeline import run_pipeline
@@ -150,8 +149,6 @@ def run_decision(
     ws = Workspace(ws_dir)
     ingest(ws, [corpus], settings=Settings(workspace=ws.root))
     # the golden set, built with the CLI a user would type: add the questions, then label each by the FAQ's ids
-    app = typer.Typer()
-    golden_cmd.register(app)
     cli = CliRunner()
     r = cli.invoke(
         app, ["golden", "add", "-w", str(ws_dir), "--json", "--", *[q["query"] for q in golden_half]]
