@@ -259,3 +259,19 @@ def test_paid_generation_rejected_at_the_graph_gate_makes_no_call(small_ws, faul
         list(s.resume("reject"))
     assert len(fault_server.requests) == 0
     assert small_ws.scalar("SELECT count(*) FROM pairs") == 0
+
+
+def test_planner_routes_name_only_declared_capabilities():
+    """The planner is a table of routes: every step a route declares is a capability of the table, and every
+    route's own examples plan steps whose arguments are valid options of those capabilities."""
+    from bgetune.agent.planner import plan_request
+    from bgetune.agent.routes import ROUTES
+
+    caps = table()
+    assert ROUTES
+    for route in ROUTES:
+        unknown = [s for s in route.steps if s not in caps]
+        assert not unknown, f"route {route.intent!r} names unknown capabilities {unknown}"
+        for text in route.examples:
+            for step in plan_request(text, stages=READY).steps:
+                caps[step["tool"]].make_options(step["args"])  # raises on a name or value the tool lacks
