@@ -395,6 +395,9 @@ def collect(work: Path, logs: list[Path] | None = None) -> dict[str, Any]:
         "index_recall": json.loads((work / "index.json").read_text())
         if (work / "index.json").exists()
         else None,
+        "near_duplicates": json.loads((work / "neardup.json").read_text())
+        if (work / "neardup.json").exists()
+        else None,
     }
 
 
@@ -476,6 +479,18 @@ def section(res: dict[str, Any]) -> str:
             "Partial runs (stopped at the session's end; stages from the run's log): "
             + ", ".join(f"{r['chunks']:,} chunks: {', '.join(r['stages'])}" for r in partial)
             + ".",
+        ]
+    nd = res.get("near_duplicates")
+    if nd:
+        secs = ", ".join(f"{int(n):,}: {v} s" for n, v in nd["seconds"].items())
+        lines += [
+            "",
+            f"Near-duplicate query check alone (`filtering.near_duplicates`, rapidfuzz `cdist` over every pair of "
+            f"queries; the 1,331-chunk corpus's real generated queries, repeated with a distinct suffix past "
+            f"their count), wall seconds by query count: {secs}; exponent {nd['exponent']} over this range, "
+            "quadratic in the limit. At 64k chunks (about 250k queries) that is hours: the one stage measured "
+            "worse than linear. Not changed here (filtering.py is another helper's); the fix is blocking "
+            "(compare only queries sharing a rare word or a MinHash band) past a few thousand queries.",
         ]
     ix = res.get("index_recall")
     if ix:
