@@ -407,10 +407,10 @@ def plot(res: dict[str, Any], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 6))
+    fig, ax = plt.subplots(figsize=(10, 6))
     for st, v in res["stages"].items():
-        if len(v["chunks"]) < 1 or st == "total":
-            continue
+        if len(v["chunks"]) < 1 or st == "total" or max(v["seconds"]) < 0.5:
+            continue  # stages under half a second (approve, split, export) would only clutter the plot
         ys = v["cpu_seconds"] if v["exponent"] is not None else v["seconds"]
         ax.loglog(v["chunks"], ys, marker="o", label=f"{st} (k={v['exponent'] or v['exponent_wall']})")
     tot = res["stages"].get("total")
@@ -422,7 +422,7 @@ def plot(res: dict[str, Any], out: Path) -> None:
     ax.set_xlabel("chunks")
     ax.set_ylabel("CPU seconds of the run's process (wall where not recorded)")
     ax.set_title("bgetune pipeline cost per stage vs corpus size (log-log)")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
