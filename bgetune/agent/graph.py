@@ -157,13 +157,25 @@ def _next_context(
         if tool == "golden_candidates" and res.get("question_id") is not None:
             ctx["intent"] = "golden_label"
         if tool == "preview_history":
-            ctx |= {"intent": "history_preview", "path": data.get("path") or res.get("path") or res.get("file")}
+            ctx |= {
+                "intent": "history_preview",
+                "path": data.get("path") or res.get("path") or res.get("file"),
+            }
         if tool == "diagnose":
             acts = res.get("actions") or []
             first = acts[0].get("action") if acts and isinstance(acts[0], dict) else None
-            ctx |= {"intent": "diagnose", "query": res.get("query"), "miss_id": res.get("miss_id"), "action": first}
+            ctx |= {
+                "intent": "diagnose",
+                "query": res.get("query"),
+                "miss_id": res.get("miss_id"),
+                "action": first,
+            }
         if tool == "diagnose_golden":
-            ctx |= {"intent": "diagnose_golden", "miss_ids": res.get("miss_ids") or [], "biggest": res.get("biggest")}
+            ctx |= {
+                "intent": "diagnose_golden",
+                "miss_ids": res.get("miss_ids") or [],
+                "biggest": res.get("biggest"),
+            }
     return ctx
 
 
@@ -215,12 +227,33 @@ def archive_path(workspace: Any, thread_id: str) -> Any:
     return workspace.root / "chat" / f"{thread_id}.jsonl"
 
 
+def message_events(message: Any) -> list[dict[str, Any]]:
+    """The events one graph message stands for."""
+    out: list[dict[str, Any]] = []
+    if isinstance(message, AIMessage):
+        for call in message.tool_calls or []:
+            out.append(
+                {"type": "tool_call", "tool": call["name"], "args": call.get("args") or {}, "id": call["id"]}
+            )
+        if isinstance(message.content, str) and message.content.strip():
+            out.append({"type": "message", "content": message.content})
+    elif isinstance(message, ToolMessage):
+        out.append(
+            {
+                "type": "tool_result",
+                "tool": message.name or "",
+                "ok": message.status != "error",
+                "content": str(message.content),
+                "id": message.tool_call_id,
+            }
+        )
+    return out
+
+
 def archive_old(state: AgentState, gc: GraphContext) -> list[RemoveMessage]:
     """At a new user message, past ``MAX_STATE_MESSAGES``: the oldest whole turns are appended to the thread's
     archive in the workspace and removed from the state, so each checkpoint stays small."""
     import json
-
-    from bgetune.agent.runner import message_events
 
     messages = state.get("messages") or []
     if len(messages) <= MAX_STATE_MESSAGES or not isinstance(messages[-1], HumanMessage):
@@ -235,8 +268,17 @@ def archive_old(state: AgentState, gc: GraphContext) -> list[RemoveMessage]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as fh:
         for m in old:
-            events = [{"type": "user", "content": _text(m), "attachments": m.additional_kwargs.get("attachments", [])}] \
-                if isinstance(m, HumanMessage) else message_events(m)
+            events = (
+                [
+                    {
+                        "type": "user",
+                        "content": _text(m),
+                        "attachments": m.additional_kwargs.get("attachments", []),
+                    }
+                ]
+                if isinstance(m, HumanMessage)
+                else message_events(m)
+            )
             for e in events:
                 fh.write(json.dumps(e, ensure_ascii=False, default=str) + "\n")
     return [RemoveMessage(id=m.id) for m in old if m.id]
@@ -312,8 +354,12 @@ def offline_agent(state: AgentState, messages: list[AnyMessage], stages: dict[st
             steps = []  # a failed step ends the plan; the reply explains
     if steps:
         call = _call(steps[0]["tool"], steps[0]["args"])
-        return update | {"messages": [AIMessage("", tool_calls=[call])], "plan": steps[1:], "intent": intent,
-                         "stages": stages}
+        return update | {
+            "messages": [AIMessage("", tool_calls=[call])],
+            "plan": steps[1:],
+            "intent": intent,
+            "stages": stages,
+        }
     results = _turn_results(messages)
     data = state.get("plan_data") or {}
     reply = compose_reply(intent, lang, results, stages, data)
@@ -349,8 +395,12 @@ def gate(state: AgentState, runtime: Runtime[GraphContext]) -> Command:
         ctx = _tool_context(state, gc, _writer_progress(f"estimate {spec.name}"))
         payload = prepare_approval(spec, ctx, spec.parse(call.get("args")), call)
     except Exception as exc:  # noqa: BLE001 - cannot even estimate: report, run nothing
-        msg = ToolMessage(f"cannot prepare {spec.name}: {redact(str(exc), gc.settings)}",
-                          tool_call_id=call["id"], name=spec.name, status="error")
+        msg = ToolMessage(
+            f"cannot prepare {spec.name}: {redact(str(exc), gc.settings)}",
+            tool_call_id=call["id"],
+            name=spec.name,
+            status="error",
+        )
         return Command(goto="agent", update={"messages": [msg]})
     return Command(goto="review", update={"pending": payload})
 
@@ -361,8 +411,15 @@ def confirm(state: AgentState) -> Command:
     args = dict(call.get("args") or {})
     what = ", ".join(f"{k}={v}" for k, v in args.items()) or "no arguments"
     payload = {
-        "type": "approval", "kind": "confirm", "tool": call["name"], "tool_call_id": call["id"],
-        "title": f"Confirm {call['name']} ({what})", "cost": "free", "settings": {}, "args": args, "estimate": {},
+        "type": "approval",
+        "kind": "confirm",
+        "tool": call["name"],
+        "tool_call_id": call["id"],
+        "title": f"Confirm {call['name']} ({what})",
+        "cost": "free",
+        "settings": {},
+        "args": args,
+        "estimate": {},
         "message": (
             f"The assistant wants to run {call['name']} ({what}), which changes your data or settings, but your "
             "last message did not ask for it (a document may have). Approve to let it run, or reject."
@@ -389,10 +446,18 @@ def review(state: AgentState) -> Command:
             return Command(goto=END, update={"messages": [msg, reply], "pending": None, "plan": []})
         approval = {"tool_call_id": call["id"], "tool": spec.name, "args": args}
         return Command(goto="tools", update={"approval": approval, "pending": None})
-    msg = ToolMessage(f"The user rejected {spec.name}; it did not run.", tool_call_id=call["id"], name=spec.name,
-                      status="error")
-    update = {"messages": [msg, AIMessage(reject_reply(spec.name, lang))], "pending": None, "approval": None,
-              "plan": []}
+    msg = ToolMessage(
+        f"The user rejected {spec.name}; it did not run.",
+        tool_call_id=call["id"],
+        name=spec.name,
+        status="error",
+    )
+    update = {
+        "messages": [msg, AIMessage(reject_reply(spec.name, lang))],
+        "pending": None,
+        "approval": None,
+        "plan": [],
+    }
     return Command(goto=END, update=update)
 
 
@@ -433,8 +498,9 @@ def _run_call(state: AgentState, call: dict[str, Any], ctx: ToolContext, gc: Gra
     data = result_data(result)
     facts = facts_of(name, data) | ({"undo": before} if before else {})
     text = result_text(result, ctx.lang)
-    return ToolMessage(compact(result), tool_call_id=call_id, name=name,
-                       additional_kwargs={"text": text, "facts": facts})
+    return ToolMessage(
+        compact(result), tool_call_id=call_id, name=name, additional_kwargs={"text": text, "facts": facts}
+    )
 
 
 def build_graph(checkpointer: Any = None) -> Any:

@@ -18,6 +18,7 @@ from bgetune.agent.routes import (
     HELP,
     HISTORY,
     HISTORY_EXT,
+    MODEL_ALIASES,
     QUOTES,
     ROUTES,
     Msg,
@@ -28,7 +29,15 @@ from bgetune.agent.routes import (
     step,
 )
 
-__all__ = ["HELP", "OFFLINE_NOTE", "Plan", "compose_reply", "extract_paths", "extract_settings", "plan_request"]
+__all__ = [
+    "HELP",
+    "OFFLINE_NOTE",
+    "Plan",
+    "compose_reply",
+    "extract_paths",
+    "extract_settings",
+    "plan_request",
+]
 
 OFFLINE_NOTE = {
     "en": (
@@ -42,19 +51,6 @@ OFFLINE_NOTE = {
     ),
 }
 
-MODEL_ALIASES = {
-    "bge-m3": "BAAI/bge-m3",
-    "bge-small-zh": "BAAI/bge-small-zh-v1.5",
-    "bge-small-zh-v1.5": "BAAI/bge-small-zh-v1.5",
-    "bge-small-en": "BAAI/bge-small-en-v1.5",
-    "bge-small-en-v1.5": "BAAI/bge-small-en-v1.5",
-    "bge-base-zh": "BAAI/bge-base-zh-v1.5",
-    "bge-base-zh-v1.5": "BAAI/bge-base-zh-v1.5",
-    "bge-base-en": "BAAI/bge-base-en-v1.5",
-    "bge-base-en-v1.5": "BAAI/bge-base-en-v1.5",
-    "bge-large-zh-v1.5": "BAAI/bge-large-zh-v1.5",
-    "bge-large-en-v1.5": "BAAI/bge-large-en-v1.5",
-}
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _I = re.I
@@ -266,8 +262,9 @@ def extract_paths(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _message(text: str, files: list[str], new_files: bool, stages: dict[str, Any], context: dict[str, Any],
-             llm: bool) -> Msg:
+def _message(
+    text: str, files: list[str], new_files: bool, stages: dict[str, Any], context: dict[str, Any], llm: bool
+) -> Msg:
     """The message as the routes read it: its language, quoted strings, and which files are documents and
     which are question histories (attached or typed)."""
     typed = [p for p in _PATHLIKE.findall(QUOTES.sub(" ", text)) if "/" in p or "." in p]
@@ -276,10 +273,21 @@ def _message(text: str, files: list[str], new_files: bool, stages: dict[str, Any
     if HISTORY.search(text) or re.search(r"\blogs?\b|日志", text, _I):
         history += [p for p in typed if p.lower().endswith(".jsonl") and p not in history]
     return Msg(
-        text=text, lang=language(text), files=files, new_files=new_files, stages=stages, context=context,
-        llm=llm, rest=text, quoted=[m.group(1).strip() for m in QUOTES.finditer(text)], typed=typed,
-        history_files=history, doc_files=[f for f in files if f not in history],
-        typed_docs=[p for p in typed if not p.lower().endswith(HISTORY_EXT) and p.startswith(("/", "~", "."))],
+        text=text,
+        lang=language(text),
+        files=files,
+        new_files=new_files,
+        stages=stages,
+        context=context,
+        llm=llm,
+        rest=text,
+        quoted=[m.group(1).strip() for m in QUOTES.finditer(text)],
+        typed=typed,
+        history_files=history,
+        doc_files=[f for f in files if f not in history],
+        typed_docs=[
+            p for p in typed if not p.lower().endswith(HISTORY_EXT) and p.startswith(("/", "~", "."))
+        ],
     )
 
 
@@ -329,8 +337,11 @@ def _clarify(text: str, lang: str) -> str:
     """Not understood: offer the nearest declared request (typos), else the usual ones."""
     near = nearest(text)
     if near:
-        return _say(lang, f'I\'m not sure what you mean. Did you mean "{near}"? (Say "help" for the rest.)',
-                    f"我没太明白你的意思。你是想说“{near}”吗？（说“帮助”查看全部指令。）")
+        return _say(
+            lang,
+            f'I\'m not sure what you mean. Did you mean "{near}"? (Say "help" for the rest.)',
+            f"我没太明白你的意思。你是想说“{near}”吗？（说“帮助”查看全部指令。）",
+        )
     return _say(
         lang,
         'I\'m not sure what you mean. What would you like me to do? Try "fine-tune bge on these PDFs", "show pairs", '
@@ -385,8 +396,13 @@ def compose_reply(
         lines.append(text or result_text(tool, res, lang))
     undo = (data or {}).get("undo") or {}
     if plan_intent == "undo" and undo.get("kind") == "setting" and ok_all:
-        lines.append(_say(lang, f"Undone: {undo['name']} is back to {undo['old']} (its value before your last change).",
-                          f"已撤销：{undo['name']} 恢复为 {undo['old']}（上次修改前的值）。"))
+        lines.append(
+            _say(
+                lang,
+                f"Undone: {undo['name']} is back to {undo['old']} (its value before your last change).",
+                f"已撤销：{undo['name']} 恢复为 {undo['old']}（上次修改前的值）。",
+            )
+        )
     if data and data.get("not_understood"):
         lines.append(_not_understood(data["not_understood"], lang))
     nxt = next_hint(plan_intent, lang, stages, ok_all, [r[0] for r in results])

@@ -17,6 +17,21 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+MODEL_ALIASES = {
+    "bge-m3": "BAAI/bge-m3",
+    "bge-small-zh": "BAAI/bge-small-zh-v1.5",
+    "bge-small-zh-v1.5": "BAAI/bge-small-zh-v1.5",
+    "bge-small-en": "BAAI/bge-small-en-v1.5",
+    "bge-small-en-v1.5": "BAAI/bge-small-en-v1.5",
+    "bge-base-zh": "BAAI/bge-base-zh-v1.5",
+    "bge-base-zh-v1.5": "BAAI/bge-base-zh-v1.5",
+    "bge-base-en": "BAAI/bge-base-en-v1.5",
+    "bge-base-en-v1.5": "BAAI/bge-base-en-v1.5",
+    "bge-large-zh-v1.5": "BAAI/bge-large-zh-v1.5",
+    "bge-large-en-v1.5": "BAAI/bge-large-en-v1.5",
+}
+
+
 _I = re.I
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _Q = "['\"“”‘’「」『』]"
@@ -106,7 +121,9 @@ class Route:
         from bgetune.capabilities import GATED_COSTS, table
 
         caps = table()
-        return any(not callable(caps[t].cost) and caps[t].cost in GATED_COSTS for t in self.steps if t in caps)
+        return any(
+            not callable(caps[t].cost) and caps[t].cost in GATED_COSTS for t in self.steps if t in caps
+        )
 
     def match(self, msg: Msg) -> Plan | None:
         if self.when is not None and not self.when(msg):
@@ -122,6 +139,12 @@ class Route:
         if out is None or isinstance(out, Plan):
             return out
         return msg.plan(self.intent, out)
+
+
+def _teacher_kind(text: str) -> dict[str, str]:
+    """The teacher a message names (fusion, base, llm, cross-encoder:<id>), else none (the workspace's)."""
+    m = re.search(r"\b(cross-encoder:\S+|fusion|llm|base)\b", text, re.I)
+    return {"teacher": m.group(1).lower() if ":" not in m.group(1) else m.group(1)} if m else {}
 
 
 def R(intent: str, en: str = "", zh: str = "", *steps: str, **kw: Any) -> Route:  # noqa: N802 - a table row
@@ -183,7 +206,9 @@ PICK = re.compile(
     r"第\s*([一二三四五12345])\s*(?:个|条)",
     _I,
 )
-NONE = r"^\s*(none( of (these|them))?( is (right|correct))?|neither|都不是|都不对|没有(对的)?)\s*[.。!！]?\s*$"
+NONE = (
+    r"^\s*(none( of (these|them))?( is (right|correct))?|neither|都不是|都不对|没有(对的)?)\s*[.。!！]?\s*$"
+)
 _PATHLIKE = re.compile(
     r"(?:~|\.{1,2})?/[A-Za-z0-9_./-]*[A-Za-z0-9_]|[A-Za-z0-9_.-]+\.(?:pdf|docx|md|txt|html?|jsonl|csv|tsv|xlsx)\b",
     _I,
@@ -281,7 +306,9 @@ def questions(text: str) -> list[str]:
 
 def ids_in(text: str) -> list[int]:
     """Pair ids named in a request: digits, also after 第 / # and before 条 / 个."""
-    return [int(x) for x in re.findall(r"(?<![A-Za-z0-9_.])#?(\d{1,7})(?![A-Za-z0-9_.])", QUOTES.sub(" ", text))]
+    return [
+        int(x) for x in re.findall(r"(?<![A-Za-z0-9_.])#?(\d{1,7})(?![A-Za-z0-9_.])", QUOTES.sub(" ", text))
+    ]
 
 
 def train_steps(stages: dict[str, Any], *, resume: bool = False) -> list[dict[str, Any]]:
@@ -312,7 +339,9 @@ def _diagnose(msg: Msg, m: re.Match[str] | None) -> Plan | None:
     as typed, so a golden label for it is used as the expected answer."""
     text = msg.text
     if m is None:
-        if not (msg.quoted and (MISS_WORDS.search(QUOTES.sub(" ", text)) or _has(r"\bdiagnos\w*|诊断", text))):
+        if not (
+            msg.quoted and (MISS_WORDS.search(QUOTES.sub(" ", text)) or _has(r"\bdiagnos\w*|诊断", text))
+        ):
             return None
         if GOLDEN.search(text):
             return None
@@ -320,8 +349,12 @@ def _diagnose(msg: Msg, m: re.Match[str] | None) -> Plan | None:
         query, after = msg.quoted[0], text[mq.end() :] if mq else ""
     else:
         query, after = next(g for g in m.groups() if g).strip(" '\"“”‘’「」『』"), text[m.end() :]
-    return Plan("diagnose", msg.lang, steps=[step("diagnose", query=query, **expected_args(after))],
-                data={"query": query})
+    return Plan(
+        "diagnose",
+        msg.lang,
+        steps=[step("diagnose", query=query, **expected_args(after))],
+        data={"query": query},
+    )
 
 
 _EDIT = re.compile(
@@ -416,7 +449,6 @@ def _fix_expected(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]]:
 
 
 def _compare(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]]:
-    from bgetune.agent.planner import MODEL_ALIASES
 
     names = re.findall(MODEL_NAMES, msg.text, _I)
     models = [MODEL_ALIASES.get(n.lower(), n) for n in names] or ["bundled", "tuned"]
@@ -429,8 +461,9 @@ def _onnx(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]]:
 
 
 def _history_preview(msg: Msg, m: re.Match[str] | None) -> Plan:
-    return msg.plan("history_preview", [step("preview_history", path=msg.history_files[0])],
-                    path=msg.history_files[0])
+    return msg.plan(
+        "history_preview", [step("preview_history", path=msg.history_files[0])], path=msg.history_files[0]
+    )
 
 
 def _need_history(msg: Msg, m: re.Match[str]) -> Plan:
@@ -455,11 +488,16 @@ def _golden(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]]:
         return [step("golden_add", questions=qs), step("golden_candidates")]
     if msg.quoted and _has(r"\badd\b|加", text):
         return [step("golden_add", questions=msg.quoted), step("golden_candidates")]
-    if _has(r"\b(list|show|how many)\b|看看|列出|多少|哪些", rest) and not _has(r"\b(next|to label)\b|下一个", rest):
+    if _has(r"\b(list|show|how many)\b|看看|列出|多少|哪些", rest) and not _has(
+        r"\b(next|to label)\b|下一个", rest
+    ):
         return Plan("golden_list", msg.lang, steps=msg.steps + [step("golden_list")], data=msg.data)
     if _has(r"\b(label|next)\b|标注", rest):
         return Plan("golden_label", msg.lang, steps=msg.steps + [step("golden_candidates")], data=msg.data)
-    if _has(r"\b(eval\w*|score|measure|compare|versus|vs|against)\b|\bhow does\b.*\bdo\b|评估|评测|对比|比较|表现|效果", rest):
+    if _has(
+        r"\b(eval\w*|score|measure|compare|versus|vs|against)\b|\bhow does\b.*\bdo\b|评估|评测|对比|比较|表现|效果",
+        rest,
+    ):
         return Plan("evaluate_golden", msg.lang, steps=msg.steps + [step("evaluate_golden")], data=msg.data)
     return msg.reply(
         "need_golden",
@@ -485,11 +523,17 @@ def _finetune(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]] 
     """'fine-tune bge on these PDFs': ingest what came with it, generate pairs for review (or train when the
     data is reviewed and the user says go)."""
     words = FINETUNE.search(msg.rest)
-    if words and _ready(msg) and not msg.doc_files and not msg.typed_docs and _has(
-        r"\b(go ahead|now|start|begin|let'?s)\b|开始|现在|吧", msg.rest
+    if (
+        words
+        and _ready(msg)
+        and not msg.doc_files
+        and not msg.typed_docs
+        and _has(r"\b(go ahead|now|start|begin|let'?s)\b|开始|现在|吧", msg.rest)
     ):
         return Plan("train", msg.lang, steps=msg.steps + train_steps(msg.stages), data=msg.data)
-    if not ((words and not _has(r"微调(好|后|过)的", msg.rest)) or (msg.new_files and TRAIN.search(msg.text))):
+    if not (
+        (words and not _has(r"微调(好|后|过)的", msg.rest)) or (msg.new_files and TRAIN.search(msg.text))
+    ):
         return None
     if not msg.doc_files and not msg.stages.get("documents") and not msg.typed_docs:
         return msg.reply(
@@ -499,7 +543,11 @@ def _finetune(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]] 
             "要用哪些文档？请上传 PDF、DOCX、Markdown、TXT、HTML 或 JSONL 文件，或在消息里写上路径"
             "（如“用 ./docs 微调bge”），然后说“微调”。",
         )
-    pre = [step("ingest")] if msg.doc_files else ([step("ingest", paths=msg.typed_docs)] if msg.typed_docs else [])
+    pre = (
+        [step("ingest")]
+        if msg.doc_files
+        else ([step("ingest", paths=msg.typed_docs)] if msg.typed_docs else [])
+    )
     mode = "auto" if msg.llm else "offline"
     return pre + [step("base_model_info"), step("generate_pairs", mode=mode), step("show_dataset")]
 
@@ -545,12 +593,22 @@ def _show(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]] | None:
     """show_pairs with what the user asked for: how many, which status, reason, document, source. With no
     status named, the pairs still in play (proposed and kept), never rejected ones mixed in."""
     text = msg.rest
-    if not _has(r"\b(pairs?|data|dataset|examples?|questions?|rejected)\b|数据|样本|问答对|训练对|问题|被拒|拒绝", text):
+    if not _has(
+        r"\b(pairs?|data|dataset|examples?|questions?|rejected)\b|数据|样本|问答对|训练对|问题|被拒|拒绝",
+        text,
+    ):
         return None
-    n = re.search(r"\b(?:show|list|see)\s+(?:me\s+)?(?:the\s+)?(?:first\s+|next\s+)?(\d+)|看\s*(\d+)\s*(?:个|条)", text, _I)
+    n = re.search(
+        r"\b(?:show|list|see)\s+(?:me\s+)?(?:the\s+)?(?:first\s+|next\s+)?(\d+)|看\s*(\d+)\s*(?:个|条)",
+        text,
+        _I,
+    )
     args: dict[str, Any] = {"limit": min(500, int(n.group(1) or n.group(2))) if n else 10, "status": "kept"}
-    for rx, status in ((r"\brejected\b|被拒|拒绝的", "rejected"), (r"\bapproved\b|已通过", "approved"),
-                       (r"\bproposed\b|\bpending\b|待审", "proposed")):
+    for rx, status in (
+        (r"\brejected\b|被拒|拒绝的", "rejected"),
+        (r"\bapproved\b|已通过", "approved"),
+        (r"\bproposed\b|\bpending\b|待审", "proposed"),
+    ):
         if _has(rx, text):
             args["status"] = status
             break
@@ -558,8 +616,12 @@ def _show(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]] | None:
     if r:
         args["reason"] = (r.group(1) or r.group(2)).lower()
         args["status"] = None if args["status"] == "kept" else args["status"]
-    d = re.search(r"\b(?:from|in|of)\s+(?:the\s+)?(?:document\s+|doc\s+|file\s+)?([\w.-]+\.(?:pdf|docx|md|txt|html?|jsonl))\b"
-                  r"|来自\s*([\w.-]+)", text, _I)
+    d = re.search(
+        r"\b(?:from|in|of)\s+(?:the\s+)?(?:document\s+|doc\s+|file\s+)?([\w.-]+\.(?:pdf|docx|md|txt|html?|jsonl))\b"
+        r"|来自\s*([\w.-]+)",
+        text,
+        _I,
+    )
     if d:
         args["document"] = d.group(1) or d.group(2)
     src = re.search(r"\b(?:from|source)\s+(history|import|offline|llm|diagnosis)\b|来自(历史|导入)", text, _I)
@@ -573,7 +635,9 @@ def _ingest(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]] | None:
         return [step("ingest")]
     if msg.typed_docs:
         return [step("ingest", paths=msg.typed_docs)]
-    return [step("ingest")] if _has(r"\bingest\b|加载文档|导入文档", msg.rest) else None  # the tool says what to attach
+    return (
+        [step("ingest")] if _has(r"\bingest\b|加载文档|导入文档", msg.rest) else None
+    )  # the tool says what to attach
 
 
 def _undo(msg: Msg, m: re.Match[str]) -> Plan | list[dict[str, Any]]:
@@ -587,26 +651,47 @@ def _undo(msg: Msg, m: re.Match[str]) -> Plan | list[dict[str, Any]]:
             f = setting_field(last["name"])
             old = default_of(f) if f is not None else None
         if old is not None:
-            return Plan("undo", msg.lang, steps=[step("set_setting", name=last["name"], value=str(old))],
-                        data={"undo": last | {"old": old}})
+            return Plan(
+                "undo",
+                msg.lang,
+                steps=[step("set_setting", name=last["name"], value=str(old))],
+                data={"undo": last | {"old": old}},
+            )
     if last.get("kind") == "review":
         return Plan("undo", msg.lang, steps=[step("undo_review")], data={"undo": last})
-    return msg.reply("undo", "There is nothing to undo: no review decision or setting changed in this chat yet.",
-                     "没有可撤销的操作：这次对话里还没有审核决定或设置改动。")
+    return msg.reply(
+        "undo",
+        "There is nothing to undo: no review decision or setting changed in this chat yet.",
+        "没有可撤销的操作：这次对话里还没有审核决定或设置改动。",
+    )
 
 
 def _label_picks(msg: Msg, m: re.Match[str] | None) -> list[dict[str, Any]] | None:
-    nums = [int(x) for x in re.findall(r"\d+", msg.text)] + [ZH_NUM[c] for c in re.findall(r"第\s*([一二三四五六七八九十])", msg.text)]
-    return [step("golden_label", picks=nums), step("golden_candidates")] if nums and len(msg.text) < 40 else None
+    nums = [int(x) for x in re.findall(r"\d+", msg.text)] + [
+        ZH_NUM[c] for c in re.findall(r"第\s*([一二三四五六七八九十])", msg.text)
+    ]
+    return (
+        [step("golden_label", picks=nums), step("golden_candidates")] if nums and len(msg.text) < 40 else None
+    )
 
 
 def _confirm_import(msg: Msg) -> bool:
     text = msg.text
     return bool(msg.context.get("path")) and bool(
         CONFIRM.match(text)
-        or (len(text) < 60 and not NEGATION.search(text) and _has(
-            r"\b(looks (?:right|good|fine)|go ahead|correct|confirm\w*|yes|ok)\b|没问题|就这样|确认|好的|可以|导入吧", text))
-        or re.match(r"^\s*(yes|ok|okay|sure|好的?|可以|确认|没问题)\b[,，、 ]*(please |go ahead and )?(import|导入|do it)", text, _I)
+        or (
+            len(text) < 60
+            and not NEGATION.search(text)
+            and _has(
+                r"\b(looks (?:right|good|fine)|go ahead|correct|confirm\w*|yes|ok)\b|没问题|就这样|确认|好的|可以|导入吧",
+                text,
+            )
+        )
+        or re.match(
+            r"^\s*(yes|ok|okay|sure|好的?|可以|确认|没问题)\b[,，、 ]*(please |go ahead and )?(import|导入|do it)",
+            text,
+            _I,
+        )
     )
 
 
@@ -623,143 +708,423 @@ _ADD_GOLDEN = r"\badd (?:it|this|that)?\s*to (?:the )?golden|加(?:入|到)?黄�
 FOLLOWUPS: dict[str, list[Route]] = {
     "golden_label": [
         R("golden_label", r"^\s*skip", r"^\s*跳过", "golden_candidates", on="text"),
-        R("golden_label", NONE, "", build=lambda msg, m: [step("golden_label", none=True), step("golden_candidates")],
-          on="text"),
+        R(
+            "golden_label",
+            NONE,
+            "",
+            build=lambda msg, m: [step("golden_label", none=True), step("golden_candidates")],
+            on="text",
+        ),
         R("golden_label", build=_label_picks, on="text"),
     ],
     "history_preview": [
-        R("history_import", when=_confirm_import,
-          build=lambda msg, m: [step("import_history", path=msg.context["path"])]),
+        R(
+            "history_import",
+            when=_confirm_import,
+            build=lambda msg, m: [step("import_history", path=msg.context["path"])],
+        ),
     ],
     "diagnose": [
         R("fix", NONE, "", when=_miss, build=_fix("no_answer"), on="text"),
-        R("diagnose", r"^\s*(?:none(?: of (?:these|them))?|neither|no)\b.*?\b(?:the answer|it) (?:is|should be)\s+(.+)$",
-          r"(?:都不是|都不对)[,，。\s]*(?:答案|正确的)(?:是|应该是)\s*(.+)$", build=_fix_expected, on="text"),
-        R("fix", r"\bgolden\b.*\badd\b|\badd\b.*\bgolden\b", r"黄金.*(?:加|放)|(?:加|放).*黄金", when=_miss,
-          build=_fix("add_golden"), on="text"),
-        R("fix", r"\btrain(?:ing)?\b.*\badd\b|\badd\b.*\btrain(?:ing)?\b", r"训练.*(?:加|放|作为)|(?:加|放|作为).*训练",
-          when=_miss, build=_fix("add_training_pair"), on="text"),
-        R("fix", r"\bapply (?:that|the|this) fix\b|\bdo (?:that|it)\b|\bfix it\b", r"按这个修复|就这么修|修复吧|应用(?:这个)?修复",
-          when=_miss, build=lambda msg, m: [step("apply_fix", miss_id=_miss(msg),
-                                                  action=msg.context.get("action") or "suggested")], on="text"),
+        R(
+            "diagnose",
+            r"^\s*(?:none(?: of (?:these|them))?|neither|no)\b.*?\b(?:the answer|it) (?:is|should be)\s+(.+)$",
+            r"(?:都不是|都不对)[,，。\s]*(?:答案|正确的)(?:是|应该是)\s*(.+)$",
+            build=_fix_expected,
+            on="text",
+        ),
+        R(
+            "fix",
+            r"\bgolden\b.*\badd\b|\badd\b.*\bgolden\b",
+            r"黄金.*(?:加|放)|(?:加|放).*黄金",
+            when=_miss,
+            build=_fix("add_golden"),
+            on="text",
+        ),
+        R(
+            "fix",
+            r"\btrain(?:ing)?\b.*\badd\b|\badd\b.*\btrain(?:ing)?\b",
+            r"训练.*(?:加|放|作为)|(?:加|放|作为).*训练",
+            when=_miss,
+            build=_fix("add_training_pair"),
+            on="text",
+        ),
+        R(
+            "fix",
+            r"\bapply (?:that|the|this) fix\b|\bdo (?:that|it)\b|\bfix it\b",
+            r"按这个修复|就这么修|修复吧|应用(?:这个)?修复",
+            when=_miss,
+            build=lambda msg, m: [
+                step("apply_fix", miss_id=_miss(msg), action=msg.context.get("action") or "suggested")
+            ],
+            on="text",
+        ),
         R("diagnose", PICK.pattern, "", build=_repick, on="text"),
     ],
 }
 
 EARLY: list[Route] = [  # read on the whole message, before negation and settings
-    R("diagnose", DIAGNOSE.pattern, "", build=_diagnose, on="text", examples=("why does 'a question' miss?",)),
+    R(
+        "diagnose",
+        DIAGNOSE.pattern,
+        "",
+        build=_diagnose,
+        on="text",
+        examples=("why does 'a question' miss?",),
+    ),
     R("diagnose", build=_diagnose, on="text"),
     R("edit", build=_edit, on="text", examples=("edit 7: a better query", "修改 7：新的问题")),
-    R("score", r"\bscore\b|\brelevan\w*|\bhow (?:close|similar|well)\b|\bmatch\w*|\bsimilarity\b", r"相关|打分|打个分|相似度|得分|匹配",
-      build=_score, on="text"),
-    R("misses", r"\bqueries you'?ve diagnosed\b|\bdiagnosed so far\b", r"诊断了哪些|诊断过(?:的)?(?:哪些)?", "list_misses",
-      on="text"),
-    R("results", r"\bhow good\b|\bhow well\b|\bis it (?:any )?better\b|\blast (?:evaluation|eval|results?)\b|\bwhat did the (?:last )?eval\w*|"
-      r"\binterpret\b|\bresults? so far\b|\bwhat the (?:evaluation |eval )?results mean\b|\bno need to re-?run\b|\bwithout re-?running\b|"
-      r"\b(?:explain|summari[sz]e) the results\b|\bresults of the last\b|\bhow did the (?:evaluation|eval|training) go\b",
-      r"效果(?:如何|怎么样)|现在.*(好|效果)|上次.*(评估|结果)|解读|比(?:原来|之前)(?:的)?(?:好|强)",
-      "show_results", when=lambda msg: bool((msg.stages.get("last_runs") or {}).get("eval")), on="text",
-      examples=("how good is the tuned model?",)),
-    R("estimate", r"\b(cost|costs|how long|how much time|how many steps|estimate|what would it take|should i train)\b",
-      r"多久|多长时间|费用|成本|耗时|预估|估计|估算|多少步|要多少钱|需要多少|多少钱", "estimate_training", on="text",
-      when=lambda msg: bool(TRAIN.search(msg.text) or _has(r"\b(steps|device)\b|步|设备", msg.text)),
-      examples=("what does training cost?", "训练要多久？")),
-    R("stop_serving", r"\bstop (?:the )?(?:server|serving|endpoint|api)\b|\bshut (?:down )?(?:the )?server\b|\bkill the server\b",
-      r"停止(?:服务|部署)|关闭(?:服务|接口)|停掉服务|关掉服务|(?:服务|接口)(?:关掉|停掉|关了|停了)", "stop_serving", on="text",
-      examples=("stop the server", "stop serving", "停止服务")),
-    R("hold", NEGATION.pattern, "", build=_hold, on="text",
-      when=lambda msg: bool(TRAIN.search(msg.text) or _has(r"\b(export\w*|generat\w*|evaluat\w*|ship\w*)\b|导出|生成|评估|上线",
-                                                          msg.text))),
+    R(
+        "score",
+        r"\bscore\b|\brelevan\w*|\bhow (?:close|similar|well)\b|\bmatch\w*|\bsimilarity\b",
+        r"相关|打分|打个分|相似度|得分|匹配",
+        build=_score,
+        on="text",
+    ),
+    R(
+        "misses",
+        r"\bqueries you'?ve diagnosed\b|\bdiagnosed so far\b",
+        r"诊断了哪些|诊断过(?:的)?(?:哪些)?",
+        "list_misses",
+        on="text",
+    ),
+    R(
+        "results",
+        r"\bhow good\b|\bhow well\b|\bis it (?:any )?better\b|\blast (?:evaluation|eval|results?)\b|\bwhat did the (?:last )?eval\w*|"
+        r"\binterpret\b|\bresults? so far\b|\bwhat the (?:evaluation |eval )?results mean\b|\bno need to re-?run\b|\bwithout re-?running\b|"
+        r"\b(?:explain|summari[sz]e) the results\b|\bresults of the last\b|\bhow did the (?:evaluation|eval|training) go\b",
+        r"效果(?:如何|怎么样)|现在.*(好|效果)|上次.*(评估|结果)|解读|比(?:原来|之前)(?:的)?(?:好|强)",
+        "show_results",
+        when=lambda msg: bool((msg.stages.get("last_runs") or {}).get("eval")),
+        on="text",
+        examples=("how good is the tuned model?",),
+    ),
+    R(
+        "estimate",
+        r"\b(cost|costs|how long|how much time|how many steps|estimate|what would it take|should i train)\b",
+        r"多久|多长时间|费用|成本|耗时|预估|估计|估算|多少步|要多少钱|需要多少|多少钱",
+        "estimate_training",
+        on="text",
+        when=lambda msg: bool(TRAIN.search(msg.text) or _has(r"\b(steps|device)\b|步|设备", msg.text)),
+        examples=("what does training cost?", "训练要多久？"),
+    ),
+    R(
+        "stop_serving",
+        r"\bstop (?:the )?(?:server|serving|endpoint|api)\b|\bshut (?:down )?(?:the )?server\b|\bkill the server\b",
+        r"停止(?:服务|部署)|关闭(?:服务|接口)|停掉服务|关掉服务|(?:服务|接口)(?:关掉|停掉|关了|停了)",
+        "stop_serving",
+        on="text",
+        examples=("stop the server", "stop serving", "停止服务"),
+    ),
+    R(
+        "hold",
+        NEGATION.pattern,
+        "",
+        build=_hold,
+        on="text",
+        when=lambda msg: bool(
+            TRAIN.search(msg.text)
+            or _has(r"\b(export\w*|generat\w*|evaluat\w*|ship\w*)\b|导出|生成|评估|上线", msg.text)
+        ),
+    ),
 ]
 
 ROUTES: list[Route] = [  # read once setting phrases are taken out; setting changes run first
-    R("help", HELP_WORDS, "", when=lambda msg: not msg.steps, build=lambda msg, m: help_plan(msg.lang),
-      examples=("what can you do?", "help", "帮助", "你能做什么")),
-    R("undo", r"^\s*(?:please\s+)?(?:undo|revert|take (?:that|it) back)\b(?: that| it| the last (?:one|change|action))?",
-      r"^\s*(?:撤销|撤回|取消上一步|恢复上一步)", build=_undo, examples=("undo that", "撤销")),
-    R("golden_edit", r"\b(?:rename|reword|edit|change)\s+golden\s+(?:question\s+)?#?(\d+)\s*(?:[:：]|to\b)\s*(.+)$",
-      r"(?:修改|把)?黄金问题\s*#?(\d+)\s*(?:[:：]|改成|改为)\s*(.+)$", build=_golden_edit, on="text"),
-    R("golden_edit", r"\b(?:remove|delete|drop)\s+golden\s+(?:question\s+)?#?(\d+)",
-      r"(?:删除|删掉|去掉)\s*(?:第\s*)?#?(\d+)\s*(?:个|条)?\s*黄金问题|删除黄金问题\s*#?(\d+)", build=_golden_remove, on="text"),
-    R("diagnose_golden", r"\b(which|what)\b.*\b(still )?miss",
-      r"哪些.*(检索不到|找不到|没找到|没命中|未命中)|按原因分组|(?:答|找|检索)不对的黄金问题|还(?:是)?(?:没|答不)(?:命中|对)",
-      "diagnose_golden", examples=("which of my questions still miss?", "哪些问题还检索不到？")),
-    R("misses", r"^\s*(misses|show misses|list (?:the )?misses)\b|\bqueries you'?ve diagnosed\b|\bdiagnosed (?:so far|queries)\b",
-      r"失败的问题|漏检列表|诊断过的", "list_misses", examples=("show misses",)),
-    R("fix", r"\bfix\s+#?(\d+)\b.*\b(?:training pair|train|golden)", r"修复\s*#?(\d+).*(?:训练|黄金)", build=_fix_numbered,
-      examples=("fix 1 add as training pair",)),
-    R("fix", r"\badd (?:them|all of them|all)\s+as\s+training pairs\b", r"(?:都|全部)(?:加|作为)(?:成|入|到)?训练", build=_fix_all,
-      when=lambda msg: bool(_open_misses(msg)) or msg.lang == "en",
-      examples=("add them as training pairs",)),
-    R("fix", r"\bfix (?:the )?(?:biggest|main|largest|top) (?:cause|problem|issue)\b", r"修复(?:最大|主要)的?(?:原因|问题)",
-      build=_fix_biggest, examples=("fix the biggest cause",)),
-    R("fix", _ADD_TRAIN, "", build=_fix("add_training_pair"), examples=("add it as a training pair",),
-      when=lambda msg: bool(_open_misses(msg)) or msg.lang == "en"),
+    R(
+        "help",
+        HELP_WORDS,
+        "",
+        when=lambda msg: not msg.steps,
+        build=lambda msg, m: help_plan(msg.lang),
+        examples=("what can you do?", "help", "帮助", "你能做什么"),
+    ),
+    R(
+        "undo",
+        r"^\s*(?:please\s+)?(?:undo|revert|take (?:that|it) back)\b(?: that| it| the last (?:one|change|action))?",
+        r"^\s*(?:撤销|撤回|取消上一步|恢复上一步)",
+        build=_undo,
+        examples=("undo that", "撤销"),
+    ),
+    R(
+        "golden_edit",
+        r"\b(?:rename|reword|edit|change)\s+golden\s+(?:question\s+)?#?(\d+)\s*(?:[:：]|to\b)\s*(.+)$",
+        r"(?:修改|把)?黄金问题\s*#?(\d+)\s*(?:[:：]|改成|改为)\s*(.+)$",
+        build=_golden_edit,
+        on="text",
+    ),
+    R(
+        "golden_edit",
+        r"\b(?:remove|delete|drop)\s+golden\s+(?:question\s+)?#?(\d+)",
+        r"(?:删除|删掉|去掉)\s*(?:第\s*)?#?(\d+)\s*(?:个|条)?\s*黄金问题|删除黄金问题\s*#?(\d+)",
+        build=_golden_remove,
+        on="text",
+    ),
+    R(
+        "diagnose_golden",
+        r"\b(which|what)\b.*\b(still )?miss",
+        r"哪些.*(检索不到|找不到|没找到|没命中|未命中)|按原因分组|(?:答|找|检索)不对的黄金问题|还(?:是)?(?:没|答不)(?:命中|对)",
+        "diagnose_golden",
+        examples=("which of my questions still miss?", "哪些问题还检索不到？"),
+    ),
+    R(
+        "misses",
+        r"^\s*(misses|show misses|list (?:the )?misses)\b|\bqueries you'?ve diagnosed\b|\bdiagnosed (?:so far|queries)\b",
+        r"失败的问题|漏检列表|诊断过的",
+        "list_misses",
+        examples=("show misses",),
+    ),
+    R(
+        "fix",
+        r"\bfix\s+#?(\d+)\b.*\b(?:training pair|train|golden)",
+        r"修复\s*#?(\d+).*(?:训练|黄金)",
+        build=_fix_numbered,
+        examples=("fix 1 add as training pair",),
+    ),
+    R(
+        "fix",
+        r"\badd (?:them|all of them|all)\s+as\s+training pairs\b",
+        r"(?:都|全部)(?:加|作为)(?:成|入|到)?训练",
+        build=_fix_all,
+        when=lambda msg: bool(_open_misses(msg)) or msg.lang == "en",
+        examples=("add them as training pairs",),
+    ),
+    R(
+        "fix",
+        r"\bfix (?:the )?(?:biggest|main|largest|top) (?:cause|problem|issue)\b",
+        r"修复(?:最大|主要)的?(?:原因|问题)",
+        build=_fix_biggest,
+        examples=("fix the biggest cause",),
+    ),
+    R(
+        "fix",
+        _ADD_TRAIN,
+        "",
+        build=_fix("add_training_pair"),
+        examples=("add it as a training pair",),
+        when=lambda msg: bool(_open_misses(msg)) or msg.lang == "en",
+    ),
     R("fix", _ADD_GOLDEN, "", build=_fix("add_golden"), when=lambda msg: bool(_open_misses(msg))),
-    R("ship_decision", r"\bwhich model (?:will|did|would|should|are) (?:you|we) (?:going to )?ship\b|\bship(?:ping)? decision\b|\bgood enough to ship\b|"
-      r"\bstick with the base\b|\bworth shipping\b", r"发布哪个模型|发布决策|上线哪个模型|值得上线|该上线|发布哪个", "ship_decision",
-      examples=("which model will you ship?",)),
-    R("compare", r"\bcompare\b.*\bmodels?\b|\bcandidate\b.*\bmodels?\b|\bwhich (?:of the )?(?:candidate )?(?:base )?models? (?:ranks|is best|works best|does best)"
-      r"|\bcompare\b.*\b(bge|bundled|m3e|e5|gte)", r"比较.*(模型|bundled|bge)|候选.*模型|哪个.*模型.*(最适合|最好|更好)|对比.*(几个|候选).*模型",
-      build=_compare, on="text", examples=("compare bge-m3 and bundled",)),
-    R("base_model_info", r"\bwhich (?:base )?model\b.*\b(use|using|tune|tuning|train|training)\b|\bwhy did you (?:pick|choose)\b.*\bmodel\b|"
-      r"\bwhat (?:base )?model are you\b", r"用的是哪个.*模型|用哪个基座|为什么选(?:这个|了)?.*模型|哪个基础模型|(?:底座|基座|基础)模型是哪个",
-      "base_model_info"),
-    R("export", r"\bship (?:it )?anyway\b|\bexport (?:it )?anyway\b", r"仍然发布|还是发布|坚持发布",
-      build=lambda msg, m: [step("export_model", ship_anyway=True)], examples=("ship anyway",)),
+    R(
+        "ship_decision",
+        r"\bwhich model (?:will|did|would|should|are) (?:you|we) (?:going to )?ship\b|\bship(?:ping)? decision\b|\bgood enough to ship\b|"
+        r"\bstick with the base\b|\bworth shipping\b",
+        r"发布哪个模型|发布决策|上线哪个模型|值得上线|该上线|发布哪个",
+        "ship_decision",
+        examples=("which model will you ship?",),
+    ),
+    R(
+        "compare",
+        r"\bcompare\b.*\bmodels?\b|\bcandidate\b.*\bmodels?\b|\bwhich (?:of the )?(?:candidate )?(?:base )?models? (?:ranks|is best|works best|does best)"
+        r"|\bcompare\b.*\b(bge|bundled|m3e|e5|gte)",
+        r"比较.*(模型|bundled|bge)|候选.*模型|哪个.*模型.*(最适合|最好|更好)|对比.*(几个|候选).*模型",
+        build=_compare,
+        on="text",
+        examples=("compare bge-m3 and bundled",),
+    ),
+    R(
+        "base_model_info",
+        r"\bwhich (?:base )?model\b.*\b(use|using|tune|tuning|train|training)\b|\bwhy did you (?:pick|choose)\b.*\bmodel\b|"
+        r"\bwhat (?:base )?model are you\b",
+        r"用的是哪个.*模型|用哪个基座|为什么选(?:这个|了)?.*模型|哪个基础模型|(?:底座|基座|基础)模型是哪个",
+        "base_model_info",
+    ),
+    R(
+        "export",
+        r"\bship (?:it )?anyway\b|\bexport (?:it )?anyway\b",
+        r"仍然发布|还是发布|坚持发布",
+        build=lambda msg, m: [step("export_model", ship_anyway=True)],
+        examples=("ship anyway",),
+    ),
     R("export_onnx", r"\bonnx\b", "", build=_onnx, examples=("export onnx",)),
-    R("serve", r"\bserve\b|\bhow do i use it\b|\bdeploy\b|\bendpoint\b|\bopenai[- ]compatible\b|\bhttp api\b",
-      r"部署|怎么用这个模型|启动服务|接口|上线服务|向量服务|怎么调用", "serve_model", examples=("serve it", "部署")),
-    R("guard", r"\bforget\w*|\bguard\b|\bgeneral (?:ability|domain|knowledge)\b|\bout[- ]of[- ]domain\b", r"遗忘|通用领域|通用能力|领域外",
-      "forgetting_guard"),
-    R("export_data", r"\b(export|write out|dump|save)\b.*\b(training data|pairs|jsonl|flagembedding)\b|\bflagembedding\b.*\b(format|jsonl)\b",
-      r"导出.*(训练数据|训练对|问答对|jsonl)|按.*格式导出|flagembedding.*格式", "export_data"),
-    R("history_preview", when=lambda msg: bool(msg.history_files) and not GOLDEN.search(msg.rest), build=_history_preview),
-    R("need_history", HISTORY.pattern, "", when=lambda msg: not msg.files and not GOLDEN.search(msg.rest), build=_need_history,
-      examples=("import our users' questions",)),
-    R("golden_add", when=lambda msg: bool(GOLDEN.search(msg.rest) or (msg.history_files and GOLDEN.search(msg.text))),
-      build=_golden, examples=("golden questions:", "黄金问题：")),
-    R("golden_label", r"^\s*(?:continue|keep) labell?ing\b", r"继续标注|标注下一个|下一个黄金问题", "golden_candidates"),
+    R(
+        "serve",
+        r"\bserve\b|\bhow do i use it\b|\bdeploy\b|\bendpoint\b|\bopenai[- ]compatible\b|\bhttp api\b",
+        r"部署|怎么用这个模型|启动服务|接口|上线服务|向量服务|怎么调用",
+        "serve_model",
+        examples=("serve it", "部署"),
+    ),
+    R(
+        "guard",
+        r"\bforget\w*|\bguard\b|\bgeneral (?:ability|domain|knowledge)\b|\bout[- ]of[- ]domain\b",
+        r"遗忘|通用领域|通用能力|领域外",
+        "forgetting_guard",
+    ),
+    R(
+        "export_data",
+        r"\b(export|write out|dump|save)\b.*\b(training data|pairs|jsonl|flagembedding)\b|\bflagembedding\b.*\b(format|jsonl)\b",
+        r"导出.*(训练数据|训练对|问答对|jsonl)|按.*格式导出|flagembedding.*格式",
+        "export_data",
+    ),
+    R(
+        "history_preview",
+        when=lambda msg: bool(msg.history_files) and not GOLDEN.search(msg.rest),
+        build=_history_preview,
+    ),
+    R(
+        "need_history",
+        HISTORY.pattern,
+        "",
+        when=lambda msg: not msg.files and not GOLDEN.search(msg.rest),
+        build=_need_history,
+        examples=("import our users' questions",),
+    ),
+    R(
+        "golden_add",
+        when=lambda msg: bool(GOLDEN.search(msg.rest) or (msg.history_files and GOLDEN.search(msg.text))),
+        build=_golden,
+        examples=("golden questions:", "黄金问题："),
+    ),
+    R(
+        "golden_label",
+        r"^\s*(?:continue|keep) labell?ing\b",
+        r"继续标注|标注下一个|下一个黄金问题",
+        "golden_candidates",
+    ),
     R("split", r"\bsplit\b", r"划分|切分", "split_dataset", examples=("split the data",)),
-    R("mine", r"\bmine\b|\bhard negatives?\b", r"负例|难负|负样本|容易混淆", "mine_negatives", examples=("mine hard negatives",)),
-    R("filter", r"^\s*(?:re-?run the )?filters?\b|\bfilter (?:the )?(?:proposed )?pairs\b|\bclean (?:up )?(?:the )?(?:proposed )?pairs\b|"
-      r"\b(?:drop|remove) (?:the )?(?:near[- ])?duplicates\b|\bfilter\b|\b(?:re-?)?run (?:the )?filters?\b", r"过滤|筛掉|筛选|去重",
-      "filter_pairs", unless=r"\bwhat did the filters?\b|\bthrow\w* away\b"),
-    R("show", r"\b(dataset )?summar\w*|\bdataset overview\b|\bhow many pairs\b|\bwhy were (?:some|they|pairs) rejected\b",
-      r"数据概况|数据汇总|概况|一共有多少|被拒的原因|多少训练对|多少问答对|总结.*数据|数据集的情况", "show_dataset"),
+    R(
+        "teacher",
+        r"\b(?:score|rate|judge)\b.*\bteacher\b|\bteacher\b.*\b(?:score|scores|rate|judge)\b|\brun the teacher\b",
+        r"(?:教师|老师)模型?.*(?:打分|评分)|(?:打分|评分).*(?:教师|老师)",
+        build=lambda msg, m: [step("score_teacher", **_teacher_kind(msg.text))],
+        on="text",
+        examples=("score the candidates with the teacher", "用教师模型打分"),
+    ),
+    R(
+        "mine",
+        r"\bmine\b|\bhard negatives?\b",
+        r"负例|难负|负样本|容易混淆",
+        "mine_negatives",
+        examples=("mine hard negatives",),
+    ),
+    R(
+        "filter",
+        r"^\s*(?:re-?run the )?filters?\b|\bfilter (?:the )?(?:proposed )?pairs\b|\bclean (?:up )?(?:the )?(?:proposed )?pairs\b|"
+        r"\b(?:drop|remove) (?:the )?(?:near[- ])?duplicates\b|\bfilter\b|\b(?:re-?)?run (?:the )?filters?\b",
+        r"过滤|筛掉|筛选|去重",
+        "filter_pairs",
+        unless=r"\bwhat did the filters?\b|\bthrow\w* away\b",
+    ),
+    R(
+        "show",
+        r"\b(dataset )?summar\w*|\bdataset overview\b|\bhow many pairs\b|\bwhy were (?:some|they|pairs) rejected\b",
+        r"数据概况|数据汇总|概况|一共有多少|被拒的原因|多少训练对|多少问答对|总结.*数据|数据集的情况",
+        "show_dataset",
+    ),
     R("show", r"\bwhat did the filters? (?:throw|drop|reject|remove)\w*", "", "show_dataset"),
-    R("generate", r"\b(generate|create|write|make)\b.*\b(questions|queries|pairs|training data)\b|\bsynthetic\b",
-      r"生成|出(?:几|一些|些)?个?问题|造点|造一些|出题", build=_generate, unless=r"\bexport\b|导出|看看|查看|显示", examples=("generate pairs",)),
-    R("finetune", build=_finetune, unless=r"微调前后|前后的效果", examples=("fine-tune bge on these PDFs", "用这些PDF微调bge模型")),
-    R("train", r"\bresume\b|\bcontinue (?:the )?training\b", r"继续训练|恢复训练|继续.{0,6}中断的训练", build=_train(resume=True)),
+    R(
+        "generate",
+        r"\b(generate|create|write|make)\b.*\b(questions|queries|pairs|training data)\b|\bsynthetic\b",
+        r"生成|出(?:几|一些|些)?个?问题|造点|造一些|出题",
+        build=_generate,
+        unless=r"\bexport\b|导出|看看|查看|显示",
+        examples=("generate pairs",),
+    ),
+    R(
+        "finetune",
+        build=_finetune,
+        unless=r"微调前后|前后的效果",
+        examples=("fine-tune bge on these PDFs", "用这些PDF微调bge模型"),
+    ),
+    R(
+        "train",
+        r"\bresume\b|\bcontinue (?:the )?training\b",
+        r"继续训练|恢复训练|继续.{0,6}中断的训练",
+        build=_train(resume=True),
+    ),
     R("train", r"\bretrain with (?:my )?fixes\b", r"用.*修正.*重新训练", build=_train(stages={"unsplit": 1})),
-    R("train", START_TRAIN, r"开始训练|训练吧|进行训练|启动训练|去训练|训练模型|^\s*训练\s*[。!！]?\s*$|开始微调|微调吧", build=_train(),
-      examples=("train", "train with 1 epoch", "开始训练")),
-    R("show", r"^\s*(show more|more|next|next page)\s*[.!。]?\s*$", r"^\s*(下一页|更多|继续看)\s*[.!。]?\s*$", build=_more),
-    R("approve_all", r"\b(approve|accept)\b.*\b(all|everything|every pair)\b", r"全部通过|都通过|全部批准|全部同意|全部接受|都批准",
-      "approve_all_pairs", examples=("approve all", "全部通过")),
-    R("reject", r"\b(reject|drop|discard|remove|delete)\b", r"拒绝|拒掉|删除|删掉|去掉|丢弃|不要", build=_reject,
-      examples=("reject 4", "reject 5 because it's too vague", "拒绝 4")),
-    R("approve", r"\b(approve|accept|keep)\b", r"通过|批准|保留", build=_approve, examples=("approve 3 5", "通过 3 5")),
-    R("show", r"\b(show|see|view|display|open)\s+(?:me\s+)?pair\s*#?(?P<pid>\d+)\b", r"(?:看|查看|显示)(?:一下)?第?\s*#?(?P<zid>\d+)\s*(?:号|条|个)?(?:训练对|问答对)",
-      build=_show_pair, examples=("show pair 28",)),
-    R("show", r"\b(show|list|see|view|display|look at)\b.*\b(pairs?|data|dataset|examples?|questions?|rejected)\b",
-      r"看看|查看|显示|列出|被拒|拒绝的|看\s*\d+\s*(?:个|条)", build=_show, examples=("show pairs", "show 30 pairs", "show rejected", "看看数据")),
-    R("evaluate", r"\b(evaluate|eval|evaluation|benchmark|how good is)\b", r"评估|测评|评测|效果如何|效果怎么样", "evaluate",
-      examples=("evaluate", "评估")),
+    R(
+        "train",
+        START_TRAIN,
+        r"开始训练|训练吧|进行训练|启动训练|去训练|训练模型|^\s*训练\s*[。!！]?\s*$|开始微调|微调吧",
+        build=_train(),
+        examples=("train", "train with 1 epoch", "开始训练"),
+    ),
+    R(
+        "show",
+        r"^\s*(show more|more|next|next page)\s*[.!。]?\s*$",
+        r"^\s*(下一页|更多|继续看)\s*[.!。]?\s*$",
+        build=_more,
+    ),
+    R(
+        "approve_all",
+        r"\b(approve|accept)\b.*\b(all|everything|every pair)\b",
+        r"全部通过|都通过|全部批准|全部同意|全部接受|都批准",
+        "approve_all_pairs",
+        examples=("approve all", "全部通过"),
+    ),
+    R(
+        "reject",
+        r"\b(reject|drop|discard|remove|delete)\b",
+        r"拒绝|拒掉|删除|删掉|去掉|丢弃|不要",
+        build=_reject,
+        examples=("reject 4", "reject 5 because it's too vague", "拒绝 4"),
+    ),
+    R(
+        "approve",
+        r"\b(approve|accept|keep)\b",
+        r"通过|批准|保留",
+        build=_approve,
+        examples=("approve 3 5", "通过 3 5"),
+    ),
+    R(
+        "show",
+        r"\b(show|see|view|display|open)\s+(?:me\s+)?pair\s*#?(?P<pid>\d+)\b",
+        r"(?:看|查看|显示)(?:一下)?第?\s*#?(?P<zid>\d+)\s*(?:号|条|个)?(?:训练对|问答对)",
+        build=_show_pair,
+        examples=("show pair 28",),
+    ),
+    R(
+        "show",
+        r"\b(show|list|see|view|display|look at)\b.*\b(pairs?|data|dataset|examples?|questions?|rejected)\b",
+        r"看看|查看|显示|列出|被拒|拒绝的|看\s*\d+\s*(?:个|条)",
+        build=_show,
+        examples=("show pairs", "show 30 pairs", "show rejected", "看看数据"),
+    ),
+    R(
+        "evaluate",
+        r"\b(evaluate|eval|evaluation|benchmark|how good is)\b",
+        r"评估|测评|评测|效果如何|效果怎么样",
+        "evaluate",
+        examples=("evaluate", "评估"),
+    ),
     R("calibrate", r"\bcalibrat\w*|\bthreshold\b", r"校准|阈值", "calibrate", examples=("calibrate",)),
-    R("export", r"\bexport\b|\bsave (?:the |my )?(?:tuned |fine-tuned |trained )?model\b", r"导出|保存模型|模型保存|把模型保存",
-      "export_model", examples=("export", "导出")),
-    R("ingest", r"\b(ingest|import|add|load|upload)\b", r"导入|添加|加载|上传", build=_ingest, examples=("ingest ./docs",)),
-    R("status", r"\b(status|progress|where are we|state)\b", r"进度|状态|到哪一步|现在怎么样", "status", examples=("status", "进度")),
+    R(
+        "export",
+        r"\bexport\b|\bsave (?:the |my )?(?:tuned |fine-tuned |trained )?model\b",
+        r"导出|保存模型|模型保存|把模型保存",
+        "export_model",
+        examples=("export", "导出"),
+    ),
+    R(
+        "ingest",
+        r"\b(ingest|import|add|load|upload)\b",
+        r"导入|添加|加载|上传",
+        build=_ingest,
+        examples=("ingest ./docs",),
+    ),
+    R(
+        "status",
+        r"\b(status|progress|where are we|state)\b",
+        r"进度|状态|到哪一步|现在怎么样",
+        "status",
+        examples=("status", "进度"),
+    ),
 ]
 
 
 def example_phrases() -> list[tuple[str, str]]:
     """(phrase, intent) of every declared example, for 'did you mean ...'."""
-    out = [(p, r.intent) for routes in (*FOLLOWUPS.values(), EARLY, ROUTES) for r in routes for p in r.examples]
-    return out + [("epochs 3", "settings"), ("batch size 16", "settings"), ("lr 2e-5", "settings"),
-                  ("use bge-m3", "settings"), ("help", "help"), ("what can you do?", "help")]
+    out = [
+        (p, r.intent) for routes in (*FOLLOWUPS.values(), EARLY, ROUTES) for r in routes for p in r.examples
+    ]
+    return out + [
+        ("epochs 3", "settings"),
+        ("batch size 16", "settings"),
+        ("lr 2e-5", "settings"),
+        ("use bge-m3", "settings"),
+        ("help", "help"),
+        ("what can you do?", "help"),
+    ]
 
 
 def nearest(text: str, cutoff: float = 60.0) -> str | None:

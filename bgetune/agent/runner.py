@@ -22,36 +22,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import HumanMessage
 from langgraph.types import Command
 
+from bgetune.agent.graph import message_events  # noqa: F401 (re-exported)
 from bgetune.core.config import Settings, redact
 
 CHAT_DB = "chat.sqlite"
 KEEP_CHECKPOINTS = 4
-
-
-def message_events(message: Any) -> list[dict[str, Any]]:
-    """The events one graph message stands for."""
-    out: list[dict[str, Any]] = []
-    if isinstance(message, AIMessage):
-        for call in message.tool_calls or []:
-            out.append(
-                {"type": "tool_call", "tool": call["name"], "args": call.get("args") or {}, "id": call["id"]}
-            )
-        if isinstance(message.content, str) and message.content.strip():
-            out.append({"type": "message", "content": message.content})
-    elif isinstance(message, ToolMessage):
-        out.append(
-            {
-                "type": "tool_result",
-                "tool": message.name or "",
-                "ok": message.status != "error",
-                "content": str(message.content),
-                "id": message.tool_call_id,
-            }
-        )
-    return out
 
 
 class AgentSession:

@@ -187,8 +187,13 @@ def run_cli_chat(
             sys.stdout.flush()
 
 
-def _loop(session: Any, prompt: Callable[[str], str], pending_first: str | None, files: list[str] | None,
-          show: Callable[[dict[str, Any]], None]) -> None:
+def _loop(
+    session: Any,
+    prompt: Callable[[str], str],
+    pending_first: str | None,
+    files: list[str] | None,
+    show: Callable[[dict[str, Any]], None],
+) -> None:
     while True:
         if pending_first is not None:
             line, pending_first = pending_first, None

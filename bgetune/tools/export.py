@@ -167,9 +167,9 @@ def _eval_metrics(ws: Workspace) -> dict[str, Any]:
 
 
 def _model_card(ws: Workspace, run: dict[str, Any], info: dict[str, Any], metrics: dict[str, Any]) -> str:
-    res, st = run["result"], ws.stats()
     from bgetune.tools.teacher import teacher_card_lines
 
+    res, st = run["result"], ws.stats()
     cfg = res.get("config", {})
     lines = [
         "---",
@@ -208,8 +208,8 @@ def _model_card(ws: Workspace, run: dict[str, Any], info: dict[str, Any], metric
         f"- lr {res.get('lr')}, batch {res.get('batch_size')}, max lengths query {res.get('max_query_len')} / "
         f"passage {res.get('max_passage_len')}, LoRA {cfg.get('lora')}, Matryoshka {cfg.get('matryoshka_dims')}",
         f"- device {res.get('device')}, bf16 {res.get('bf16')}, processes {res.get('world_size')}",
-        "",
         *teacher_card_lines(res.get("teacher"), res.get("objective")),
+        "",
         "## Metrics",
         "",
     ]

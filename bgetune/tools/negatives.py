@@ -329,7 +329,7 @@ def teacher_false_negatives(
 
     The positive's score is the best over the pair's own passage and its extra positives (the 'teacher' ones
     excluded, so a rerun re-decides them)."""
-    from bgetune.tools.teacher import cached_scores, passage_key
+    from bgetune.tools.teacher_store import cached_scores, passage_key
 
     pairs = trainable_pairs(ws, splits)
     if not pairs:

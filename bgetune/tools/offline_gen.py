@@ -22,7 +22,7 @@ from bgetune.core.text import cjk_count, detect_language, normalize_ws
 from bgetune.tools.chunking import split_sentences
 
 SOURCE = "offline"
-GENERATOR_VERSION = "offline-v3"  # v3: style frames, query-type mix, no heading copies (issue 24)
+GENERATOR_VERSION = "offline-v3.1"  # v3: style frames, query-type mix, no heading copies (issue 24); .1: heading line apart
 
 Progress = Callable[[int, int, str], None]
 
@@ -1046,6 +1046,10 @@ def _generate_for_chunk(
     text = strip_boilerplate(text, chunk.get("heading"))
     if not text.strip():
         return []
+    own = (chunk.get("heading") or "").split(" > ")[-1].strip()
+    if own and text.startswith(own + "\n") and not text.startswith(own + "\n\n"):
+        # the chunk's own heading line is not the start of its first sentence ("Deployments Deployments happen")
+        text = own + "\n\n" + text[len(own) + 1 :]
     terms = chunk_terms(text, lang)
     top = [t for t, _ in stats.salient(terms, k=8)]
     if not top:

@@ -526,6 +526,10 @@ def _run_offline(
     for i, (ch, key) in enumerate(zip(chunks, keys, strict=True)):
         if key in seen or _chunk_done(ws, key):
             summary["chunks_skipped"] += 1
+            # a resumed run balances query types as the uninterrupted one did: count what this chunk got
+            memo = ws.scalar("SELECT response FROM llm_cache WHERE key=?", (key,))
+            if memo:
+                styler.balancer.counts.update(json.loads(memo).get("qtypes") or [])
         else:
             gens = styler.generate(ch, stats, max_queries=max_queries, index=i)
             rows = [
@@ -533,7 +537,10 @@ def _run_offline(
                 for g in gens
             ]
             kind = offline_gen.page_kind(ch["text"], ch.get("heading"))
-            memo = json.dumps({"queries": [g.query for g in gens], "page_kind": kind}, ensure_ascii=False)
+            memo = json.dumps(
+                {"queries": [g.query for g in gens], "qtypes": [r[3]["qtype"] for r in rows], "page_kind": kind},
+                ensure_ascii=False,
+            )
             summary["pairs_added"] += _write_chunk_pairs(
                 ws,
                 ch,

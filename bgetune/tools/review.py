@@ -250,7 +250,8 @@ def undo_last(ws: Workspace, *, actor: str = "user") -> dict[str, Any]:
     if last is None:
         return {"action": None, "ids": [], "restored": {}}
     rows = ws.query(
-        "SELECT * FROM pair_events WHERE actor=? AND at=? AND action=? ORDER BY id", (actor, last["at"], last["action"])
+        "SELECT * FROM pair_events WHERE actor=? AND at=? AND action=? ORDER BY id",
+        (actor, last["at"], last["action"]),
     )
     restored: dict[int, str] = {}
     ts = now_iso()

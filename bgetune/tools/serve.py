@@ -903,9 +903,7 @@ class ServeResult:
                 else f"The ship decision kept the base model, so this serves the base {self.kept_base} "
                 f"({self.model_dir}), not the tuned run. "
             ) + head
-        head += "\n" + (
-            '说“停止服务”即可停止。' if lang == "zh" else 'Say "stop the server" to stop it.'
-        )
+        head += "\n" + ("说“停止服务”即可停止。" if lang == "zh" else 'Say "stop the server" to stop it.')
         more = (
             "Dify（OpenAI-API-compatible 供应商）、text-embeddings-inference 和 vLLM 的设置见模型卡。"
             if lang == "zh"

@@ -75,14 +75,17 @@ def make_split(
         n = sum(len(group_pairs[g]) for g in groups)
         want = {"test": test * n, "val": val * n}
         have = {"test": 0, "val": 0}
-        for g in groups:
+        in_train = 0
+        for k, g in enumerate(groups):
             size = len(group_pairs[g])
             target = "train"
+            # never put every group of a stratum on the held-out side: the last one stays in train if none is yet
+            last_for_train = k == len(groups) - 1 and not in_train
             for s in ("test", "val"):
-                # never put every group of a stratum on the held-out side
-                if have[s] + size / 2 <= want[s] and len(groups) > 2:
+                if have[s] + size / 2 <= want[s] and len(groups) >= 2 and not last_for_train:
                     target = s
                     break
+            in_train += target == "train"
             if target != "train":
                 have[target] += size
             assign[g] = target

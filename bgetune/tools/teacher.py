@@ -37,6 +37,7 @@ import numpy as np
 
 from bgetune.core.errors import BgetuneError
 from bgetune.core.workspace import TRAINABLE, Workspace, now_iso
+from bgetune.tools.teacher_store import cached_scores, passage_key  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -60,11 +61,6 @@ TEACHER_CHOICES = (
 
 class TeacherError(BgetuneError, RuntimeError):
     """A teacher that cannot be used (not found, not configured), with what to do."""
-
-
-def passage_key(chunk_id: str | None, text: str) -> str:
-    """The stored key of a passage: its chunk id, else a digest of its text (a pair's own passage)."""
-    return chunk_id or "sha1:" + hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------- lexical index
@@ -406,28 +402,6 @@ def teacher_info(ws: Workspace, key: str) -> dict[str, Any] | None:
     return d
 
 
-def cached_scores(
-    ws: Workspace, key: str, queries: Sequence[str] | None = None
-) -> dict[str, dict[str, float]]:
-    """{query: {passage key: score}} stored for one teacher (all its queries, or just ``queries``)."""
-    out: dict[str, dict[str, float]] = {}
-    if queries is None:
-        rows = ws.query("SELECT query, passage_key, score FROM teacher_scores WHERE teacher=?", (key,))
-    else:
-        rows = []
-        qs = list(dict.fromkeys(queries))
-        for i in range(0, len(qs), 500):
-            part = qs[i : i + 500]
-            rows += ws.query(
-                "SELECT query, passage_key, score FROM teacher_scores WHERE teacher=? "
-                f"AND query IN ({','.join('?' * len(part))})",
-                [key, *part],
-            )
-    for r in rows:
-        out.setdefault(r["query"], {})[r["passage_key"]] = float(r["score"])
-    return out
-
-
 def score_lists(
     ws: Workspace,
     teacher: Teacher,
@@ -570,8 +544,8 @@ def check_teacher(
 ) -> TeacherCheck:
     """Compare the teacher's ranking with the base's on the evidence (``EVIDENCE_RULE`` of the ship decision:
     golden questions, else held-out documents' queries). Usable when its mean nDCG@10 is not below the base's."""
-    from bgetune.tools.decision import evidence_set
     from bgetune.tools.evaluation import paired_bootstrap
+    from bgetune.tools.evidence import evidence_set
 
     if teacher.kind == "base":
         return TeacherCheck(

@@ -249,9 +249,13 @@ def ensure_teacher_scores(
     (cached per teacher, query and passage: only what is missing is scored). None when no teacher is used."""
     if not needs_teacher(cfg):
         return None
+    # no teacher named: the one the user last scored with (score_teacher), else 'auto'
+    spec = cfg.teacher or ws.get_setting("teacher_spec")
+    if spec is None and ws.get_setting("teacher_key"):
+        return None  # scored by a teacher given as an object (plain Python): train on its stored scores
     from bgetune.tools.teacher import score_teacher
 
-    spec = cfg.teacher or "auto"
+    spec = spec or "auto"
     run = score_teacher(
         ws,
         teacher=spec,

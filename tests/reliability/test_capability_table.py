@@ -59,6 +59,7 @@ UTTERANCES: dict[str, list[str]] = {
     "import_history": ["yes"],
     "undo_review": ["undo that"],
     "stop_serving": ["stop the server", "把服务关掉"],
+    "score_teacher": ["score the candidates with the teacher", "run the teacher fusion", "用教师模型打分"],
 }
 CONTEXT = {
     "golden_label": {"intent": "golden_label"},
