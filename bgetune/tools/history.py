@@ -1039,27 +1039,11 @@ class _Question:
         return True
 
 
-def import_history(
-    ctx: Context, opts: HistoryOptions, *, source_prefix: str = "import", base_model: Any = None
-) -> HistoryImportResult:
-    """Import a question history as real pairs (kind 'real', status proposed) after the user confirmed the
-    column mapping; unlinkable rows go to ``import_rows`` with their reason. ``base_model``: a loaded model or
-    spec for the embedding link (default: the workspace's base model)."""
-    ws = ctx.ws
-    progress = ctx.progress
-    table = read_table(opts.path, delimiter=opts.delimiter, sheet=opts.sheet)
-    mapping = _mapping(table, opts)
-    rows, bad = map_rows(table, mapping)
-    name = table.path.name
-    source = f"{source_prefix}:{name}"
-    linker = Linker(ws, fuzzy_min=opts.fuzzy_min, embed_min=opts.embed_min,
-                    base_model=base_model if opts.embedding else False, settings=ctx.settings)  # fmt: skip
-    if progress:
-        progress(0, 4, "linking")
-    link_rows(linker, rows, embedding=opts.embedding and base_model is not False, progress=progress)
-    if progress:
-        progress(1, 4, "click mining")
-    has_click = "clicked" in mapping
+def _group_questions(
+    rows: list[HistoryRow], has_click: bool, bad: list[tuple[int, str]]
+) -> tuple[dict[str, _Question], dict[str, int], list[UnlinkedRow], int]:
+    """Rows grouped by normalised question with their linked positives, negatives and own passage; returns
+    (questions, link counts by method, unlinked rows, rows not clicked). Duplicate rows go to ``bad``."""
     links: dict[str, int] = defaultdict(int)
     questions: dict[str, _Question] = {}
     unlinked: list[UnlinkedRow] = []
@@ -1092,143 +1076,185 @@ def import_history(
                 unlinked.append(UnlinkedRow(r.row, r.question, r.why or "no answer to link"))
         elif r.negative and not r.chunk_ids and r.answer:
             pass  # an unlinked negative text: nothing to train against
+    return questions, links, unlinked, not_clicked
 
-    # shown above the click and skipped -> candidate negatives (impression logs)
+
+def _mine_skipped(questions: dict[str, _Question]) -> int:
+    """Shown above the click and skipped -> candidate negatives (impression logs); returns how many."""
     skipped = 0
-    if has_click and "rank" in mapping:
-        for q in questions.values():
-            groups: dict[str, list[HistoryRow]] = defaultdict(list)
-            for r in q.rows:
-                groups[r.session or f"t{r.time}"].append(r)
-            for g in groups.values():
-                clicks = [r.rank for r in g if r.clicked and r.rank is not None]
-                if not clicks:
-                    continue
-                top = max(clicks)
-                for r in g:
-                    if r.clicked is False and r.rank is not None and r.rank < top:
-                        for c in r.chunk_ids:
-                            if c not in q.positives and c not in q.negatives:
-                                q.negatives.append(c)
-                                skipped += 1
-
-    # co-click: questions that clicked the same (not too generic) document share their clicks
-    coclick = 0
-    if has_click and opts.coclick_max >= 2:
-        by_chunk: dict[str, list[str]] = defaultdict(list)
-        for key, q in questions.items():
-            for cid, (_, origin, _, _) in q.positives.items():
-                if origin == "import":
-                    by_chunk[cid].append(key)
-        for _cid, keys in by_chunk.items():
-            if not 2 <= len(keys) <= opts.coclick_max:
+    for q in questions.values():
+        groups: dict[str, list[HistoryRow]] = defaultdict(list)
+        for r in q.rows:
+            groups[r.session or f"t{r.time}"].append(r)
+        for g in groups.values():
+            clicks = [r.rank for r in g if r.clicked and r.rank is not None]
+            if not clicks:
                 continue
-            for a in keys:
-                for b in keys:
-                    if a == b:
-                        continue
-                    for ocid, (lab, origin, method, score) in list(questions[b].positives.items()):
-                        if origin == "import" and questions[a].add(ocid, lab, "co-click", method, score):
-                            coclick += 1
+            top = max(clicks)
+            for r in g:
+                if r.clicked is False and r.rank is not None and r.rank < top:
+                    for c in r.chunk_ids:
+                        if c not in q.positives and c not in q.negatives:
+                            q.negatives.append(c)
+                            skipped += 1
+    return skipped
 
-    # reformulation: in one session, a question with no click followed within the window by a clicked one
-    reform = 0
-    reform_new: list[str] = []
-    if "session" in mapping and "timestamp" in mapping:
-        window = opts.session_window_minutes * 60.0
-        sess: dict[str, list[HistoryRow]] = defaultdict(list)
-        for r in rows:
-            if r.session and r.time is not None:
-                sess[r.session].append(r)
-        for srows in sess.values():
-            srows.sort(key=lambda r: (r.time, r.row))
-            for i, r in enumerate(srows):
-                qa = questions[_qkey(r.question)]
-                if any(x.clicked for x in qa.rows) or (not has_click and qa.positives):
+
+def _mine_coclick(questions: dict[str, _Question], coclick_max: int) -> int:
+    """Co-click: questions that clicked the same (not too generic) document share their clicks; returns how
+    many positives were added."""
+    coclick = 0
+    by_chunk: dict[str, list[str]] = defaultdict(list)
+    for key, q in questions.items():
+        for cid, (_, origin, _, _) in q.positives.items():
+            if origin == "import":
+                by_chunk[cid].append(key)
+    for _cid, keys in by_chunk.items():
+        if not 2 <= len(keys) <= coclick_max:
+            continue
+        for a in keys:
+            for b in keys:
+                if a == b:
                     continue
-                for later in srows[i + 1 :]:
-                    if later.time - r.time > window:
-                        break
-                    if _qkey(later.question) == _qkey(r.question):
-                        continue
-                    if later.chunk_ids and (later.clicked if has_click else True) and not later.negative:
-                        added = False
-                        for cid in later.chunk_ids:
-                            added |= qa.add(cid, later.label, "reformulation", later.method, later.score)
-                        if added:
-                            reform += 1
-                            if _qkey(r.question) not in reform_new:
-                                reform_new.append(_qkey(r.question))
-                            # its row is no longer unlinked
-                            unlinked = [
-                                u for u in unlinked if not (u.row == r.row and u.question == r.question)
-                            ]
-                        break
+                for ocid, (lab, origin, method, score) in list(questions[b].positives.items()):
+                    if origin == "import" and questions[a].add(ocid, lab, "co-click", method, score):
+                        coclick += 1
+    return coclick
 
-    if progress:
-        progress(2, 4, "golden set")
-    # golden share by question cluster
-    golden_keys: set[str] = set()
-    golden_note = None
+
+def _mine_reformulations(
+    rows: list[HistoryRow],
+    questions: dict[str, _Question],
+    unlinked: list[UnlinkedRow],
+    has_click: bool,
+    window: float,
+) -> int:
+    """Reformulation: in one session, a question with no click followed within ``window`` seconds by a clicked
+    one gets the later one's positives; its row leaves ``unlinked`` (updated in place). Returns how many."""
+    reform = 0
+    sess: dict[str, list[HistoryRow]] = defaultdict(list)
+    for r in rows:
+        if r.session and r.time is not None:
+            sess[r.session].append(r)
+    for srows in sess.values():
+        srows.sort(key=lambda r: (r.time, r.row))
+        for i, r in enumerate(srows):
+            qa = questions[_qkey(r.question)]
+            if any(x.clicked for x in qa.rows) or (not has_click and qa.positives):
+                continue
+            for later in srows[i + 1 :]:
+                if later.time - r.time > window:
+                    break
+                if _qkey(later.question) == _qkey(r.question):
+                    continue
+                if later.chunk_ids and (later.clicked if has_click else True) and not later.negative:
+                    added = False
+                    for cid in later.chunk_ids:
+                        added |= qa.add(cid, later.label, "reformulation", later.method, later.score)
+                    if added:
+                        reform += 1
+                        # its row is no longer unlinked
+                        unlinked[:] = [
+                            u for u in unlinked if not (u.row == r.row and u.question == r.question)
+                        ]
+                    break
+    return reform
+
+
+def _golden_keys(
+    ws: Workspace, questions: dict[str, _Question], opts: HistoryOptions
+) -> tuple[set[str], str | None]:
+    """The questions kept aside as the golden set (a share by question cluster) and a note when none is."""
     trainable = {k: q for k, q in questions.items() if q.positives}
-    if opts.golden_share > 0 and trainable:
-        own_golden = (
-            ws.scalar("SELECT count(*) FROM golden WHERE coalesce(source,'') NOT IN ('history')") or 0
+    if not (opts.golden_share > 0 and trainable):
+        return set(), None
+    own_golden = ws.scalar("SELECT count(*) FROM golden WHERE coalesce(source,'') NOT IN ('history')") or 0
+    if own_golden:
+        return (
+            set(),
+            f"you already have a golden set ({own_golden} questions): no history question kept aside",
         )
-        if own_golden:
-            golden_note = (
-                f"you already have a golden set ({own_golden} questions): no history question kept aside"
-            )
-        else:
-            golden_keys = _golden_draw(list(trainable), [trainable[k].query for k in trainable], opts.golden_share,
-                                       opts.seed)  # fmt: skip
+    keys = _golden_draw(
+        list(trainable), [trainable[k].query for k in trainable], opts.golden_share, opts.seed
+    )
+    return keys, None
 
-    if progress:
-        progress(3, 4, "writing")
+
+@dataclass
+class _Written:
+    """What ``_write_import`` wrote: counts for the import result."""
+
+    pairs: int = 0
+    existing: int = 0
+    extra: int = 0
+    multi: int = 0
+    graded: int = 0
+    golden: int = 0
+
+
+def _write_question(
+    ws: Workspace, c: Any, q: _Question, *, name: str, source: str, repeat: float, ts: str, out: _Written
+) -> None:
+    """One question's real pair (its best positive as the primary, the others in ``pair_positives``) and its
+    import event; counts go to ``out``."""
+    pos = sorted(q.positives.items(), key=lambda kv: (kv[1][1] != "import", -(kv[1][0] or 0)))
+    if not pos and q.own is None:
+        return
+    primary = pos[0][0] if pos else None
+    label, origin, method, score = pos[0][1] if pos else (None, "import", "own", None)
+    passage = q.own if primary is None else ""
+    if primary is not None:
+        row = ws.conn.execute("SELECT text FROM chunks WHERE id=?", (primary,)).fetchone()
+        passage = row["text"] if row else ""
+    first = q.rows[0]
+    src = source if origin != "reformulation" else f"history:{name}"
+    info = {"rows": sorted({r.row for r in q.rows}), "origin": origin}
+    if q.negatives:
+        info["skipped_ids"] = q.negatives[:20]
+    cur = c.execute(
+        "INSERT OR IGNORE INTO pairs(chunk_id, query, passage, source, kind, language, status, reasons, scores, "
+        "status_by, label, weight, flags, link_method, link_score, created_at, updated_at) "
+        "VALUES(?,?,?,?,'real',?,'proposed','[]',?,'import',?,?,'[]',?,?,?,?)",
+        (primary, q.query, passage, src, detect_language(q.query), json.dumps(info, ensure_ascii=False),
+         label, float(repeat), method, score, ts, ts),
+    )  # fmt: skip
+    if not cur.rowcount:
+        out.existing += 1
+        return
+    out.pairs += 1
+    pid = cur.lastrowid
+    out.graded += label is not None
+    if len(pos) > 1:
+        out.multi += 1
+    for cid, (lab, orig, _m, _s) in pos[1:]:
+        out.extra += c.execute(
+            "INSERT OR IGNORE INTO pair_positives(pair_id, chunk_id, origin, label) VALUES(?,?,?,?)",
+            (pid, cid, orig, lab),
+        ).rowcount
+    c.execute(
+        "INSERT INTO pair_events(pair_id, action, actor, why, old, new, at) VALUES(?,?,?,?,?,?,?)",
+        (pid, "import", "import", f"{name} row {first.row} ({method})", None, "proposed", ts),
+    )
+
+
+def _write_import(
+    ws: Workspace,
+    questions: dict[str, _Question],
+    golden_keys: set[str],
+    rows: list[HistoryRow],
+    unlinked: list[UnlinkedRow],
+    *,
+    name: str,
+    source: str,
+    repeat: float,
+) -> _Written:
+    """Write the pairs, the unlinked rows (``import_rows``) and the golden questions in one transaction."""
     ts = now_iso()
-    written = existing = extra = multi = graded = 0
+    out = _Written()
     with ws.tx() as c:
         for key, q in questions.items():
-            if key in golden_keys:
-                continue
-            pos = sorted(q.positives.items(), key=lambda kv: (kv[1][1] != "import", -(kv[1][0] or 0)))
-            if not pos and q.own is None:
-                continue
-            primary = pos[0][0] if pos else None
-            label, origin, method, score = pos[0][1] if pos else (None, "import", "own", None)
-            passage = q.own if primary is None else ""
-            if primary is not None:
-                row = ws.conn.execute("SELECT text FROM chunks WHERE id=?", (primary,)).fetchone()
-                passage = row["text"] if row else ""
-            first = q.rows[0]
-            src = source if origin != "reformulation" else f"history:{name}"
-            info = {"rows": sorted({r.row for r in q.rows}), "origin": origin}
-            if q.negatives:
-                info["skipped_ids"] = q.negatives[:20]
-            cur = c.execute(
-                "INSERT OR IGNORE INTO pairs(chunk_id, query, passage, source, kind, language, status, reasons, scores, "
-                "status_by, label, weight, flags, link_method, link_score, created_at, updated_at) "
-                "VALUES(?,?,?,?,'real',?,'proposed','[]',?,'import',?,?,'[]',?,?,?,?)",
-                (primary, q.query, passage, src, detect_language(q.query), json.dumps(info, ensure_ascii=False),
-                 label, float(opts.repeat), method, score, ts, ts),
-            )  # fmt: skip
-            if not cur.rowcount:
-                existing += 1
-                continue
-            written += 1
-            pid = cur.lastrowid
-            graded += label is not None
-            if len(pos) > 1:
-                multi += 1
-            for cid, (lab, orig, _m, _s) in pos[1:]:
-                extra += c.execute(
-                    "INSERT OR IGNORE INTO pair_positives(pair_id, chunk_id, origin, label) VALUES(?,?,?,?)",
-                    (pid, cid, orig, lab),
-                ).rowcount
-            c.execute(
-                "INSERT INTO pair_events(pair_id, action, actor, why, old, new, at) VALUES(?,?,?,?,?,?,?)",
-                (pid, "import", "import", f"{name} row {first.row} ({method})", None, "proposed", ts),
-            )
+            if key not in golden_keys:
+                _write_question(ws, c, q, name=name, source=source, repeat=repeat, ts=ts, out=out)
         for u in unlinked:
             rec = next((r for r in rows if r.row == u.row and r.question == u.question), None)
             c.execute(
@@ -1241,27 +1267,64 @@ def import_history(
             "UPDATE import_rows SET status='linked' WHERE file=? AND row_no=? AND status='unlinked'",
             [(name, r.row) for r in rows if r.chunk_ids and r.row not in {u.row for u in unlinked}],
         )
-        golden_written = (
-            _write_golden(ws, [questions[k] for k in sorted(golden_keys)], ts) if golden_keys else 0
-        )
+        out.golden = _write_golden(ws, [questions[k] for k in sorted(golden_keys)], ts) if golden_keys else 0
+    return out
+
+
+def import_history(
+    ctx: Context, opts: HistoryOptions, *, source_prefix: str = "import", base_model: Any = None
+) -> HistoryImportResult:
+    """Import a question history as real pairs (kind 'real', status proposed) after the user confirmed the
+    column mapping; unlinkable rows go to ``import_rows`` with their reason. ``base_model``: a loaded model or
+    spec for the embedding link (default: the workspace's base model)."""
+    ws = ctx.ws
+    progress = ctx.progress
+    table = read_table(opts.path, delimiter=opts.delimiter, sheet=opts.sheet)
+    mapping = _mapping(table, opts)
+    rows, bad = map_rows(table, mapping)
+    name = table.path.name
+    source = f"{source_prefix}:{name}"
+    linker = Linker(ws, fuzzy_min=opts.fuzzy_min, embed_min=opts.embed_min,
+                    base_model=base_model if opts.embedding else False, settings=ctx.settings)  # fmt: skip
+    if progress:
+        progress(0, 4, "linking")
+    link_rows(linker, rows, embedding=opts.embedding and base_model is not False, progress=progress)
+    if progress:
+        progress(1, 4, "click mining")
+    has_click = "clicked" in mapping
+    questions, links, unlinked, not_clicked = _group_questions(rows, has_click, bad)
+    skipped = _mine_skipped(questions) if has_click and "rank" in mapping else 0
+    coclick = _mine_coclick(questions, opts.coclick_max) if has_click and opts.coclick_max >= 2 else 0
+    reform = 0
+    if "session" in mapping and "timestamp" in mapping:
+        window = opts.session_window_minutes * 60.0
+        reform = _mine_reformulations(rows, questions, unlinked, has_click, window)
+    if progress:
+        progress(2, 4, "golden set")
+    golden_keys, golden_note = _golden_keys(ws, questions, opts)
+    if progress:
+        progress(3, 4, "writing")
+    out = _write_import(
+        ws, questions, golden_keys, rows, unlinked, name=name, source=source, repeat=opts.repeat
+    )
     if progress:
         progress(4, 4, "done")
     return HistoryImportResult(
         file=str(table.path),
         source=source,
         rows=len(table.rows) + len(table.bad),
-        pairs=written,
-        already_imported=existing,
+        pairs=out.pairs,
+        already_imported=out.existing,
         questions=len(questions),
         links=dict(links),
-        multi_positive=multi,
-        extra_positives=extra,
+        multi_positive=out.multi,
+        extra_positives=out.extra,
         coclick=coclick,
         reformulations=reform,
         skipped_negatives=skipped,
         not_clicked=not_clicked,
-        graded=graded,
-        golden=golden_written,
+        graded=out.graded,
+        golden=out.golden,
         golden_note=golden_note,
         unlinked=unlinked,
         bad_rows=[{"row": n, "reason": why} for n, why in sorted(bad)],
