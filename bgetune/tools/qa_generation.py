@@ -11,8 +11,9 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -161,8 +162,7 @@ N_EXAMPLES = 8  # Promptagator's few-shot count
 def build_messages(chunk: dict[str, Any], examples: list[str] | None = None) -> list[tuple[str, str]]:
     """The chat messages for one chunk, in the chunk's language; ``examples``: the users' real questions as style
     examples (a few, sampled per chunk)."""
-    lang = chunk.get("language") or detect_language(chunk["text"])
-    zh = lang in ("zh", "mixed")
+    zh = _chunk_zh(chunk)
     head = chunk.get("heading") or ""
     title = (f"文档标题：{head}\n" if zh else f"Section: {head}\n") if head else ""
     label = "文字" if zh else "Passage"
@@ -183,10 +183,14 @@ def style_version(examples: list[str] | None) -> str:
 
 def chunk_examples(real: list[str], chunk: dict[str, Any]) -> list[str]:
     """The style examples for one chunk: real questions in the chunk's language first, varied per chunk."""
-    lang = chunk.get("language") or detect_language(chunk["text"])
     return style.sample_examples(
-        real, chunk_hash(chunk["text"]), k=N_EXAMPLES, language="zh" if lang in ("zh", "mixed") else "en"
+        real, chunk_hash(chunk["text"]), k=N_EXAMPLES, language="zh" if _chunk_zh(chunk) else "en"
     )
+
+
+def _chunk_zh(chunk: dict[str, Any]) -> bool:
+    """Whether a chunk is Chinese (or mixed): its stored language, else the detected one."""
+    return (chunk.get("language") or detect_language(chunk["text"])) in ("zh", "mixed")
 
 
 def parse_items(text: str) -> list[QAItem]:
@@ -538,7 +542,11 @@ def _run_offline(
             ]
             kind = offline_gen.page_kind(ch["text"], ch.get("heading"))
             memo = json.dumps(
-                {"queries": [g.query for g in gens], "qtypes": [r[3]["qtype"] for r in rows], "page_kind": kind},
+                {
+                    "queries": [g.query for g in gens],
+                    "qtypes": [r[3]["qtype"] for r in rows],
+                    "page_kind": kind,
+                },
                 ensure_ascii=False,
             )
             summary["pairs_added"] += _write_chunk_pairs(
@@ -761,6 +769,59 @@ def _store_cache(ws: Workspace, key: str, model: str, version: str, res: _CallRe
         )
 
 
+def _cached_call(
+    ws: Workspace,
+    key: str,
+    model: str,
+    version: str,
+    call_llm: Callable[[], _CallResult],
+    parse: Callable[[str], Any],
+    empty: Any,
+    unusable: str,
+) -> tuple[Any, _CallResult | None, str | None]:
+    """(parsed answer, the call or None when the cache answered, error): the cached answer when it parses, else
+    one call, cached when its answer parses; ``empty`` stands for the answer where the call or its parse failed."""
+    cached = _cached_response(ws, key)
+    if cached is not None:
+        try:
+            return parse(cached), None, None
+        except ValueError:
+            pass
+    call = call_llm()
+    if call.error:
+        return empty, call, call.error
+    try:
+        parsed = parse(call.response)
+    except ValueError as exc:
+        return empty, call, f"{unusable} ({exc})"
+    _store_cache(ws, key, model, version, call)
+    return parsed, call, None
+
+
+def _tally(res: Any, chunk: dict[str, Any], call: _CallResult | None, error: str | None) -> None:
+    """Adds one chunk's call (or cache hit) and error to a pass's result."""
+    if call is None:
+        res.cached_chunks += 1
+    else:
+        res.calls += call.calls
+        res.tokens_in += call.tokens_in
+        res.tokens_out += call.tokens_out
+    if error:
+        res.errors.append({"chunk_id": chunk["id"], "error": error})
+
+
+@contextmanager
+def _recorded_run(ws: Workspace, settings: Settings, run_id: Any, res: Any) -> Iterator[None]:
+    """Finishes run ``run_id`` with ``res`` (its first 20 errors) or, when the body raises, as failed."""
+    try:
+        yield
+    except BaseException as exc:
+        ws.finish_run(run_id, status="failed", error=safe_error(exc, settings))
+        raise
+    res.errors = res.errors[:20]
+    ws.finish_run(run_id, result=dataclasses.asdict(res))
+
+
 def _group_key(version: str, model: str, chunk_text: str, queries: list[str], extra: Any = None) -> str:
     raw = json.dumps([version, model, chunk_hash(chunk_text), queries, extra], ensure_ascii=False)
     return hashlib.sha256(raw.encode()).hexdigest()
@@ -868,37 +929,25 @@ def judge_pairs(
     ) -> tuple[dict, list[dict], list[Verdict | None], _CallResult | None, str | None]:
         chunk, ps = g
         queries = [p["query"] for p in ps]
-        zh = (chunk.get("language") or detect_language(chunk["text"])) in ("zh", "mixed")
-        key = _group_key(JUDGE_VERSION, model, chunk["text"], queries)
-        cached = _cached_response(ws, key)
-        if cached is not None:
-            try:
-                return chunk, ps, parse_verdicts(cached, len(ps)), None, None
-            except ValueError:
-                pass
-        call = _llm_call(model_obj, _judge_messages(chunk["text"], queries, zh), settings)
-        if call.error:
-            return chunk, ps, [None] * len(ps), call, call.error
-        try:
-            verdicts = parse_verdicts(call.response, len(ps))
-        except ValueError as exc:
-            return chunk, ps, [None] * len(ps), call, f"unusable judge answer ({exc})"
-        _store_cache(ws, key, model, JUDGE_VERSION, call)
-        return chunk, ps, verdicts, call, None
+        zh = _chunk_zh(chunk)
+        verdicts, call, error = _cached_call(
+            ws,
+            _group_key(JUDGE_VERSION, model, chunk["text"], queries),
+            model,
+            JUDGE_VERSION,
+            lambda: _llm_call(model_obj, _judge_messages(chunk["text"], queries, zh), settings),
+            lambda text: parse_verdicts(text, len(ps)),
+            [None] * len(ps),
+            "unusable judge answer",
+        )
+        return chunk, ps, verdicts, call, error
 
-    try:
+    with _recorded_run(ws, settings, run_id, res):
         done = _run_groups(groups, work, settings, progress, "judge")
         ts = now_iso()
         with ws.tx() as c:
             for chunk, ps, verdicts, call, error in done:
-                if call is None:
-                    res.cached_chunks += 1
-                else:
-                    res.calls += call.calls
-                    res.tokens_in += call.tokens_in
-                    res.tokens_out += call.tokens_out
-                if error:
-                    res.errors.append({"chunk_id": chunk["id"], "error": error})
+                _tally(res, chunk, call, error)
                 for p, v in zip(ps, verdicts, strict=True):
                     if v is None or v.score is None:
                         res.unjudged += 1
@@ -935,11 +984,6 @@ def judge_pairs(
                         res.not_answered += v.answers is False
                     else:
                         res.kept += 1
-    except BaseException as exc:
-        ws.finish_run(run_id, status="failed", error=safe_error(exc, settings))
-        raise
-    res.errors = res.errors[:20]
-    ws.finish_run(run_id, result=dataclasses.asdict(res))
     return res
 
 
@@ -1038,7 +1082,7 @@ def augment_pairs(
     ) -> tuple[str, dict, list[dict], list[list[str]], _CallResult | None, str | None]:
         method, chunk, ps = job
         queries = [p["query"] for p in ps]
-        zh = (chunk.get("language") or detect_language(chunk["text"])) in ("zh", "mixed")
+        zh = _chunk_zh(chunk)
         if method == "paraphrase":
             system = PARAPHRASE_SYSTEM.format(n=paraphrases)
             fld = "paraphrases"
@@ -1047,35 +1091,23 @@ def augment_pairs(
                 other="English" if zh else "Chinese", own="Chinese" if zh else "English"
             )
             fld = "back"
-        key = _group_key(AUGMENT_VERSION, model, chunk["text"], queries, [method, paraphrases])
         listing = "\n".join(f"{i + 1}. {q}" for i, q in enumerate(queries))
-        cached = _cached_response(ws, key)
-        if cached is not None:
-            try:
-                return method, chunk, ps, _aug_items(cached, len(ps), fld), None, None
-            except ValueError:
-                pass
-        call = _llm_call(model_obj, [("system", system), ("user", listing)], settings)
-        if call.error:
-            return method, chunk, ps, [[] for _ in ps], call, call.error
-        try:
-            items = _aug_items(call.response, len(ps), fld)
-        except ValueError as exc:
-            return method, chunk, ps, [[] for _ in ps], call, f"unusable answer ({exc})"
-        _store_cache(ws, key, model, AUGMENT_VERSION, call)
-        return method, chunk, ps, items, call, None
+        items, call, error = _cached_call(
+            ws,
+            _group_key(AUGMENT_VERSION, model, chunk["text"], queries, [method, paraphrases]),
+            model,
+            AUGMENT_VERSION,
+            lambda: _llm_call(model_obj, [("system", system), ("user", listing)], settings),
+            lambda text: _aug_items(text, len(ps), fld),
+            [[] for _ in ps],
+            "unusable answer",
+        )
+        return method, chunk, ps, items, call, error
 
-    try:
+    with _recorded_run(ws, settings, run_id, res):
         done = _run_groups(jobs, work, settings, progress, "augment")
         for method, chunk, ps, items, call, error in done:
-            if call is None:
-                res.cached_chunks += 1
-            else:
-                res.calls += call.calls
-                res.tokens_in += call.tokens_in
-                res.tokens_out += call.tokens_out
-            if error:
-                res.errors.append({"chunk_id": chunk["id"], "error": error})
+            _tally(res, chunk, call, error)
             have = {normalize_for_match(p["query"]) for p in ps}
             rows: list[tuple[str, str, str, dict]] = []
             for p, alts in zip(ps, items, strict=True):
@@ -1097,11 +1129,6 @@ def augment_pairs(
                 res.paraphrases += added
             else:
                 res.back_translations += added
-    except BaseException as exc:
-        ws.finish_run(run_id, status="failed", error=safe_error(exc, settings))
-        raise
-    res.errors = res.errors[:20]
-    ws.finish_run(run_id, result=dataclasses.asdict(res))
     return res
 
 
