@@ -224,10 +224,7 @@ class ShipDecision:
             "| candidate | nDCG@10 | gain vs base | 95% CI |",
             "|---|---|---|---|",
         ]
-        for c in self.candidates:
-            ci = "" if c.kind == "base" else f"[{c.low:+.4f}, {c.high:+.4f}]"
-            gain = "" if c.kind == "base" else f"{c.gain:+.4f}"
-            lines.append(f"| {c.name} | {c.ndcg:.4f} | {gain} | {ci} |")
+        lines += _card_rows(self.candidates)
         if self.judged:
             lines += [
                 "",
@@ -236,11 +233,18 @@ class ShipDecision:
                 "| candidate | judged nDCG@10 | gain vs base | 95% CI |",
                 "|---|---|---|---|",
             ]
-            for c in self.judged:
-                ci = "" if c.kind == "base" else f"[{c.low:+.4f}, {c.high:+.4f}]"
-                gain = "" if c.kind == "base" else f"{c.gain:+.4f}"
-                lines.append(f"| {c.name} | {c.ndcg:.4f} | {gain} | {ci} |")
+            lines += _card_rows(self.judged)
         return [*lines, ""]
+
+
+def _card_rows(candidates: list[CandidateScore]) -> list[str]:
+    """The model card's table rows: name, nDCG@10, and (not for the base) the gain and its 95% CI."""
+    rows = []
+    for c in candidates:
+        ci = "" if c.kind == "base" else f"[{c.low:+.4f}, {c.high:+.4f}]"
+        gain = "" if c.kind == "base" else f"{c.gain:+.4f}"
+        rows.append(f"| {c.name} | {c.ndcg:.4f} | {gain} | {ci} |")
+    return rows
 
 
 _ZH_REC = {
