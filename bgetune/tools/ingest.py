@@ -21,6 +21,7 @@ from typing import Any
 
 from bgetune.core.config import Settings
 from bgetune.core.errors import BgetuneError
+from bgetune.core.files import file_sha256
 from bgetune.core.text import clean_text, join_lines
 from bgetune.core.workspace import Workspace, now_iso
 
@@ -675,15 +676,6 @@ def parse_file(path: Path, *, max_bytes: float, max_pages: int) -> ParsedDocumen
     return parse_text(path, text)
 
 
-# ---------------------------------------------------------------------------------------------- the stage
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 # ---------------------------------------------------------------------------------------------- can the model read it
 # the models that read a language the base tokenizer cannot, for the warning at ingest (issue 22 item 5)
 READER_MODELS = {
@@ -824,40 +816,20 @@ def _ingest_one(ws: Workspace, path: Path, chunker: Any, max_bytes: float, max_p
         if max(lang_counts["zh"], lang_counts["en"]) / total < 0.8:
             doc_lang = "mixed"
     with ws.tx() as c:
+        meta = (path.name, sha, parsed.type, path.stat().st_size, parsed.pages, doc_lang)
         if existing:
             c.execute("DELETE FROM chunks WHERE document_id=?", (existing["id"],))
             c.execute(
                 "UPDATE documents SET name=?, sha256=?, type=?, size=?, pages=?, language=?, status='ok', error=NULL, "
                 "n_chunks=?, ingested_at=? WHERE id=?",
-                (
-                    path.name,
-                    sha,
-                    parsed.type,
-                    path.stat().st_size,
-                    parsed.pages,
-                    doc_lang,
-                    len(chunks),
-                    now_iso(),
-                    existing["id"],
-                ),
+                (*meta, len(chunks), now_iso(), existing["id"]),
             )
             doc_id = existing["id"]
         else:
             cur = c.execute(
                 "INSERT INTO documents(path, name, sha256, type, size, pages, language, status, n_chunks, ingested_at) "
                 "VALUES(?,?,?,?,?,?,?,?,?,?)",
-                (
-                    spath,
-                    path.name,
-                    sha,
-                    parsed.type,
-                    path.stat().st_size,
-                    parsed.pages,
-                    doc_lang,
-                    "ok",
-                    len(chunks),
-                    now_iso(),
-                ),
+                (spath, *meta, "ok", len(chunks), now_iso()),
             )
             doc_id = cur.lastrowid
         seen: Counter[str] = Counter()

@@ -490,6 +490,11 @@ def _en_invert_at(words: list[str], det: int, at: int) -> str | None:
     return f"{do} {subj} {base} {r}?" if r else None
 
 
+def _en_place_ok(x: str) -> bool:
+    """Whether ``x`` can be what a where-question asks for: no bad words, not led by a pronoun or a digit."""
+    return not _EN_BAD_X.search(x) and x.split()[0].lower() not in _EN_NOT_SUBJ and not x[:1].isdigit()
+
+
 def _en_question_forms(sent: str) -> list[tuple[str, str, str]]:
     """Questions a declarative English sentence answers; at most one per rule, kept short."""
     s = _EN_LEAD.sub("", _clean_en(sent).rstrip("."))
@@ -504,12 +509,7 @@ def _en_question_forms(sent: str) -> list[tuple[str, str, str]]:
                 out.append((f"Is there a {np}?", "question", "there-is"))
         return out
     m = _EN_WHERE.match(s)
-    if (
-        m
-        and not _EN_BAD_X.search(m.group("x"))
-        and m.group("x").split()[0].lower() not in _EN_NOT_SUBJ
-        and not m.group("x")[:1].isdigit()
-    ):
+    if m and _en_place_ok(m.group("x")):
         verb = "find" if m.group("how") in ("found", "viewed", "read") else "get"
         out.append((f"Where can I {verb} {_en_subject(m.group('x'))}?", "question", "where"))
     m = _EN_PURPOSE.match(s)
@@ -539,12 +539,7 @@ def _en_question_forms(sent: str) -> list[tuple[str, str, str]]:
             out.append((q, "question", "how-can-i" if how else "can-i"))
         return out
     m = _EN_WHERE_IS.match(s)
-    if (
-        m
-        and not _EN_BAD_X.search(m.group("x"))
-        and m.group("x").split()[0].lower() not in _EN_NOT_SUBJ
-        and not m.group("x")[:1].isdigit()
-    ):
+    if m and _en_place_ok(m.group("x")):
         be = "are" if m.group("v") == "are" else "is"
         out.append((f"Where {be} {_en_subject(m.group('x'))}?", "question", "where-is"))
     main, because, _why = s.partition(" because ")

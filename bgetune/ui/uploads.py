@@ -7,7 +7,6 @@ an oversized file is refused, so an upload can never make the app read anything 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bgetune.core.errors import BgetuneError
+from bgetune.core.files import file_sha256
 
 UPLOAD_DIR = "uploads"
 DEFAULT_MAX_FILE_MB = 200.0
@@ -95,14 +95,6 @@ def _inside(path: Path, roots: Sequence[Path]) -> bool:
     return any(path == r or path.is_relative_to(r) for r in roots)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _unique(dest_dir: Path, name: str, source: Path) -> Path:
     """``name`` in ``dest_dir``; an existing identical file is reused, a different one gets ``-1``, ``-2``..."""
     candidate = dest_dir / name
@@ -112,7 +104,7 @@ def _unique(dest_dir: Path, name: str, source: Path) -> Path:
         if (
             candidate.is_file()
             and candidate.stat().st_size == source.stat().st_size
-            and _sha256(candidate) == _sha256(source)
+            and file_sha256(candidate) == file_sha256(source)
         ):
             return candidate
         n += 1
