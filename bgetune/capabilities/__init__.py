@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from bgetune.core.errors import BgetuneError
-from bgetune.core.options import Context, Progress, setting
+from bgetune.core.options import Context, Progress, out_of_limits, setting
 
 if TYPE_CHECKING:
     from bgetune.core.workspace import Workspace
@@ -207,12 +207,9 @@ def coerce(f: dataclasses.Field, value: Any) -> Any:
         raise SettingError(f"{name} must be {getattr(base, '__name__', base)}, got {value!r}") from exc
     if choices and out not in choices:
         raise SettingError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
-    lo, hi = f.metadata.get("min"), f.metadata.get("max")
-    if isinstance(out, int | float) and not isinstance(out, bool):
-        if lo is not None and out < lo:
-            raise SettingError(f"{name} must be at least {lo}, got {value!r}")
-        if hi is not None and out > hi:
-            raise SettingError(f"{name} must be at most {hi}, got {value!r}")
+    bad = out_of_limits(out, f.metadata.get("min"), f.metadata.get("max"))
+    if bad:
+        raise SettingError(f"{name} must be {bad[0]} {bad[1]}, got {value!r}")
     return out
 
 

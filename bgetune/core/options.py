@@ -54,6 +54,17 @@ def setting(
     return field(default=default, metadata=meta)
 
 
+def out_of_limits(value: Any, lo: Any, hi: Any) -> tuple[str, Any] | None:
+    """("at least", lo) or ("at most", hi) when ``value`` is a number (not a bool) outside a setting's limits
+    (None for no limit); None when it is within them."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if lo is not None and value < lo:
+            return "at least", lo
+        if hi is not None and value > hi:
+            return "at most", hi
+    return None
+
+
 @dataclass
 class Context:
     """What a capability gets besides its options (never part of a schema)."""

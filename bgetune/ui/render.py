@@ -16,6 +16,8 @@ from typing import Any
 
 import gradio as gr
 
+from bgetune.core.options import out_of_limits
+
 TOOL_LABELS: dict[str, str] = {
     "ingest": "Reading documents",
     "status": "Checking the workspace",
@@ -655,12 +657,9 @@ def typed_setting(entry: Mapping[str, Any], value: Any) -> Any:
     except (TypeError, ValueError) as exc:
         want = {"int": "a whole number", "float": "a number"}.get(kind, str(exc) or kind)
         raise ValueError(f"{name} must be {want}; got {value!r}") from exc
-    lo, hi = entry.get("min"), entry.get("max")
-    if isinstance(out, int | float) and not isinstance(out, bool):
-        if lo is not None and out < lo:
-            raise ValueError(f"{name} must be at least {_fmt_limit(lo)}; got {value!r}")
-        if hi is not None and out > hi:
-            raise ValueError(f"{name} must be at most {_fmt_limit(hi)}; got {value!r}")
+    bad = out_of_limits(out, entry.get("min"), entry.get("max"))
+    if bad:
+        raise ValueError(f"{name} must be {bad[0]} {_fmt_limit(bad[1])}; got {value!r}")
     return out
 
 
