@@ -1307,20 +1307,69 @@ def train(
                 torch.distributed.barrier()
 
 
-def _train(
+@dataclass
+class _Run:
+    """Per-run state of ``_train``: what ``_prepare`` loaded, the optimiser, the saved state (``meta.json`` of
+    a checkpoint) and the throughput counters."""
+
+    ws: Workspace
+    cfg: TrainConfig
+    run_id: str
+    run_dir: Path
+    dist: _Dist
+    device: str
+    progress: Progress | None
+    prep: dict[str, Any]
+    model: Any
+    data: Data
+    params: list[Any]
+    steps_epoch: int
+    total: int
+    lr: float
+    opt: Any
+    sched: Any
+    stepper: Stepper
+    vals: list[dict[str, Any]]
+    state: dict[str, Any]
+    resumed_from: dict[str, Any] | None = None
+    pairs_seen: int = 0
+    train_time: float = 0.0
+
+    @property
+    def model_dir(self) -> Path:
+        return self.run_dir / "model"
+
+    @property
+    def tuned_dir(self) -> Path:
+        return self.run_dir / "model-tuned"
+
+
+def _initial_state(cfg: TrainConfig, lr: float) -> dict[str, Any]:
+    return {
+        "config": cfg.to_dict(),
+        "epoch": 0,
+        "step": 0,
+        "loss_curve": [],
+        "val_history": [],
+        "best_val": None,
+        "best_epoch": None,
+        "bad_epochs": 0,
+        "base_val": None,
+        "lr": lr,
+    }
+
+
+def _setup_run(
     ws: Workspace,
     cfg: TrainConfig,
     run_id: str,
     run_dir: Path,
-    ckpt: Path | None,
     dist: _Dist,
     device: str,
     progress: Progress | None,
     model: Any,
-) -> dict[str, Any]:
-    import torch
-
-    t_start = time.perf_counter()
+) -> _Run:
+    """Seed, load the model and data, apply LoRA, size the schedule and build the optimiser and stepper."""
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     prep = _prepare(ws, cfg, device=device, model=model)
@@ -1339,132 +1388,143 @@ def _train(
     opt, sched = _make_optimizer(model, cfg, lr, total)
     stepper = _make_stepper(prep, cfg, dist)
     vals = val_queries(ws) if dist.main else []
-    state: dict[str, Any] = {
-        "config": cfg.to_dict(),
-        "epoch": 0,
-        "step": 0,
-        "loss_curve": [],
-        "val_history": [],
-        "best_val": None,
-        "best_epoch": None,
-        "bad_epochs": 0,
-        "base_val": None,
-        "lr": lr,
-    }
-    resumed_from = None
-    if ckpt is not None:
-        blob = torch.load(ckpt / "state.pt", map_location=device, weights_only=False)
-        model.load_state_dict(blob["model"], strict=not cfg.lora)
-        opt.load_state_dict(blob["optimizer"])
-        sched.load_state_dict(blob["scheduler"])
-        state.update(json.loads((ckpt / "meta.json").read_text()))
-        state["config"] = cfg.to_dict()
-        rng = blob["rng"]
-        random.setstate(rng["python"])
-        np.random.set_state(rng["numpy"])
-        torch.set_rng_state(rng["torch"])
-        if rng.get("cuda") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
-        resumed_from = {"epoch": state["epoch"], "step": state["step"], "checkpoint": str(ckpt)}
-    elif dist.main and vals:
-        from bgetune.core.models import model_fingerprint
+    return _Run(ws=ws, cfg=cfg, run_id=run_id, run_dir=run_dir, dist=dist, device=device, progress=progress,
+                prep=prep, model=model, data=data, params=params, steps_epoch=steps_epoch, total=total, lr=lr,
+                opt=opt, sched=sched, stepper=stepper, vals=vals, state=_initial_state(cfg, lr))  # fmt: skip
 
-        state["base_val"] = evaluate_val(
-            ws,
-            model,
-            vals,
-            corpus_max=cfg.val_corpus_max,
-            seed=cfg.seed,
-            fingerprint=model_fingerprint(model, prep["resolved"]),
-        )
-    model_dir = run_dir / "model"
-    stop = state.get("stopped", False)
-    pairs_seen = 0
-    train_time = 0.0
-    for epoch in range(state["epoch"], cfg.epochs):
-        if stop or (cfg.max_steps and state["step"] >= cfg.max_steps):
+
+def _load_checkpoint(run: _Run, ckpt: Path) -> None:
+    """Restore the model, optimiser, scheduler, state and random generators of a checkpoint."""
+    import torch
+
+    blob = torch.load(ckpt / "state.pt", map_location=run.device, weights_only=False)
+    run.model.load_state_dict(blob["model"], strict=not run.cfg.lora)
+    run.opt.load_state_dict(blob["optimizer"])
+    run.sched.load_state_dict(blob["scheduler"])
+    run.state.update(json.loads((ckpt / "meta.json").read_text()))
+    run.state["config"] = run.cfg.to_dict()
+    rng = blob["rng"]
+    random.setstate(rng["python"])
+    np.random.set_state(rng["numpy"])
+    torch.set_rng_state(rng["torch"])
+    if rng.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    run.resumed_from = {"epoch": run.state["epoch"], "step": run.state["step"], "checkpoint": str(ckpt)}
+
+
+def _eval_base(run: _Run) -> None:
+    """The base model's validation score, before any step."""
+    from bgetune.core.models import model_fingerprint
+
+    cfg = run.cfg
+    run.state["base_val"] = evaluate_val(
+        run.ws,
+        run.model,
+        run.vals,
+        corpus_max=cfg.val_corpus_max,
+        seed=cfg.seed,
+        fingerprint=model_fingerprint(run.model, run.prep["resolved"]),
+    )
+
+
+def _train_epoch(run: _Run, epoch: int) -> None:
+    """This process's share of one epoch's batches, up to ``max_steps``."""
+    import torch
+
+    cfg, dist, state = run.cfg, run.dist, run.state
+    run.model.train()
+    batches = plan_batches(run.data, cfg.batch_size, seed=cfg.seed, epoch=epoch)
+    mine = batches[dist.rank :: dist.world][: run.steps_epoch]
+    t_epoch = time.perf_counter()
+    for batch in mine:
+        if cfg.max_steps and state["step"] >= cfg.max_steps:
             break
-        model.train()
-        batches = plan_batches(data, cfg.batch_size, seed=cfg.seed, epoch=epoch)
-        mine = batches[dist.rank :: dist.world][:steps_epoch]
-        t_epoch = time.perf_counter()
-        for batch in mine:
-            if cfg.max_steps and state["step"] >= cfg.max_steps:
-                break
-            loss = _step_with_oom_fallback(stepper, batch, epoch)
-            dist.average_grads(params)
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            state["step"] += 1
-            pairs_seen += len(batch) * dist.world
-            state["loss_curve"].append([state["step"], round(loss, 5)])
-            if progress and dist.main:
-                progress(state["step"], total, f"epoch {epoch + 1}/{cfg.epochs} loss {loss:.4f}")
-        train_time += time.perf_counter() - t_epoch
-        state["epoch"] = epoch + 1
-        if dist.main:
-            if vals:
-                v = evaluate_val(ws, model, vals, corpus_max=cfg.val_corpus_max, seed=cfg.seed)
-                state["val_history"].append({"epoch": epoch + 1, "step": state["step"], **v})
-                best = state["best_val"]
-                if best is None or v["ndcg@10"] > best["ndcg@10"] + 1e-6:
-                    state["best_val"], state["best_epoch"], state["bad_epochs"] = v, epoch + 1, 0
-                    _save_model(model, cfg.lora, model_dir)
-                else:
-                    state["bad_epochs"] += 1
-                    if state["bad_epochs"] >= cfg.patience:
-                        state["stopped"] = stop = True
-            else:
-                _save_model(model, cfg.lora, model_dir)
-                state["best_epoch"] = epoch + 1
-            atomic_write_json(run_dir / "loss_curve.json", state["loss_curve"])
-            if cfg.decide:  # every epoch is a candidate of the ship decision
-                _save_model(model, cfg.lora, run_dir / "epochs" / f"epoch-{epoch + 1}")
-            _save_checkpoint(run_dir, epoch + 1, model, opt, sched, state)
-        stop = bool(dist.broadcast(stop))
-        dist.barrier()
-    tuned_dir = run_dir / "model-tuned"
+        loss = _step_with_oom_fallback(run.stepper, batch, epoch)
+        dist.average_grads(run.params)
+        torch.nn.utils.clip_grad_norm_(run.params, 1.0)
+        run.opt.step()
+        run.sched.step()
+        run.opt.zero_grad(set_to_none=True)
+        state["step"] += 1
+        run.pairs_seen += len(batch) * dist.world
+        state["loss_curve"].append([state["step"], round(loss, 5)])
+        if run.progress and dist.main:
+            run.progress(state["step"], run.total, f"epoch {epoch + 1}/{cfg.epochs} loss {loss:.4f}")
+    run.train_time += time.perf_counter() - t_epoch
+
+
+def _end_epoch(run: _Run, epoch: int, stop: bool) -> bool:
+    """Main process, after an epoch: validate, keep the best model, early-stop on patience, save the loss curve
+    and the checkpoint. Returns whether to stop."""
+    cfg, state, model = run.cfg, run.state, run.model
+    if run.vals:
+        v = evaluate_val(run.ws, model, run.vals, corpus_max=cfg.val_corpus_max, seed=cfg.seed)
+        state["val_history"].append({"epoch": epoch + 1, "step": state["step"], **v})
+        best = state["best_val"]
+        if best is None or v["ndcg@10"] > best["ndcg@10"] + 1e-6:
+            state["best_val"], state["best_epoch"], state["bad_epochs"] = v, epoch + 1, 0
+            _save_model(model, cfg.lora, run.model_dir)
+        else:
+            state["bad_epochs"] += 1
+            if state["bad_epochs"] >= cfg.patience:
+                state["stopped"] = stop = True
+    else:
+        _save_model(model, cfg.lora, run.model_dir)
+        state["best_epoch"] = epoch + 1
+    atomic_write_json(run.run_dir / "loss_curve.json", state["loss_curve"])
+    if cfg.decide:  # every epoch is a candidate of the ship decision
+        _save_model(model, cfg.lora, run.run_dir / "epochs" / f"epoch-{epoch + 1}")
+    _save_checkpoint(run.run_dir, epoch + 1, model, run.opt, run.sched, state)
+    return stop
+
+
+def _finish_main(run: _Run) -> tuple[Any, dict[str, Any] | None]:
+    """Main process, after the last epoch: the ship decision (or the WiSE-FT merge), the exported model and its
+    ``bgetune.json``. Returns (decision, merged_val)."""
+    cfg, prep, state, model_dir = run.cfg, run.prep, run.state, run.model_dir
     merged_val = None
     decision = None
-    if dist.main and cfg.decide:
+    if cfg.decide:
         from bgetune.tools.decision import decide_after_training
 
         decision = decide_after_training(
-            ws,
-            run_id=run_id,
-            run_dir=run_dir,
+            run.ws,
+            run_id=run.run_id,
+            run_dir=run.run_dir,
             resolved=prep["resolved"],
             device=str(prep["device"]),
             extra_alphas=(cfg.wise_ft,),
-            pairs=len(data.examples),
-            progress=progress,
+            pairs=len(run.data.examples),
+            progress=run.progress,
         )
-    if dist.main and decision is None and cfg.wise_ft < 1.0 and (model_dir.exists() or tuned_dir.exists()):
-        merged_val = _wise_ft(ws, prep, model_dir, tuned_dir, cfg, vals)
-    if dist.main and not model_dir.exists():
-        _save_model(model, cfg.lora, model_dir)
-    if dist.main:
-        atomic_write_json(run_dir / "loss_curve.json", state["loss_curve"])
-        atomic_write_json(
-            model_dir / "bgetune.json",
-            {
-                "base_model": prep["resolved"].spec,
-                "base_family": prep["resolved"].family.name,
-                "run_id": run_id,
-                "scale": prep["scale"],
-                "query_prompt": (model.prompts or {}).get("query", ""),
-                "best_epoch": state["best_epoch"],
-                "best_val": state["best_val"],
-                "base_val": state["base_val"],
-                "wise_ft": cfg.wise_ft,
-                "merged_val": merged_val,
-                "decision": decision.to_dict() if decision else None,
-                "objective": _objective_summary(prep["objective"], data),
-                "teacher": data.teacher,
-            },
-        )
+    if decision is None and cfg.wise_ft < 1.0 and (model_dir.exists() or run.tuned_dir.exists()):
+        merged_val = _wise_ft(run.ws, prep, model_dir, run.tuned_dir, cfg, run.vals)
+    if not model_dir.exists():
+        _save_model(run.model, cfg.lora, model_dir)
+    atomic_write_json(run.run_dir / "loss_curve.json", state["loss_curve"])
+    atomic_write_json(
+        model_dir / "bgetune.json",
+        {
+            "base_model": prep["resolved"].spec,
+            "base_family": prep["resolved"].family.name,
+            "run_id": run.run_id,
+            "scale": prep["scale"],
+            "query_prompt": (run.model.prompts or {}).get("query", ""),
+            "best_epoch": state["best_epoch"],
+            "best_val": state["best_val"],
+            "base_val": state["base_val"],
+            "wise_ft": cfg.wise_ft,
+            "merged_val": merged_val,
+            "decision": decision.to_dict() if decision else None,
+            "objective": _objective_summary(prep["objective"], run.data),
+            "teacher": run.data.teacher,
+        },
+    )
+    return decision, merged_val
+
+
+def _val_verdict(state: dict[str, Any], decision: Any) -> tuple[bool | None, str | None]:
+    """(whether the best epoch beats the base on validation, the warning to show)."""
     base_v, best_v = (state["base_val"] or {}).get("ndcg@10"), (state["best_val"] or {}).get("ndcg@10")
     beats_base = None if base_v is None or best_v is None else bool(best_v > base_v + 1e-6)
     warning = (
@@ -1476,14 +1536,23 @@ def _train(
     )
     if decision is not None and not decision.ship:
         warning = decision.text("en")
+    return beats_base, warning
+
+
+def _train_result(
+    run: _Run, decision: Any, merged_val: dict[str, Any] | None, t_start: float
+) -> dict[str, Any]:
+    """The result dict of ``train``."""
+    cfg, prep, state, data, run_dir = run.cfg, run.prep, run.state, run.data, run.run_dir
+    beats_base, warning = _val_verdict(state, decision)
     return {
-        "run_id": run_id,
-        "model_dir": str(model_dir),
+        "run_id": run.run_id,
+        "model_dir": str(run.model_dir),
         "run_dir": str(run_dir),
         "beats_base_on_val": beats_base,
         "wise_ft": cfg.wise_ft,
         "merged_val": merged_val or {},
-        "tuned_model_dir": str(tuned_dir) if tuned_dir.exists() else None,
+        "tuned_model_dir": str(run.tuned_dir) if run.tuned_dir.exists() else None,
         "decision": decision.to_dict() if decision else None,
         "shipped": decision.shipped if decision else None,
         "best_tuned_dir": str(run_dir / "model-best-tuned") if decision and not decision.ship else None,
@@ -1496,7 +1565,7 @@ def _train(
         "best_epoch": state["best_epoch"],
         "val_history": state["val_history"],
         "early_stopped": bool(state.get("stopped")),
-        "resumed_from": resumed_from,
+        "resumed_from": run.resumed_from,
         "pairs": len(data.examples),
         "pairs_with_negatives": sum(1 for e in data.examples if e.negs),
         "objective": _objective_summary(prep["objective"], data),
@@ -1504,17 +1573,48 @@ def _train(
         "base_model": prep["resolved"].spec,
         "family": prep["resolved"].family.name,
         "scale": prep["scale"],
-        "lr": lr,
+        "lr": run.lr,
         "batch_size": cfg.batch_size,
-        "world_size": dist.world,
+        "world_size": run.dist.world,
         "max_query_len": data.max_query_len,
         "max_passage_len": data.max_passage_len,
         "bf16": prep["bf16"],
-        "device": str(device),
-        "pairs_per_s": round(pairs_seen / train_time, 2) if train_time > 0 else None,
+        "device": str(run.device),
+        "pairs_per_s": round(run.pairs_seen / run.train_time, 2) if run.train_time > 0 else None,
         "seconds": round(time.perf_counter() - t_start, 1),
         "config": cfg.to_dict(),
     }
+
+
+def _train(
+    ws: Workspace,
+    cfg: TrainConfig,
+    run_id: str,
+    run_dir: Path,
+    ckpt: Path | None,
+    dist: _Dist,
+    device: str,
+    progress: Progress | None,
+    model: Any,
+) -> dict[str, Any]:
+    t_start = time.perf_counter()
+    run = _setup_run(ws, cfg, run_id, run_dir, dist, device, progress, model)
+    if ckpt is not None:
+        _load_checkpoint(run, ckpt)
+    elif dist.main and run.vals:
+        _eval_base(run)
+    stop = run.state.get("stopped", False)
+    for epoch in range(run.state["epoch"], cfg.epochs):
+        if stop or (cfg.max_steps and run.state["step"] >= cfg.max_steps):
+            break
+        _train_epoch(run, epoch)
+        run.state["epoch"] = epoch + 1
+        if dist.main:
+            stop = _end_epoch(run, epoch, stop)
+        stop = bool(dist.broadcast(stop))
+        dist.barrier()
+    decision, merged_val = _finish_main(run) if dist.main else (None, None)
+    return _train_result(run, decision, merged_val, t_start)
 
 
 def _objective_summary(o: Objective, data: Data) -> dict[str, Any]:
