@@ -491,14 +491,14 @@ def _golden(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]]:
     if _has(r"\b(list|show|how many)\b|看看|列出|多少|哪些", rest) and not _has(
         r"\b(next|to label)\b|下一个", rest
     ):
-        return Plan("golden_list", msg.lang, steps=msg.steps + [step("golden_list")], data=msg.data)
+        return msg.plan("golden_list", [step("golden_list")])
     if _has(r"\b(label|next)\b|标注", rest):
-        return Plan("golden_label", msg.lang, steps=msg.steps + [step("golden_candidates")], data=msg.data)
+        return msg.plan("golden_label", [step("golden_candidates")])
     if _has(
         r"\b(eval\w*|score|measure|compare|versus|vs|against)\b|\bhow does\b.*\bdo\b|评估|评测|对比|比较|表现|效果",
         rest,
     ):
-        return Plan("evaluate_golden", msg.lang, steps=msg.steps + [step("evaluate_golden")], data=msg.data)
+        return msg.plan("evaluate_golden", [step("evaluate_golden")])
     return msg.reply(
         "need_golden",
         "Paste a few dozen questions your users really ask, one per line (or attach a txt/CSV/XLSX). For each "
@@ -530,7 +530,7 @@ def _finetune(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]] 
         and not msg.typed_docs
         and _has(r"\b(go ahead|now|start|begin|let'?s)\b|开始|现在|吧", msg.rest)
     ):
-        return Plan("train", msg.lang, steps=msg.steps + train_steps(msg.stages), data=msg.data)
+        return msg.plan("train", train_steps(msg.stages))
     if not (
         (words and not _has(r"微调(好|后|过)的", msg.rest)) or (msg.new_files and TRAIN.search(msg.text))
     ):
