@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bgetune.core.errors import BgetuneError
+from bgetune.core.i18n import say
 from bgetune.core.options import Context, setting
 from bgetune.core.workspace import Workspace, atomic_write_text, now_iso
 
@@ -627,20 +628,17 @@ class GoldenAddResult:
     next_id: int | None = None
 
     def text(self, lang: str = "en") -> str:
-        if lang == "zh":
-            s = f"已添加 {self.added} 个问题" + (
-                f"（{len(self.duplicates)} 个重复，已跳过）" if self.duplicates else ""
-            )
-            s += "。" + _counts_text(self.counts, "zh")
-            if self.counts.unlabeled:
-                s += " 接下来逐个标注：我会列出候选段落，回复编号（如“1 3”），或“无”表示没有答案。"
-            return s
-        s = f"added {self.added} question(s)" + (
-            f" ({len(self.duplicates)} duplicate(s) skipped)" if self.duplicates else ""
-        )
-        s += "; " + _counts_text(self.counts, "en")
+        n = len(self.duplicates)
+        s = say(lang, f"added {self.added} question(s)", f"已添加 {self.added} 个问题")
+        if self.duplicates:
+            s += say(lang, f" ({n} duplicate(s) skipped)", f"（{n} 个重复，已跳过）")
+        s += say(lang, "; ", "。") + _counts_text(self.counts, say(lang, "en", "zh"))
         if self.counts.unlabeled:
-            s += ' Next: label them; I show candidate passages, you answer with numbers ("1 3") or "none".'
+            s += say(
+                lang,
+                ' Next: label them; I show candidate passages, you answer with numbers ("1 3") or "none".',
+                " 接下来逐个标注：我会列出候选段落，回复编号（如“1 3”），或“无”表示没有答案。",
+            )
         return s
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from bgetune.core.i18n import say
 from bgetune.core.text import cjk_count, detect_language, normalize_ws
 
 QUERY_TYPES = ("question", "keyword", "statement", "title")
@@ -188,23 +189,22 @@ class StyleSource:
         zh_o = {"golden": "黄金问题", "history": "历史问答", "querylog": "搜索记录"}
         origins_zh = "，".join(f"{zh_o.get(o, o)} {n} 个" for o, n in self.by_origin.items() if n)
         ex = "; ".join(f"“{e}”" for e in self.examples[:3])
-        if lang == "zh":
-            s = (
-                f"生成问题的风格来自 {self.total} 个真实问题（{origins_zh}）：LLM 每次调用附上几例，离线生成器"
-                f"从中提取了 {self.frames} 个问句框架。类型比例（{'实测' if self.mix_from == 'measured' else '默认'}）："
-                f"{mix_zh}。"
-            )
-            if not self.enough:
-                s += "问题少于 10 个：再粘贴一些，风格会更接近。"
-            return s + (f" 例如：{ex}" if ex else "")
-        s = (
+        s = say(
+            lang,
             f"Generated queries take their style from {self.total} real questions ({origins}): a few go into each "
             f"LLM call as examples, and the offline generator mined {self.frames} question frames from them. "
-            f"Type mix ({self.mix_from}): {mix}."
+            f"Type mix ({self.mix_from}): {mix}.",
+            f"生成问题的风格来自 {self.total} 个真实问题（{origins_zh}）：LLM 每次调用附上几例，离线生成器"
+            f"从中提取了 {self.frames} 个问句框架。类型比例（{'实测' if self.mix_from == 'measured' else '默认'}）："
+            f"{mix_zh}。",
         )
         if not self.enough:
-            s += " Fewer than 10: paste a few more and the style gets closer."
-        return s + (f" E.g. {ex}" if ex else "")
+            s += say(
+                lang,
+                " Fewer than 10: paste a few more and the style gets closer.",
+                "问题少于 10 个：再粘贴一些，风格会更接近。",
+            )
+        return s + (say(lang, f" E.g. {ex}", f" 例如：{ex}") if ex else "")
 
 
 def style_source(ws: Any) -> StyleSource:
