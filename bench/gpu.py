@@ -20,15 +20,12 @@ import platform
 import shutil
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from _common import REPO, log  # the offline preamble (bench/_common.py)
+
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 # dense bf16 tensor-core peaks (FLOP/s), by a substring of torch.cuda.get_device_name()
@@ -48,10 +45,6 @@ SHAPES = {
     "bge-base": (12, 768, 12, 3072, 128),
     "tiny": (2, 64, 2, 128, 4),
 }
-
-
-def log(msg: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
 
 
 def random_bert(folder: Path, shape: str) -> str:

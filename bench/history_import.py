@@ -20,16 +20,12 @@ import os
 import random
 import re
 import shutil
-import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from _common import DEBIAN, REPO  # the offline preamble (bench/_common.py)
+
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-DEBIAN = REPO.parent / "shared" / "benchmarks" / "debian-faq"
 
 
 def vocabulary() -> list[str]:

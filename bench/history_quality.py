@@ -24,30 +24,19 @@ import argparse
 import csv
 import json
 import os
-import platform
 import random
 import shutil
-import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from _common import DEBIAN, REPO, log, measured_on, replace_section  # the offline preamble (bench/_common.py)
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-DEBIAN = REPO.parent / "shared" / "benchmarks" / "debian-faq"
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 CACHE = REPO / "bench" / "history"
 START, END = "<!-- history:start -->", "<!-- history:end -->"
 ARMS = ("base", "stock", "hist", "hist+syn")
 SEEDS = (1, 2, 3)
-
-
-def log(msg: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -248,8 +237,7 @@ def table(langs: list[str]) -> str:
         START,
         "## Real question history: bgetune vs the copied recipe (bench/history_quality.py, issue 15)",
         "",
-        f"Measured {datetime.now(UTC).strftime('%Y-%m-%d')} on {platform.machine()} CPU ({os.cpu_count()} cores, "
-        "shared, nice'd), offline, base = bundled all-MiniLM-L6-v2. Debian FAQ real questions split in half by "
+        f"{measured_on()}shared, nice'd), offline, base = bundled all-MiniLM-L6-v2. Debian FAQ real questions split in half by "
         "question cluster (split seeds 1-3): one half is the history (CSV question + answer text, imported with "
         "`import_history`), the other half the held-out test. stock = SentenceTransformerTrainer + MNRL, batch 32, "
         "1 epoch, lr 2e-5, NO_DUPLICATES on the history pairs; hist = bgetune on the history only (import, filter, "
@@ -323,13 +311,7 @@ def table(langs: list[str]) -> str:
 
 
 def update_results(section: str) -> None:
-    path = REPO / "bench" / "RESULTS.md"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_section(section, START, END)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,17 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from _common import DEBIAN, REPO, log  # the offline preamble (bench/_common.py)
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-DEBIAN = REPO.parent / "shared" / "benchmarks" / "debian-faq"
 WORK = Path(os.environ.get("BGETUNE_LLMPATH_WORK", "/tmp/bgetune-llmpath"))
-
-
-def log(msg: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
 
 
 def settings_for(args: argparse.Namespace, ws_dir: Path):  # noqa: ANN201

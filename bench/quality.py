@@ -15,20 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from _common import DEBIAN, REPO, log, measured_on, replace_section  # the offline preamble (bench/_common.py)
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-DEBIAN = REPO.parent / "shared" / "benchmarks" / "debian-faq"
 SAMPLES = {
     "en": [REPO / "samples/en/R-FAQ.pdf", REPO / "samples/en/R-data.pdf", REPO / "samples/en/fhs-3.0.pdf"],
     "zh": [
@@ -52,16 +45,17 @@ VARIANTS: dict[str, dict[str, dict]] = {
     "distill": {"train": {"objective": "distill", "teacher": "fusion", "teacher_false_negatives": False}},
     "distill+fn": {"train": {"objective": "distill", "teacher": "fusion", "teacher_false_negatives": True}},
     "distill+fn+reg": {
-        "train": {"objective": "distill", "teacher": "fusion", "teacher_false_negatives": True, "base_weight": 0.5}
+        "train": {
+            "objective": "distill",
+            "teacher": "fusion",
+            "teacher_false_negatives": True,
+            "base_weight": 0.5,
+        }
     },
 }
 
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
 DSTART, DEND = "<!-- decision:start -->", "<!-- decision:end -->"
-
-
-def log(msg: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
 
 
 def run_setup(setup: str, lang: str, work: Path, epochs: int | None, seed: int | None = None) -> dict:
@@ -256,8 +250,7 @@ def write_decision_section(results: list[dict]) -> str:
         DSTART,
         "## Ship decision on real questions (bench/quality.py --only decision)",
         "",
-        f"Measured {datetime.now(UTC).strftime('%Y-%m-%d')} on {platform.machine()} CPU ({os.cpu_count()} cores, "
-        "shared). Debian FAQ: the real questions are split in two disjoint halves (seeded); one half becomes the "
+        f"{measured_on()}shared). Debian FAQ: the real questions are split in two disjoint halves (seeded); one half becomes the "
         "workspace's golden set through `bgetune golden add` / `bgetune golden label --query ID --pos IDS`, the "
         "pipeline runs with current defaults (offline generator, bundled all-MiniLM-L6-v2), and the ship "
         "decision scores base, each epoch and the WiSE-FT mixes on that golden set (rule: ship only if the "
@@ -345,8 +338,7 @@ def write_section(results: list[dict]) -> str:
         START,
         "## Retrieval quality (bench/quality.py)",
         "",
-        f"Measured {datetime.now(UTC).strftime('%Y-%m-%d')} on {platform.machine()} CPU "
-        f"({os.cpu_count()} cores, shared), torch CPU, offline: base = bundled all-MiniLM-L6-v2 (no BGE weights "
+        f"{measured_on()}shared), torch CPU, offline: base = bundled all-MiniLM-L6-v2 (no BGE weights "
         "reachable here), pairs from the offline generator, every kept pair approved, default TrainConfig unless "
         "noted. nDCG@10 gain with its paired-bootstrap 95% CI (1000 resamples over queries).",
         "",
@@ -383,13 +375,7 @@ def write_section(results: list[dict]) -> str:
 
 
 def update_results(section: str, start: str = START, end: str = END) -> None:
-    path = REPO / "bench" / "RESULTS.md"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if start in text and end in text:
-        text = text[: text.index(start)] + section + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_section(section, start, end)
 
 
 def suite_main(argv: list[str]) -> None:
@@ -415,7 +401,9 @@ def suite_main(argv: list[str]) -> None:
             print(json.dumps(sets, ensure_ascii=False))
         else:
             for s in sets:
-                print(f"{s['name']:16} {s['language']}  {s['questions']:4} questions  {s['passages']:5} passages")
+                print(
+                    f"{s['name']:16} {s['language']}  {s['questions']:4} questions  {s['passages']:5} passages"
+                )
         return
     if args.report:
         runner.report_only(only, args.variant, write=not args.no_write)

@@ -34,12 +34,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from _common import REPO, log, replace_section  # the offline preamble (bench/_common.py)
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 START, END = "<!-- scale:start -->", "<!-- scale:end -->"
 PACKAGES = [
     "debian-handbook",
@@ -69,10 +66,6 @@ STAGES = [
     "total",
 ]
 CHARS_PER_CHUNK = 1000  # estimate for cutting the corpora (chunks are 256 tokens, 32 overlap)
-
-
-def log(msg: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
 
 
 # ------------------------------------------------------------------------------------------------ corpus
@@ -541,14 +534,7 @@ def section(res: dict[str, Any]) -> str:
 
 
 def write_results(res: dict[str, Any]) -> None:
-    path = REPO / "bench" / "RESULTS.md"
-    text = path.read_text(encoding="utf-8")
-    sec = section(res)
-    if START in text and END in text:
-        text = text.split(START)[0] + sec + text.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + sec + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_section(section(res), START, END)
 
 
 def main() -> None:

@@ -23,13 +23,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from _common import DEBIAN, REPO, log, replace_section  # the offline preamble (bench/_common.py)
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-DEBIAN = REPO.parent / "shared" / "benchmarks" / "debian-faq"
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 START, END = "<!-- serve:start -->", "<!-- serve:end -->"
 DOWNGRADE_WATCH = {
     "transformers",
@@ -40,10 +36,6 @@ DOWNGRADE_WATCH = {
     "tokenizers",
 }
 PROMPT_FAMILY = "minilm-bge-prompt"
-
-
-def log(msg: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
 
 
 def train_prompt_model(work: Path) -> Path:
@@ -242,15 +234,12 @@ def _wait_up(url: str, proc: subprocess.Popen, seconds: int = 300) -> bool:
     return False
 
 
-def load_test(model_dir: Path, qs, *, clients: int = 8, backend: str = "torch") -> dict:
-    """The server in its own process; ``clients`` threads send every real question twice, one per request."""
-    from bgetune.tools.serve import TorchEncoder
-
-    requests_ = [q for q in qs.queries for _ in range(2)]
-    port = 18000 + os.getpid() % 1000
+def _hammer_server(model_dir: Path, port: int, options: str, requests_: list[str], clients: int) -> dict:
+    """`bgetune serve` (ServeConfig(model_dir, port, <options>)) in its own process under ``clients`` threads
+    sending ``requests_`` one per request to its query model; the server is stopped after."""
     code = (
         "from bgetune.tools.serve import ServeConfig, run_server;"
-        f"run_server(ServeConfig(model_dir={str(model_dir)!r}, port={port}, backend={backend!r}))"
+        f"run_server(ServeConfig(model_dir={str(model_dir)!r}, port={port}, {options}))"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -262,10 +251,18 @@ def load_test(model_dir: Path, qs, *, clients: int = 8, backend: str = "torch") 
         import httpx
 
         name = httpx.get(f"{url}/v1/models").json()["data"][1]["id"]  # <name>:query
-        server = hammer(url, "/v1/embeddings", name, requests_, clients)
+        return hammer(url, "/v1/embeddings", name, requests_, clients)
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def load_test(model_dir: Path, qs, *, clients: int = 8, backend: str = "torch") -> dict:
+    """The server in its own process; ``clients`` threads send every real question twice, one per request."""
+    from bgetune.tools.serve import TorchEncoder
+
+    requests_ = [q for q in qs.queries for _ in range(2)]
+    server = _hammer_server(model_dir, 18000 + os.getpid() % 1000, f"backend={backend!r}", requests_, clients)
     enc = TorchEncoder(model_dir, device="cpu")
     qp = enc.prompts.get("query", "")
     enc.encode(qs.queries[:8], qp)
@@ -605,26 +602,13 @@ def perf_load(model_dir: Path, qs, backend: str, onnx_file: str | None, clients:
     from bgetune.tools.serve import OnnxEncoder, TorchEncoder
 
     requests_ = list(qs.queries)
-    port = 18500 + os.getpid() % 400
-    code = (
-        "from bgetune.tools.serve import ServeConfig, run_server;"
-        f"run_server(ServeConfig(model_dir={str(model_dir)!r}, port={port}, backend={backend!r}, "
-        f"onnx_file={onnx_file!r}))"
+    server = _hammer_server(
+        model_dir,
+        18500 + os.getpid() % 400,
+        f"backend={backend!r}, onnx_file={onnx_file!r}",
+        requests_,
+        clients,
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        if not _wait_up(f"{url}/health", proc):
-            raise RuntimeError("bgetune serve did not start")
-        import httpx
-
-        name = httpx.get(f"{url}/v1/models").json()["data"][1]["id"]
-        server = hammer(url, "/v1/embeddings", name, requests_, clients)
-    finally:
-        proc.terminate()
-        proc.wait(30)
     enc = (
         TorchEncoder(model_dir, device="cpu")
         if backend == "torch"
@@ -710,13 +694,7 @@ def perf_section(res: dict) -> str:
 
 
 def write_section(start: str, end: str, sec: str) -> None:
-    path = REPO / "bench" / "RESULTS.md"
-    text = path.read_text(encoding="utf-8")
-    if start in text and end in text:
-        text = text.split(start)[0] + sec + text.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + sec + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_section(sec, start, end)
 
 
 def perf_main(work: Path, model: str | None, rounds: int) -> None:
@@ -755,14 +733,7 @@ def perf_main(work: Path, model: str | None, rounds: int) -> None:
 
 
 def write_results(res: dict) -> None:
-    path = REPO / "bench" / "RESULTS.md"
-    text = path.read_text(encoding="utf-8")
-    sec = section(res)
-    if START in text and END in text:
-        text = text.split(START)[0] + sec + text.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + sec + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_section(section(res), START, END)
 
 
 def main() -> None:

@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-DEBIAN = REPO.parent / "shared" / "benchmarks" / "debian-faq"
+from _common import DEBIAN, REPO, measured_on, replace_section  # the offline preamble (bench/_common.py)
 
 
 def load_jsonl(path: Path) -> list[dict]:
@@ -291,15 +285,11 @@ NOTES = [
 
 
 def report(work: Path, offline_json: Path) -> str:
-    import platform
-    from datetime import UTC, datetime
-
     lines = [
         TSTART,
         "## Teacher-guided training (issue 25; bench/teacher.py)",
         "",
-        f"Measured {datetime.now(UTC).strftime('%Y-%m-%d')} on {platform.machine()} CPU ({os.cpu_count()} cores, "
-        "shared by six agents), bundled all-MiniLM-L6-v2 base, offline generator, nDCG@10 on each set's REAL "
+        f"{measured_on()}shared by six agents), bundled all-MiniLM-L6-v2 base, offline generator, nDCG@10 on each set's REAL "
         "questions with paired-bootstrap 95% CIs (2000 resamples).",
         "",
         "### The offline teacher's own ranking (no training)",
@@ -368,13 +358,7 @@ def report(work: Path, offline_json: Path) -> str:
 
 
 def write_report(section: str) -> None:
-    path = REPO / "bench" / "RESULTS.md"
-    text = path.read_text(encoding="utf-8")
-    if TSTART in text and TEND in text:
-        text = text[: text.index(TSTART)] + section + text[text.index(TEND) + len(TEND) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_section(section, TSTART, TEND)
 
 
 if __name__ == "__main__":

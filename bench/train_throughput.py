@@ -16,20 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import random
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import DEBIAN  # the offline preamble (bench/_common.py)
 
-FAQ = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "debian-faq"
+FAQ = DEBIAN
 H100_BF16_PEAK = 789e12
 
 

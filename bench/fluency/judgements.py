@@ -10,10 +10,12 @@ and prints the tally).
 
 from __future__ import annotations
 
-import csv
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # bench/: the shared bench helpers
+from _common import fill_judgements  # noqa: E402
 
 # zeros per file: {line: why}; every other judged line is 1
 ZEROS: dict[str, dict[int, str]] = {
@@ -53,25 +55,24 @@ ZEROS: dict[str, dict[int, str]] = {
 }  # fmt: skip
 
 
+def fill(rows: list[list[str]], zeros: dict[int, str]) -> str:
+    judged = ok = 0
+    for line, row in enumerate(rows[1:], start=2):
+        row[4:] = ["", ""]
+        if not row[3]:
+            continue
+        judged += 1
+        if line in zeros:
+            row[4], row[5] = "0", zeros[line]
+        else:
+            row[4] = "1"
+            ok += 1
+    empty = len(rows) - 1 - judged
+    return f"{ok}/{judged} fluent ({ok / judged:.0%}); {empty} sampled chunks yield no query"
+
+
 def main() -> None:
-    for name, zeros in ZEROS.items():
-        path = HERE / f"{name}.tsv"
-        rows = list(csv.reader(path.open(encoding="utf-8"), delimiter="\t"))
-        judged = ok = 0
-        for line, row in enumerate(rows[1:], start=2):
-            row[4:] = ["", ""]
-            if not row[3]:
-                continue
-            judged += 1
-            if line in zeros:
-                row[4], row[5] = "0", zeros[line]
-            else:
-                row[4] = "1"
-                ok += 1
-        with path.open("w", encoding="utf-8", newline="") as f:
-            csv.writer(f, delimiter="\t", lineterminator="\n").writerows(rows)
-        empty = len(rows) - 1 - judged
-        print(f"{name}: {ok}/{judged} fluent ({ok / judged:.0%}); {empty} sampled chunks yield no query")
+    fill_judgements(HERE, ZEROS, fill)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ Usage: python bench/fluency/sample.py --label before --rev HEAD; python bench/fl
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib.util
 import json
 import os
@@ -26,27 +25,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-DEBIAN = REPO.parent / "shared" / "benchmarks" / "debian-faq"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: the shared bench helpers
+from _common import REPO, ingest_sample_docs, write_tsv  # noqa: E402  (the offline preamble)
+
 WORK = Path(os.environ.get("BGETUNE_FLUENCY_WORK", "/tmp/bgetune-fluency"))
-DOCS = {
-    "en": [*sorted((REPO / "samples" / "en").iterdir()), DEBIAN / "corpus.en.jsonl"],
-    "zh": [*sorted((REPO / "samples" / "zh").iterdir()), DEBIAN / "corpus.zh.jsonl"],
-}
 
 
 def chunks_for(lang: str) -> list[dict]:
     cache = WORK / f"chunks-{lang}.jsonl"
     if cache.exists():
         return [json.loads(line) for line in cache.read_text(encoding="utf-8").splitlines()]
-    from bgetune.core.config import Settings
-    from bgetune.core.workspace import Workspace
-    from bgetune.tools.ingest import ingest
-
-    ws = Workspace(WORK / f"ws-{lang}")
-    ingest(ws, DOCS[lang], settings=Settings(workspace=ws.root), base_model="bundled")
+    ws = ingest_sample_docs(WORK / f"ws-{lang}", lang)
     rows = [
         {k: c.get(k) for k in ("id", "text", "heading", "language", "document_name", "n_tokens", "ordinal")}
         for c in ws.chunks()
@@ -93,17 +82,16 @@ def main() -> None:
         rng = random.Random(args.seed)
         picks = rng.sample(range(len(chunks)), min(args.n, len(chunks)))
         path = REPO / "bench" / "fluency" / f"{args.label}-{lang}.tsv"
-        with path.open("w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f, delimiter="\t", lineterminator="\n")
-            w.writerow(["chunk", "document", "rule", "query", "ok", "why"])
-            for i in picks:
-                c = chunks[i]
-                qs = out[c["id"]]
-                slot = rng.randrange(5)
-                g = qs[slot % len(qs)] if qs else None
-                w.writerow(
-                    [c["id"][:12], c["document_name"], g.rule if g else "-", g.query if g else "", "", ""]
-                )
+        rows = [["chunk", "document", "rule", "query", "ok", "why"]]
+        for i in picks:
+            c = chunks[i]
+            qs = out[c["id"]]
+            slot = rng.randrange(5)
+            g = qs[slot % len(qs)] if qs else None
+            rows.append(
+                [c["id"][:12], c["document_name"], g.rule if g else "-", g.query if g else "", "", ""]
+            )
+        write_tsv(path, rows)
         total = sum(len(v) for v in out.values())
         empty = sum(1 for v in out.values() if not v)
         print(f"{lang}: {len(chunks)} chunks, {total} queries, {empty} chunks without any; wrote {path}")

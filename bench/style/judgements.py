@@ -18,11 +18,13 @@ columns and prints the tally).
 
 from __future__ import annotations
 
-import csv
+import sys
 from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # bench/: the shared bench helpers
+from _common import fill_judgements  # noqa: E402
 
 # zeros per file: {line: why}; every other line is 1
 ZEROS: dict[str, dict[int, str]] = {
@@ -39,33 +41,32 @@ ZEROS: dict[str, dict[int, str]] = {
 }  # fmt: skip
 
 
+def fill(rows: list[list[str]], zeros: dict[int, str]) -> str:
+    head, body = rows[0], rows[1:]
+    ok_i, why_i, type_i, rule_i = (
+        head.index("ok"),
+        head.index("why"),
+        head.index("type"),
+        head.index("rule"),
+    )
+    for n, r in enumerate(body, start=2):
+        r[ok_i], r[why_i] = ("0", zeros[n]) if n in zeros else ("1", "")
+    good = sum(r[ok_i] == "1" for r in body)
+    by_type = Counter((r[type_i], r[ok_i]) for r in body)
+    frames = [r for r in body if r[rule_i].startswith("frame:")]
+    return (
+        f"{good}/{len(body)} a person would type; by type "
+        + ", ".join(
+            f"{t} {by_type[(t, '1')]}/{by_type[(t, '1')] + by_type[(t, '0')]}"
+            for t in sorted({r[type_i] for r in body})
+        )
+        + f"; frame questions {sum(r[ok_i] == '1' for r in frames)}/{len(frames)}; zeros "
+        + str(dict(Counter(zeros.values())))
+    )
+
+
 def main() -> None:
-    for name, zeros in ZEROS.items():
-        path = HERE / f"{name}.tsv"
-        rows = list(csv.reader(path.open(encoding="utf-8"), delimiter="\t"))
-        head, body = rows[0], rows[1:]
-        ok_i, why_i, type_i, rule_i = (
-            head.index("ok"),
-            head.index("why"),
-            head.index("type"),
-            head.index("rule"),
-        )
-        for n, r in enumerate(body, start=2):
-            r[ok_i], r[why_i] = ("0", zeros[n]) if n in zeros else ("1", "")
-        with path.open("w", encoding="utf-8", newline="") as f:
-            csv.writer(f, delimiter="\t", lineterminator="\n").writerows([head, *body])
-        good = sum(r[ok_i] == "1" for r in body)
-        by_type = Counter((r[type_i], r[ok_i]) for r in body)
-        frames = [r for r in body if r[rule_i].startswith("frame:")]
-        print(
-            f"{name}: {good}/{len(body)} a person would type; by type "
-            + ", ".join(
-                f"{t} {by_type[(t, '1')]}/{by_type[(t, '1')] + by_type[(t, '0')]}"
-                for t in sorted({r[type_i] for r in body})
-            )
-            + f"; frame questions {sum(r[ok_i] == '1' for r in frames)}/{len(frames)}; zeros "
-            + str(dict(Counter(zeros.values())))
-        )
+    fill_judgements(HERE, ZEROS, fill)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-DEBIAN = REPO.parent / "shared" / "benchmarks" / "debian-faq"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: the shared bench helpers
+from _common import DEBIAN, REPO  # noqa: E402  (the offline preamble)
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ judge fills in (judgements.py). Usage: python bench/style/sample.py [--lang en z
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import random
@@ -22,25 +21,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-DEBIAN = REPO.parent / "shared" / "benchmarks" / "debian-faq"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: the shared bench helpers
+from _common import DEBIAN, REPO, ingest_sample_docs, write_tsv  # noqa: E402  (the offline preamble)
+
 WORK = Path(os.environ.get("BGETUNE_STYLE_WORK", "/tmp/bgetune-style"))
-DOCS = {
-    "en": [*sorted((REPO / "samples" / "en").iterdir()), DEBIAN / "corpus.en.jsonl"],
-    "zh": [*sorted((REPO / "samples" / "zh").iterdir()), DEBIAN / "corpus.zh.jsonl"],
-}
 
 
 def chunks_for(lang: str) -> list[dict]:
-    from bgetune.core.config import Settings
-    from bgetune.core.workspace import Workspace
-    from bgetune.tools.ingest import ingest
-
-    ws = Workspace(WORK / f"ws-{lang}")
-    ingest(ws, DOCS[lang], settings=Settings(workspace=ws.root), base_model="bundled")
-    return ws.chunks()
+    return ingest_sample_docs(WORK / f"ws-{lang}", lang).chunks()
 
 
 def style_questions(lang: str, n: int = 30) -> list[str]:
@@ -90,11 +78,8 @@ def main() -> None:
         rows = proposed(lang, chunks, style_questions(lang))
         picks = random.Random(args.seed).sample(rows, min(args.n, len(rows)))
         path = REPO / "bench" / "style" / f"proposed-{lang}.tsv"
-        with path.open("w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f, delimiter="\t", lineterminator="\n")
-            w.writerow(["document", "rule", "type", "query", "ok", "why"])
-            for r in picks:
-                w.writerow([r["document"], r["rule"], r["type"], r["query"], "", ""])
+        head = ["document", "rule", "type", "query", "ok", "why"]
+        write_tsv(path, [head, *([r["document"], r["rule"], r["type"], r["query"], "", ""] for r in picks)])
         types = Counter(r["type"] for r in rows)
         rules = Counter(r["rule"].split(":")[0] for r in rows)
         stats = {"chunks": len(chunks), "proposed": len(rows), "types": dict(types), "rules": dict(rules)}

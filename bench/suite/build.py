@@ -89,6 +89,16 @@ def html_pool(prefix: str, files: list[Path], questions: list[str], levels=(1, 2
 
 
 # ----------------------------------------------------------------------------------------------- the sets
+def faq_and_docs(
+    key: str, items: list[FaqItem], rest: list, doc_key: str, docs: list[Path], levels: tuple[int, ...]
+) -> tuple[list[dict], list[dict]]:
+    """A set from an HTML FAQ: its questions and answers, with its non-question sections and the sections of
+    the package's other HTML documents (``docs``, headings of ``levels``) as distractors."""
+    qs = [i.question for i in items]
+    pool = distractor_rows(key, rest, qs) + html_pool(doc_key, docs, qs, levels)
+    return assemble(key, items, pool, ratio=RATIO)
+
+
 def build_debian(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
     lang = "en" if spec.name.endswith("en") else "zh"
     answers = [
@@ -127,11 +137,8 @@ def build_r(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
     items, rest = faq_items(
         secs, is_entry=lambda s: s.level == 3 and re.match(r"^[2-9]\.\d+\s", s.title) is not None
     )
-    qs = [i.question for i in items]
-    pool = distractor_rows("rfaq", rest, qs) + html_pool(
-        "rman", [man / f"{m}.html" for m in ("R-intro", "R-admin", "R-data", "R-lang")], qs, (2, 3, 4)
-    )
-    corpus, golden = assemble("rfaq", items, pool, ratio=RATIO)
+    manuals = [man / f"{m}.html" for m in ("R-intro", "R-admin", "R-data", "R-lang")]
+    corpus, golden = faq_and_docs("rfaq", items, rest, "rman", manuals, (2, 3, 4))
     note = (
         "R-FAQ.html (r-doc-html): every numbered entry (h3) of chapters 2-9 is one question (as its authors "
         "wrote it, a few phrased as statements); its answer is the section text with the heading removed (non-question subsections below it, e.g. 3.3.1 'Lexical "
@@ -154,14 +161,8 @@ def build_python(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
             it.key = f"{f.stem}-{it.key}"
         items += its
         rest += [s for s in r if s.level > 1]
-    qs = [i.question for i in items]
-    pool = distractor_rows("pyfaq", rest, qs) + html_pool(
-        "pydoc",
-        sorted((html / "tutorial").glob("*.html")) + sorted((html / "howto").glob("*.html")),
-        qs,
-        (1, 2, 3),
-    )
-    corpus, golden = assemble("pyfaq", items, pool, ratio=RATIO)
+    docs = sorted((html / "tutorial").glob("*.html")) + sorted((html / "howto").glob("*.html"))
+    corpus, golden = faq_and_docs("pyfaq", items, rest, "pydoc", docs, (1, 2, 3))
     note = (
         "python3.11-doc html/faq/*.html (the Python FAQ: general, programming, design, library, extending, "
         "windows, gui, installed): every heading ending in '?' is a question, its section text (heading removed) "

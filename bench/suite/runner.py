@@ -34,6 +34,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE.parent))  # bench/: the shared bench helpers
+from _common import measured_on, replace_section  # noqa: E402
+
 SETS = HERE / "sets"
 # a run from a frozen copy of the tree (e.g. `git archive HEAD`) can keep its cache and results here
 CACHE = Path(os.environ.get("SUITE_CACHE_DIR") or HERE / ".cache")
@@ -427,8 +430,7 @@ def table_md(runs: list[dict], variant: str, summary: dict, wall: float | None) 
         SUITE_START,
         f"## Real-question bench (bench/quality.py --suite), variant `{variant}`",
         "",
-        f"Measured {datetime.now(UTC).strftime('%Y-%m-%d')} on {platform.machine()} CPU ({os.cpu_count()} cores, "
-        "shared with other jobs), torch CPU, offline generator, base = bundled all-MiniLM-L6-v2, every stage "
+        f"{measured_on()}shared with other jobs), torch CPU, offline generator, base = bundled all-MiniLM-L6-v2, every stage "
         "through the capability layer (`invoke`) with the variant's settings. nDCG@10 on each set's REAL "
         "questions (FAQ headings written by their authors, removed from the answers; 2 distractor passages "
         "from the same manuals per answer). Gain = shipped - base, paired-bootstrap 95% CI (2000 resamples over "
@@ -583,12 +585,7 @@ def run_suite(
     )
     (RESULTS / variant_name).mkdir(parents=True, exist_ok=True)
     (RESULTS / variant_name / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-    md = table_md(runs, variant_name, summary, wall)
-    print(md)
-    if write:
-        update_results(md, variant_name)
-        if variant_name == "default":
-            write_base_figures(runs)
+    publish(runs, variant_name, summary, wall, write)
     return summary
 
 
@@ -607,26 +604,25 @@ def report_only(only: list[str], variant_name: str, write: bool) -> dict:
     if not runs:
         raise SystemExit(f"no run JSON in {RESULTS / variant_name}")
     summary = summarise(runs)
-    md = table_md(runs, variant_name, summary, None)
+    publish(runs, variant_name, summary, None, write)
+    return summary
+
+
+def publish(runs: list[dict], variant_name: str, summary: dict, wall: float | None, write: bool) -> None:
+    """Print the table; with ``write``, put it in bench/RESULTS.md (and, for the default variant, each set's
+    base figure in its README)."""
+    md = table_md(runs, variant_name, summary, wall)
     print(md)
     if write:
         update_results(md, variant_name)
         if variant_name == "default":
             write_base_figures(runs)
-    return summary
 
 
 def update_results(section: str, variant: str) -> None:
     start = SUITE_START if variant == "default" else f"<!-- suite-{variant}:start -->"
     end = SUITE_END if variant == "default" else f"<!-- suite-{variant}:end -->"
-    section = section.replace(SUITE_START, start).replace(SUITE_END, end)
-    path = REPO / "bench" / "RESULTS.md"
-    text = path.read_text(encoding="utf-8")
-    if start in text and end in text:
-        text = text[: text.index(start)] + section + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_section(section.replace(SUITE_START, start).replace(SUITE_END, end), start, end)
 
 
 def write_base_figures(runs: list[dict]) -> None:

@@ -42,6 +42,31 @@ A rollback must be possible within ten minutes; every release carries its rollba
 """
 
 
+def trained_stages() -> dict[str, Any]:
+    """The planner's view of a workspace that went through every stage: documents to training and evaluation."""
+    return {
+        "documents": 2,
+        "chunks": 12,
+        "pairs": {"proposed": 5, "approved": 3},
+        "splits": {"train": 3},
+        "negatives": 4,
+        "last_runs": {"eval": "done", "train": "done"},
+    }
+
+
+def scripted_input(lines: list[str]) -> Callable[[str], str]:
+    """A terminal prompt that answers with ``lines`` one by one, then EOF (the user pressed Ctrl-D)."""
+    it = iter(lines)
+
+    def prompt(_: str) -> str:
+        try:
+            return next(it)
+        except StopIteration:
+            raise EOFError from None
+
+    return prompt
+
+
 def call(name: str, **args: Any) -> AIMessage:
     """An AI message with one tool call."""
     return AIMessage(

@@ -11,31 +11,20 @@ from bgetune.agent.runner import AgentSession
 from bgetune.agent.terminal import read_message
 from bgetune.core.config import Settings
 from bgetune.core.workspace import Workspace
-from tests.graph.conftest import DOC_OPS, drain, last_message
+from tests.graph.conftest import DOC_OPS, drain, last_message, scripted_input
 
 
 def _say(s: AgentSession, text: str, files=None) -> str:  # noqa: ANN001
     return last_message(drain(s.send(text, files=files)))
 
 
-def _lines(items):
-    it = iter(items)
-
-    def prompt(_: str) -> str:
-        try:
-            return next(it)
-        except StopIteration:
-            raise EOFError from None
-
-    return prompt
-
-
 def test_read_message_joins_a_block_and_a_bracketed_paste():
     qs = [f"question number {i}?" for i in range(20)]
-    assert read_message(_lines(["golden questions:", *qs, "", "status"])) == "golden questions:\n" + "\n".join(qs)
-    assert read_message(_lines(["status", "next"])) == "status"
+    block = ["golden questions:", *qs, "", "status"]
+    assert read_message(scripted_input(block)) == "golden questions:\n" + "\n".join(qs)
+    assert read_message(scripted_input(["status", "next"])) == "status"
     pasted = ["\x1b[200~first line", "second line\x1b[201~"]
-    assert read_message(_lines(pasted)) == "first line\nsecond line"
+    assert read_message(scripted_input(pasted)) == "first line\nsecond line"
 
 
 def test_terminal_paste_of_20_golden_questions_adds_20(tmp_path):

@@ -7,19 +7,7 @@ from typer.testing import CliRunner
 from bgetune.agent.runner import AgentSession
 from bgetune.agent.terminal import parse_edits, render_approval, run_cli_chat, split_attachments
 from bgetune.core.config import Settings
-from tests.graph.conftest import runs
-
-
-def scripted_input(lines):
-    it = iter(lines)
-
-    def prompt(_: str) -> str:
-        try:
-            return next(it)
-        except StopIteration:
-            raise EOFError from None
-
-    return prompt
+from tests.graph.conftest import runs, scripted_input
 
 
 def test_cli_command_offline_help(tmp_path):

@@ -16,17 +16,10 @@ from pathlib import Path
 import pytest
 
 from bgetune.agent.planner import plan_request
+from tests.graph.conftest import trained_stages
 
 HERE = Path(__file__).parent
-STAGES = {
-    "documents": 2,
-    "chunks": 12,
-    "pairs": {"proposed": 5, "approved": 3},
-    "splits": {"train": 3},
-    "negatives": 4,
-    "last_runs": {"eval": "done", "train": "done"},
-    "golden": {"labeled": 5},
-}
+STAGES = {**trained_stages(), "golden": {"labeled": 5}}
 NO_TOOL = {"help", "hold", "clarify", "undo"}
 
 

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bgetune.capabilities import Capability, setting, settings_of, table
+from tests.graph.conftest import trained_stages
 
 # An utterance a user would type for each capability (en, zh where the planner has one). A capability missing
 # here fails the coverage test: a new capability must be reachable from the offline chat.
@@ -67,14 +68,7 @@ CONTEXT = {
     "apply_fix": {"intent": "diagnose", "miss_id": 1, "query": "x"},
     "undo_review": {"undo": {"kind": "review"}},
 }
-READY = {
-    "documents": 2,
-    "chunks": 12,
-    "pairs": {"proposed": 5, "approved": 3},
-    "splits": {"train": 3},
-    "negatives": 4,
-    "last_runs": {"eval": "done", "train": "done"},
-}
+READY = trained_stages()
 
 
 def _planned_tools(cap: Capability) -> list[list[str]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 
 import pytest
 
@@ -82,3 +84,23 @@ def mined_ws(_mined_ws, tmp_path):
     dst = tmp_path / "mined-ws"
     shutil.copytree(_mined_ws[0], dst)
     return Workspace(dst)
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """This process's environment for a child (a CLI, torchrun): offline, no BGETUNE_* settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BGETUNE_")}
+    env |= {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return env | extra
+
+
+@pytest.fixture
+def ddp_run(mined_ws, tmp_path):
+    """For a two-process run: the mined workspace (closed, for the processes to open), a free local port for
+    the process group and an empty folder where each rank writes its result."""
+    mined_ws.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "ddp-out"
+    out.mkdir()
+    return mined_ws, port, out

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -82,25 +81,14 @@ if __name__ == "__main__":
 
 
 @pytest.mark.slow
-def test_torchrun_two_gloo_processes_step_together_with_the_bundled_model(mined_ws, tmp_path):
+def test_torchrun_two_gloo_processes_step_together_with_the_bundled_model(ddp_run):
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
     if not Path(torchrun).exists():
         pytest.skip("torchrun is not installed next to this Python")
-    ws = mined_ws
-    ws.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    out = tmp_path / "ddp-out"
-    out.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BGETUNE_")}
-    env |= {
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": str(REPO),
-    }
+    from tests.train.conftest import subprocess_env  # not at the top: this file is also the torchrun script
+
+    ws, port, out = ddp_run
+    env = subprocess_env(OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     cmd = [
         torchrun,
         "--nproc_per_node",

@@ -98,6 +98,19 @@ def test_evidence_rule_and_bounded_scoring_corpus(tmp_path):
     )  # the same for every candidate
 
 
+def _two_epochs(lr: float) -> TrainConfig:
+    """Two short CPU epochs of the bundled model, no hard negatives: candidates to decide between."""
+    return TrainConfig(
+        base_model="bundled",
+        epochs=2,
+        batch_size=8,
+        lr=lr,
+        hard_negatives=0,
+        max_passage_len=96,
+        device="cpu",
+    )
+
+
 def _first_words(text: str) -> str:
     return "what about " + " ".join(re.findall(r"\w+", text)[2:10]).lower()
 
@@ -110,18 +123,7 @@ def test_base_kept_when_no_candidate_beats_it_and_export_needs_ship_anyway(tmp_p
     _, real = faq_rows("en", 40)
     g.add_questions(ws, [{"query": r["query"], "pos_ids": r["pos_ids"]} for r in real[:5]])
     # a learning rate so small that every candidate scores like the base: nothing beats it
-    res = train(
-        ws,
-        TrainConfig(
-            base_model="bundled",
-            epochs=2,
-            batch_size=8,
-            lr=1e-12,
-            hard_negatives=0,
-            max_passage_len=96,
-            device="cpu",
-        ),
-    )
+    res = train(ws, _two_epochs(lr=1e-12))
     dec = res["decision"]
     assert dec["evidence"] == "held-out" and dec["queries"] == 12 and dec["golden_labeled"] == 5
     names = [c["name"] for c in dec["candidates"]]
@@ -175,18 +177,7 @@ def test_golden_evidence_decides_and_a_real_gain_ships(tmp_path):
     _insert(ws, pos, [r["query"] for r in real[:24]], "train")
     kind, _, qs = d.evidence_set(ws)
     assert kind == "golden" and len(qs.queries) == 24
-    res = train(
-        ws,
-        TrainConfig(
-            base_model="bundled",
-            epochs=2,
-            batch_size=8,
-            lr=1e-4,
-            hard_negatives=0,
-            max_passage_len=96,
-            device="cpu",
-        ),
-    )
+    res = train(ws, _two_epochs(lr=1e-4))
     dec = d.ShipDecision.from_dict(res["decision"])
     assert dec.evidence == "golden" and dec.queries == 24
     best = dec.candidate(dec.best)

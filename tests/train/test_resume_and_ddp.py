@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,17 +14,17 @@ from pathlib import Path
 import pytest
 
 from bgetune.core.workspace import Workspace
+from tests.train.conftest import subprocess_env
 
 
 def _cli_env(ws_root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BGETUNE_")}
-    env |= {
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "BGETUNE_WORKSPACE": str(ws_root),
-        "TOKENIZERS_PARALLELISM": "false",
-    }
-    return env
+    return subprocess_env(BGETUNE_WORKSPACE=str(ws_root))
+
+
+def _train_args(*flags: str) -> list[str]:
+    """`bgetune train` on the CPU with the bundled model, then ``flags``."""
+    bgetune = str(Path(sys.executable).parent / "bgetune")
+    return [bgetune, "train", "--base-model", "bundled", "--device", "cpu", *flags]
 
 
 def _last_json(stdout: str) -> dict:
@@ -39,22 +38,7 @@ def test_sigkill_during_second_epoch_then_resume_continues(mined_ws):
     with ws.tx() as c:  # no validation here: keep epochs short
         c.execute("UPDATE pairs SET split='test' WHERE split='val'")
     ws.close()
-    args = [
-        str(Path(sys.executable).parent / "bgetune"),
-        "train",
-        "--yes",
-        "--json",
-        "--base-model",
-        "bundled",
-        "--epochs",
-        "3",
-        "--batch-size",
-        "8",
-        "--max-passage-len",
-        "48",
-        "--device",
-        "cpu",
-    ]
+    args = _train_args("--yes", "--json", "--epochs", "3", "--batch-size", "8", "--max-passage-len", "48")
     env = _cli_env(ws.root)
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     runs = ws.root / "artifacts" / "runs"
@@ -91,22 +75,7 @@ def test_sigkill_during_second_epoch_then_resume_continues(mined_ws):
 def test_train_without_yes_and_without_tty_refuses(mined_ws):
     ws = mined_ws
     ws.close()
-    args = [
-        str(Path(sys.executable).parent / "bgetune"),
-        "train",
-        "--base-model",
-        "bundled",
-        "--batch-size",
-        "8",
-        "--max-passage-len",
-        "32",
-        "--max-steps",
-        "1",
-        "--epochs",
-        "1",
-        "--device",
-        "cpu",
-    ]
+    args = _train_args("--batch-size", "8", "--max-passage-len", "32", "--max-steps", "1", "--epochs", "1")
     out = subprocess.run(
         args, env=_cli_env(ws.root), capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL
     )
@@ -173,17 +142,11 @@ def _ddp_worker(rank: int, world: int, port: int, ws_root: str, model_path: str,
 
 
 @pytest.mark.slow
-def test_two_gloo_processes_gather_negatives_and_stay_in_sync(mined_ws, tmp_path, bundled_path):
+def test_two_gloo_processes_gather_negatives_and_stay_in_sync(ddp_run, tmp_path, bundled_path):
     import torch.multiprocessing as mp
 
     model = _tiny_bert(tmp_path / "tiny-bert", bundled_path)
-    ws = mined_ws
-    ws.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    out = tmp_path / "ddp-out"
-    out.mkdir()
+    ws, port, out = ddp_run
     mp.spawn(_ddp_worker, args=(2, port, str(ws.root), model, str(out)), nprocs=2, join=True)
     r0 = json.loads((out / "rank0.json").read_text())
     r1 = json.loads((out / "rank1.json").read_text())
