@@ -30,7 +30,7 @@ import random
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -665,6 +665,20 @@ class Linker:
         return out
 
 
+def _direct_links(linker: Linker, r: HistoryRow) -> Iterator[tuple[list[str], str, float, str]]:
+    """The row's direct links, cheapest first and computed only when asked for: (chunk ids, method, score,
+    why when there are none) by answer id, by title, by url, for the fields the row has."""
+    if r.answer_id:
+        yield linker.by_answer_id(r.answer_id), "id", 100.0, f"answer id {r.answer_id!r} matches no chunk id"
+    if r.title:
+        ids, sc = linker.by_answer_title(r.title)
+        if len(ids) > 3:  # a long section: the chunks of it that the answer (or the question) is about
+            ids = linker.narrow(ids, r.answer or r.question)
+        yield ids, "title", sc, f"title {r.title[:60]!r} matches no heading or document"
+    if r.url:
+        yield linker.by_answer_url(r.url), "url", 100.0, f"url {r.url[:80]!r} matches no document or chunk id"
+
+
 def link_rows(
     linker: Linker, rows: list[HistoryRow], *, embedding: bool = True, progress: Progress | None = None
 ) -> None:
@@ -672,31 +686,17 @@ def link_rows(
     text_todo: list[HistoryRow] = []
     for r in rows:
         whys = []
-        if r.answer_id:
-            ids = linker.by_answer_id(r.answer_id)
+        for ids, method, score, why in _direct_links(linker, r):
             if ids:
-                r.chunk_ids, r.method, r.score = ids, "id", 100.0
-                continue
-            whys.append(f"answer id {r.answer_id!r} matches no chunk id")
-        if r.title:
-            ids, sc = linker.by_answer_title(r.title)
-            if len(ids) > 3:  # a long section: the chunks of it that the answer (or the question) is about
-                ids = linker.narrow(ids, r.answer or r.question)
-            if ids:
-                r.chunk_ids, r.method, r.score = ids, "title", sc
-                continue
-            whys.append(f"title {r.title[:60]!r} matches no heading or document")
-        if r.url:
-            ids = linker.by_answer_url(r.url)
-            if ids:
-                r.chunk_ids, r.method, r.score = ids, "url", 100.0
-                continue
-            whys.append(f"url {r.url[:80]!r} matches no document or chunk id")
-        if r.answer:
-            text_todo.append(r)
-        elif not whys:
-            whys.append("empty answer" if not r.negative else "empty negative")
-        r.why = "; ".join(whys)
+                r.chunk_ids, r.method, r.score = ids, method, score
+                break
+            whys.append(why)
+        else:  # no direct link: the answer text is linked below
+            if r.answer:
+                text_todo.append(r)
+            elif not whys:
+                whys.append("empty answer" if not r.negative else "empty negative")
+            r.why = "; ".join(whys)
     if text_todo:
         res = linker.link_texts([r.answer for r in text_todo], progress=progress)
         left: list[HistoryRow] = []
