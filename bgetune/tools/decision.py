@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bgetune.core.errors import BgetuneError
+from bgetune.core.i18n import say
 from bgetune.core.workspace import Workspace, atomic_write_json
 from bgetune.tools.evidence import EVIDENCE_RULE, evidence_set, heldout_queryset  # noqa: F401 (re-exported)
 from bgetune.tools.golden import MIN_GOLDEN, golden_counts
@@ -127,84 +128,73 @@ class ShipDecision:
     def text(self, lang: str = "en") -> str:
         b = self.candidate(self.best) if self.best else None
         table = "; ".join(c.short() for c in self.candidates)
-        if lang == "zh":
-            ev = "你的黄金问题" if self.evidence == "golden" else "留出文档的问题（测试集）"
-            if self.ship and b:
-                s = (
-                    f"发布 {self.best}：在 {self.queries} 个{ev}上，nDCG@10 比基础模型高 {b.gain:+.3f}"
-                    f"（95% 置信区间 {b.low:+.3f}..{b.high:+.3f}，下界大于 0）。"
-                )
-            elif self.forced and b:
-                s = (
-                    f"按你的要求发布 {self.best}，但证据不支持：在 {self.queries} 个{ev}上，提升 {b.gain:+.3f}"
-                    f"（95% 置信区间 {b.low:+.3f}..{b.high:+.3f}）。"
-                )
-            else:
-                gain = (
-                    f"最好的候选 {self.best} 提升 {b.gain:+.3f}（95% 置信区间 {b.low:+.3f}..{b.high:+.3f}）"
-                    if b
-                    else ""
-                )
-                s = (
-                    f"保留基础模型：在 {self.queries} 个{ev}上，没有候选模型超出噪声地胜过基础模型；{gain}。"
-                    "不导出新模型（如仍要发布，请用 ship_anyway）。"
-                )
-                if b and b.low > 0 and self.judged:
-                    s = (
-                        f"保留基础模型：{self.best} 在 {self.queries} 个{ev}上提升 {b.gain:+.3f}，但这些问题与训练问题"
-                        "出自同一个生成器，教师模型的独立判断没有确认这一提升。不导出新模型（如仍要发布，请用 ship_anyway）。"
-                    )
-            s += f"\n候选：{table}"
-            if not self.real_questions:
-                s += (
-                    "\n注意：没有使用任何真实问题；证据是生成器为留出文档写的问题"
-                    + ("，以及教师模型对这些问题的判断" if self.judged else "")
-                    + "。"
-                )
-            if self.recommendations and not self.ship:
-                s += "\n建议：" + "；".join(_zh_rec(r) for r in self.recommendations)
-            return s
-        ev = (
-            "of your golden questions"
-            if self.evidence == "golden"
-            else "queries of held-out documents (test split)"
+        golden = self.evidence == "golden"
+        ev = say(
+            lang,
+            "of your golden questions" if golden else "queries of held-out documents (test split)",
+            "你的黄金问题" if golden else "留出文档的问题（测试集）",
         )
         if self.ship and b:
-            s = (
+            s = say(
+                lang,
                 f"Shipping {self.best}: on {self.queries} {ev} it beats the base by {b.gain:+.3f} nDCG@10 "
-                f"(95% CI {b.low:+.3f}..{b.high:+.3f}, above zero)."
+                f"(95% CI {b.low:+.3f}..{b.high:+.3f}, above zero).",
+                f"发布 {self.best}：在 {self.queries} 个{ev}上，nDCG@10 比基础模型高 {b.gain:+.3f}"
+                f"（95% 置信区间 {b.low:+.3f}..{b.high:+.3f}，下界大于 0）。",
             )
         elif self.forced and b:
-            s = (
+            s = say(
+                lang,
                 f"Shipping {self.best} because you asked to, against the evidence: on {self.queries} {ev} its gain "
-                f"is {b.gain:+.3f} (95% CI {b.low:+.3f}..{b.high:+.3f})."
+                f"is {b.gain:+.3f} (95% CI {b.low:+.3f}..{b.high:+.3f}).",
+                f"按你的要求发布 {self.best}，但证据不支持：在 {self.queries} 个{ev}上，提升 {b.gain:+.3f}"
+                f"（95% 置信区间 {b.low:+.3f}..{b.high:+.3f}）。",
+            )
+        elif b and b.low > 0 and self.judged:
+            s = say(
+                lang,
+                f"Keeping the base model: on {self.queries} {ev} {self.best} gains {b.gain:+.3f} (95% CI "
+                f"{b.low:+.3f}..{b.high:+.3f}), but those queries come from the generator that wrote the "
+                "training queries and the teacher's independent judgement does not confirm the gain. Nothing "
+                "new is exported (say ship anyway to export it regardless).",
+                f"保留基础模型：{self.best} 在 {self.queries} 个{ev}上提升 {b.gain:+.3f}，但这些问题与训练问题"
+                "出自同一个生成器，教师模型的独立判断没有确认这一提升。不导出新模型（如仍要发布，请用 ship_anyway）。",
             )
         else:
             gain = (
-                f" The best, {self.best}, gained {b.gain:+.3f} (95% CI {b.low:+.3f}..{b.high:+.3f})."
+                say(
+                    lang,
+                    f" The best, {self.best}, gained {b.gain:+.3f} (95% CI {b.low:+.3f}..{b.high:+.3f}).",
+                    f"最好的候选 {self.best} 提升 {b.gain:+.3f}（95% 置信区间 {b.low:+.3f}..{b.high:+.3f}）",
+                )
                 if b
                 else ""
             )
-            s = (
+            s = say(
+                lang,
                 f"Keeping the base model: on {self.queries} {ev} no fine-tuned candidate beat it by more than the "
-                f"noise.{gain} Nothing new is exported (say ship anyway to export it regardless)."
+                f"noise.{gain} Nothing new is exported (say ship anyway to export it regardless).",
+                f"保留基础模型：在 {self.queries} 个{ev}上，没有候选模型超出噪声地胜过基础模型；{gain}。"
+                "不导出新模型（如仍要发布，请用 ship_anyway）。",
             )
-            if b and b.low > 0 and self.judged:
-                s = (
-                    f"Keeping the base model: on {self.queries} {ev} {self.best} gains {b.gain:+.3f} (95% CI "
-                    f"{b.low:+.3f}..{b.high:+.3f}), but those queries come from the generator that wrote the "
-                    "training queries and the teacher's independent judgement does not confirm the gain. Nothing "
-                    "new is exported (say ship anyway to export it regardless)."
-                )
-        s += f"\nCandidates (nDCG@10, gain [95% CI]): {table}"
-        if self.judged:
+        s += say(lang, f"\nCandidates (nDCG@10, gain [95% CI]): {table}", f"\n候选：{table}")
+        if self.judged and lang != "zh":
             s += f"\nThe teacher's judgement ({self.judge}): " + "; ".join(c.short() for c in self.judged)
         if not self.real_questions:
-            s += "\nNo real question was used: the evidence is generated queries of held-out documents" + (
-                ", checked against the teacher's judgement." if self.judged else "."
+            s += say(
+                lang,
+                "\nNo real question was used: the evidence is generated queries of held-out documents"
+                + (", checked against the teacher's judgement." if self.judged else "."),
+                "\n注意：没有使用任何真实问题；证据是生成器为留出文档写的问题"
+                + ("，以及教师模型对这些问题的判断" if self.judged else "")
+                + "。",
             )
         if self.recommendations and not self.ship:
-            s += "\nWhat would help: " + "; ".join(self.recommendations)
+            s += say(
+                lang,
+                "\nWhat would help: " + "; ".join(self.recommendations),
+                "\n建议：" + "；".join(_zh_rec(r) for r in self.recommendations),
+            )
         return s
 
     def card_lines(self) -> list[str]:
