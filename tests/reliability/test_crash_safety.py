@@ -73,30 +73,30 @@ def crash_ws(_template, tmp_path) -> Path:
     return dst
 
 
-def decisions(ws_path: Path) -> dict[int, tuple]:
-    """Every human decision: id -> (status, query, original_query, passage, chunk_id, number of events)."""
+def _rows(ws_path: Path, sql: str) -> list[tuple]:
+    """``sql``'s rows read straight from the workspace database (a plain connection, no Workspace)."""
     import sqlite3
 
     conn = sqlite3.connect(ws_path / DB_NAME)
     try:
-        rows = conn.execute(
-            "SELECT p.id, p.status, p.query, p.original_query, p.passage, p.chunk_id, "
-            "(SELECT count(*) FROM pair_events e WHERE e.pair_id=p.id) FROM pairs p "
-            "WHERE p.status IN ('approved','edited','rejected') AND p.status_by='user'"
-        ).fetchall()
+        return conn.execute(sql).fetchall()
     finally:
         conn.close()
+
+
+def decisions(ws_path: Path) -> dict[int, tuple]:
+    """Every human decision: id -> (status, query, original_query, passage, chunk_id, number of events)."""
+    rows = _rows(
+        ws_path,
+        "SELECT p.id, p.status, p.query, p.original_query, p.passage, p.chunk_id, "
+        "(SELECT count(*) FROM pair_events e WHERE e.pair_id=p.id) FROM pairs p "
+        "WHERE p.status IN ('approved','edited','rejected') AND p.status_by='user'",
+    )
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
 def pair_keys(ws_path: Path) -> list[tuple]:
-    import sqlite3
-
-    conn = sqlite3.connect(ws_path / DB_NAME)
-    try:
-        return sorted(conn.execute("SELECT ifnull(chunk_id,''), query, source FROM pairs").fetchall())
-    finally:
-        conn.close()
+    return sorted(_rows(ws_path, "SELECT ifnull(chunk_id,''), query, source FROM pairs"))
 
 
 def _after_kill(ws_path: Path, before: dict[int, tuple]) -> None:
@@ -206,13 +206,7 @@ def _prepare_training_data(ws_path: Path) -> None:
 
 
 def _negatives(ws_path: Path) -> list[tuple]:
-    import sqlite3
-
-    conn = sqlite3.connect(ws_path / DB_NAME)
-    try:
-        return sorted(conn.execute("SELECT pair_id, chunk_id, rank FROM negatives").fetchall())
-    finally:
-        conn.close()
+    return sorted(_rows(ws_path, "SELECT pair_id, chunk_id, rank FROM negatives"))
 
 
 MINE = """
