@@ -17,6 +17,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -254,193 +255,271 @@ def near_duplicates(queries: list[str], *, threshold: float = 92.0) -> list[tupl
     return out
 
 
-def filter_pairs(
-    ws: Workspace,
-    *,
-    settings: Settings | None = None,
-    base_model: Any = None,
-    progress: Progress | None = None,
-    top_k: int = 10,
-    min_similarity: float = 0.6,
-    near_dup_threshold: float = 92.0,
-    round_trip_check: bool = True,
-    min_language_pass_rate: float = 0.35,
-    **length_bounds: Any,
-) -> dict:
-    """Apply every filter to the pairs a filter may judge (proposed, filter-rejected); record reasons and scores.
+_PAIR_ROWS_SQL = (
+    "SELECT p.id, p.chunk_id, p.query, p.passage, p.kind, p.source, p.status, p.status_by, p.scores, p.language, "
+    "p.label, c.text AS chunk_text, c.heading AS chunk_heading, c.language AS chunk_language "
+    "FROM pairs p LEFT JOIN chunks c ON c.id=p.chunk_id ORDER BY p.id"
+)
 
-    A language whose pairs the base model can barely place (pass rate below ``min_language_pass_rate``) is not
-    round-trip filtered: the base model cannot judge it, and those are the pairs fine-tuning should teach."""
-    rows = [
-        dict(r)
-        for r in ws.query(
-            "SELECT p.id, p.chunk_id, p.query, p.passage, p.kind, p.source, p.status, p.status_by, p.scores, p.language, "
-            "p.label, c.text AS chunk_text, c.heading AS chunk_heading, c.language AS chunk_language "
-            "FROM pairs p LEFT JOIN chunks c ON c.id=p.chunk_id ORDER BY p.id"
-        )
-    ]
+
+def _load_rows(ws: Workspace) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(every pair with its chunk's text, heading and language; the pairs a filter may judge)."""
+    rows = [dict(r) for r in ws.query(_PAIR_ROWS_SQL)]
     judged = [
         r
         for r in rows
         if r["status"] == "proposed"
         or (r["status"] == "rejected" and (r["status_by"] or "filter") == "filter")
     ]
-    total_steps = 3
-    if progress:
-        progress(0, total_steps, "text checks")
-    reasons: dict[int, list[str]] = {}
+    return rows, judged
+
+
+def _pair_text_reasons(r: dict[str, Any], length_bounds: dict[str, Any]) -> list[str]:
+    """One judged pair's reasons from its texts: lengths, vague wording, refusals, copying, shape."""
+    positive = r["chunk_text"] or r["passage"]
+    reasons = text_reasons(r["query"], positive, kind=r["kind"], check_passage_refusal=False, **length_bounds)
+    if "query_too_long" not in reasons and copies_text(r["query"], positive):
+        reasons.append("copies_passage")
+    if not is_real(r):
+        reasons += shape_reasons(r["query"], positive, r.get("chunk_heading"), r.get("chunk_language"))
+    if (
+        (r["source"] or "").startswith("llm:")
+        and _REFUSAL.search(r["passage"][:200])
+        and "refusal" not in reasons
+    ):
+        reasons.append("refusal")
+    return reasons
+
+
+def _query_lang(query: str) -> str:
+    return "zh" if _is_zh(query) else "en"
+
+
+def _unjudgeable_languages(
+    judged: list[dict[str, Any]],
+    rt_info: dict[str, Any],
+    notes: list[str],
+    *,
+    top_k: int,
+    min_similarity: float,
+    min_language_pass_rate: float,
+) -> set[str]:
+    """Languages whose round-trip pass rate is too low for the base model to judge them (noted in ``notes``);
+    each language's pass rate goes into ``rt_info``."""
+    by_lang: dict[str, list[bool]] = {}
     for r in judged:
-        positive = r["chunk_text"] or r["passage"]
-        reasons[r["id"]] = text_reasons(
-            r["query"], positive, kind=r["kind"], check_passage_refusal=False, **length_bounds
-        )
-        if "query_too_long" not in reasons[r["id"]] and copies_text(r["query"], positive):
-            reasons[r["id"]].append("copies_passage")
-        if not is_real(r):
-            reasons[r["id"]] += shape_reasons(
-                r["query"], positive, r.get("chunk_heading"), r.get("chunk_language")
+        if r["_rt"]:
+            by_lang.setdefault(_query_lang(r["query"]), []).append(
+                r["_rt"][0] <= top_k or r["_rt"][1] >= min_similarity
             )
-        if (
-            (r["source"] or "").startswith("llm:")
-            and _REFUSAL.search(r["passage"][:200])
-            and "refusal" not in reasons[r["id"]]
-        ):
-            reasons[r["id"]].append("refusal")
+    skip = set()
+    for lang, oks in by_lang.items():
+        rate = sum(oks) / len(oks)
+        rt_info[f"pass_rate_{lang}"] = round(rate, 3)
+        if len(oks) >= 10 and rate < min_language_pass_rate:
+            skip.add(lang)
+            notes.append(
+                f"round-trip check skipped for {lang} queries: the base model places only {rate:.0%} of their own "
+                f"chunks in its top {top_k}, so it cannot judge this language (fine-tuning is what fixes that)"
+            )
+    return skip
 
-    notes: list[str] = []
-    rt_info: dict[str, Any] = {
-        "checked": 0,
-        "top_k": top_k,
-        "min_similarity": min_similarity,
-        "skipped_languages": [],
-    }
-    if round_trip_check and judged:
-        if progress:
-            progress(1, total_steps, "round trip (base model)")
-        model, fp = _load_model(ws, settings, base_model)
-        judged_ids = {r["id"] for r in judged}
-        rt = round_trip(
-            ws,
-            [r for r in rows if r["status"] != "rejected" or r["id"] in judged_ids],
-            model,
-            fingerprint=fp,
-            progress=progress,
-        )
-        for r in rows:
-            r["_rt"] = rt.get(r["id"])
-        by_lang: dict[str, list[bool]] = {}
-        for r in judged:
-            if r["_rt"]:
-                lang = "zh" if _is_zh(r["query"]) else "en"
-                by_lang.setdefault(lang, []).append(r["_rt"][0] <= top_k or r["_rt"][1] >= min_similarity)
-        skip = set()
-        for lang, oks in by_lang.items():
-            rate = sum(oks) / len(oks)
-            rt_info[f"pass_rate_{lang}"] = round(rate, 3)
-            if len(oks) >= 10 and rate < min_language_pass_rate:
-                skip.add(lang)
-                notes.append(
-                    f"round-trip check skipped for {lang} queries: the base model places only {rate:.0%} of their own "
-                    f"chunks in its top {top_k}, so it cannot judge this language (fine-tuning is what fixes that)"
-                )
-        rt_info["skipped_languages"] = sorted(skip)
-        for r in judged:
-            if not r["_rt"]:
-                continue
-            rt_info["checked"] += 1
-            lang = "zh" if _is_zh(r["query"]) else "en"
-            rank, sim = r["_rt"]
-            if lang not in skip and rank > top_k and sim < min_similarity:
-                reasons[r["id"]].append("round_trip_failed")
-    if progress:
-        progress(2, total_steps, "duplicates")
 
-    # real questions: the synthetic-query checks above become review flags, never rejections
+def _round_trip_reasons(
+    ws: Workspace,
+    rows: list[dict[str, Any]],
+    judged: list[dict[str, Any]],
+    reasons: dict[int, list[str]],
+    rt_info: dict[str, Any],
+    notes: list[str],
+    *,
+    settings: Settings | None,
+    base_model: Any,
+    progress: Progress | None,
+    min_language_pass_rate: float,
+) -> None:
+    """Round trip with the base model: sets every row's ``_rt`` and adds 'round_trip_failed' to the judged pairs
+    whose own chunk ranks below ``top_k`` with a similarity under ``min_similarity``."""
+    top_k, min_similarity = rt_info["top_k"], rt_info["min_similarity"]
+    model, fp = _load_model(ws, settings, base_model)
+    judged_ids = {r["id"] for r in judged}
+    rt = round_trip(
+        ws,
+        [r for r in rows if r["status"] != "rejected" or r["id"] in judged_ids],
+        model,
+        fingerprint=fp,
+        progress=progress,
+    )
+    for r in rows:
+        r["_rt"] = rt.get(r["id"])
+    skip = _unjudgeable_languages(
+        judged,
+        rt_info,
+        notes,
+        top_k=top_k,
+        min_similarity=min_similarity,
+        min_language_pass_rate=min_language_pass_rate,
+    )
+    rt_info["skipped_languages"] = sorted(skip)
+    for r in judged:
+        if not r["_rt"]:
+            continue
+        rt_info["checked"] += 1
+        rank, sim = r["_rt"]
+        if _query_lang(r["query"]) not in skip and rank > top_k and sim < min_similarity:
+            reasons[r["id"]].append("round_trip_failed")
+
+
+def _real_question_flags(judged: list[dict[str, Any]], reasons: dict[int, list[str]]) -> dict[int, list[str]]:
+    """Real questions: the synthetic-query checks become review flags, never rejections (their reasons move)."""
     flags: dict[int, list[str]] = {}
     for r in judged:
         if is_real(r):
             flags[r["id"]] = reasons[r["id"]]
             reasons[r["id"]] = []
+    return flags
 
-    # duplicates among the surviving candidates and the user's kept pairs; the better one stays. A real question
-    # imported twice merges into one pair (the second answer becomes an extra positive); a synthetic query that
-    # repeats a real question (a pair or a golden question) is dropped.
-    pool = [
-        r
-        for r in rows
-        if r["status"] in ("approved", "edited") or (r["id"] in reasons and not reasons[r["id"]])
-    ]
-    pool.sort(key=_better_key)
-    golden_qs = [g["query"] for g in ws.query("SELECT query FROM golden")]
-    golden_keys = {_norm_query(q) for q in golden_qs}
-    real_keys = {_norm_query(r["query"]): r["id"] for r in pool if is_real(r)}
-    kept_ids: set[int] = set()
-    exact_seen: dict[str, int] = {}
-    dupes = near_duplicates([r["query"] for r in pool] + golden_qs, threshold=near_dup_threshold)
-    neighbours: dict[int, list[int]] = {}
-    for i, j in dupes:
-        neighbours.setdefault(j, []).append(i)
-        neighbours.setdefault(i, []).append(j)
-    merges: list[tuple[int, dict[str, Any]]] = []
-    twins: dict[int, int] = {}  # a rejected duplicate -> the pair kept in its place
-    for idx, r in enumerate(pool):
-        key = _norm_query(r["query"])
-        near = neighbours.get(idx, [])
-        if r["id"] in reasons:
-            if is_real(r):
-                if key in golden_keys:
-                    reasons[r["id"]].append("in_golden_set")
-                    continue
-                if any(n >= len(pool) for n in near):
-                    reasons[r["id"]].append("near_golden_question")
-                    continue
-                if key in exact_seen:
-                    winner = exact_seen[key]
-                    if winner in kept_ids and is_real(next(p for p in pool if p["id"] == winner)):
-                        merges.append((winner, r))
-                        reasons[r["id"]].append("merged_duplicate")
-                        continue
-                    flags[r["id"]].append("duplicate_query")
-                elif any(n < idx and pool[n]["id"] in kept_ids for n in near):
-                    flags[r["id"]].append("near_duplicate_query")
-            else:
-                if key in real_keys or key in golden_keys:
-                    reasons[r["id"]].append("duplicates_real_question")
-                    continue
-                if any(n >= len(pool) or (is_real(pool[n]) and pool[n]["id"] in kept_ids) for n in near):
-                    reasons[r["id"]].append("near_duplicates_real_question")
-                    continue
-                if key in exact_seen:
-                    reasons[r["id"]].append("duplicate_query")
-                    twins[r["id"]] = exact_seen[key]
-                    continue
-                near_kept = [pool[n]["id"] for n in near if n < idx and pool[n]["id"] in kept_ids]
-                if near_kept:
-                    reasons[r["id"]].append("near_duplicate_query")
-                    twins[r["id"]] = near_kept[0]
-                    continue
-        exact_seen.setdefault(key, r["id"])
-        kept_ids.add(r["id"])
 
-    # write: status, reasons, scores, events (only for pairs a filter may judge)
+@dataclass
+class _Dedup:
+    """Duplicates among the surviving candidates and the user's kept pairs; the better one stays. A real question
+    imported twice merges into one pair (the second answer becomes an extra positive); a synthetic query that
+    repeats a real question (a pair or a golden question) is dropped."""
+
+    pool: list[dict[str, Any]]
+    reasons: dict[int, list[str]]
+    flags: dict[int, list[str]]
+    golden_keys: set[str]
+    real_keys: dict[str, int]
+    neighbours: dict[int, list[int]]
+    kept_ids: set[int] = field(default_factory=set)
+    exact_seen: dict[str, int] = field(default_factory=dict)
+    merges: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    twins: dict[int, int] = field(default_factory=dict)  # a rejected duplicate -> the pair kept in its place
+
+    @classmethod
+    def build(
+        cls,
+        ws: Workspace,
+        rows: list[dict[str, Any]],
+        reasons: dict[int, list[str]],
+        flags: dict[int, list[str]],
+        threshold: float,
+    ) -> _Dedup:
+        pool = [
+            r
+            for r in rows
+            if r["status"] in ("approved", "edited") or (r["id"] in reasons and not reasons[r["id"]])
+        ]
+        pool.sort(key=_better_key)
+        golden_qs = [g["query"] for g in ws.query("SELECT query FROM golden")]
+        neighbours: dict[int, list[int]] = {}
+        for i, j in near_duplicates([r["query"] for r in pool] + golden_qs, threshold=threshold):
+            neighbours.setdefault(j, []).append(i)
+            neighbours.setdefault(i, []).append(j)
+        return cls(
+            pool=pool,
+            reasons=reasons,
+            flags=flags,
+            golden_keys={_norm_query(q) for q in golden_qs},
+            real_keys={_norm_query(r["query"]): r["id"] for r in pool if is_real(r)},
+            neighbours=neighbours,
+        )
+
+    def run(self) -> None:
+        for idx, r in enumerate(self.pool):
+            key = _norm_query(r["query"])
+            near = self.neighbours.get(idx, [])
+            if r["id"] in self.reasons:
+                judge = self._judge_real if is_real(r) else self._judge_synthetic
+                if not judge(idx, r, key, near):
+                    continue
+            self.exact_seen.setdefault(key, r["id"])
+            self.kept_ids.add(r["id"])
+
+    def _judge_real(self, idx: int, r: dict[str, Any], key: str, near: list[int]) -> bool:
+        """Whether a judged real question stays (a kept duplicate is only flagged)."""
+        pool, reasons = self.pool, self.reasons
+        if key in self.golden_keys:
+            reasons[r["id"]].append("in_golden_set")
+            return False
+        if any(n >= len(pool) for n in near):
+            reasons[r["id"]].append("near_golden_question")
+            return False
+        if key in self.exact_seen:
+            winner = self.exact_seen[key]
+            if winner in self.kept_ids and is_real(next(p for p in pool if p["id"] == winner)):
+                self.merges.append((winner, r))
+                reasons[r["id"]].append("merged_duplicate")
+                return False
+            self.flags[r["id"]].append("duplicate_query")
+        elif any(n < idx and pool[n]["id"] in self.kept_ids for n in near):
+            self.flags[r["id"]].append("near_duplicate_query")
+        return True
+
+    def _judge_synthetic(self, idx: int, r: dict[str, Any], key: str, near: list[int]) -> bool:
+        """Whether a judged synthetic query stays (a duplicate is rejected, naming the pair kept in its place)."""
+        pool, reasons = self.pool, self.reasons
+        if key in self.real_keys or key in self.golden_keys:
+            reasons[r["id"]].append("duplicates_real_question")
+            return False
+        if any(n >= len(pool) or (is_real(pool[n]) and pool[n]["id"] in self.kept_ids) for n in near):
+            reasons[r["id"]].append("near_duplicates_real_question")
+            return False
+        if key in self.exact_seen:
+            reasons[r["id"]].append("duplicate_query")
+            self.twins[r["id"]] = self.exact_seen[key]
+            return False
+        near_kept = [pool[n]["id"] for n in near if n < idx and pool[n]["id"] in self.kept_ids]
+        if near_kept:
+            reasons[r["id"]].append("near_duplicate_query")
+            self.twins[r["id"]] = near_kept[0]
+            return False
+        return True
+
+
+def _write_merges(c: Any, merges: list[tuple[int, dict[str, Any]]]) -> None:
+    """A merged real question's positives become extra positives of the pair it merged into."""
+    for winner, loser in merges:
+        extra = [(loser["chunk_id"], loser["label"])] if loser["chunk_id"] else []
+        extra += [
+            (e["chunk_id"], e["label"])
+            for e in c.execute("SELECT chunk_id, label FROM pair_positives WHERE pair_id=?", (loser["id"],))
+        ]
+        own = c.execute("SELECT chunk_id FROM pairs WHERE id=?", (winner,)).fetchone()[0]
+        c.executemany(
+            "INSERT OR IGNORE INTO pair_positives(pair_id, chunk_id, origin, label) VALUES(?,?,'merged',?)",
+            [(winner, cid, lab) for cid, lab in extra if cid != own],
+        )
+
+
+def _status_why(
+    r: dict[str, Any], rs: list[str], scores: dict[str, Any], dedup: _Dedup, merged_into: dict
+) -> str | None:
+    """The pair's status_why; a duplicate's twin is also recorded in ``scores``."""
+    why = ", ".join(rs) if rs else None
+    if r["id"] in dedup.twins:
+        # the twin is named, so a reviewer sees which pair stays (and one decision covers both)
+        twin = dedup.twins[r["id"]]
+        twin_q = next((p["query"] for p in dedup.pool if p["id"] == twin), "")
+        scores["twin"] = twin
+        why = f"{why}: twin of pair {twin} ({twin_q[:80]!r}), which is kept"
+    if "merged_duplicate" in rs:
+        why = f"merged into pair {merged_into[r['id']]} as an extra positive"
+    return why
+
+
+def _write_results(
+    ws: Workspace, judged: list[dict[str, Any]], dedup: _Dedup
+) -> tuple[Counter[str], Counter[str]]:
+    """Write status, reasons, scores, flags and events (only for pairs a filter may judge); (by_reason, by_flag)."""
+    reasons, flags = dedup.reasons, dedup.flags
     ts = now_iso()
     by_reason: Counter[str] = Counter()
     by_flag: Counter[str] = Counter()
-    merged_into = {loser["id"]: winner for winner, loser in merges}
+    merged_into = {loser["id"]: winner for winner, loser in dedup.merges}
     with ws.tx() as c:
-        for winner, loser in merges:
-            extra = [(loser["chunk_id"], loser["label"])] if loser["chunk_id"] else []
-            extra += [
-                (e["chunk_id"], e["label"])
-                for e in c.execute(
-                    "SELECT chunk_id, label FROM pair_positives WHERE pair_id=?", (loser["id"],)
-                )
-            ]
-            own = c.execute("SELECT chunk_id FROM pairs WHERE id=?", (winner,)).fetchone()[0]
-            c.executemany(
-                "INSERT OR IGNORE INTO pair_positives(pair_id, chunk_id, origin, label) VALUES(?,?,'merged',?)",
-                [(winner, cid, lab) for cid, lab in extra if cid != own],
-            )
+        _write_merges(c, dedup.merges)
         for r in judged:
             rs = sorted(set(reasons[r["id"]]), key=reasons[r["id"]].index)
             by_reason.update(rs)
@@ -450,15 +529,7 @@ def filter_pairs(
             new_status = "rejected" if rs else "proposed"
             fl = sorted(set(flags.get(r["id"], [])), key=flags.get(r["id"], []).index)
             by_flag.update(fl)
-            why = ", ".join(rs) if rs else None
-            if r["id"] in twins:
-                # the twin is named, so a reviewer sees which pair stays (and one decision covers both)
-                twin = twins[r["id"]]
-                twin_q = next((p["query"] for p in pool if p["id"] == twin), "")
-                scores["twin"] = twin
-                why = f"{why}: twin of pair {twin} ({twin_q[:80]!r}), which is kept"
-            if "merged_duplicate" in rs:
-                why = f"merged into pair {merged_into[r['id']]} as an extra positive"
+            why = _status_why(r, rs, scores, dedup, merged_into)
             cur = c.execute(
                 f"UPDATE pairs SET status=?, reasons=?, scores=?, status_by=?, status_why=?, flags=?, updated_at=? "
                 f"WHERE id=? AND {_FILTER_OWNED}",
@@ -486,6 +557,61 @@ def filter_pairs(
                         ts,
                     ),
                 )
+    return by_reason, by_flag
+
+
+def filter_pairs(
+    ws: Workspace,
+    *,
+    settings: Settings | None = None,
+    base_model: Any = None,
+    progress: Progress | None = None,
+    top_k: int = 10,
+    min_similarity: float = 0.6,
+    near_dup_threshold: float = 92.0,
+    round_trip_check: bool = True,
+    min_language_pass_rate: float = 0.35,
+    **length_bounds: Any,
+) -> dict:
+    """Apply every filter to the pairs a filter may judge (proposed, filter-rejected); record reasons and scores.
+
+    A language whose pairs the base model can barely place (pass rate below ``min_language_pass_rate``) is not
+    round-trip filtered: the base model cannot judge it, and those are the pairs fine-tuning should teach."""
+    rows, judged = _load_rows(ws)
+    total_steps = 3
+    if progress:
+        progress(0, total_steps, "text checks")
+    reasons: dict[int, list[str]] = {r["id"]: _pair_text_reasons(r, length_bounds) for r in judged}
+
+    notes: list[str] = []
+    rt_info: dict[str, Any] = {
+        "checked": 0,
+        "top_k": top_k,
+        "min_similarity": min_similarity,
+        "skipped_languages": [],
+    }
+    if round_trip_check and judged:
+        if progress:
+            progress(1, total_steps, "round trip (base model)")
+        _round_trip_reasons(
+            ws,
+            rows,
+            judged,
+            reasons,
+            rt_info,
+            notes,
+            settings=settings,
+            base_model=base_model,
+            progress=progress,
+            min_language_pass_rate=min_language_pass_rate,
+        )
+    if progress:
+        progress(2, total_steps, "duplicates")
+
+    flags = _real_question_flags(judged, reasons)
+    dedup = _Dedup.build(ws, rows, reasons, flags, near_dup_threshold)
+    dedup.run()
+    by_reason, by_flag = _write_results(ws, judged, dedup)
     if progress:
         progress(3, total_steps, "done")
     counts = {
@@ -499,7 +625,7 @@ def filter_pairs(
         "by_reason": dict(by_reason.most_common()),
         "flagged": sum(1 for r in judged if flags.get(r["id"])),
         "by_flag": dict(by_flag.most_common()),
-        "merged": len(merges),
+        "merged": len(dedup.merges),
         "status": counts,
         "round_trip": rt_info,
         "notes": notes,
