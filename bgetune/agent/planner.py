@@ -118,6 +118,7 @@ def setting_rules() -> list[tuple[str, re.Pattern[str]]]:
 # Words too common to mean "the user named this setting" on their own ("fine-tune the model", "merge it")
 _GENERIC_WORDS = {
     "model",
+    "style",  # "show the style report" names the report, not the generate setting `style`
     "merge",
     "window",
     "steps",

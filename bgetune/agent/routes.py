@@ -141,6 +141,11 @@ class Route:
         return msg.plan(self.intent, out)
 
 
+def _query_log_file(msg: Msg) -> str | None:
+    """An attached (or typed) list of past queries: a txt, CSV or TSV file."""
+    return next((f for f in msg.files if f.lower().endswith((".txt", ".csv", ".tsv"))), None)
+
+
 def _teacher_kind(text: str) -> dict[str, str]:
     """The teacher a message names (fusion, base, llm, cross-encoder:<id>), else none (the workspace's)."""
     m = re.search(r"\b(cross-encoder:\S+|fusion|llm|base)\b", text, re.I)
@@ -954,6 +959,24 @@ ROUTES: list[Route] = [  # read once setting phrases are taken out; setting chan
         r"\b(export|write out|dump|save)\b.*\b(training data|pairs|jsonl|flagembedding)\b|\bflagembedding\b.*\b(format|jsonl)\b",
         r"导出.*(训练数据|训练对|问答对|jsonl)|按.*格式导出|flagembedding.*格式",
         "export_data",
+    ),
+    R(
+        "import_queries",
+        r"\b(?:search|query)\s*(?:logs?|history)\b|\bpast (?:search )?queries\b|\bsearch queries\b",
+        r"搜索记录|查询日志|搜索日志|搜索历史|查询记录",
+        on="text",
+        when=lambda msg: bool(_query_log_file(msg)) and not GOLDEN.search(msg.rest),
+        build=lambda msg, m: [step("import_queries", path=_query_log_file(msg))],
+        examples=("here is our search log", "这是我们的搜索日志"),
+    ),
+    R(
+        "style_report",
+        r"\bstyle report\b|\b(?:question|query) style\b|\bstyle of (?:the )?(?:generated |proposed )?"
+        r"(?:questions|queries|pairs)\b|\bhow (?:close|similar) are (?:the |they|these)",
+        r"风格报告|问题风格|提问风格|问法.*(?:像|接近)",
+        "style_report",
+        on="text",
+        examples=("show the style report", "问题风格报告"),
     ),
     R(
         "history_preview",

@@ -80,7 +80,6 @@ CAPABILITIES = [
         QueryLogResult,
         cost="cpu-minutes",
         decides=True,
-        chat=False,  # CLI for now; the chat route (phrases per language) belongs to agent/routes.py
     ),
     Capability(
         "style_report",
@@ -90,6 +89,5 @@ CAPABILITIES = [
         StyleSummary,
         cost="free",
         cli="style",
-        chat=False,  # CLI for now; the chat route belongs to agent/routes.py
     ),
 ]

@@ -60,6 +60,8 @@ UTTERANCES: dict[str, list[str]] = {
     "import_history": ["yes"],
     "undo_review": ["undo that"],
     "stop_serving": ["stop the server", "把服务关掉"],
+    "import_queries": ["here is our search log", "这是我们的搜索日志"],
+    "style_report": ["show the style report", "how close are these to my users' questions?", "问题风格报告"],
     "score_teacher": ["score the candidates with the teacher", "run the teacher fusion", "用教师模型打分"],
 }
 CONTEXT = {
@@ -77,7 +79,9 @@ def _planned_tools(cap: Capability) -> list[list[str]]:
 
     out = []
     for text in UTTERANCES[cap.name]:
-        files = {"preview_history": ["/x/q.csv"], "ingest": ["/x/a.pdf"]}.get(cap.name, [])
+        files = {"preview_history": ["/x/q.csv"], "ingest": ["/x/a.pdf"], "import_queries": ["/x/q.txt"]}.get(
+            cap.name, []
+        )
         plan = plan_request(text, stages=READY, files=files, context=CONTEXT.get(cap.name))
         for step in plan.steps:
             table()[step["tool"]].make_options(step["args"])  # raises on a name or value the tool lacks
