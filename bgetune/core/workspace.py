@@ -541,3 +541,17 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def swap_dir_in(tmp: str | os.PathLike[str], out: str | os.PathLike[str]) -> None:
+    """Replace the folder ``out`` by the finished folder ``tmp`` (the old one moved aside, then removed), so a
+    process killed at any point leaves either the old or the new folder, never half of one."""
+    import shutil
+
+    tmp, out = Path(tmp), Path(out)
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)

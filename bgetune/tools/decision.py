@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import random
 import shutil
 from collections.abc import Callable
@@ -33,7 +32,7 @@ import numpy as np
 
 from bgetune.core.errors import BgetuneError
 from bgetune.core.i18n import say
-from bgetune.core.workspace import Workspace, atomic_write_json
+from bgetune.core.workspace import Workspace, atomic_write_json, swap_dir_in
 from bgetune.tools.evidence import EVIDENCE_RULE, evidence_set, heldout_queryset  # noqa: F401 (re-exported)
 from bgetune.tools.golden import MIN_GOLDEN, golden_counts
 
@@ -492,23 +491,14 @@ def _save_as(model: SentenceTransformer, out: Path) -> None:
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save(str(tmp), create_model_card=False)
-    _swap_in(tmp, out)
+    swap_dir_in(tmp, out)
 
 
 def _copy_as(src: Path, out: Path) -> None:
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(src, tmp)
-    _swap_in(tmp, out)
-
-
-def _swap_in(tmp: Path, out: Path) -> None:
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
+    swap_dir_in(tmp, out)
 
 
 def decide_after_training(

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from bgetune.core.errors import BgetuneError
-from bgetune.core.workspace import TRAINABLE, Workspace, atomic_write_json
+from bgetune.core.workspace import TRAINABLE, Workspace, atomic_write_json, swap_dir_in
 from bgetune.tools.negatives import resolve_for_workspace, trainable_pairs
 
 Progress = Callable[[int, int, str], None]
@@ -973,12 +973,7 @@ def _save_model(model: Any, lora: bool, out: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     m = _merged_copy(model, lora)
     m.save(str(tmp), create_model_card=False)
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
+    swap_dir_in(tmp, out)
 
 
 def _peak_memory_gb(device: str) -> float:

@@ -201,7 +201,9 @@ def assert_icons_clear_of_messages(page) -> None:
           const c = document.querySelector('#chatbot');
           const r = (e) => { const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
           const area = c.querySelector('.bubble-wrap');
-          const icons = [...c.querySelectorAll('.icon-button-wrapper.top-panel button')].map(r);
+          // the chat's own corner icons; a picture or plot inside a message has its own icon row, which belongs there
+          const icons = [...c.querySelectorAll('.icon-button-wrapper.top-panel button')]
+            .filter((e) => !(area && area.contains(e))).map(r);
           return {area: area ? r(area) : null, icons};
         }"""
     )
