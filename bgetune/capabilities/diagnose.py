@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bgetune.capabilities import Capability, Context, Prereq, fields_of, setting
-from bgetune.capabilities.prereqs import HAS_CHUNKS
-from bgetune.core.workspace import Workspace
+from bgetune.capabilities.prereqs import HAS_CHUNKS, has_rows
 from bgetune.tools.diagnosis import (
     ACTIONS,
     BatchDiagnosis,
@@ -24,12 +23,7 @@ from bgetune.tools.diagnosis import (
 from bgetune.tools.diagnosis.fixes import ALIASES as FIX_ALIASES
 from bgetune.tools.diagnosis.fixes import FIRST as FIRST_FIX
 
-
-def _has_misses(ws: Workspace) -> bool:
-    return bool(ws.scalar("SELECT count(*) FROM misses"))
-
-
-HAS_MISSES = Prereq(_has_misses, "no query diagnosed yet", "diagnose")
+HAS_MISSES = Prereq(has_rows("misses"), "no query diagnosed yet", "diagnose")
 
 
 @dataclass(kw_only=True)

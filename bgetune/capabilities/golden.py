@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bgetune.capabilities import Capability, Context, Prereq, invoke, setting
-from bgetune.capabilities.prereqs import HAS_CHUNKS
-from bgetune.core.workspace import Workspace
+from bgetune.capabilities.prereqs import HAS_CHUNKS, has_rows
 from bgetune.tools import golden as g
 from bgetune.tools.golden import (
     EvaluateGoldenOptions,
@@ -32,12 +31,7 @@ from bgetune.tools.golden import (
     golden_list,
 )
 
-
-def _has_golden(ws: Workspace) -> bool:
-    return bool(ws.scalar("SELECT count(*) FROM golden"))
-
-
-NEEDS_QUESTIONS = Prereq(_has_golden, "no golden questions yet", fix="golden_add")
+NEEDS_QUESTIONS = Prereq(has_rows("golden"), "no golden questions yet", fix="golden_add")
 
 
 @dataclass(kw_only=True)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bgetune.capabilities import Prereq
 
+if TYPE_CHECKING:
+    from bgetune.core.workspace import Workspace
 
-def _has(sql: str) -> Any:
+
+def has_rows(table: str) -> Callable[[Workspace], bool]:
+    """A prerequisite check: the workspace table ``table`` has at least one row."""
+    sql = f"SELECT count(*) FROM {table}"
     return lambda ws: bool(ws.scalar(sql))
 
 
-HAS_CHUNKS = Prereq(_has("SELECT count(*) FROM chunks"), "no documents are ingested yet", "ingest")
+HAS_CHUNKS = Prereq(has_rows("chunks"), "no documents are ingested yet", "ingest")
 
 
 HAS_PAIRS = Prereq(lambda ws: ws.count_pairs(kept=True) > 0, "there are no kept pairs yet", "generate_pairs")
