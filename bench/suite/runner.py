@@ -45,7 +45,7 @@ PROTOCOLS = ("nogold", "gold30")
 GOLDEN_N = 30
 DEFAULT_SEED = 13  # TrainConfig's default seed
 # bump when the runner's protocol or scoring changes (the table code is not part of a run's cache key)
-RUNNER_VERSION = "1"
+RUNNER_VERSION = "2"  # 2: judged candidates and candidates_real in the run JSON
 # run order: the development set first, then the Chinese sets, then by size
 PRIORITY = ["debian-faq-en", "debian-faq-zh", "ctex-faq", "git-faq", "sqlite-faq", "r-faq", "python-faq"]
 PRELOAD = [
@@ -243,6 +243,45 @@ def per_query_ndcg(model_spec: str, corpus: Path, rows: list[dict]) -> list[floa
     return [float(q["ndcg@10"]) for q in per]
 
 
+def candidates_on_real(run_dir: Path, dec: dict, corpus: Path, rows: list[dict], base: list[float]) -> dict:
+    """Every candidate the decision could still be checked on, scored on the REAL questions: the decision's best
+    epoch (``run_dir/model-tuned``) and its WiSE-FT mixes with the base (the same merge the decision made). The
+    other epochs' weights are deleted after the decision, so they are missing here. Lets the bench judge a
+    decision rule by what each of its possible choices would really have done (issue 25 item 6)."""
+    from bgetune.tools.decision import MIX_ALPHAS
+    from bgetune.tools.evaluation import load_eval_model, run_retrieval
+    from bgetune.tools.merge import merge_weights
+
+    tuned_dir = run_dir / "model-tuned"
+    mixes = [c for c in dec.get("candidates") or [] if c.get("kind") == "mix"]
+    if not tuned_dir.exists() or not mixes:
+        return {}
+    epoch = mixes[0].get("epoch")
+    qs_rows = read_jsonl(corpus)
+    from bgetune.tools.evaluation import QuerySet
+
+    qs = QuerySet(
+        queries=[r["query"] for r in rows],
+        positives=[set(r["pos_ids"]) for r in rows],
+        corpus_ids=[r["id"] for r in qs_rows],
+        corpus_texts=[r["text"] for r in qs_rows],
+    )
+    base_m, _ = load_eval_model("bundled")
+    tuned_m, _ = load_eval_model(str(tuned_dir))
+    out: dict[str, Any] = {}
+    for a in (1.0, *MIX_ALPHAS):
+        m = tuned_m if a == 1.0 else merge_weights(base_m, tuned_m, a)
+        _, per = run_retrieval(m, qs)
+        s = [float(q["ndcg@10"]) for q in per]
+        name = f"epoch {epoch}" if a == 1.0 else f"epoch {epoch} x{a:g}"
+        out[name] = {
+            "ndcg": float(np.mean(s)),
+            "gain": bootstrap(np.asarray(s) - np.asarray(base)),
+            "per_query": s,
+        }
+    return out
+
+
 def base_scores(name: str, code: str) -> list[float]:
     """The base model's per-query nDCG@10 on all of the set's questions (cached per set and code version)."""
     p = CACHE / "base" / f"{name}-{set_hash(name)}-{code}.json"
@@ -306,7 +345,18 @@ def run_one(name: str, variant_name: str, variant: dict, protocol: str, seed: in
         "per_query": {"query_index": [idx[r["query"]] for r in report], "base": base, "shipped": shipped},
         "decision": {
             k: dec.get(k)
-            for k in ("evidence", "detail", "queries", "best", "ship", "shipped", "reason", "candidates")
+            for k in (
+                "evidence",
+                "detail",
+                "queries",
+                "best",
+                "ship",
+                "shipped",
+                "reason",
+                "candidates",
+                "judged",
+                "judge",
+            )
             if k in dec
         },
         "shipped_tuned": bool(dec.get("ship")) if dec else True,
@@ -328,6 +378,11 @@ def run_one(name: str, variant_name: str, variant: dict, protocol: str, seed: in
         out["per_query"]["best_tuned"] = bt
         out["best_tuned_ndcg"] = float(np.mean(bt))
         out["best_tuned_gain"] = bootstrap(np.asarray(bt) - np.asarray(base))
+    if shipped_dir and dec:
+        try:
+            out["candidates_real"] = candidates_on_real(Path(shipped_dir).parent, dec, corpus, report, base)
+        except Exception as exc:  # an extra measurement must not lose the run
+            log(f"   candidates on the real questions: {exc!r}")
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(out, ensure_ascii=False))
     shutil.rmtree(ws_dir, ignore_errors=True)  # models are large; the JSON keeps what the table needs
