@@ -478,6 +478,103 @@ def base_figure(name: str) -> str:
     return f"{float(np.mean(json.loads(files[-1].read_text()))):.3f}"
 
 
+# ----------------------------------------------------------------------------------------------- decision rules
+def _rule_now(gen: dict, jud: dict) -> str:
+    """Today's rule: the best candidate on the generated held-out queries, if its CI there is above zero and the
+    teacher's judgement of it is too."""
+    best = max(gen.values(), key=lambda c: (c["ndcg"], -(c.get("alpha") or 0.0)))
+    j = jud.get(best["name"])
+    return best["name"] if best["low"] > 0 and j is not None and j["low"] > 0 else "base"
+
+
+def _rule_generated(gen: dict, jud: dict) -> str:
+    """Before issue 25: the best candidate on the generated held-out queries if its CI is above zero."""
+    best = max(gen.values(), key=lambda c: (c["ndcg"], -(c.get("alpha") or 0.0)))
+    return best["name"] if best["low"] > 0 else "base"
+
+
+def _rule_teacher(gen: dict, jud: dict) -> str:
+    """The best candidate on the teacher's judgement if its CI there is above zero."""
+    if not jud:
+        return "base"
+    best = max(jud.values(), key=lambda c: (c["ndcg"], -(c.get("alpha") or 0.0)))
+    return best["name"] if best["low"] > 0 else "base"
+
+
+def _rule_agree(gen: dict, jud: dict) -> str:
+    """Among the candidates whose CI is above zero on both the generated queries and the teacher's judgement, the
+    one the teacher rates highest."""
+    ok = [jud[n] for n, c in gen.items() if c["low"] > 0 and n in jud and jud[n]["low"] > 0]
+    return max(ok, key=lambda c: (c["ndcg"], -(c.get("alpha") or 0.0)))["name"] if ok else "base"
+
+
+DECISION_RULES = {
+    "today (best on generated, confirmed by the teacher)": _rule_now,
+    "generated only (before issue 25)": _rule_generated,
+    "teacher only": _rule_teacher,
+    "both agree (teacher's pick among candidates above zero on both)": _rule_agree,
+}
+
+
+def rules_md(runs: list[dict]) -> str:
+    """What each decision rule would have shipped per set, judged on the real questions (protocol (a) runs with
+    the teacher's judgement and ``candidates_real``). A choice whose weights the bench could not score (another
+    epoch than the decision's best) counts as unknown."""
+    rs = [
+        r
+        for r in runs
+        if r["protocol"] == "nogold" and r.get("candidates_real") and r["decision"].get("judged")
+    ]
+    if not rs:
+        return ""
+    rs = sorted(rs, key=lambda r: r["set"])
+    head = (
+        "| rule | "
+        + " | ".join(r["set"] for r in rs)
+        + " | shipped on | real gain < 0 when shipped | pooled gain [95% CI] |"
+    )
+    lines = [
+        "### Which decision rule? (protocol (a), judged on the real questions)",
+        "",
+        "Each cell: the candidate the rule ships on that set's evidence (generated held-out queries and the "
+        "offline teacher's judgement of them) and its REAL gain over the base; `base` = keeps the base (+0). "
+        "Pooled: every query of these sets, paired bootstrap.",
+        "",
+        head,
+        "|" + "---|" * (len(rs) + 4),
+    ]
+    for label, rule in DECISION_RULES.items():
+        cells, diffs, shipped, harmed, unknown = [], [], 0, 0, 0
+        for r in rs:
+            gen = {c["name"]: c for c in r["decision"]["candidates"] if c.get("kind") != "base"}
+            jud = {c["name"]: c for c in r["decision"]["judged"] if c.get("kind") != "base"}
+            pick = rule(gen, jud)
+            n = len(r["per_query"]["base"])
+            if pick == "base":
+                cells.append("base")
+                diffs.extend([0.0] * n)
+                continue
+            shipped += 1
+            real = r["candidates_real"].get(pick)
+            if real is None:
+                cells.append(f"{pick}: ?")
+                unknown += 1
+                continue
+            d = np.asarray(real["per_query"]) - np.asarray(r["per_query"]["base"])
+            diffs.extend(d.tolist())
+            harmed += int(d.mean() < 0)
+            cells.append(f"{pick}: {fmt_ci(real['gain'])}")
+        p = bootstrap(diffs)
+        lines.append(
+            f"| {label} | "
+            + " | ".join(cells)
+            + f" | {shipped} of {len(rs)} | {harmed}"
+            + (f" ({unknown} unknown)" if unknown else "")
+            + f" | {p['diff']:+.3f} [{p['low']:+.3f}, {p['high']:+.3f}] |"
+        )
+    return "\n".join(lines)
+
+
 def table_md(runs: list[dict], variant: str, summary: dict, wall: float | None) -> str:
     sets = list_sets()
     lang = {s["name"]: s["language"] for s in sets}
@@ -542,6 +639,9 @@ def table_md(runs: list[dict], variant: str, summary: dict, wall: float | None) 
             f"{p['half_width']:.3f}); worst set {s['worst_set']['set']} {s['worst_set']['gain']:+.3f}; never below "
             "base: " + ("every set" if not bad else "NOT for " + ", ".join(bad))
         )
+    rules = rules_md(runs)
+    if rules:
+        lines += ["", rules]
     secs = sum(r.get("seconds", 0) for r in runs)
     lines += [
         "",
