@@ -508,11 +508,18 @@ def _rule_agree(gen: dict, jud: dict) -> str:
     return max(ok, key=lambda c: (c["ndcg"], -(c.get("alpha") or 0.0)))["name"] if ok else "base"
 
 
+def _rule_either(gen: dict, jud: dict) -> str:
+    """The teacher-only pick if there is one, else the generated-only pick (the most permissive rule)."""
+    pick = _rule_teacher(gen, jud)
+    return pick if pick != "base" else _rule_generated(gen, jud)
+
+
 DECISION_RULES = {
     "today (best on generated, confirmed by the teacher)": _rule_now,
     "generated only (before issue 25)": _rule_generated,
     "teacher only": _rule_teacher,
     "both agree (teacher's pick among candidates above zero on both)": _rule_agree,
+    "either (the teacher's pick, else the generated pick)": _rule_either,
 }
 
 
