@@ -50,3 +50,48 @@ def test_pooled_bootstrap_over_sets():
     assert p["queries"] == 100
     assert abs(p["diff"] - 0.0) < 1e-9  # +0.1 x 50 and -0.2 x 25 over 100 queries = 0
     assert p["low"] < 0 < p["high"]
+
+
+def _cand(name: str, gain: float, low: float, alpha: float | None = 1.0) -> dict:
+    return {
+        "name": name,
+        "kind": "mix" if alpha != 1.0 else "epoch",
+        "alpha": alpha,
+        "ndcg": 0.5 + gain,
+        "low": low,
+    }
+
+
+def test_decision_rules_replay_the_stored_evidence_and_score_picks_on_the_real_questions():
+    """The rule table: each rule picks from the stored generated / judged candidates; its pick is scored with
+    ``candidates_real``; a pick the bench could not re-score counts as unknown, never as a gain."""
+    base = [0.5] * 4
+    gen = [_cand("epoch 2", 0.30, 0.20), _cand("epoch 2 x0.5", 0.20, 0.10, 0.5)]
+    judged = [_cand("epoch 2", -0.40, -0.50), _cand("epoch 2 x0.5", 0.05, 0.01, 0.5)]
+    real = {
+        "epoch 2": {"per_query": [0.6] * 4, "gain": runner.bootstrap([0.1] * 4)},
+        "epoch 2 x0.5": {"per_query": [0.55] * 4, "gain": runner.bootstrap([0.05] * 4)},
+    }
+    run = {
+        "set": "s1",
+        "protocol": "nogold",
+        "per_query": {"base": base},
+        "decision": {"candidates": [_cand("base", 0, 0, None) | {"kind": "base"}, *gen], "judged": judged},
+        "candidates_real": real,
+    }
+    gen_d = {c["name"]: c for c in gen}
+    jud_d = {c["name"]: c for c in judged}
+    assert runner._rule_now(gen_d, jud_d) == "base"  # the teacher vetoes the generated pick
+    assert runner._rule_generated(gen_d, jud_d) == "epoch 2"
+    assert runner._rule_teacher(gen_d, jud_d) == "epoch 2 x0.5"
+    assert runner._rule_agree(gen_d, jud_d) == "epoch 2 x0.5"
+    assert runner._rule_either(gen_d, jud_d) == "epoch 2 x0.5"
+    md = runner.rules_md([run])
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in md.splitlines() if line.startswith("| ")}
+    assert "epoch 2: +0.100" in rows["generated only (before issue 25)"]
+    assert "| base |" in rows["today (best on generated, confirmed by the teacher)"]
+    # the generated pick's weights were not re-scored (another epoch): unknown, not a gain
+    unknown = {**run, "candidates_real": {"epoch 2 x0.5": real["epoch 2 x0.5"]}}
+    line = next(x for x in runner.rules_md([unknown]).splitlines() if x.startswith("| generated only"))
+    assert "epoch 2: ?" in line and "(1 unknown)" in line
+    assert runner.rules_md([{**run, "protocol": "gold30"}]) == ""  # real questions decide there
