@@ -266,3 +266,36 @@ def test_llm_judge_grades_each_passage_and_its_grades_are_cached(workspace):
     assert len(chat.prompts) == 2
     with pytest.raises(TeacherError, match="no usable grade"):
         score_lists(workspace, judge, [("another", [("c0", "passage 0")])], show_bar=False)
+
+
+def test_the_judge_leaves_the_base_out_where_the_base_cannot_read_the_evidence(mined_ws, st_model):
+    """The decision's offline judge fuses the base's cosine with BM25; on Chinese text the bundled English model
+    reads mostly [UNK], so there the judge is BM25 alone (its top passage is BM25's), while on English it stays the
+    fusion."""
+    from bgetune.tools.decision import teacher_gains
+    from bgetune.tools.evaluation import QuerySet
+
+    rows = mined_ws.query("SELECT id, text FROM chunks ORDER BY id")
+    zh = [(str(r["id"]), r["text"]) for r in rows if sum("\u4e00" <= ch <= "\u9fff" for ch in r["text"]) > 20]
+    en = [(str(r["id"]), r["text"]) for r in rows if not any("\u4e00" <= ch <= "\u9fff" for ch in r["text"])]
+    assert len(zh) >= 5 and len(en) >= 5
+
+    def qset(chunks, queries):
+        return QuerySet(
+            queries=queries,
+            positives=[{chunks[0][0]}] * len(queries),
+            corpus_ids=[c for c, _ in chunks],
+            corpus_texts=[t for _, t in chunks],
+        )
+
+    zq = ["食品添加剂的使用有什么规定？", "违反食品安全法会受到什么处罚？"]
+    gains, judge = teacher_gains(mined_ws, qset(zh, zq), st_model)
+    assert "BM25 alone" in judge, judge
+    index = base_index(mined_ws, "bundled", model=st_model)
+    allowed = {c for c, _ in zh}
+    for q, g in zip(zq, gains, strict=True):
+        lex = index.lexical.scores(q)
+        top = max((j for j, c in enumerate(index.ids) if c in allowed), key=lambda j: lex[j])
+        assert max(g, key=g.get) == index.ids[top]  # the judge's first passage is BM25's first
+    _, judge_en = teacher_gains(mined_ws, qset(en, ["How can R packages be installed?"]), st_model)
+    assert "fused with stemmed BM25" in judge_en, judge_en
