@@ -225,22 +225,31 @@ def store_golden(ws: Any, rows: list[dict]) -> int:
 _MODELS: dict[str, Any] = {}
 
 
-def per_query_ndcg(model_spec: str, corpus: Path, rows: list[dict]) -> list[float]:
-    from bgetune.tools.evaluation import QuerySet, load_eval_model, run_retrieval
+def _queryset(corpus: Path, rows: list[dict]) -> Any:
+    """The set's questions ``rows`` over its corpus file, as the evaluation's QuerySet."""
+    from bgetune.tools.evaluation import QuerySet
 
-    ids, texts = [], []
-    for r in read_jsonl(corpus):
-        ids.append(r["id"])
-        texts.append(r["text"])
-    qs = QuerySet(
+    docs = read_jsonl(corpus)
+    return QuerySet(
         queries=[r["query"] for r in rows],
         positives=[set(r["pos_ids"]) for r in rows],
-        corpus_ids=ids,
-        corpus_texts=texts,
+        corpus_ids=[r["id"] for r in docs],
+        corpus_texts=[r["text"] for r in docs],
     )
-    model, _ = load_eval_model(model_spec)
+
+
+def _ndcgs(model: Any, qs: Any) -> list[float]:
+    from bgetune.tools.evaluation import run_retrieval
+
     _, per = run_retrieval(model, qs)
     return [float(q["ndcg@10"]) for q in per]
+
+
+def per_query_ndcg(model_spec: str, corpus: Path, rows: list[dict]) -> list[float]:
+    from bgetune.tools.evaluation import load_eval_model
+
+    model, _ = load_eval_model(model_spec)
+    return _ndcgs(model, _queryset(corpus, rows))
 
 
 def candidates_on_real(run_dir: Path, dec: dict, corpus: Path, rows: list[dict], base: list[float]) -> dict:
@@ -249,7 +258,7 @@ def candidates_on_real(run_dir: Path, dec: dict, corpus: Path, rows: list[dict],
     other epochs' weights are deleted after the decision, so they are missing here. Lets the bench judge a
     decision rule by what each of its possible choices would really have done (issue 25 item 6)."""
     from bgetune.tools.decision import MIX_ALPHAS
-    from bgetune.tools.evaluation import load_eval_model, run_retrieval
+    from bgetune.tools.evaluation import load_eval_model
     from bgetune.tools.merge import merge_weights
 
     tuned_dir = run_dir / "model-tuned"
@@ -257,22 +266,12 @@ def candidates_on_real(run_dir: Path, dec: dict, corpus: Path, rows: list[dict],
     if not tuned_dir.exists() or not mixes:
         return {}
     epoch = mixes[0].get("epoch")
-    qs_rows = read_jsonl(corpus)
-    from bgetune.tools.evaluation import QuerySet
-
-    qs = QuerySet(
-        queries=[r["query"] for r in rows],
-        positives=[set(r["pos_ids"]) for r in rows],
-        corpus_ids=[r["id"] for r in qs_rows],
-        corpus_texts=[r["text"] for r in qs_rows],
-    )
+    qs = _queryset(corpus, rows)
     base_m, _ = load_eval_model("bundled")
     tuned_m, _ = load_eval_model(str(tuned_dir))
     out: dict[str, Any] = {}
     for a in (1.0, *MIX_ALPHAS):
-        m = tuned_m if a == 1.0 else merge_weights(base_m, tuned_m, a)
-        _, per = run_retrieval(m, qs)
-        s = [float(q["ndcg@10"]) for q in per]
+        s = _ndcgs(tuned_m if a == 1.0 else merge_weights(base_m, tuned_m, a), qs)
         name = f"epoch {epoch}" if a == 1.0 else f"epoch {epoch} x{a:g}"
         out[name] = {
             "ndcg": float(np.mean(s)),
@@ -479,17 +478,22 @@ def base_figure(name: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- decision rules
+def _top(cands: Any) -> dict:
+    """The candidate with the highest nDCG@10 (ties: the smaller mix), as the decision picks its best."""
+    return max(cands, key=lambda c: (c["ndcg"], -(c.get("alpha") or 0.0)))
+
+
 def _rule_now(gen: dict, jud: dict) -> str:
     """Today's rule: the best candidate on the generated held-out queries, if its CI there is above zero and the
     teacher's judgement of it is too."""
-    best = max(gen.values(), key=lambda c: (c["ndcg"], -(c.get("alpha") or 0.0)))
+    best = _top(gen.values())
     j = jud.get(best["name"])
     return best["name"] if best["low"] > 0 and j is not None and j["low"] > 0 else "base"
 
 
 def _rule_generated(gen: dict, jud: dict) -> str:
     """Before issue 25: the best candidate on the generated held-out queries if its CI is above zero."""
-    best = max(gen.values(), key=lambda c: (c["ndcg"], -(c.get("alpha") or 0.0)))
+    best = _top(gen.values())
     return best["name"] if best["low"] > 0 else "base"
 
 
@@ -497,7 +501,7 @@ def _rule_teacher(gen: dict, jud: dict) -> str:
     """The best candidate on the teacher's judgement if its CI there is above zero."""
     if not jud:
         return "base"
-    best = max(jud.values(), key=lambda c: (c["ndcg"], -(c.get("alpha") or 0.0)))
+    best = _top(jud.values())
     return best["name"] if best["low"] > 0 else "base"
 
 
@@ -505,7 +509,7 @@ def _rule_agree(gen: dict, jud: dict) -> str:
     """Among the candidates whose CI is above zero on both the generated queries and the teacher's judgement, the
     one the teacher rates highest."""
     ok = [jud[n] for n, c in gen.items() if c["low"] > 0 and n in jud and jud[n]["low"] > 0]
-    return max(ok, key=lambda c: (c["ndcg"], -(c.get("alpha") or 0.0)))["name"] if ok else "base"
+    return _top(ok)["name"] if ok else "base"
 
 
 def _rule_either(gen: dict, jud: dict) -> str:

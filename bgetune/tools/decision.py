@@ -348,15 +348,17 @@ def teacher_gains(
 
     index = CorpusIndex(ws, base, resolved)
     unk = unknown_token_rate(getattr(base, "tokenizer", None), list(qs.corpus_texts))
-    teacher = DenseFusionTeacher(index, weight=1.0 if unk >= UNK_WARN else FUSION_WEIGHT)
-    allowed = np.array([c in set(qs.corpus_ids) for c in index.ids])
+    unreadable = unk >= UNK_WARN
+    teacher = DenseFusionTeacher(index, weight=1.0 if unreadable else FUSION_WEIGHT)
+    evidence_ids = set(qs.corpus_ids)
+    allowed = np.array([c in evidence_ids for c in index.ids])
     full = teacher.rank_corpus(qs.queries)
     full[:, ~allowed] = -np.inf
     out = []
     for i in range(len(qs.queries)):
         top = np.argsort(-full[i])[:JUDGED_TOP]
         out.append({index.ids[j]: float(JUDGED_TOP - r) for r, j in enumerate(top)})
-    if unk >= UNK_WARN:
+    if unreadable:
         return out, (
             f"stemmed BM25 alone: the base model reads {unk:.0%} of the evidence's tokens as unknown, so a judge "
             "that includes its ranking would repeat its noise"
