@@ -52,7 +52,9 @@ class SetSpec:
     packages: tuple[str, ...]
     licence: str
     source: str
-    build: Callable[[SetSpec], tuple[list[dict], list[dict], str]]  # -> corpus, golden, how-built note
+    # (spec, the unpacked packages) -> corpus, golden
+    build: Callable[[SetSpec, Path], tuple[list[dict], list[dict]]]
+    note: str  # how the set is built, for its README
 
 
 def fetch(pkgs: tuple[str, ...]) -> Path:
@@ -99,8 +101,8 @@ def faq_and_docs(
     return assemble(key, items, pool, ratio=RATIO)
 
 
-def build_debian(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
-    lang = "en" if spec.name.endswith("en") else "zh"
+def build_debian(spec: SetSpec, root: Path) -> tuple[list[dict], list[dict]]:
+    lang = spec.lang
     answers = [
         json.loads(x) for x in (FIXTURE / f"corpus.{lang}.jsonl").read_text().splitlines() if x.strip()
     ]
@@ -110,8 +112,7 @@ def build_debian(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
             json.loads(x) for x in (FIXTURE / f"golden.{lang}.jsonl").read_text().splitlines() if x.strip()
         )
     ]
-    root = fetch(spec.packages)
-    suffix = "en" if lang == "en" else "zh-cn"
+    suffix = spec.packages[0].removeprefix("debian-reference-")
     files = sorted((root / "usr/share/debian-reference").glob(f"*.{suffix}.html"))
     pool = html_pool(f"dref-{lang}", files, [g["query"] for g in golden], levels=(2, 3))
     from builders import stable_pick
@@ -121,35 +122,20 @@ def build_debian(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
         int(RATIO * len(answers)),
         salt=spec.name,
     )
-    corpus = sorted(answers + picked, key=lambda r: r["id"])
-    note = (
-        f"Answers and questions reused as-is from tests/fixtures/debian-faq (corpus.{lang}.jsonl: every FAQ "
-        f"section, headings removed; golden.{lang}.jsonl: the FAQ's own questions). Distractors: sections (h2/h3) "
-        f"of the Debian Reference ({suffix}, package {spec.packages[0]}), heading kept as first line."
-    )
-    return corpus, golden, note
+    return sorted(answers + picked, key=lambda r: r["id"]), golden
 
 
-def build_r(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
-    root = fetch(spec.packages)
+def build_r(spec: SetSpec, root: Path) -> tuple[list[dict], list[dict]]:
     man = root / "usr/share/R/doc/manual"
     secs = html_sections(read(man / "R-FAQ.html"), (2, 3, 4))
     items, rest = faq_items(
         secs, is_entry=lambda s: s.level == 3 and re.match(r"^[2-9]\.\d+\s", s.title) is not None
     )
     manuals = [man / f"{m}.html" for m in ("R-intro", "R-admin", "R-data", "R-lang")]
-    corpus, golden = faq_and_docs("rfaq", items, rest, "rman", manuals, (2, 3, 4))
-    note = (
-        "R-FAQ.html (r-doc-html): every numbered entry (h3) of chapters 2-9 is one question (as its authors "
-        "wrote it, a few phrased as statements); its answer is the section text with the heading removed (non-question subsections below it, e.g. 3.3.1 'Lexical "
-        "scoping', are part of the answer). Distractors: the FAQ's non-question sections and the sections of "
-        "R-intro, R-admin, R-data and R-lang (same package), heading kept."
-    )
-    return corpus, golden, note
+    return faq_and_docs("rfaq", items, rest, "rman", manuals, (2, 3, 4))
 
 
-def build_python(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
-    root = fetch(spec.packages)
+def build_python(spec: SetSpec, root: Path) -> tuple[list[dict], list[dict]]:
     html = root / "usr/share/doc/python3.11/html"
     items: list[FaqItem] = []
     rest = []
@@ -162,18 +148,10 @@ def build_python(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
         items += its
         rest += [s for s in r if s.level > 1]
     docs = sorted((html / "tutorial").glob("*.html")) + sorted((html / "howto").glob("*.html"))
-    corpus, golden = faq_and_docs("pyfaq", items, rest, "pydoc", docs, (1, 2, 3))
-    note = (
-        "python3.11-doc html/faq/*.html (the Python FAQ: general, programming, design, library, extending, "
-        "windows, gui, installed): every heading ending in '?' is a question, its section text (heading removed) "
-        "the answer. Distractors: the FAQ's non-question sections and the sections of the Python tutorial and "
-        "HOWTOs (same package), heading kept."
-    )
-    return corpus, golden, note
+    return faq_and_docs("pyfaq", items, rest, "pydoc", docs, (1, 2, 3))
 
 
-def build_git(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
-    root = fetch(spec.packages)
+def build_git(spec: SetSpec, root: Path) -> tuple[list[dict], list[dict]]:
     doc = root / "usr/share/doc/git-doc"
     items = asciidoc_faq(read(doc / "gitfaq.txt"))
     qs = [i.question for i in items]
@@ -196,17 +174,10 @@ def build_git(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
         f = doc / f"{s}.txt"
         if f.exists():
             pool += distractor_rows(f"gitdoc-{s}", asciidoc_sections(read(f)), qs)
-    corpus, golden = assemble("gitfaq", items, pool, ratio=RATIO)
-    note = (
-        "gitfaq.txt (git-doc): every '[[anchor]] Question::' entry is a question, its text the answer. "
-        "Distractors: sections of the Git user manual, tutorials, gitworkflows, giteveryday, gitcredentials, "
-        "gitignore, gitattributes, gitrevisions, gitglossary (same package), heading kept."
-    )
-    return corpus, golden, note
+    return assemble("gitfaq", items, pool, ratio=RATIO)
 
 
-def build_sqlite(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
-    root = fetch(spec.packages)
+def build_sqlite(spec: SetSpec, root: Path) -> tuple[list[dict], list[dict]]:
     doc = root / "usr/share/doc/sqlite3"
     items, _rest = faq_items(
         html_sections(sqlite_faq_html(read(doc / "faq.html")), (3,)), is_entry=lambda s: True
@@ -218,12 +189,7 @@ def build_sqlite(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
         if f.stem not in {"faq", "index", "docs", "sitemap", "toc", "keyword_index"}
     )
     pool = html_pool("sqlitedoc", files, qs, (1, 2, 3))
-    corpus, golden = assemble("sqlitefaq", items, pool, ratio=RATIO)
-    note = (
-        "faq.html (sqlite3-doc): each numbered entry '(N) ...' is a question (a few phrased as statements), its answer block the answer. Distractors: "
-        "sections (h1-h3) of the other pages of the SQLite documentation (same package), heading kept."
-    )
-    return corpus, golden, note
+    return assemble("sqlitefaq", items, pool, ratio=RATIO)
 
 
 CTEX_RUNNING = re.compile(
@@ -232,8 +198,7 @@ CTEX_RUNNING = re.compile(
 LSHORT_RUNNING = re.compile(r"^\s*(\d+\s*$|第\s*\d+\s*章.*\d+\s*$|\d+\s+第\s*\d+\s*章.*$)")
 
 
-def build_ctex(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
-    root = fetch(spec.packages)
+def build_ctex(spec: SetSpec, root: Path) -> tuple[list[dict], list[dict]]:
     tl = root / "usr/share/doc/texlive-doc/latex"
     items = numbered_faq_from_text(pdf_text(tl / "ctex-faq/ctex-faq.pdf"), drop_line=CTEX_RUNNING)
     pages = pdf_text(tl / "lshort-chinese/lshort-zh-cn.pdf")
@@ -243,37 +208,45 @@ def build_ctex(spec: SetSpec) -> tuple[list[dict], list[dict], str]:
         for j, t in enumerate(pdf_page_passages([p], drop_line=LSHORT_RUNNING))
         if len(t) >= 200
     ]
-    corpus, golden = assemble("ctexfaq", items, pool, ratio=RATIO)
+    return assemble("ctexfaq", items, pool, ratio=RATIO)
+
+
+def debian_spec(lang: str, suffix: str, title: str, source: str) -> SetSpec:
+    """One of the two Debian FAQ sets: the fixture's FAQ in ``lang``, the Debian Reference in ``suffix``."""
+    package = f"debian-reference-{suffix}"
     note = (
-        "ctex-faq.pdf (texlive-lang-chinese; the same file as samples/zh/ctex-faq.pdf), parsed with pypdfium2: "
-        "the table of contents gives the 89 numbered questions; in the body each answer runs from the end of its "
-        "question line to the next question, running heads removed. Distractors: pages of 'lshort-zh-cn' (一份"
-        "（不太）简短的 LaTeX 介绍, same package), cut at 1200 characters."
+        f"Answers and questions reused as-is from tests/fixtures/debian-faq (corpus.{lang}.jsonl: every FAQ "
+        f"section, headings removed; golden.{lang}.jsonl: the FAQ's own questions). Distractors: sections (h2/h3) "
+        f"of the Debian Reference ({suffix}, package {package}), heading kept as first line."
     )
-    return corpus, golden, note
+    licence = "GPL-2+ (Debian FAQ; Debian Reference)"
+    return SetSpec(f"debian-faq-{lang}", lang, title, (package,), licence, source, build_debian, note)
 
 
 SPECS: list[SetSpec] = [
-    SetSpec(
-        "debian-faq-en",
-        "en",
-        "Debian FAQ (English)",
-        ("debian-reference-en",),
-        "GPL-2+ (Debian FAQ; Debian Reference)",
-        "doc-debian / debian-faq 11.1; debian-reference-en 2.100",
-        build_debian,
+    debian_spec(
+        "en", "en", "Debian FAQ (English)", "doc-debian / debian-faq 11.1; debian-reference-en 2.100"
     ),
-    SetSpec(
-        "debian-faq-zh",
+    debian_spec(
         "zh",
+        "zh-cn",
         "Debian FAQ (Simplified Chinese)",
-        ("debian-reference-zh-cn",),
-        "GPL-2+ (Debian FAQ; Debian Reference)",
         "doc-debian / debian-faq-zh-cn 11.1; debian-reference-zh-cn 2.100",
-        build_debian,
     ),
     SetSpec(
-        "r-faq", "en", "R FAQ", ("r-doc-html",), "GPL-2+ (R FAQ and manuals)", "r-doc-html 4.2.2", build_r
+        "r-faq",
+        "en",
+        "R FAQ",
+        ("r-doc-html",),
+        "GPL-2+ (R FAQ and manuals)",
+        "r-doc-html 4.2.2",
+        build_r,
+        (
+            "R-FAQ.html (r-doc-html): every numbered entry (h3) of chapters 2-9 is one question (as its authors "
+            "wrote it, a few phrased as statements); its answer is the section text with the heading removed (non-question subsections below it, e.g. 3.3.1 'Lexical "
+            "scoping', are part of the answer). Distractors: the FAQ's non-question sections and the sections of "
+            "R-intro, R-admin, R-data and R-lang (same package), heading kept."
+        ),
     ),
     SetSpec(
         "python-faq",
@@ -283,6 +256,12 @@ SPECS: list[SetSpec] = [
         "PSF License 2 (Python documentation)",
         "python3.11-doc 3.11.2",
         build_python,
+        (
+            "python3.11-doc html/faq/*.html (the Python FAQ: general, programming, design, library, extending, "
+            "windows, gui, installed): every heading ending in '?' is a question, its section text (heading removed) "
+            "the answer. Distractors: the FAQ's non-question sections and the sections of the Python tutorial and "
+            "HOWTOs (same package), heading kept."
+        ),
     ),
     SetSpec(
         "git-faq",
@@ -292,6 +271,11 @@ SPECS: list[SetSpec] = [
         "GPL-2 (Git documentation)",
         "git-doc 2.39.5",
         build_git,
+        (
+            "gitfaq.txt (git-doc): every '[[anchor]] Question::' entry is a question, its text the answer. "
+            "Distractors: sections of the Git user manual, tutorials, gitworkflows, giteveryday, gitcredentials, "
+            "gitignore, gitattributes, gitrevisions, gitglossary (same package), heading kept."
+        ),
     ),
     SetSpec(
         "sqlite-faq",
@@ -301,6 +285,10 @@ SPECS: list[SetSpec] = [
         "public domain (SQLite documentation)",
         "sqlite3-doc 3.40.1",
         build_sqlite,
+        (
+            "faq.html (sqlite3-doc): each numbered entry '(N) ...' is a question (a few phrased as statements), its answer block the answer. Distractors: "
+            "sections (h1-h3) of the other pages of the SQLite documentation (same package), heading kept."
+        ),
     ),
     SetSpec(
         "ctex-faq",
@@ -310,11 +298,17 @@ SPECS: list[SetSpec] = [
         "GFDL (CTeX FAQ); GPL/LPPL (lshort-zh-cn), see copyright file",
         "texlive-lang-chinese 2022.20230122 (ctex-faq 0.4, lshort-zh-cn)",
         build_ctex,
+        (
+            "ctex-faq.pdf (texlive-lang-chinese; the same file as samples/zh/ctex-faq.pdf), parsed with pypdfium2: "
+            "the table of contents gives the 89 numbered questions; in the body each answer runs from the end of its "
+            "question line to the next question, running heads removed. Distractors: pages of 'lshort-zh-cn' (一份"
+            "（不太）简短的 LaTeX 介绍, same package), cut at 1200 characters."
+        ),
     ),
 ]
 
 
-def write_set(spec: SetSpec, corpus: list[dict], golden: list[dict], note: str) -> dict:
+def write_set(spec: SetSpec, corpus: list[dict], golden: list[dict]) -> dict:
     out = SETS / spec.name
     out.mkdir(parents=True, exist_ok=True)
     for name, rows in (("corpus.jsonl", corpus), ("golden.jsonl", golden)):
@@ -351,7 +345,7 @@ def write_set(spec: SetSpec, corpus: list[dict], golden: list[dict], note: str) 
         f"packages' copyright files: {', '.join(lic) or '-'}\n"
         f"- Counts: {meta['questions']} real questions, {meta['passages']} passages "
         f"({meta['answer_passages']} answers + {meta['distractors']} distractors)\n\n"
-        f"How built (`python bench/suite/build.py --only {spec.name}`): {note}\n\n"
+        f"How built (`python bench/suite/build.py --only {spec.name}`): {spec.note}\n\n"
         "The questions are the FAQ's own question headings, written by its authors (never generated); each "
         "heading is removed from its answer passage. Distractors are picked by the hash of their id (no "
         f"randomness), {RATIO:g} per answer passage.\n\n"
@@ -376,8 +370,8 @@ def main(argv: list[str] | None = None) -> None:
     for spec in SPECS:
         if only and spec.name not in only:
             continue
-        corpus, golden, note = spec.build(spec)
-        meta = write_set(spec, corpus, golden, note)
+        corpus, golden = spec.build(spec, fetch(spec.packages))
+        meta = write_set(spec, corpus, golden)
         print(json.dumps(meta, ensure_ascii=False), flush=True)
 
 
