@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bgetune.core.config import Settings
 from bgetune.tools import review
 from bgetune.tools.offline_gen import copies_text
@@ -155,44 +157,59 @@ def test_offline_generator_both_languages_deterministic(tiny_ws, tmp_path):
     assert {k: [g.query for g in v] for k, v in a.items()} == {k: [g.query for g in v] for k, v in b.items()}
 
 
-def test_english_sentences_become_the_questions_they_answer():
+def _en_questions(sentence: str) -> list[str]:
     from bgetune.tools.offline_gen import _en_question_forms
 
-    def qs(sentence: str) -> list[str]:
-        return [q for q, _kind, _rule in _en_question_forms(sentence)]
+    return [q for q, _kind, _rule in _en_question_forms(sentence)]
 
-    assert qs("Packages can be upgraded in place, even in running systems.") == [
-        "Can packages be upgraded in place?"
-    ]
-    assert qs("Stable contains old versions of packages.") == [
-        "Does stable contain old versions of packages?"
-    ]
-    assert qs("Debian GNU/Linux adheres to the Linux Filesystem Hierarchy Standard (https://x.org) .") == [
-        "Does Debian GNU/Linux adhere to the Linux Filesystem Hierarchy Standard?"
-    ]
-    assert qs("Debian mailing lists are named following the pattern debian-list-subject.") == [
-        "Are Debian mailing lists named following the pattern debian-list-subject?"
-    ]
-    assert qs("There are a lot of Debian-related mailing lists (https://lists.debian.org/) .") == [
-        "What Debian-related mailing lists are there?"
-    ]
-    assert "Where can I get the debian-faq package?" in qs(
+
+@pytest.mark.parametrize(
+    ("sentence", "questions"),
+    [
+        (
+            "Packages can be upgraded in place, even in running systems.",
+            ["Can packages be upgraded in place?"],
+        ),
+        ("Stable contains old versions of packages.", ["Does stable contain old versions of packages?"]),
+        (
+            "Debian GNU/Linux adheres to the Linux Filesystem Hierarchy Standard (https://x.org) .",
+            ["Does Debian GNU/Linux adhere to the Linux Filesystem Hierarchy Standard?"],
+        ),
+        (
+            "Debian mailing lists are named following the pattern debian-list-subject.",
+            ["Are Debian mailing lists named following the pattern debian-list-subject?"],
+        ),
+        (
+            "There are a lot of Debian-related mailing lists (https://lists.debian.org/) .",
+            ["What Debian-related mailing lists are there?"],
+        ),
+        (
+            "Debian uses the Linux kernel because it is free software.",
+            ["Why does Debian use the Linux kernel?"],
+        ),
+        (
+            "Users can address questions to package maintainers using e-mail.",
+            ["How can I address questions to package maintainers?"],
+        ),
+        (
+            "You can install Debian from a USB stick or a network image.",
+            ["Can I install Debian from a USB stick?"],
+        ),
+        ("Packages can be upgraded by running apt full-upgrade.", ["How can packages be upgraded?"]),
+        ("The configuration files are stored in /etc/apt.", ["Where are the configuration files?"]),
+        # not questions: commands, pronoun or negated subjects, code
+        ("You may also want to read the release notes.", []),
+        ("apt install foo", []),
+        ("It can be installed from a CD.", []),
+        ("Usually nobody should install things from this place.", []),
+        ("x = foo -> bar is used here.", []),
+    ],
+)
+def test_english_sentences_become_the_questions_they_answer(sentence, questions):
+    assert _en_questions(sentence) == questions
+
+
+def test_an_english_sentence_can_become_a_where_question():
+    assert "Where can I get the debian-faq package?" in _en_questions(
         "The debian-faq package is available from any mirror."
     )
-    assert qs("Debian uses the Linux kernel because it is free software.") == [
-        "Why does Debian use the Linux kernel?"
-    ]
-    assert qs("Users can address questions to package maintainers using e-mail.") == [
-        "How can I address questions to package maintainers?"
-    ]
-    assert qs("You can install Debian from a USB stick or a network image.") == [
-        "Can I install Debian from a USB stick?"
-    ]
-    assert qs("Packages can be upgraded by running apt full-upgrade.") == ["How can packages be upgraded?"]
-    assert qs("The configuration files are stored in /etc/apt.") == ["Where are the configuration files?"]
-    # not questions: commands, pronoun or negated subjects, code
-    assert qs("You may also want to read the release notes.") == []
-    assert qs("apt install foo") == []
-    assert qs("It can be installed from a CD.") == []
-    assert qs("Usually nobody should install things from this place.") == []
-    assert qs("x = foo -> bar is used here.") == []
