@@ -49,6 +49,7 @@ __all__ = [
     "PrerequisiteMissing",
     "Progress",
     "SettingError",
+    "arguments",
     "get",
     "invoke",
     "fields_of",
@@ -255,6 +256,12 @@ def default_of(f: dataclasses.Field) -> Any:
     if f.default_factory is not MISSING:  # type: ignore[misc]
         return f.default_factory()  # type: ignore[misc]
     return None
+
+
+def arguments(*, help: str, **kw: Any) -> Any:  # noqa: A002 - the word users know from --help
+    """A list setting given as the command's positional arguments (zero or more: ``bgetune ingest a.pdf b/``),
+    a list in chat and the UI; empty unless given. ``kw``: the rest of :func:`setting` (``say``, ...)."""
+    return setting(default_factory=list, help=help, positional=True, **kw)
 
 
 def fields_of(opts: Any, *names: str, exclude: tuple[str, ...] = ()) -> dict[str, Any]:

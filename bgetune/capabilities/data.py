@@ -12,6 +12,7 @@ from typing import Any, Literal
 from bgetune.capabilities import (
     Capability,
     Context,
+    arguments,
     coerce,
     remembered_settings,
     setting,
@@ -235,11 +236,7 @@ class SettingResult(Result):
 
 @dataclass(kw_only=True)
 class IngestOptions:
-    paths: list[str] = setting(
-        default_factory=list,
-        help="Files or folders (PDF, DOCX, Markdown, TXT, HTML, JSONL).",
-        positional=True,
-    )
+    paths: list[str] = arguments(help="Files or folders (PDF, DOCX, Markdown, TXT, HTML, JSONL).")
     chunk_tokens: int | None = setting(None, help="Chunk size in tokens (default 256).", min=32, max=8192)
     chunk_overlap: int | None = setting(None, help="Overlap in tokens (default 32).", min=0, max=1024)
     base_model: str | None = setting(
@@ -383,7 +380,7 @@ def _show_pairs(ctx: Context, o: ShowPairsOptions) -> PairsPage:
 
 @dataclass(kw_only=True)
 class IdsOptions:
-    ids: list[int] = setting(default_factory=list, help="Pair ids.", positional=True)
+    ids: list[int] = arguments(help="Pair ids.")
     why: str | None = setting(None, help="Why (kept in the pair's history).")
 
 
