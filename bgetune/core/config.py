@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -25,6 +27,20 @@ def _env_float(name: str, default: float | None) -> float | None:
 def _env_int(name: str, default: int) -> int:
     value = _env_float(name, float(default))
     return int(value) if value is not None else default
+
+
+# the numeric settings left unset: field -> (environment variable, its parser, the default when it is unset too)
+_NUMERIC_ENV: dict[str, tuple[str, Callable[[str, Any], Any], Any]] = {
+    "llm_concurrency": ("BGETUNE_LLM_CONCURRENCY", _env_int, 4),
+    "llm_timeout_s": ("BGETUNE_LLM_TIMEOUT", _env_float, 60.0),
+    "llm_max_retries": ("BGETUNE_LLM_MAX_RETRIES", _env_int, 4),
+    "llm_price_in": ("BGETUNE_LLM_PRICE_IN", _env_float, None),
+    "llm_price_out": ("BGETUNE_LLM_PRICE_OUT", _env_float, None),
+    "chunk_tokens": ("BGETUNE_CHUNK_TOKENS", _env_int, 256),
+    "chunk_overlap": ("BGETUNE_CHUNK_OVERLAP", _env_int, 32),
+    "max_file_mb": ("BGETUNE_MAX_FILE_MB", _env_float, 200.0),
+    "max_pages": ("BGETUNE_MAX_PAGES", _env_int, 5000),
+}
 
 
 @dataclass(kw_only=True)
@@ -58,24 +74,9 @@ class Settings:
         self.llm_base_url = self.llm_base_url or _env("BGETUNE_LLM_BASE_URL") or _env("OPENAI_BASE_URL")
         self.llm_model = self.llm_model or _env("BGETUNE_LLM_MODEL") or _env("OPENAI_MODEL")
         self.llm_api_key = self.llm_api_key or _env("BGETUNE_LLM_API_KEY") or _env("OPENAI_API_KEY")
-        if self.llm_concurrency is None:
-            self.llm_concurrency = _env_int("BGETUNE_LLM_CONCURRENCY", 4)
-        if self.llm_timeout_s is None:
-            self.llm_timeout_s = _env_float("BGETUNE_LLM_TIMEOUT", 60.0)
-        if self.llm_max_retries is None:
-            self.llm_max_retries = _env_int("BGETUNE_LLM_MAX_RETRIES", 4)
-        if self.llm_price_in is None:
-            self.llm_price_in = _env_float("BGETUNE_LLM_PRICE_IN", None)
-        if self.llm_price_out is None:
-            self.llm_price_out = _env_float("BGETUNE_LLM_PRICE_OUT", None)
-        if self.chunk_tokens is None:
-            self.chunk_tokens = _env_int("BGETUNE_CHUNK_TOKENS", 256)
-        if self.chunk_overlap is None:
-            self.chunk_overlap = _env_int("BGETUNE_CHUNK_OVERLAP", 32)
-        if self.max_file_mb is None:
-            self.max_file_mb = _env_float("BGETUNE_MAX_FILE_MB", 200.0)
-        if self.max_pages is None:
-            self.max_pages = _env_int("BGETUNE_MAX_PAGES", 5000)
+        for name, (var, parse, default) in _NUMERIC_ENV.items():
+            if getattr(self, name) is None:
+                setattr(self, name, parse(var, default))
 
     @property
     def llm_configured(self) -> bool:

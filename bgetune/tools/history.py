@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from bgetune.core.errors import BgetuneError
+from bgetune.core.i18n import say
 from bgetune.core.options import Context, setting
 from bgetune.core.text import detect_language, normalize_for_match, normalize_ws
 from bgetune.core.workspace import TRAINABLE, Workspace, now_iso
@@ -829,26 +830,30 @@ class HistoryPreview:
         names_zh = {"question": "问题", "answer": "答案", "answer_id": "答案ID", "title": "标题", "url": "链接",
                     "clicked": "点击/有用", "session": "会话", "timestamp": "时间", "rank": "展示排名",
                     "label": "评分"}  # fmt: skip
-        if lang == "zh":
-            cols = "，".join(f"{names_zh[k]} ← “{v}”" for k, v in self.columns.items())
-            lines = [
-                f"{Path(self.file).name}：{self.rows} 行，{self.questions} 个不同的问题。识别到的列：{cols}。"
-            ]
-            if self.unmapped:
-                lines.append("未使用的列：" + "，".join(self.unmapped))
-            lines += [f"· {p}" for p in self.plan] + [f"注意：{w}" for w in self.warnings]
-            lines.append("\n确认列的对应关系后说“确认”即可导入（或指定列名，例如 --title-col）。")
-            return "\n".join(lines)
-        cols = ", ".join(f"{k} <- {v!r}" for k, v in self.columns.items())
+        zh = lang == "zh"
+        name, sep = Path(self.file).name, say(lang, ", ", "，")
+        cols = sep.join(f"{names_zh[k]} ← “{v}”" if zh else f"{k} <- {v!r}" for k, v in self.columns.items())
         lines = [
-            f"{Path(self.file).name}: {self.rows} rows, {self.questions} distinct questions. Columns: {cols}."
+            say(
+                lang,
+                f"{name}: {self.rows} rows, {self.questions} distinct questions. Columns: {cols}.",
+                f"{name}：{self.rows} 行，{self.questions} 个不同的问题。识别到的列：{cols}。",
+            )
         ]
         if self.unmapped:
-            lines.append("Not used: " + ", ".join(self.unmapped))
-        lines += [f"- {p}" for p in self.plan] + [f"warning: {w}" for w in self.warnings]
-        for s in self.sample[:3]:
-            lines.append("- e.g. " + "; ".join(f"{k}={str(v)[:40]!r}" for k, v in s.items()))
-        lines.append('\nSay "yes" to import with this mapping (or name a column, e.g. --title-col).')
+            lines.append(say(lang, "Not used: ", "未使用的列：") + sep.join(self.unmapped))
+        lines += [say(lang, "- ", "· ") + p for p in self.plan]
+        lines += [say(lang, "warning: ", "注意：") + w for w in self.warnings]
+        if not zh:
+            for s in self.sample[:3]:
+                lines.append("- e.g. " + "; ".join(f"{k}={str(v)[:40]!r}" for k, v in s.items()))
+        lines.append(
+            say(
+                lang,
+                '\nSay "yes" to import with this mapping (or name a column, e.g. --title-col).',
+                "\n确认列的对应关系后说“确认”即可导入（或指定列名，例如 --title-col）。",
+            )
+        )
         return "\n".join(lines)
 
 

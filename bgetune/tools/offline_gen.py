@@ -1017,22 +1017,6 @@ def generate_for_chunk(
     questions): questions in those shapes come first, filled from the chunk's key phrases, starting at frame
     ``frame_start`` (rotated per chunk). ``extra_types``: statement and title-like queries are candidates too (the
     mix balancer picks among them)."""
-    out = _generate_for_chunk(
-        chunk, stats, max_queries=max_queries + 3, frames=frames, frame_start=frame_start
-    )
-    if extra_types:
-        return out[: max_queries + 3]
-    return [g for g in out if g.kind not in ("statement", "title") and g.rule != "keywords-mix"][:max_queries]
-
-
-def _generate_for_chunk(
-    chunk: dict[str, Any],
-    stats: CorpusStats,
-    *,
-    max_queries: int = 5,
-    frames: list[Any] | None = None,
-    frame_start: int = 0,
-) -> list[GenQuery]:
     lang = chunk.get("language") or detect_language(chunk["text"])
     lang = "zh" if lang in ("zh", "mixed") else "en"
     if page_kind(chunk["text"], chunk.get("heading")):
@@ -1150,8 +1134,11 @@ def _generate_for_chunk(
         if not mixes_languages(g.query, lang)
         and not (lang == "zh" and not cjk_count(g.query) and not _LATIN_TERM.fullmatch(g.query.strip()))
         and normalize_ws(g.query).lower().rstrip("?？.。") not in heads | {first_line}
-    ]
-    return kept[:max_queries]
+    ][: max_queries + 3]  # three spare: the type filter below drops some
+    if extra_types:
+        return kept
+    questions = [g for g in kept if g.kind not in ("statement", "title") and g.rule != "keywords-mix"]
+    return questions[:max_queries]
 
 
 # ---------------------------------------------------------------------------------------------- style (issue 24)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
 
 from bgetune.core.config import Settings
+from bgetune.core.i18n import say
 from bgetune.core.options import Context, setting
 from bgetune.core.text import detect_language, normalize_for_match, normalize_ws
 from bgetune.core.workspace import Workspace, now_iso
@@ -798,20 +799,31 @@ def _cached_call(
     return parsed, call, None
 
 
-def _tally(res: Any, chunk: dict[str, Any], call: _CallResult | None, error: str | None) -> None:
-    """Adds one chunk's call (or cache hit) and error to a pass's result."""
-    if call is None:
-        res.cached_chunks += 1
-    else:
-        res.calls += call.calls
-        res.tokens_in += call.tokens_in
-        res.tokens_out += call.tokens_out
-    if error:
-        res.errors.append({"chunk_id": chunk["id"], "error": error})
+@dataclass
+class LLMUsage:
+    """What an LLM pass over the chunks cost: calls made, chunks the cache answered, tokens, and the errors per
+    chunk. The judge's and the augmenter's results carry it."""
+
+    calls: int = 0
+    cached_chunks: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def tally(self, chunk: dict[str, Any], call: _CallResult | None, error: str | None) -> None:
+        """Adds one chunk's call (or cache hit) and error."""
+        if call is None:
+            self.cached_chunks += 1
+        else:
+            self.calls += call.calls
+            self.tokens_in += call.tokens_in
+            self.tokens_out += call.tokens_out
+        if error:
+            self.errors.append({"chunk_id": chunk["id"], "error": error})
 
 
 @contextmanager
-def _recorded_run(ws: Workspace, settings: Settings, run_id: Any, res: Any) -> Iterator[None]:
+def _recorded_run(ws: Workspace, settings: Settings, run_id: Any, res: LLMUsage) -> Iterator[None]:
     """Finishes run ``run_id`` with ``res`` (its first 20 errors) or, when the body raises, as failed."""
     try:
         yield
@@ -870,8 +882,8 @@ def _run_groups(
 
 
 @dataclass
-class JudgeResult:
-    """What the judge pass did: pairs scored, kept, rejected (with the judge's reason), cost."""
+class JudgeResult(LLMUsage):
+    """What the judge pass did: pairs scored, kept, rejected (with the judge's reason); its cost in ``LLMUsage``."""
 
     judged: int = 0
     kept: int = 0
@@ -879,12 +891,7 @@ class JudgeResult:
     not_answered: int = 0
     unjudged: int = 0
     min_score: int = JUDGE_MIN
-    calls: int = 0
-    cached_chunks: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
     scores: dict[int, int] = field(default_factory=dict)  # histogram: score -> pairs
-    errors: list[dict[str, str]] = field(default_factory=list)
 
     def text(self, lang: str = "en") -> str:
         if lang == "zh":
@@ -947,7 +954,7 @@ def judge_pairs(
         ts = now_iso()
         with ws.tx() as c:
             for chunk, ps, verdicts, call, error in done:
-                _tally(res, chunk, call, error)
+                res.tally(chunk, call, error)
                 for p, v in zip(ps, verdicts, strict=True):
                     if v is None or v.score is None:
                         res.unjudged += 1
@@ -999,17 +1006,12 @@ translation back into {own} the way a user would type it. Answer with ONLY a JSO
 
 
 @dataclass
-class AugmentResult:
-    """Extra queries for kept pairs' positives: how many of each kind, and the cost."""
+class AugmentResult(LLMUsage):
+    """Extra queries for kept pairs' positives: how many of each kind; the cost in ``LLMUsage``."""
 
     paraphrases: int = 0
     back_translations: int = 0
     source_pairs: int = 0
-    calls: int = 0
-    cached_chunks: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    errors: list[dict[str, str]] = field(default_factory=list)
 
     def text(self, lang: str = "en") -> str:
         if lang == "zh":
@@ -1107,7 +1109,7 @@ def augment_pairs(
     with _recorded_run(ws, settings, run_id, res):
         done = _run_groups(jobs, work, settings, progress, "augment")
         for method, chunk, ps, items, call, error in done:
-            _tally(res, chunk, call, error)
+            res.tally(chunk, call, error)
             have = {normalize_for_match(p["query"]) for p in ps}
             rows: list[tuple[str, str, str, dict]] = []
             for p, alts in zip(ps, items, strict=True):
@@ -1255,23 +1257,25 @@ class GenerateEstimate:
 
     def text(self, lang: str = "en") -> str:
         mins = max(1, round(self.seconds / 60))
-        money = f"{self.money} {self.currency}" if self.money is not None else None
-        if lang == "zh":
-            if self.mode != "llm":
-                return f"离线生成 {self.chunks} 个分块：免费，约 {mins} 分钟。"
-            return (
-                f"LLM 生成 {self.chunks} 个分块（{self.cached_chunks} 个已缓存）：约 {self.calls} 次调用，"
-                f"输入 {self.tokens_in} / 输出 {self.tokens_out} tokens"
-                + (f"，约 {money}" if money else "，未设置价格（BGETUNE_LLM_PRICE_IN/OUT）")
-                + f"，约 {mins} 分钟。"
-            )
         if self.mode != "llm":
-            return f"Offline generation over {self.chunks} chunks: free, about {mins} min."
-        return (
+            return say(
+                lang,
+                f"Offline generation over {self.chunks} chunks: free, about {mins} min.",
+                f"离线生成 {self.chunks} 个分块：免费，约 {mins} 分钟。",
+            )
+        if self.money is not None:
+            money = f"{self.money} {self.currency}"
+            price = say(lang, f", about {money}", f"，约 {money}")
+        else:
+            price = say(
+                lang, ", no price set (BGETUNE_LLM_PRICE_IN/OUT)", "，未设置价格（BGETUNE_LLM_PRICE_IN/OUT）"
+            )
+        return say(
+            lang,
             f"LLM generation over {self.chunks} chunks ({self.cached_chunks} cached): about {self.calls} calls, "
-            f"{self.tokens_in} tokens in / {self.tokens_out} out"
-            + (f", about {money}" if money else ", no price set (BGETUNE_LLM_PRICE_IN/OUT)")
-            + f", about {mins} min."
+            f"{self.tokens_in} tokens in / {self.tokens_out} out{price}, about {mins} min.",
+            f"LLM 生成 {self.chunks} 个分块（{self.cached_chunks} 个已缓存）：约 {self.calls} 次调用，"
+            f"输入 {self.tokens_in} / 输出 {self.tokens_out} tokens{price}，约 {mins} 分钟。",
         )
 
 

@@ -9,6 +9,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from bgetune.core.i18n import say  # the diagnosis modules import it from here
+
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*[A-Za-z0-9+]|[A-Za-z0-9]")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _STOP = set(
@@ -62,10 +64,6 @@ def jaccard(a: set[str], b: set[str]) -> float:
 def snippet(text: str, n: int = 160) -> str:
     t = " ".join(text.split())
     return t if len(t) <= n else t[: n - 1] + "…"
-
-
-def say(lang: str, en: str, zh: str) -> str:
-    return zh if lang == "zh" else en
 
 
 def lang_of(query: str, lang: str | None) -> str:
