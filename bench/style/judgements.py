@@ -7,10 +7,13 @@ of thing it asks about. 0 = otherwise, with the reason: fragment (cut off or gar
 no one would ask: 'Can I get Linux USENET?', '我应该如何维护证券市场？'), grammar (agreement, a missing article on an
 everyday noun: 'What is object name?'), vague (no subject: 'normal output', '使用命令的方法'), placeholder ('RRR'),
 person (a person's name asked as 'What is X?'). Judged by the engineer who changed the generator, query by query
-next to its document name (not its passage text), on the final code's sample (seed 24; en: git 5880cbf; zh: the
-zh-only fixes after it, git of this file); one judge who also wrote the generator: read the figures as indicative,
-not as an independent rating. Earlier zh samples judged the same way: 68/100 at 5880cbf, 71/100 after the first
-zh-only fix (their judgements are not kept: each re-draw replaces the file).
+next to its document name (not its passage text); one judge who also wrote the generator: read the figures as
+indicative, not as an independent rating.
+
+Kept here: offline-v3.2 (git of this file), drawn with seed 27, a draw no one had looked at before judging: the
+generator's v3.2 rules were written from the zeros of earlier draws of the same documents (seed 24 at offline-v3:
+en 80, zh 79; seeds 24, 25 and 26 at v3.2 drafts, en 76-80, zh about 84-91), so a draw they were tuned on would
+flatter them. Each re-draw replaces the TSV: earlier judgements are not kept.
 
 Line numbers are the TSV's (line 1 is the header). Usage: python bench/style/judgements.py (fills the ok/why
 columns and prints the tally).
@@ -29,14 +32,13 @@ from _common import fill_judgements  # noqa: E402
 # zeros per file: {line: why}; every other line is 1
 ZEROS: dict[str, dict[int, str]] = {
     "proposed-en": {
-        4: "fragment", 8: "fragment", 9: "grammar", 14: "odd", 15: "vague", 16: "person", 20: "vague",
-        31: "odd", 35: "odd", 40: "placeholder", 47: "vague", 50: "vague", 53: "vague", 60: "vague", 63: "vague",
-        65: "odd", 79: "fragment", 90: "odd", 95: "odd", 97: "vague",
+        5: "vague", 15: "odd", 20: "vague", 22: "odd", 28: "odd", 36: "vague", 41: "odd", 43: "odd", 50: "odd",
+        51: "odd", 53: "odd", 54: "odd", 64: "odd", 66: "person", 68: "vague", 72: "fragment", 79: "vague",
+        85: "fragment", 88: "vague", 91: "odd",
     },
     "proposed-zh": {
-        3: "vague", 6: "vague", 9: "odd", 19: "odd", 23: "vague", 25: "vague", 26: "fragment", 29: "odd",
-        37: "odd", 38: "odd", 56: "odd", 68: "odd", 70: "odd", 72: "vague", 76: "odd", 78: "odd",
-        80: "placeholder", 83: "odd", 84: "odd", 89: "vague", 101: "fragment",
+        11: "odd", 23: "odd", 28: "vague", 30: "fragment", 37: "vague", 51: "odd", 53: "odd", 58: "fragment",
+        61: "odd",
     },
 }  # fmt: skip
 

@@ -22,7 +22,8 @@ from bgetune.core.text import cjk_count, detect_language, normalize_ws
 from bgetune.tools.chunking import split_sentences
 
 SOURCE = "offline"
-GENERATOR_VERSION = "offline-v3.1"  # v3: style frames, query-type mix, no heading copies (issue 24); .1: heading line apart
+GENERATOR_VERSION = "offline-v3.2"  # v3: style frames, type mix, no heading copies (issue 24); .1: heading
+# line apart; .2: no deictic, placeholder or glued queries, specific objects and keyword names
 
 Progress = Callable[[int, int, str], None]
 
@@ -503,7 +504,8 @@ def _en_question_forms(sent: str) -> list[tuple[str, str, str]]:
     if m:
         np = m.group("np")
         if not _EN_BAD_X.search(np) and np.split()[0].lower() not in EN_STOP:
-            if m.group("v") == "are" and np.split()[-1].endswith("s"):
+            if m.group("v") == "are" and np.split()[-1].endswith("s") and general_weight(np) >= 0.8:
+                # (not of an everyday plural: 'What lists are there?')
                 out.append((f"What {np} are there?", "question", "there-are"))
             elif m.group("v") == "is":
                 out.append((f"Is there a {np}?", "question", "there-is"))
@@ -710,9 +712,11 @@ def _zh_rules(sent: str, *, law: bool) -> list[tuple[str, str, str]]:
             x = _zh_strip(m.group("x"))
             # a condition fragment ('尚不构成犯罪') or a bare list of acts ('合并、分立、停业、解散') names no act
             if (
-                4 <= len(x) <= 30
+                5 <= len(x) <= 30
                 and not _ZH_PRONOUN.match(x)
+                and not _ZH_DEICTIC.search(x)
                 and not _ZH_FRAGMENT.match(x)
+                and not x.startswith("有")  # '有...终止上市情形' is a condition, not an act
                 and x.count("、") < 2
             ):
                 out.append((f"{x}会受到什么处罚？", "question", "zh-penalty"))
@@ -1081,6 +1085,19 @@ def generate_for_chunk(
                 for t in top_kw
                 if len(t.split()) >= 2
                 and en_noun_phrase(t, text)
+                and _en_verb_base(t.split()[-1].lower()) is None  # not 'debian supports'
+                and not _always_continues(t, text)
+                # a search names something ('debian gnu/linux systems') or what the passage is about (it says the
+                # phrase more than once: 'font cache'), not a phrase in passing ('summary information')
+                and (
+                    _en_technical(t)
+                    or _named(en_noun_phrase(t, text) or t, text)
+                    or _has_name(t, text)
+                    or (
+                        len(re.findall(r"\b" + re.escape(t) + r"\b", text, re.I)) >= 2
+                        and general_weight(t) >= 0.8  # not 'long time', 'source code'
+                    )
+                )
                 and not re.search(r"https?:|www\.|@|\.\w+/", t)
             ),
             None,
@@ -1104,13 +1121,15 @@ def generate_for_chunk(
     q0 = ""
     if lang == "zh":
         if _zh_is_noun(t0) and zh_thing(t0) and t0[:2] not in _ZH_VERBISH:  # not '科学合理', '采取相应'
-            if law and general_weight(t0) > 0.8:
-                q0 = f"{t0}有哪些规定？"
-            elif not law and _zh_asked_term(t0, text):
+            # (no '...有哪些规定' of a law's salient term: judged vague or odd more often than not, '销售者有哪些规定？',
+            # '涉嫌犯罪有哪些规定？'; the law rules ask of its duties, bans and penalties instead)
+            if not law and _zh_asked_term(t0, text):
                 q0 = f"{t0}是什么？"
     elif (" " in t0 and len(t0.split()) <= 3) or any(c in t0 for c in "-_./+"):
         np = en_noun_phrase(t0, text)
-        if np:
+        # not an adjective ('what is posix compatible') nor a phrase the text always continues ('cran task' of
+        # 'CRAN task view')
+        if np and not np.lower().endswith(("able", "ible")) and not _always_continues(np, text):
             q0 = f"what {'are' if _en_plural(np) else 'is'} {np}"
     if q0:
         cands.append(
@@ -1121,7 +1140,7 @@ def generate_for_chunk(
                 "salient-question",
             )
         )
-    cands.extend(_typed_queries(text, sentences, slots, lang))
+    cands.extend(_typed_queries(text, sentences, slots, lang, law=law))
     if kw and not any(g.kind == "keyword" for g in cands):
         cands.append(
             GenQuery(_keyword_query(kw, lang), "keyword", _support(text, sentences, kw), "keywords-mix")
@@ -1134,6 +1153,7 @@ def generate_for_chunk(
         if not mixes_languages(g.query, lang)
         and not (lang == "zh" and not cjk_count(g.query) and not _LATIN_TERM.fullmatch(g.query.strip()))
         and normalize_ws(g.query).lower().rstrip("?？.。") not in heads | {first_line}
+        and not reads_oddly(g.query, lang, text)
     ][: max_queries + 3]  # three spare: the type filter below drops some
     if extra_types:
         return kept
@@ -1142,6 +1162,122 @@ def generate_for_chunk(
 
 
 # ---------------------------------------------------------------------------------------------- style (issue 24)
+# the general_weight an object of a Chinese how-to needs: everyday ones fall below ('字体' 0.59, '脚本' 0.45),
+# things users ask about do not ('计数器' 0.76, '软件包' 0.88)
+_ZH_OBJ_WEIGHT = 0.6
+# words that point into the passage ('the following adaptations', 'our archive site', '安装它', '违反本法'): a
+# searcher has no passage to point into
+_EN_DEICTIC = re.compile(r"\b(?:the following|the above|our|ours|we|us)\b", re.I)
+_ZH_DEICTIC = re.compile(
+    r"它|我们|他们|上述|本法|本条|前款|下列|以下|如下|这个|这些|那些|(?<!应)该(?=[\u4e00-\u9fff])|(?<![尤极])其(?![他它中余实次])"
+)
+# a function word capitalised inside a query is a sentence start glued into a fill ('Where can I get If SAS?')
+_EN_GLUED_START = re.compile(r"(?<=\s)(?:If|When|And|Or|But|Then|Because|While|Although|Unless|However)\b")
+
+
+def _always_continues(phrase: str, text: str) -> bool:
+    """The text never ends the phrase where it does: every use is followed by the same word ('CRAN task view')."""
+    nxt = [
+        (m.group(1) or "").strip().lower()
+        for m in re.finditer(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])([ \t]+[A-Za-z]\w*)?", text, re.I)
+    ]
+    return bool(nxt) and nxt[0] != "" and len(set(nxt)) == 1 and nxt[0] not in EN_STOP | _EN_BOUNDARY
+
+
+def _has_name(phrase: str, text: str) -> bool:
+    """A word of the phrase the text writes capitalised mid-sentence ('debian website' -> 'Debian')."""
+    return any(
+        re.search(r"[a-z,]\s+" + re.escape(w[:1].upper() + w[1:]) + r"\b", text)
+        for w in phrase.split()
+        if len(w) > 2
+    )
+
+
+def reads_oddly(query: str, language: str, text: str) -> str | None:
+    """Why a generated query is not something a person would type, or None: it points into the passage ('the
+    following', 'our', '它', '本法'), holds a placeholder ('RRR component', 'blurf是什么'), glues a sentence start
+    into a fill ('get If SAS'), puts a capitalised common noun before a code token ('What is Function
+    read.fortran?'), asks 'What is' of a person ('What is Ihaka?' where the text says 'Ross Ihaka'), or (Chinese)
+    ends on a stray particle ('...符号了？')."""
+    words = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9_]*", query)}
+    if words & _PLACEHOLDER or any("foo" in w or re.fullmatch(r"([a-z])\1{2,}", w) for w in words):
+        return "placeholder"  # 'RRR component', 'libfooX', 'What is VVV?'
+    if language == "zh":
+        if _ZH_DEICTIC.search(query):
+            return "points_into_passage"
+        if re.search(r"[了的][？?]$|的吗[？?]$|[*#]|^[“”\"'‘’]", query):
+            return "fragment"  # '...符号了？', '...的人员的吗？', '*“覆盖文件”是什么？'
+        return None
+    if _EN_DEICTIC.search(query) or re.search(r"\b(?:it|them|this|these|those)\W*$", query, re.I):
+        return "points_into_passage"  # '... our archive site?', 'How do I install it?'
+    if _EN_GLUED_START.search(query):
+        return "fragment"
+    q = query.strip()
+    if re.search(r"^How (?:can|could|should|must|may)\b.*\b(?:also|\w+ly) (?:be|been)\b|^How must\b", q):
+        return "fragment"  # 'How can performance substantially be improved?', 'How must the file consist of ...?'
+    if any(
+        w[:1].isupper() and w[1:].islower() and w.lower() in EN_STOP | _EN_NUMBER_WORDS for w in q.split()[1:]
+    ):
+        return (
+            "fragment"  # a sentence start inside: 'What are Two main open protocols?', 'filesystem The proc'
+        )
+    m = re.fullmatch(r"(?i:what|where) (?:is|are) (\S+?)\??", q)
+    if m and re.fullmatch(r"[a-z0-9_.-]+(?:/[a-z0-9_.-]+)+/?", m.group(1)):
+        return "odd"  # a relative path out of context: 'What is bin/windows?'
+    if m and m.group(1).startswith("/") and re.search(r"\." + re.escape(m.group(1)) + r"\b", text):
+        return "fragment"  # './configure' asked as 'What is /configure?'
+    m = re.fullmatch(r"(?i:what|where) (?:is|are) (\S+) (\S+?)\??", q)
+    if m and m.group(1).istitle() and m.group(1).lower() in _en_ranks() and re.search(r"[._/]", m.group(2)):
+        return "fragment"  # a capitalised word glued to a code token: 'What is Function read.fortran?'
+    if (
+        m
+        and m.group(1).islower()
+        and m.group(1) in _en_ranks()
+        and (m.group(2)[:1].isupper() or _en_technical(m.group(2)))
+    ):
+        return "odd"  # a common word before a name: 'what is package apt', 'What is default Debian?'
+    m = re.fullmatch(r"(?:What|Where) is ([a-z][\w-]*(?: [a-z][\w-]*)+)\?", q)
+    if m and not m.group(1).endswith("s") and m.group(1).split()[-1] in _en_ranks():
+        return "grammar"  # a capitalised question drops the article of an everyday noun: 'Where is debian package?'
+    ranks = _en_ranks()
+    m = re.fullmatch(r"What (is|are) (.+?)\?", q)
+    x = m.group(2) if m else ""
+    xw = x.split()
+    if m and m.group(1) == "are" and len(xw) == 1 and not re.fullmatch(r"[A-Z0-9]+s|[a-z]+s", x):
+        return "grammar"  # 'What are Emacs?', 'What are macOS?'
+    if (
+        m
+        and xw
+        and all(w.istitle() and w.lower() in ranks for w in xw)
+        and not (len(xw) == 1 and re.search(r"[a-z,]\s+" + re.escape(x) + r"\b", text))
+    ):
+        return "odd"  # everyday words capitalised as a heading: 'What is Printer?', 'What is Bug Tracker?'
+    if m and len(xw) >= 3 and xw[0].islower() and xw[0] in ranks and xw[1] == "of":
+        return "grammar"  # 'What is core of R?'
+    if m and len(xw) == 2 and xw[0].isupper() and xw[1].islower() and xw[1] in ranks and m.group(1) == "is":
+        return "grammar"  # 'What is FHS document?'
+    if re.search(r"\b(?:get|use|install|about) [A-Z][a-z]+ing\?$|^How (?:can|do) I \w+ .* \w+ed\?$", q):
+        # a heading's gerund as a thing, 'How can I get Choosing?'; a participle left over, 'How can I build the
+        # Linux kernels distributed?'
+        return "fragment"  # a heading's gerund as a thing: 'How can I get Choosing?'
+    if re.match(r"(?:Could|Can) I (?:look|see|read)\b", q):
+        return "odd"  # 'Could I look at coplot?'
+    if re.search(r"\b(?:actually|really|basically)\b", q) or re.fullmatch(
+        r"How (?:do|can|should) I \w+ the (\w+)\?", q
+    ):
+        return "vague"  # 'How do I actually use the package?': no subject but the passage's
+    m = re.fullmatch(r"(?i:what|who) (?:is|are) ([A-Z][a-z]{2,})\??", query.strip())
+    if m:
+        name = re.escape(m.group(1))
+        # a citation ('Ihaka & Gentleman (1996)') or a first name before it, mid-sentence ('by Ross Ihaka')
+        if re.search(name + r"\s*(?:&|and)\s+[A-Z][a-z]+,?\s*\(?(?:19|20)\d\d", text):
+            return "person"
+        for prev in re.findall(r"(?<=[a-z,;:] )([A-Z][a-z]+)\s+" + name + r"\b", text):
+            if prev.lower() not in EN_STOP:
+                return "person"
+    return None
+
+
 _PLACEHOLDER = {
     "foo",
     "bar",
@@ -1153,6 +1289,16 @@ _PLACEHOLDER = {
     "xyz",
     "rrr",
     "nnn",
+    # the Jargon File's metasyntactic variables
+    "corge",
+    "grault",
+    "garply",
+    "waldo",
+    "plugh",
+    "xyzzy",
+    "thud",
+    "blurf",
+    "blurfl",
     "example",
     "something",
     "stuff",
@@ -1257,7 +1403,16 @@ def passage_slots(
                 nps.append(t)
         vps += _zh_verb_objects(text, top)
         # a how-to frame or title asks for an everyday action on a thing ('安装软件包'), not '维护证券市场'
-        vps = [v for v in vps if v[:2] in _ZH_HOWTO and v[2:] not in _ZH_GENERIC_OBJ]
+        # and the thing acted on is specific: '使用字体', '安装脚本', '启动应急' ask nothing a reader could search for
+        vps = [
+            v
+            for v in vps
+            if v[:2] in _ZH_HOWTO
+            and v[2:] not in _ZH_GENERIC_OBJ
+            and general_weight(v[2:]) >= _ZH_OBJ_WEIGHT
+            and v[-1]
+            not in "慢快多少大小高低好坏"  # a verb and a state ('编译速度慢'), not an action on a thing
+        ]
     else:
         for s in sentences:
             c = _clean_en(s)
@@ -1425,9 +1580,12 @@ def _gerund(verb: str) -> str:
     return v + "ing"
 
 
-def _typed_queries(text: str, sentences: list[str], slots: dict[str, list[str]], lang: str) -> list[GenQuery]:
+def _typed_queries(
+    text: str, sentences: list[str], slots: dict[str, list[str]], lang: str, *, law: bool = False
+) -> list[GenQuery]:
     """Statement (a short claim of the text) and title-like ('Installing the kernel headers', '安装软件包的方法')
-    candidates, for the query-type mix."""
+    candidates, for the query-type mix. No '...的方法' title from a law: '停止违法行为的方法', '检查会员的方法' are
+    not how anyone searches a statute."""
     out: list[GenQuery] = []
     vps = slots.get("VP", [])
     if lang == "en":
@@ -1454,10 +1612,17 @@ def _typed_queries(text: str, sentences: list[str], slots: dict[str, list[str]],
                 last.endswith("ed") or last in EN_STOP or last in _EN_NUMBER_WORDS
             ):
                 claim = _en_subject(" ".join(words))
-                out.append(GenQuery(claim, "statement", s, "claim"))
-                break
+                ranks = _en_ranks()
+                # a claim someone would search for names something ('the stable distribution is currently
+                # bullseye'), not 'the attributes have the same names', 'R has a home page'
+                if any(
+                    w[:1].isupper() or _en_technical(w) or (len(w) >= 4 and w.lower() not in ranks)
+                    for w in re.findall(r"[\w'./+-]+", claim)[1:]
+                ):
+                    out.append(GenQuery(claim, "statement", s, "claim"))
+                    break
     else:
-        for x in vps[:1]:
+        for x in [] if law else vps[:1]:
             if x[:2] in _ZH_HOWTO and x[2:] not in _ZH_GENERIC_OBJ:
                 out.append(GenQuery(f"{x}的方法", "title", _support(text, sentences, [x]), "zh-title"))
         for s in sentences:

@@ -169,3 +169,36 @@ def test_r_faq_first_pairs_are_not_title_page_or_toc(tmp_path):
     # 24); the chunk's text gives other questions
     assert "What is R?" not in first, first
     assert sum(q.endswith("?") for q in first) >= 2, first
+
+
+def test_queries_that_point_into_the_passage_or_hold_placeholders_are_not_proposed():
+    """Issue 24: what a person would not type is dropped with its reason (offline-v3.2's gate)."""
+    text = "R was written by Ross Ihaka. Run ./configure first. See the CRAN task view for more."
+    odd = {
+        "Can I download from our archive site?": "points_into_passage",
+        "How do I install it?": "points_into_passage",
+        "What is RRR component?": "placeholder",
+        "What is libfooX?": "placeholder",
+        "Where can I get If SAS?": "fragment",
+        "What is Function read.fortran?": "fragment",
+        "What is Ihaka?": "person",
+        "What are Emacs?": "grammar",
+        "What is /configure?": "fragment",
+        "What is bin/windows?": "odd",
+    }
+    for q, why in odd.items():
+        assert og.reads_oddly(q, "en", text) == why, q
+    for q in ["What is /etc/passwd?", "What is Debian GNU/Linux?", "What are RPMs?", "How can I get S-Plus?"]:
+        assert og.reads_oddly(q, "en", text) is None, q
+    assert og.reads_oddly("怎样用dpkg-i安装它？", "zh", "") == "points_into_passage"
+    assert og.reads_oddly("违反本法的规定买卖证券会受到什么处罚？", "zh", "") == "points_into_passage"
+    assert og.reads_oddly("*“覆盖文件”是什么？", "zh", "") == "fragment"
+    assert og.reads_oddly("我应该如何安装软件包？", "zh", "") is None
+    chunk = {
+        "id": "c1",
+        "heading": None,
+        "language": "en",
+        "text": "You can download the packages from our archive site. The archive site mirrors the Debian archive.",
+    }
+    gens = og.generate_offline([chunk])["c1"]
+    assert all(og.reads_oddly(g.query, "en", chunk["text"]) is None for g in gens), gens
