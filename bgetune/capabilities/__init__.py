@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from bgetune.core.errors import BgetuneError
-from bgetune.core.options import Context, Progress, out_of_limits, setting
+from bgetune.core.options import Context, Progress, arguments, out_of_limits, setting
 
 if TYPE_CHECKING:
     from bgetune.core.workspace import Workspace
@@ -256,12 +256,6 @@ def default_of(f: dataclasses.Field) -> Any:
     if f.default_factory is not MISSING:  # type: ignore[misc]
         return f.default_factory()  # type: ignore[misc]
     return None
-
-
-def arguments(*, help: str, **kw: Any) -> Any:  # noqa: A002 - the word users know from --help
-    """A list setting given as the command's positional arguments (zero or more: ``bgetune ingest a.pdf b/``),
-    a list in chat and the UI; empty unless given. ``kw``: the rest of :func:`setting` (``say``, ...)."""
-    return setting(default_factory=list, help=help, positional=True, **kw)
 
 
 def fields_of(opts: Any, *names: str, exclude: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -54,6 +54,12 @@ def setting(
     return field(default=default, metadata=meta)
 
 
+def arguments(*, help: str, **kw: Any) -> Any:  # noqa: A002 - the word users know from --help
+    """A list setting given as the command's positional arguments (zero or more: ``bgetune ingest a.pdf b/``),
+    a list in chat and the UI; empty unless given. ``kw``: the rest of :func:`setting` (``say``, ...)."""
+    return setting(default_factory=list, help=help, positional=True, **kw)
+
+
 def out_of_limits(value: Any, lo: Any, hi: Any) -> tuple[str, Any] | None:
     """("at least", lo) or ("at most", hi) when ``value`` is a number (not a bool) outside a setting's limits
     (None for no limit); None when it is within them."""

@@ -25,7 +25,7 @@ import numpy as np
 
 from bgetune.core.errors import BgetuneError
 from bgetune.core.i18n import say
-from bgetune.core.options import Context, setting
+from bgetune.core.options import Context, arguments, setting
 from bgetune.core.workspace import Workspace, atomic_write_text, now_iso
 
 if TYPE_CHECKING:
@@ -609,10 +609,8 @@ def export_golden(ws: Workspace, out_dir: str | Path) -> GoldenExport:
 
 @dataclass(kw_only=True)
 class GoldenAddOptions:
-    questions: list[str] = setting(
-        default_factory=list,
+    questions: list[str] = arguments(
         help="Questions to add (one per item; pasted text is split into lines).",
-        positional=True,
         say=("questions", "real questions", "golden questions", "问题", "真实问题", "黄金问题"),
     )
     path: str | None = setting(
