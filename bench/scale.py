@@ -20,6 +20,7 @@ Writes bench/scale-results.json, bench/scale-loglog.png and the scale section of
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -318,6 +319,84 @@ def index_bench(n: int = 65536, queries: int = 2000) -> dict[str, Any]:
     return out
 
 
+# ------------------------------------------------------------------------------------------------ near duplicates
+@functools.lru_cache(maxsize=1)
+def _bench_queries() -> tuple[str, ...]:
+    """The offline generator's queries over the bench's real-question sets' passages."""
+    from bgetune.core.text import detect_language
+    from bgetune.tools import offline_gen
+
+    chunks = []
+    for f in sorted((REPO / "bench" / "suite" / "sets").glob("*/corpus.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                chunks.append({"id": f"{f.parent.name}/{r['id']}", "text": r["text"], "heading": None})
+                chunks[-1]["language"] = detect_language(r["text"])
+    return tuple(g.query for v in offline_gen.generate_offline(chunks).values() for g in v)
+
+
+def near_dup_queries(n: int, seed: int = 23) -> list[str]:
+    """``n`` queries, deterministically: a third the offline generator's over the bench's real-question sets'
+    passages (about 2,000, drawn with repeats), a third near-duplicates of those (a word dropped or added, a
+    character dropped, a prefix), a third unrelated strings of their words."""
+    base = _bench_queries()
+    rng = random.Random(seed)
+    words = [w for q in base for w in q.split()]
+
+    def near(q: str) -> str:
+        w, r = q.split(), rng.random()
+        if len(w) > 3 and r < 0.3:
+            del w[rng.randrange(len(w))]
+            return " ".join(w)
+        if r < 0.5:
+            i = rng.randrange(len(q))
+            return q[:i] + q[i + 1 :]
+        if r < 0.7:
+            return rng.choice(["how do i ", "how can i ", "please "]) + q
+        w.insert(rng.randrange(len(w) + 1), rng.choice(words))
+        return " ".join(w)
+
+    pool = []  # the same mix at every size (a third each), so only the count changes
+    while len(pool) < n:
+        b, r = rng.choice(base), rng.random()
+        pool.append(
+            b if r < 1 / 3 else near(b) if r < 2 / 3 else " ".join(rng.sample(words, rng.randint(3, 9)))
+        )
+    return pool
+
+
+def near_dup_bench(sizes: list[int], exact_up_to: int = 65536) -> dict[str, Any]:
+    """Wall seconds of filtering.near_duplicates (every pair up to NEAR_DUP_EXACT_MAX distinct texts, sorted
+    blocks past it) and, up to ``exact_up_to`` queries, of scoring every pair (the peer, the code before), with the
+    blocked check's recall of every-pair's pairs; one process, one core, the same queries."""
+    from bgetune.tools.filtering import NEAR_DUP_BLOCK, NEAR_DUP_EXACT_MAX, near_duplicates
+
+    out: dict[str, Any] = {"seconds": {}, "every_pair_seconds": {}, "recall": {}, "pairs": {}}
+    for n in sizes:
+        qs = near_dup_queries(n)
+        t = time.perf_counter()
+        got = near_duplicates(qs)
+        out["seconds"][str(n)] = round(time.perf_counter() - t, 3)
+        out["pairs"][str(n)] = len(got)
+        if n <= exact_up_to:
+            t = time.perf_counter()
+            every = near_duplicates(qs, exact_max=10**9)
+            out["every_pair_seconds"][str(n)] = round(time.perf_counter() - t, 3)
+            out["recall"][str(n)] = round(len(set(got) & set(every)) / max(1, len(every)), 4)
+        log(
+            f"near-dups {n}: {out['seconds'][str(n)]} s, every pair {out['every_pair_seconds'].get(str(n))} s"
+        )
+    xs = [float(k) for k in out["seconds"]]
+    out["exponent"] = fit_exponent(xs, list(out["seconds"].values()))
+    out["every_pair_exponent"] = fit_exponent(
+        [float(k) for k in out["every_pair_seconds"]], list(out["every_pair_seconds"].values())
+    )
+    out["exact_max"], out["block"] = NEAR_DUP_EXACT_MAX, NEAR_DUP_BLOCK
+    out["machine"], out["date"] = platform.platform(), datetime.now(UTC).strftime("%Y-%m-%d")
+    return out
+
+
 # ------------------------------------------------------------------------------------------------ report
 def fit_exponent(xs: list[float], ys: list[float]) -> float | None:
     pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys, strict=True) if x and y and y > 0]
@@ -352,6 +431,11 @@ def partial_from_logs(logs: list[Path]) -> dict[int, dict[str, Any]]:
         if "chunks" in r:
             runs[size] = {"size": size, "partial": True, "max_steps": None, **r}
     return runs
+
+
+def _committed() -> dict[str, Any]:
+    f = REPO / "bench" / "scale-results.json"
+    return json.loads(f.read_text()) if f.exists() else {}
 
 
 def collect(work: Path, logs: list[Path] | None = None) -> dict[str, Any]:
@@ -390,7 +474,7 @@ def collect(work: Path, logs: list[Path] | None = None) -> dict[str, Any]:
         else None,
         "near_duplicates": json.loads((work / "neardup.json").read_text())
         if (work / "neardup.json").exists()
-        else None,
+        else _committed().get("near_duplicates"),  # measured apart: scale.py --near-dups
     }
 
 
@@ -474,16 +558,42 @@ def section(res: dict[str, Any]) -> str:
             + ".",
         ]
     nd = res.get("near_duplicates")
-    if nd:
+    if nd and "every_pair_seconds" in nd:
+        rows = [
+            f"| {int(n):,} | {nd['seconds'][n]} | {nd['every_pair_seconds'].get(n, 'not run')} | "
+            + (
+                f"{nd['every_pair_seconds'][n] / nd['seconds'][n]:.1f}x"
+                if n in nd["every_pair_seconds"] and nd["seconds"][n]
+                else "-"
+            )
+            + f" | {nd['recall'].get(n, '-')} | {nd['pairs'][n]:,} |"
+            for n in nd["seconds"]
+        ]
+        lines += [
+            "",
+            "### Near-duplicate query check (`filtering.near_duplicates`), by query count",
+            "",
+            f"`python bench/scale.py --near-dups {' '.join(nd['seconds'])}` ({nd['date']}, {nd['machine']}, one "
+            "core, one process; the machine's other core ran a bench job): a third the offline generator's queries "
+            "over the bench sets' passages (drawn with repeats), a third near-duplicates of them, a third unrelated "
+            "strings of their words, the same mix at every size. Peer: scoring every pair of distinct texts (rapidfuzz "
+            f"`cdist`, the code before), on the same queries in the same run. Up to {nd['exact_max']:,} distinct "
+            f"texts the check is that every-pair scoring; past it, each text is scored against the texts in the next "
+            f"two blocks of {nd['block']} in three sort orders (as written, reversed, words sorted).",
+            "",
+            "| queries | check s | every pair s | every pair / check | recall of every pair's pairs | pairs |",
+            "|---|---|---|---|---|---|",
+            *rows,
+            "",
+            f"Growth exponent: check {nd['exponent']}, every pair {nd['every_pair_exponent']} (over the sizes each "
+            "ran). Below the exact size both columns run the same code (their difference is noise); the pairs "
+            "column grows faster than the queries because repeated queries pair with every copy.",
+        ]
+    elif nd:
         secs = ", ".join(f"{int(n):,}: {v} s" for n, v in nd["seconds"].items())
         lines += [
             "",
-            f"Near-duplicate query check alone (`filtering.near_duplicates`, rapidfuzz `cdist` over every pair of "
-            f"queries; the 1,331-chunk corpus's real generated queries, repeated with a distinct suffix past "
-            f"their count), wall seconds by query count: {secs}; exponent {nd['exponent']} over this range, "
-            "quadratic in the limit. At 64k chunks (about 250k queries) that is hours: the one stage measured "
-            "worse than linear. Not changed here (filtering.py is another helper's); the fix is blocking "
-            "(compare only queries sharing a rare word or a MinHash band) past a few thousand queries.",
+            f"Near-duplicate query check alone (every pair), wall seconds: {secs}; exponent {nd['exponent']}.",
         ]
     ix = res.get("index_recall")
     if ix:
@@ -547,6 +657,12 @@ def main() -> None:
     ap.add_argument("--index", action="store_true", help="measure IVF/HNSW recall vs exact at 64k vectors")
     ap.add_argument("--logs", nargs="*", default=[], help="logs of stopped runs: their finished stages count")
     ap.add_argument(
+        "--near-dups",
+        type=int,
+        nargs="*",
+        help="only time the near-duplicate check at these query counts (vs every pair) and update its part",
+    )
+    ap.add_argument(
         "--report", action="store_true", help="only rewrite JSON, plot and RESULTS from cached runs"
     )
     args = ap.parse_args()
@@ -554,6 +670,12 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     if args.index:
         (work / "index.json").write_text(json.dumps(index_bench(), indent=2))
+    if args.near_dups:
+        res = json.loads((REPO / "bench" / "scale-results.json").read_text())
+        res["near_duplicates"] = near_dup_bench(args.near_dups)
+        (REPO / "bench" / "scale-results.json").write_text(json.dumps(res, indent=2) + "\n")
+        write_results(res)
+        return
     if args.one:
         res = run_size(args.one, work, args.max_steps)
         (work / f"result-{args.one}.json").write_text(json.dumps(res, indent=2))

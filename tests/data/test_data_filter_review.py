@@ -112,3 +112,35 @@ def test_review_actions_and_history(tiny_ws):
     assert [p["id"] for p in review.list_pairs(ws, search="what does apt")] == [d]
     s = review.dataset_summary(ws)
     assert s["trainable"] == 2 and s["status"]["rejected"] == 1 and s["by_reason"] == {"user": 1}
+
+
+def test_near_duplicates_past_the_exact_size_find_the_pairs_every_pair_finds():
+    """Issue 23: past NEAR_DUP_EXACT_MAX distinct queries the check scores only texts that sort close (three
+    orders, blocks); near-duplicates changed at the start, in the middle or at the end, among
+    many unrelated queries, are all still found, and nothing is found that every-pair scoring would not find."""
+    import random
+
+    from bgetune.tools import filtering
+
+    rng = random.Random(7)
+    words = "apt dpkg package mirror kernel install upgrade remove source binary debian archive key".split()
+    qs = [" ".join(rng.sample(words, 6)) + f" {n}" for n in range(1500)]  # unrelated fillers
+    planted = [
+        ("how do i upgrade the kernel on a debian system", "how can i upgrade the kernel on a debian system"),
+        ("where is the apt cache stored on disk", "where is the apt cache stored on the disk"),
+        ("what does the dpkg reconfigure command do", "what does the dpkg reconfigure command do now"),
+        ("mirror for security updates in europe", "xmirror for security updates in europe"),
+    ]
+    for a, b in planted:
+        qs.insert(rng.randrange(len(qs)), a)
+        qs.insert(rng.randrange(len(qs)), b)
+    qs += [qs[3]] * 3  # exact copies
+    every = filtering.near_duplicates(qs, exact_max=10**9)
+    blocked = filtering.near_duplicates(qs, exact_max=0)
+    assert set(blocked) <= set(every)
+    found = {frozenset((qs[i], qs[j])) for i, j in blocked}
+    for a, b in planted:
+        assert frozenset((a, b)) in {frozenset((qs[i], qs[j])) for i, j in every}, (a, b)
+        assert frozenset((a, b)) in found, (a, b)
+    assert sum(1 for i, j in blocked if qs[i] == qs[j] == qs[3]) == 6  # 4 copies: every pair of them
+    assert blocked == sorted(blocked)
