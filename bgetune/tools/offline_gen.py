@@ -1008,6 +1008,34 @@ def _support(text: str, sentences: list[str], needles: list[str]) -> str:
     return best or (sentences[0] if sentences else text)
 
 
+def _en_search_phrase(t: str, text: str) -> bool:
+    """An English keyword query a person would type: one noun phrase as the text uses it ('root filesystem',
+    'dynamically loaded code'), not two or three unrelated salient terms glued together ('fargs fbody'), that names
+    something ('debian gnu/linux systems') or what the passage is about (it says the phrase more than once: 'font
+    cache'), not a phrase in passing ('summary information', 'long time')."""
+    return bool(
+        len(t.split()) >= 2
+        and en_noun_phrase(t, text)
+        and _en_verb_base(t.split()[-1].lower()) is None  # not 'debian supports'
+        and not _always_continues(t, text)
+        and (
+            _en_technical(t)
+            or _named(en_noun_phrase(t, text) or t, text)
+            or _has_name(t, text)
+            or (len(re.findall(r"\b" + re.escape(t) + r"\b", text, re.I)) >= 2 and general_weight(t) >= 0.8)
+        )
+        and not re.search(r"https?:|www\.|@|\.\w+/", t)
+    )
+
+
+def _keyword_pick(top_kw: list[str], lang: str, text: str) -> list[str]:
+    """The one keyword query's terms: English, the first search phrase; Chinese, one term the text is about
+    ('自由软件'), not two glued together ('软件包 有时候', '重大损失 履行职责')."""
+    if lang == "en":
+        return next(([t] for t in top_kw if _en_search_phrase(t, text)), [])
+    return [t for t in top_kw if zh_thing(t) and len(t) >= 3][:1]
+
+
 def generate_for_chunk(
     chunk: dict[str, Any],
     stats: CorpusStats,
@@ -1074,38 +1102,7 @@ def generate_for_chunk(
 
     # keyword queries from the salient terms (2-3 terms) that read as search words: no numbers or function-word
     # fragments ('货值 仍为 二十倍', 'devel 上要'), no repeated or one/two-letter words ('cc cc cc', 'file zz close zz')
-    top_kw = _keyword_terms(top, lang, text if lang == "en" else None)
-    kw: list[str] = []
-    if lang == "en":
-        # one noun phrase as the text uses it ('root filesystem', 'dynamically loaded code') reads as a search;
-        # two or three unrelated salient terms glued together ('fargs fbody', 'digit cd-rom') do not
-        phrase = next(
-            (
-                t
-                for t in top_kw
-                if len(t.split()) >= 2
-                and en_noun_phrase(t, text)
-                and _en_verb_base(t.split()[-1].lower()) is None  # not 'debian supports'
-                and not _always_continues(t, text)
-                # a search names something ('debian gnu/linux systems') or what the passage is about (it says the
-                # phrase more than once: 'font cache'), not a phrase in passing ('summary information')
-                and (
-                    _en_technical(t)
-                    or _named(en_noun_phrase(t, text) or t, text)
-                    or _has_name(t, text)
-                    or (
-                        len(re.findall(r"\b" + re.escape(t) + r"\b", text, re.I)) >= 2
-                        and general_weight(t) >= 0.8  # not 'long time', 'source code'
-                    )
-                )
-                and not re.search(r"https?:|www\.|@|\.\w+/", t)
-            ),
-            None,
-        )
-        kw = [phrase] if phrase else []
-    else:
-        # one term the text is about ('自由软件'), not two glued together ('软件包 有时候', '重大损失 履行职责')
-        kw = [t for t in top_kw if zh_thing(t) and len(t) >= 3][:1]
+    kw = _keyword_pick(_keyword_terms(top, lang, text if lang == "en" else None), lang, text)
     # keyword-style queries are a minority of what users type (~30%), and a keyword-heavy training set teaches
     # term matching the base model already has (measured on the Debian FAQ's real questions): add one only when
     # the chunk yields fewer than two natural questions, a second only when it yields none
