@@ -17,7 +17,7 @@ from tests.reliability.conftest import count, integrity, py_env, sigkill, spawn,
 from tests.reliability.llm_fault_server import FaultServer, ok
 
 N_CHUNKS = 40
-PRE = 10  # chunks with pairs (and human decisions) before the killed stage
+PRE = 14  # chunks with pairs (and human decisions) before the killed stage (15 offline pairs: 10 get decisions)
 
 CHILD = textwrap.dedent(
     """
