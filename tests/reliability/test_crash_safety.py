@@ -17,7 +17,8 @@ from tests.reliability.conftest import count, integrity, py_env, sigkill, spawn,
 from tests.reliability.llm_fault_server import FaultServer, ok
 
 N_CHUNKS = 40
-PRE = 14  # chunks with pairs (and human decisions) before the killed stage (15 offline pairs: 10 get decisions)
+# chunks with pairs (and human decisions) before the killed stage (15 offline pairs: 10 get decisions)
+PRE = 14
 
 CHILD = textwrap.dedent(
     """
