@@ -1013,14 +1013,14 @@ def _en_search_phrase(t: str, text: str) -> bool:
     'dynamically loaded code'), not two or three unrelated salient terms glued together ('fargs fbody'), that names
     something ('debian gnu/linux systems') or what the passage is about (it says the phrase more than once: 'font
     cache'), not a phrase in passing ('summary information', 'long time')."""
+    np_ = en_noun_phrase(t, text) if len(t.split()) >= 2 else None
     return bool(
-        len(t.split()) >= 2
-        and en_noun_phrase(t, text)
+        np_
         and _en_verb_base(t.split()[-1].lower()) is None  # not 'debian supports'
         and not _always_continues(t, text)
         and (
             _en_technical(t)
-            or _named(en_noun_phrase(t, text) or t, text)
+            or _named(np_, text)
             or _has_name(t, text)
             or (len(re.findall(r"\b" + re.escape(t) + r"\b", text, re.I)) >= 2 and general_weight(t) >= 0.8)
         )
@@ -1181,13 +1181,14 @@ def _always_continues(phrase: str, text: str) -> bool:
     return bool(nxt) and nxt[0] != "" and len(set(nxt)) == 1 and nxt[0] not in EN_STOP | _EN_BOUNDARY
 
 
+def _capitalised_mid_sentence(word: str, text: str) -> bool:
+    """The text writes ``word`` (as given) after a lowercase word or a comma: a name, not a sentence start."""
+    return bool(re.search(r"[a-z,]\s+" + re.escape(word) + r"\b", text))
+
+
 def _has_name(phrase: str, text: str) -> bool:
     """A word of the phrase the text writes capitalised mid-sentence ('debian website' -> 'Debian')."""
-    return any(
-        re.search(r"[a-z,]\s+" + re.escape(w[:1].upper() + w[1:]) + r"\b", text)
-        for w in phrase.split()
-        if len(w) > 2
-    )
+    return any(_capitalised_mid_sentence(w[:1].upper() + w[1:], text) for w in phrase.split() if len(w) > 2)
 
 
 def reads_oddly(query: str, language: str, text: str) -> str | None:
@@ -1209,34 +1210,32 @@ def reads_oddly(query: str, language: str, text: str) -> str | None:
         return "points_into_passage"  # '... our archive site?', 'How do I install it?'
     if _EN_GLUED_START.search(query):
         return "fragment"
-    q = query.strip()
+    q, ranks = query.strip(), _en_ranks()
     if re.search(r"^How (?:can|could|should|must|may)\b.*\b(?:also|\w+ly) (?:be|been)\b|^How must\b", q):
         return "fragment"  # 'How can performance substantially be improved?', 'How must the file consist of ...?'
+    # a sentence start inside: 'What are Two main open protocols?', 'filesystem The proc'
     if any(
         w[:1].isupper() and w[1:].islower() and w.lower() in EN_STOP | _EN_NUMBER_WORDS for w in q.split()[1:]
     ):
-        return (
-            "fragment"  # a sentence start inside: 'What are Two main open protocols?', 'filesystem The proc'
-        )
+        return "fragment"
     m = re.fullmatch(r"(?i:what|where) (?:is|are) (\S+?)\??", q)
     if m and re.fullmatch(r"[a-z0-9_.-]+(?:/[a-z0-9_.-]+)+/?", m.group(1)):
         return "odd"  # a relative path out of context: 'What is bin/windows?'
     if m and m.group(1).startswith("/") and re.search(r"\." + re.escape(m.group(1)) + r"\b", text):
         return "fragment"  # './configure' asked as 'What is /configure?'
     m = re.fullmatch(r"(?i:what|where) (?:is|are) (\S+) (\S+?)\??", q)
-    if m and m.group(1).istitle() and m.group(1).lower() in _en_ranks() and re.search(r"[._/]", m.group(2)):
+    if m and m.group(1).istitle() and m.group(1).lower() in ranks and re.search(r"[._/]", m.group(2)):
         return "fragment"  # a capitalised word glued to a code token: 'What is Function read.fortran?'
     if (
         m
         and m.group(1).islower()
-        and m.group(1) in _en_ranks()
+        and m.group(1) in ranks
         and (m.group(2)[:1].isupper() or _en_technical(m.group(2)))
     ):
         return "odd"  # a common word before a name: 'what is package apt', 'What is default Debian?'
     m = re.fullmatch(r"(?:What|Where) is ([a-z][\w-]*(?: [a-z][\w-]*)+)\?", q)
-    if m and not m.group(1).endswith("s") and m.group(1).split()[-1] in _en_ranks():
+    if m and not m.group(1).endswith("s") and m.group(1).split()[-1] in ranks:
         return "grammar"  # a capitalised question drops the article of an everyday noun: 'Where is debian package?'
-    ranks = _en_ranks()
     m = re.fullmatch(r"What (is|are) (.+?)\?", q)
     x = m.group(2) if m else ""
     xw = x.split()
@@ -1246,7 +1245,7 @@ def reads_oddly(query: str, language: str, text: str) -> str | None:
         m
         and xw
         and all(w.istitle() and w.lower() in ranks for w in xw)
-        and not (len(xw) == 1 and re.search(r"[a-z,]\s+" + re.escape(x) + r"\b", text))
+        and not (len(xw) == 1 and _capitalised_mid_sentence(x, text))
     ):
         return "odd"  # everyday words capitalised as a heading: 'What is Printer?', 'What is Bug Tracker?'
     if m and len(xw) >= 3 and xw[0].islower() and xw[0] in ranks and xw[1] == "of":
@@ -1256,14 +1255,14 @@ def reads_oddly(query: str, language: str, text: str) -> str | None:
     if re.search(r"\b(?:get|use|install|about) [A-Z][a-z]+ing\?$|^How (?:can|do) I \w+ .* \w+ed\?$", q):
         # a heading's gerund as a thing, 'How can I get Choosing?'; a participle left over, 'How can I build the
         # Linux kernels distributed?'
-        return "fragment"  # a heading's gerund as a thing: 'How can I get Choosing?'
+        return "fragment"
     if re.match(r"(?:Could|Can) I (?:look|see|read)\b", q):
         return "odd"  # 'Could I look at coplot?'
     if re.search(r"\b(?:actually|really|basically)\b", q) or re.fullmatch(
         r"How (?:do|can|should) I \w+ the (\w+)\?", q
     ):
         return "vague"  # 'How do I actually use the package?': no subject but the passage's
-    m = re.fullmatch(r"(?i:what|who) (?:is|are) ([A-Z][a-z]{2,})\??", query.strip())
+    m = re.fullmatch(r"(?i:what|who) (?:is|are) ([A-Z][a-z]{2,})\??", q)
     if m:
         name = re.escape(m.group(1))
         # a citation ('Ihaka & Gentleman (1996)') or a first name before it, mid-sentence ('by Ross Ihaka')
@@ -1482,7 +1481,7 @@ def _named(np_: str, text: str) -> bool:
         low1 = head.lower()
         if low1 in ranks or low1.endswith(_EN_WORD_SUFFIXES):
             # 'Exporting' at the start of a sentence is not a name: a name is capitalised mid-sentence too
-            return bool(re.search(r"[a-z,]\s+" + re.escape(head) + r"\b", text))
+            return _capitalised_mid_sentence(head, text)
     if any(w[:1].isupper() for w in words):
         # a name: its head word is a name or a technical token too ('Debian Wiki', 'SPSS Data Entry'), not a
         # common noun after a name ('Unix programmers', 'layout TeX files', 'Linux system')
