@@ -388,6 +388,12 @@ def suite_main(argv: list[str]) -> None:
     ap.add_argument("--only", action="append", default=[], help="set name (repeatable or comma list)")
     ap.add_argument("--variant", default="default", choices=sorted(VARIANTS))
     ap.add_argument("--seeds", type=int, default=1, help="training seeds 13, 14, ... (default 1)")
+    ap.add_argument(
+        "--first-seed",
+        type=int,
+        default=runner.DEFAULT_SEED,
+        help="the first training seed (default 13): --first-seed 14 --seeds 1 adds a second seed to stored runs",
+    )
     ap.add_argument("--protocol", action="append", default=[], choices=list(runner.PROTOCOLS))
     ap.add_argument("--list", action="store_true", help="list the built sets")
     ap.add_argument("--json", action="store_true", help="with --list: one JSON array")
@@ -415,6 +421,7 @@ def suite_main(argv: list[str]) -> None:
         max(1, args.seeds),
         args.protocol or list(runner.PROTOCOLS),
         write=not args.no_write,
+        first_seed=args.first_seed,
     )
 
 

@@ -669,7 +669,13 @@ def table_md(runs: list[dict], variant: str, summary: dict, wall: float | None) 
 
 
 def run_suite(
-    only: list[str], variant_name: str, variant: dict, seeds: int, protocols: list[str], write: bool
+    only: list[str],
+    variant_name: str,
+    variant: dict,
+    seeds: int,
+    protocols: list[str],
+    write: bool,
+    first_seed: int = DEFAULT_SEED,
 ) -> dict:
     from tqdm import tqdm
 
@@ -690,7 +696,7 @@ def run_suite(
         except ImportError as exc:  # a module another change removed: the stages say so when they need it
             log(f"preload {m}: {exc}")
     code = code_version()
-    seed_list = [DEFAULT_SEED + i for i in range(seeds)]
+    seed_list = [first_seed + i for i in range(seeds)]
 
     # protocol (a) for every set first, in PRIORITY order: a suite stopped early has the rows that matter most
     def prio(x: dict) -> tuple[int, int]:
