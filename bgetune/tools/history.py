@@ -864,25 +864,27 @@ class UnlinkedRow:
     reason: str
 
 
-@dataclass
+@dataclass(kw_only=True)
 class HistoryImportResult:
+    """What an import did. The counts with a default of 0 are filled by ``_write_import`` as it writes."""
+
     file: str
     source: str
     rows: int
-    pairs: int  # new pairs written
-    already_imported: int
+    pairs: int = 0  # new pairs written
+    already_imported: int = 0
     questions: int
     links: dict[
         str, int
     ]  # link method -> rows linked that way (id, title, url, exact, spans, fuzzy, embedding, own)
-    multi_positive: int  # questions with more than one positive
-    extra_positives: int  # pair_positives rows written (several answers, co-click, reformulation)
+    multi_positive: int = 0  # questions with more than one positive
+    extra_positives: int = 0  # pair_positives rows written (several answers, co-click, reformulation)
     coclick: int
     reformulations: int
     skipped_negatives: int  # candidate negatives from shown-and-skipped results
     not_clicked: int  # rows shown but not clicked (not positives)
-    graded: int  # pairs with a graded label
-    golden: int  # questions kept aside as the golden set
+    graded: int = 0  # pairs with a graded label
+    golden: int = 0  # questions kept aside as the golden set
     golden_note: str | None
     unlinked: list[UnlinkedRow]
     bad_rows: list[dict[str, Any]]
@@ -1185,20 +1187,16 @@ def _golden_keys(
     return keys, None
 
 
-@dataclass
-class _Written:
-    """What ``_write_import`` wrote: counts for the import result."""
-
-    pairs: int = 0
-    existing: int = 0
-    extra: int = 0
-    multi: int = 0
-    graded: int = 0
-    golden: int = 0
-
-
 def _write_question(
-    ws: Workspace, c: Any, q: _Question, *, name: str, source: str, repeat: float, ts: str, out: _Written
+    ws: Workspace,
+    c: Any,
+    q: _Question,
+    *,
+    name: str,
+    source: str,
+    repeat: float,
+    ts: str,
+    out: HistoryImportResult,
 ) -> None:
     """One question's real pair (its best positive as the primary, the others in ``pair_positives``) and its
     import event; counts go to ``out``."""
@@ -1224,15 +1222,15 @@ def _write_question(
          label, float(repeat), method, score, ts, ts),
     )  # fmt: skip
     if not cur.rowcount:
-        out.existing += 1
+        out.already_imported += 1
         return
     out.pairs += 1
     pid = cur.lastrowid
     out.graded += label is not None
     if len(pos) > 1:
-        out.multi += 1
+        out.multi_positive += 1
     for cid, (lab, orig, _m, _s) in pos[1:]:
-        out.extra += c.execute(
+        out.extra_positives += c.execute(
             "INSERT OR IGNORE INTO pair_positives(pair_id, chunk_id, origin, label) VALUES(?,?,?,?)",
             (pid, cid, orig, lab),
         ).rowcount
@@ -1252,10 +1250,11 @@ def _write_import(
     name: str,
     source: str,
     repeat: float,
-) -> _Written:
-    """Write the pairs, the unlinked rows (``import_rows``) and the golden questions in one transaction."""
+    out: HistoryImportResult,
+) -> None:
+    """Write the pairs, the unlinked rows (``import_rows``) and the golden questions in one transaction; the
+    counts go to ``out``."""
     ts = now_iso()
-    out = _Written()
     with ws.tx() as c:
         for key, q in questions.items():
             if key not in golden_keys:
@@ -1273,7 +1272,6 @@ def _write_import(
             [(name, r.row) for r in rows if r.chunk_ids and r.row not in {u.row for u in unlinked}],
         )
         out.golden = _write_golden(ws, [questions[k] for k in sorted(golden_keys)], ts) if golden_keys else 0
-    return out
 
 
 def import_history(
@@ -1309,32 +1307,27 @@ def import_history(
     golden_keys, golden_note = _golden_keys(ws, questions, opts)
     if progress:
         progress(3, 4, "writing")
-    out = _write_import(
-        ws, questions, golden_keys, rows, unlinked, name=name, source=source, repeat=opts.repeat
-    )
-    if progress:
-        progress(4, 4, "done")
-    return HistoryImportResult(
+    res = HistoryImportResult(
         file=str(table.path),
         source=source,
         rows=len(table.rows) + len(table.bad),
-        pairs=out.pairs,
-        already_imported=out.existing,
         questions=len(questions),
         links=dict(links),
-        multi_positive=out.multi,
-        extra_positives=out.extra,
         coclick=coclick,
         reformulations=reform,
         skipped_negatives=skipped,
         not_clicked=not_clicked,
-        graded=out.graded,
-        golden=out.golden,
         golden_note=golden_note,
         unlinked=unlinked,
         bad_rows=[{"row": n, "reason": why} for n, why in sorted(bad)],
         columns=mapping,
     )
+    _write_import(
+        ws, questions, golden_keys, rows, unlinked, name=name, source=source, repeat=opts.repeat, out=res
+    )
+    if progress:
+        progress(4, 4, "done")
+    return res
 
 
 def question_clusters(queries: Sequence[str], *, threshold: float = 85.0) -> list[int]:
