@@ -35,13 +35,14 @@ from langgraph.types import Command, interrupt
 from bgetune.agent.context import GraphContext
 from bgetune.agent.context import of as context_of
 from bgetune.agent.llm import normalize_ai_message
-from bgetune.agent.planner import OFFLINE_NOTE, compose_reply, extract_paths, language, plan_request
+from bgetune.agent.planner import OFFLINE_NOTE, compose_reply, extract_paths, plan_request
 from bgetune.agent.prompts import system_prompt
 from bgetune.agent.registry import REGISTRY, ToolContext, ToolError, compact, stage_snapshot
 from bgetune.agent.review import APPROVE, approved_args, decide, prepare_approval, reject_reply
 from bgetune.agent.state import AgentState
 from bgetune.core.config import redact
 from bgetune.core.errors import BgetuneError
+from bgetune.core.i18n import reply_lang
 from bgetune.surfaces import result_data, result_text
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,7 @@ def _tool_context(state: AgentState, gc: GraphContext, progress: Any = None) -> 
         settings=gc.settings,
         files=list(state.get("files") or []),
         progress=progress,
-        lang=language(_human_text(state)),
+        lang=reply_lang(_human_text(state)),
     )
 
 
@@ -328,7 +329,7 @@ def _agent(state: AgentState, gc: GraphContext) -> dict[str, Any]:
 def offline_agent(state: AgentState, messages: list[AnyMessage], stages: dict[str, Any]) -> dict[str, Any]:
     """Offline: plan the user's message once, then issue its steps one per pass, then compose the reply."""
     last = messages[-1] if messages else None
-    lang = language(_human_text(state))
+    lang = reply_lang(_human_text(state))
     first = not any(isinstance(m, AIMessage) and m.content for m in messages)
     note = ("\n\n" + OFFLINE_NOTE[lang]) if first else ""
     update: dict[str, Any] = {}
@@ -436,7 +437,7 @@ def review(state: AgentState) -> Command:
     call = state["messages"][-1].tool_calls[0]
     spec = REGISTRY[call["name"]]
     action, edits = decide(decision)
-    lang = language(_human_text(state))
+    lang = reply_lang(_human_text(state))
     if action == APPROVE and pending.get("tool_call_id") == call["id"]:
         try:
             args = approved_args(spec, pending, edits)

@@ -28,6 +28,7 @@ from bgetune.agent.routes import (
     nearest,
     step,
 )
+from bgetune.core.i18n import has_cjk, reply_lang, say
 
 __all__ = [
     "HELP",
@@ -52,7 +53,6 @@ OFFLINE_NOTE = {
 }
 
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _I = re.I
 # text the user pasted inside a fenced or triple-quoted block, or as "> " quote lines: document text, never commands
 _QUOTED = re.compile(r"(\"\"\"|\'\'\'|```).*?(?:\1|\Z)|^[ \t]*>[^\n]*$", re.S | re.M)
@@ -94,7 +94,7 @@ def _words_rx(words: list[str]) -> str:
     parts = []
     for w in sorted(set(words), key=len, reverse=True):
         esc = re.escape(w).replace(r"\ ", r"[\s_-]*").replace(r"\-", r"[\s_-]*")
-        parts.append(rf"\b{esc}\b" if re.match(r"\w", w) and not _CJK.search(w) else esc)
+        parts.append(rf"\b{esc}\b" if re.match(r"\w", w) and not has_cjk(w) else esc)
     return "|".join(parts)
 
 
@@ -164,15 +164,6 @@ _RELATIVE = [
     ("batch_size", re.compile(r"\b(bigger|larger)\s+batch(?:\s*size)?\b|batch\s*size\s*大", _I), 2.0),
 ]
 DEFAULTS_FOR_RELATIVE = {"lr": 2e-5, "epochs": 3, "batch_size": 32}
-
-
-def language(text: str) -> str:
-    """'zh' when the text holds CJK characters, else 'en'."""
-    return "zh" if _CJK.search(text or "") else "en"
-
-
-def _say(lang: str, en: str, zh: str) -> str:
-    return zh if lang == "zh" else en
 
 
 def extract_settings(
@@ -275,7 +266,7 @@ def _message(
         history += [p for p in typed if p.lower().endswith(".jsonl") and p not in history]
     return Msg(
         text=text,
-        lang=language(text),
+        lang=reply_lang(text),
         files=files,
         new_files=new_files,
         stages=stages,
@@ -338,12 +329,12 @@ def _clarify(text: str, lang: str) -> str:
     """Not understood: offer the nearest declared request (typos), else the usual ones."""
     near = nearest(text)
     if near:
-        return _say(
+        return say(
             lang,
             f'I\'m not sure what you mean. Did you mean "{near}"? (Say "help" for the rest.)',
             f"我没太明白你的意思。你是想说“{near}”吗？（说“帮助”查看全部指令。）",
         )
-    return _say(
+    return say(
         lang,
         'I\'m not sure what you mean. What would you like me to do? Try "fine-tune bge on these PDFs", "show pairs", '
         '"approve all", "epochs 3", "train", "evaluate" or "status" — or say "help".',
@@ -354,7 +345,7 @@ def _clarify(text: str, lang: str) -> str:
 
 def _not_understood(names: list[str], lang: str) -> str:
     listed = ", ".join(names)
-    return _say(
+    return say(
         lang,
         f'I did not understand what value you want for: {listed}. Give it as a number, e.g. "{names[0].replace("_", " ")} 3" '
         f'(say "help" for the settings I know).',
@@ -392,13 +383,13 @@ def compose_reply(
         text = item[3] if len(item) > 3 else None
         if not ok:
             ok_all = False
-            lines.append(_say(lang, f"{tool} failed: {res}", f"{tool} 失败：{res}"))
+            lines.append(say(lang, f"{tool} failed: {res}", f"{tool} 失败：{res}"))
             continue
         lines.append(text or result_text(tool, res, lang))
     undo = (data or {}).get("undo") or {}
     if plan_intent == "undo" and undo.get("kind") == "setting" and ok_all:
         lines.append(
-            _say(
+            say(
                 lang,
                 f"Undone: {undo['name']} is back to {undo['old']} (its value before your last change).",
                 f"已撤销：{undo['name']} 恢复为 {undo['old']}（上次修改前的值）。",
@@ -409,7 +400,7 @@ def compose_reply(
     nxt = next_hint(plan_intent, lang, stages, ok_all, [r[0] for r in results])
     if nxt:
         lines.append(nxt)
-    return _said_once("\n".join(x for x in lines if x)) or _say(lang, "Done.", "完成。")
+    return _said_once("\n".join(x for x in lines if x)) or say(lang, "Done.", "完成。")
 
 
 def _said_once(text: str) -> str:
@@ -437,7 +428,7 @@ def next_hint(intent: str, lang: str, stages: dict[str, Any], ok: bool, ran: lis
     """What to do next, from what the workspace holds now (never the step that just ran)."""
     ran = ran or []
     if not ok:
-        return _say(
+        return say(
             lang,
             'Fix the problem above and try again, or say "status" to see where things stand.',
             "请先解决上面的问题再试，或说“进度”查看当前状态。",
@@ -448,7 +439,7 @@ def next_hint(intent: str, lang: str, stages: dict[str, Any], ok: bool, ran: lis
     proposed = pairs.get("proposed", 0)
     approved = pairs.get("approved", 0) + pairs.get("edited", 0)
     if intent in ("finetune", "generate", "show", "history_import") and proposed:
-        return _say(
+        return say(
             lang,
             f'{proposed} pairs wait for your review. Say "show 30 pairs", "show rejected", "approve all", '
             '"approve 3 5", "reject 4" or "edit 7: better query"; then "train".',
@@ -459,35 +450,35 @@ def next_hint(intent: str, lang: str, stages: dict[str, Any], ok: bool, ran: lis
         extra = (
             ""
             if golden >= 20
-            else _say(
+            else say(
                 lang,
                 ' Tip: paste 20+ real questions your users ask ("golden questions: ...") so the ship decision uses them.',
                 "提示：粘贴 20 个以上用户真实问题（“黄金问题：……”），发布决策就会以它们为准。",
             )
         )
-        return _say(
+        return say(
             lang,
             'When the data looks right, say "train" (I\'ll show the estimate and wait for your approval).'
             + extra,
             "数据没问题后说“开始训练”（我会给出预估并等你批准）。" + extra,
         )
     if intent == "train" and "export_model" in ran:
-        return _say(
+        return say(
             lang,
             'Next: "why does \'a query\' miss?" to inspect a failure, "serve it" for an OpenAI-compatible endpoint, '
             'or "which of my questions still miss?".',
             "下一步：“为什么'某个问题'检索不到”查看失败原因，“部署”启动兼容 OpenAI 的接口，或“哪些问题还检索不到？”。",
         )
     if intent == "evaluate" and not runs.get("export"):
-        return _say(
+        return say(
             lang,
             'Say "export" to save the model, or "calibrate" for a threshold.',
             "说“导出”保存模型，或“校准”得到阈值。",
         )
     if intent == "calibrate" and not runs.get("export"):
-        return _say(lang, 'Say "export" to save the model with its threshold.', "说“导出”保存模型及其阈值。")
+        return say(lang, 'Say "export" to save the model with its threshold.', "说“导出”保存模型及其阈值。")
     if intent == "export":
-        return _say(
+        return say(
             lang, 'Say "serve it" to get an endpoint and code snippets.', "说“部署”获取接口地址和代码示例。"
         )
     if intent == "golden_add" or intent == "golden_label":

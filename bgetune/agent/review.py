@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bgetune.agent.planner import _say
 from bgetune.agent.registry import ToolContext, ToolError, ToolSpec
+from bgetune.core.i18n import say
 
 APPROVE = "approve"
 
@@ -93,7 +93,7 @@ def approved_args(spec: ToolSpec, pending: dict[str, Any], edits: dict[str, Any]
 def reject_reply(tool: str, lang: str) -> str:
     """A helpful answer after the user said no: nothing ran, and what they can do next."""
     if tool == "train":
-        return _say(
+        return say(
             lang,
             'OK — training was not started; nothing ran. You can change settings ("epochs 1", "max steps 50", '
             '"batch size 16", "use bge-m3"), review the data again ("show pairs"), ask "what does training '
@@ -102,13 +102,13 @@ def reject_reply(tool: str, lang: str) -> str:
             "再看看数据（“看看数据”），问“训练要多久？”，准备好了再说“开始训练”。",
         )
     if tool == "generate_pairs":
-        return _say(
+        return say(
             lang,
             'OK — no LLM calls were made. You can generate with the free offline generator ("generate offline"), '
             "or approve again with fewer chunks (edit max_chunks).",
             "好的，没有调用 LLM。你可以用免费的离线生成器（“离线生成”），或减少分块数（修改 max_chunks）后再批准。",
         )
-    return _say(
+    return say(
         lang,
         f'OK — {tool} did not run. Tell me what to change, or say "help".',
         f"好的，{tool} 没有运行。告诉我要改什么，或说“帮助”。",

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from bgetune.core.i18n import has_cjk, say
+
 MODEL_ALIASES = {
     "bge-m3": "BAAI/bge-m3",
     "bge-small-zh": "BAAI/bge-small-zh-v1.5",
@@ -33,16 +35,11 @@ MODEL_ALIASES = {
 
 
 _I = re.I
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _Q = "['\"“”‘’「」『』]"
 QUOTES = re.compile(r"['\"“”‘’「」『』]([^'\"“”‘’「」『』]{2,300})['\"“”‘’「」『』]")
 HISTORY_EXT = (".csv", ".tsv", ".xlsx", ".xls")
 ZH_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5} | ZH_NUM
-
-
-def say(lang: str, en: str, zh: str) -> str:
-    return zh if lang == "zh" else en
 
 
 def step(tool: str, **args: Any) -> dict[str, Any]:
@@ -1154,6 +1151,6 @@ def nearest(text: str, cutoff: float = 60.0) -> str | None:
     """The declared phrase closest to a message that matched nothing (typos: 'trian with 1 epcoh')."""
     from rapidfuzz import fuzz, process
 
-    phrases = [p for p, _ in example_phrases() if bool(_CJK.search(p)) == bool(_CJK.search(text))]
+    phrases = [p for p, _ in example_phrases() if has_cjk(p) == has_cjk(text)]
     hit = process.extractOne(text.lower(), phrases, scorer=fuzz.WRatio, score_cutoff=cutoff)
     return hit[0] if hit else None
