@@ -22,8 +22,10 @@ from bgetune.core.text import cjk_count, detect_language, normalize_ws
 from bgetune.tools.chunking import split_sentences
 
 SOURCE = "offline"
-GENERATOR_VERSION = "offline-v3.2"  # v3: style frames, type mix, no heading copies (issue 24); .1: heading
-# line apart; .2: no deictic, placeholder or glued queries, specific objects and keyword names
+GENERATOR_VERSION = "offline-v3.3"  # v3: style frames, type mix, no heading copies (issue 24); .1: heading
+# line apart; .2: no deictic, placeholder or glued queries, specific objects and keyword names; .3 (English only):
+# 'what is X' only of a term the passage is about, no everyday word as a name, no path tails or page headers, task
+# verbs only, no anaphora, hedges or cut brackets, articles kept with names
 
 Progress = Callable[[int, int, str], None]
 
@@ -254,12 +256,12 @@ _DEF_EN = re.compile(
 )
 _TO_EN = re.compile(r"^(?:In order )?[Tt]o (?P<x>[a-z]+ [^,;:]{3,70}), ")
 _IFYOU_EN = re.compile(
-    r"\b(?:[Ii]f|[Ww]hen) you (?:want|need|wish|would like|have) to (?P<x>[a-z]+ [^,;:.]{3,60})"
+    r"\b(?:[Ii]f|[Ww]hen) you (?:want|need|wish|would like|have) to (?P<x>[a-z]+ [^,;:.]{3,60}(?![\w'’\-]))"
 )
 _YOUCAN_EN = re.compile(
-    r"\b[Yy]ou (?:can|could|should|must|may|need to)(?: also| then| simply| just)? (?P<x>(?:use|run|install|set|add|change|get|find|check|create|remove|edit|type|call|put|configure|specify|build|make|read|write|load|save|select|enable|disable|upgrade|update|download|obtain|try|report|send|subscribe|compile|convert|mount|access) [^,;:.]{3,60})"
+    r"\b[Yy]ou (?:can|could|should|must|may|need to)(?: also| then| simply| just)? (?P<x>(?:use|run|install|set|add|change|get|find|check|create|remove|edit|type|call|put|configure|specify|build|make|read|write|load|save|select|enable|disable|upgrade|update|download|obtain|try|report|send|subscribe|compile|convert|mount|access) [^,;:.]{3,60}(?![\w'’\-]))"
 )
-_USE_TO_EN = re.compile(r"\b[Uu]se (?P<tool>[^,;:.]{2,40}?) to (?P<x>[a-z]+ [^,;:.]{3,50})")
+_USE_TO_EN = re.compile(r"\b[Uu]se (?P<tool>[^,;:.]{2,40}?) to (?P<x>[a-z]+ [^,;:.]{3,50}(?![\w'’\-]))")
 _EN_BAD_X = re.compile(r"\b(this|that|these|those|it|them|above|below|following|former|latter)\b", re.I)
 
 
@@ -269,6 +271,27 @@ def _en_complete(x: str) -> bool:
     return (
         bool(last) and last not in EN_STOP and last not in _EN_NEEDS_COMPLEMENT and not last.endswith("-like")
     )
+
+
+# verbs that send the reader to something (the passage's pointer, not a task a user asks how to do: 'How could I
+# visit a Debian archive site?', 'Can I look at coplot?')
+_EN_REFER_VERBS = {"look", "see", "read", "visit", "consult", "refer", "peruse", "browse", "note", "notice"}
+# what happens to one ('you may find incompatibilities'), not what one sets out to do
+_EN_EXPERIENCE_VERBS = {"find", "see", "notice", "encounter", "experience", "get", "run", "end", "lose"}
+
+
+def _en_task_verb(x: str, before: str = "") -> bool:
+    """Whether the verb phrase ``x`` names a task a user asks how to do: not led by an adverb ('actually use the
+    package' -> 'Actuallying use ...'), not a pointer verb ('visit a site', 'look at'), not an experience after
+    'may'/'might' ('you may find incompatibilities'), no notation, 'any' or comparison in it."""
+    w0 = x.split()[0].lower() if x.split() else ""
+    if not w0 or _adverb(w0) or w0 in _EN_REFER_VERBS:
+        return False
+    if re.search(r"->|[=$#<>{}|]|\bany\b|\bthe \d|\bthe (?:more|less) \w", x):
+        # notation ('go from stable --> testing'), any thing at all ('subscribe to any list X'), an example's
+        # number ('adjust the value of the 0.25 offset'), a comparison ('switch to the more modern unstable')
+        return False
+    return not (w0 in _EN_EXPERIENCE_VERBS and re.search(r"\b(?:may|might)\s+(?:\w+ly\s+)?$", before))
 
 
 def _en_rules(sent: str) -> list[tuple[str, str, str]]:
@@ -281,7 +304,10 @@ def _en_rules(sent: str) -> list[tuple[str, str, str]]:
         first = x.split()[0].lower()
         if first not in _EN_PRONOUN_SUBJ and first not in EN_STOP and len(x) >= 3 and not _EN_BAD_X.search(x):
             verb = "are" if m.group("v") == "are" else "is"
-            out.append((f"What {verb} {x}?", "question", "definition"))
+            # the sentence's article stays with a name or a phrase ('What is the Fedora R RPM?', not 'What is
+            # Fedora R RPM?')
+            the = "the " if s.startswith("The ") and re.match(r"[A-Z/]", x) else ""
+            out.append((f"What {verb} {the}{x}?", "question", "definition"))
     for rx, template, rule in (
         (_TO_EN, "How do I {x}?", "purpose"),
         (_IFYOU_EN, "How can I {x}?", "if-you"),
@@ -291,11 +317,23 @@ def _en_rules(sent: str) -> list[tuple[str, str, str]]:
         if m:
             x = _you_to_i(m.group("x").strip().rstrip(".)"))
             x = (
-                re.sub(r"\s+(?:by|with|using|from|via|in order|which|that|so|and|as)\b.*$", "", x)
+                re.sub(
+                    r"\s+(?:by|with|using|from|via|in order|which|that|so|and|as|when|if|while|because|unless"
+                    r"|since|before|after)\b.*$",
+                    "",
+                    x,
+                )
                 if len(x.split()) > 7
                 else x
             )
-            if 2 <= len(x.split()) <= 10 and not _EN_BAD_X.search(x) and _en_complete(x):
+            # a capped match that ended before a clause's first word leaves it dangling: '... line when'
+            x = re.sub(r"\s+(?:when|if|while|because|unless|since|before|after|and|or|as|so)$", "", x)
+            if (
+                2 <= len(x.split()) <= 10
+                and not _EN_BAD_X.search(x)
+                and _en_complete(x)
+                and _en_task_verb(x, s[: m.start("x")])
+            ):
                 out.append((template.format(x=x), "question", rule))
     out.extend(_en_question_forms(sent))
     m = _USE_TO_EN.search(s)
@@ -456,6 +494,10 @@ def _en_invert(clause: str) -> str | None:
     return None
 
 
+# frequency adverbs a claim hedges with and a question leaves out
+_EN_HEDGE = re.compile(r"\b(?:usually|sometimes|often|normally|generally|typically|occasionally|frequently) ")
+
+
 def _en_invert_at(words: list[str], det: int, at: int) -> str | None:
     subj_words, v, rest = words[:at], words[at], " ".join(words[at + 1 :])
     low = [re.sub(r"'(?:ll|re|ve|s|d)$", "", w.lower()) for w in subj_words[det:]]
@@ -470,6 +512,13 @@ def _en_invert_at(words: list[str], det: int, at: int) -> str | None:
         return None
     subj = _en_subject(" ".join(subj_words))
     plural = low[-1].endswith("s") and not low[-1].endswith("ss")
+    if v in ("may", "might"):
+        return None  # 'May programs have a subdirectory of /run?': a permission read as a question
+    rest = _EN_HEDGE.sub("", rest)  # 'Is code sometimes hidden ...' -> 'Is code hidden ...'
+    if v in _EN_MODAL and re.match(r"\w+ly\s", rest) and _adverb(rest.split()[0]):
+        rest = rest.split(" ", 1)[1]  # 'Must users separately download ...' -> 'Must users download ...'
+    if v in ("has", "have") and re.match(r"\w+ly\s", rest):
+        return None  # 'Doug Bates has kindly provided ...' is not 'Does Doug Bates have kindly provided ...?'
     if v in _EN_AUX and not (v in ("has", "have") and not re.match(r"\w+(?:ed|en)\b|been\b", rest)):
         means = _EN_MEANS.search(rest)
         if v in _EN_MODAL and means and means.start() > 0:
@@ -491,9 +540,32 @@ def _en_invert_at(words: list[str], det: int, at: int) -> str | None:
     return f"{do} {subj} {base} {r}?" if r else None
 
 
+# a quantity, not a thing: 'Many OSes have conventions', 'Where is some local variable data for xdm?'
+_EN_QUANTIFIERS = {
+    "many",
+    "most",
+    "some",
+    "several",
+    "all",
+    "each",
+    "every",
+    "few",
+    "various",
+    "both",
+    "other",
+    "any",
+}
+
+
 def _en_place_ok(x: str) -> bool:
     """Whether ``x`` can be what a where-question asks for: no bad words, not led by a pronoun or a digit."""
-    return not _EN_BAD_X.search(x) and x.split()[0].lower() not in _EN_NOT_SUBJ and not x[:1].isdigit()
+    first = x.split()[0].lower()
+    return (
+        not _EN_BAD_X.search(x)
+        and first not in _EN_NOT_SUBJ
+        and first not in _EN_QUANTIFIERS  # not 'some local variable data'
+        and not x[:1].isdigit()
+    )
 
 
 def _en_question_forms(sent: str) -> list[tuple[str, str, str]]:
@@ -520,7 +592,7 @@ def _en_question_forms(sent: str) -> list[tuple[str, str, str]]:
     m = _EN_YOU_MODAL.match(s)
     if m:
         x = _you_to_i(m.group("x"))
-        if x.split()[0].endswith("ly") or x.split()[0] in (
+        if not _en_task_verb(x, s[: m.start("x")]) or x.split()[0] in (
             "want",
             "need",
             "wish",
@@ -549,7 +621,9 @@ def _en_question_forms(sent: str) -> list[tuple[str, str, str]]:
     if q:
         if because and not q.startswith("How "):
             out.append((f"Why {q[0].lower()}{q[1:]}", "question", "why"))
-        elif not because:
+        elif not because and not (re.search(r"[\"“”]", q) and not q.startswith("How ")):
+            # (not a yes/no question around the author's scare quotes: 'Does the Debian package system have a
+            # range of package "dependencies"?')
             out.append((q, "question", "how" if q.startswith("How ") else "yes-no"))
     return out
 
@@ -769,10 +843,29 @@ _EN_GENERIC_ADJ = set(
 )
 
 
+# comparative and superlative adjectives: a phrase led by one compares, it names nothing
+_EN_COMPARATIVES = set(
+    """smaller larger bigger newer older better worse faster slower higher lower greater earlier later longer
+    shorter smallest largest biggest newest oldest latest best worst fastest slowest highest lowest greatest
+    earliest longest shortest""".split()
+)
+
+
 def _adverb(word: str) -> bool:
     """'appropriately', 'dynamically' (not 'family', 'supply')."""
     return word.endswith("ly") and (
         word[:-2] in _en_ranks() or word.endswith(("ally", "ately", "ively", "ously"))
+    )
+
+
+def _en_plural_of_everyday(word: str) -> bool:
+    """'users', 'systems' as the text writes them (lower case): the plural of an everyday noun."""
+    ranks = _en_ranks()
+    return (
+        word.islower()
+        and word.endswith("s")
+        and not word.endswith(("ss", "us", "is", "ics", "ous"))
+        and (word[:-1] in ranks or (word.endswith("ies") and word[:-3] + "y" in ranks))
     )
 
 
@@ -789,6 +882,8 @@ def en_noun_phrase(term: str, text: str) -> str | None:
         return None
     if low[0][:1].isdigit() or low[0] in _EN_NUMBER_WORDS or low[0] in _EN_GENERIC_ADJ or _adverb(low[0]):
         return None
+    if low[0] in _EN_COMPARATIVES and len(words) > 1:
+        return None  # a comparison, not a thing: 'smaller partitions', 'the latest packages'
     if len(words) == 1 and "-" in low[0] and all(p in _en_ranks() for p in low[0].split("-") if p):
         return None  # 'fixed-format', 'application-package': hyphenated everyday words
     if not any(re.fullmatch(r"[a-z]{3,}", re.sub(r"[^a-z]", "", w)) for w in low):
@@ -805,6 +900,12 @@ def en_noun_phrase(term: str, text: str) -> str | None:
         before = hay[max(0, m.start() - 30) : m.start()]
         found = m.group(0).lstrip("/").split()
         after = hay[m.end() : m.end() + 2].strip()
+        if m.group(1) and before and not before[-1].isspace() and before[-1] not in "\"'“‘`([":
+            continue  # the tail of a longer path ('<locale>/cat3/XtClass.3x'), not a path of its own
+        if any(_en_plural_of_everyday(w) for w in found[:-1]):
+            continue  # a plural inside is not a compound's modifier: 'Windows users odbcConnectDbase'
+        if "/" in m.group(0) and any(w.istitle() and w.lower() in _en_ranks() for w in found):
+            continue  # a page header glued into the text: 'The /usr Hierarchy', '/usr/share Directory'
         if all(w[:1].isupper() for w in found) and (
             after[:1].isupper() or (len(found) > 1 and not re.search(r"\bthe\s+$", before, re.I))
         ):
@@ -1018,6 +1119,8 @@ def _en_search_phrase(t: str, text: str) -> bool:
         np_
         and _en_verb_base(t.split()[-1].lower()) is None  # not 'debian supports'
         and not _always_continues(t, text)
+        and not _en_relational(t, text)
+        and not (len(t.split()) == 2 and t.split()[-1].lower() in _EN_GENERIC_HEAD)
         and (
             _en_technical(t)
             or _named(np_, text)
@@ -1080,6 +1183,8 @@ def generate_for_chunk(
         fr = [f for f in frames if f.lang == lang]
         start = frame_start % max(1, len(fr))
         for q, f in fill_frames(fr, slots, text=text, conditions=conds, start=start, limit=3):
+            if lang == "en" and f.slot == "NP" and not f.cond:
+                q = _en_frame_article(q, f.prefix, slots.get("NP", []), text)
             rule_hits.append(
                 (-1, GenQuery(q, "question", _support(text, sentences, [q]), f"frame:{f.pattern}"))
             )
@@ -1126,7 +1231,13 @@ def generate_for_chunk(
         np = en_noun_phrase(t0, text)
         # not an adjective ('what is posix compatible') nor a phrase the text always continues ('cran task' of
         # 'CRAN task view')
-        if np and not np.lower().endswith(("able", "ible")) and not _always_continues(np, text):
+        if (
+            np
+            and not np.lower().endswith(("able", "ible"))
+            and not _always_continues(np, text)
+            and not _en_verb_use(np, text)  # not 'user wants'
+            and _en_asked_phrase(np, text)
+        ):
             q0 = f"what {'are' if _en_plural(np) else 'is'} {np}"
     if q0:
         cands.append(
@@ -1173,12 +1284,77 @@ _EN_GLUED_START = re.compile(r"(?<=\s)(?:If|When|And|Or|But|Then|Because|While|A
 
 
 def _always_continues(phrase: str, text: str) -> bool:
-    """The text never ends the phrase where it does: every use is followed by the same word ('CRAN task view')."""
+    """The text never ends the phrase where it does: every use is followed by the same word ('CRAN task view'),
+    across a line wrap too, singular or plural ('Debian mailing | lists', 'Debian mailing | list')."""
     nxt = [
-        (m.group(1) or "").strip().lower()
-        for m in re.finditer(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])([ \t]+[A-Za-z]\w*)?", text, re.I)
+        re.sub(r"(?<=[a-z]{3})s$", "", (m.group(1) or "").strip().lower())
+        for m in re.finditer(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])(\s+[A-Za-z]\w*)?", text, re.I)
     ]
     return bool(nxt) and nxt[0] != "" and len(set(nxt)) == 1 and nxt[0] not in EN_STOP | _EN_BOUNDARY
+
+
+def _en_relational(phrase: str, text: str) -> bool:
+    """The text only says the phrase with an of-complement: 'the proper functioning of the system', 'a typeset
+    version of': asked alone it names nothing."""
+    nxt = [
+        m.group(1).lower()
+        for m in re.finditer(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])\s*(\S*)", text, re.I)
+    ]
+    return bool(nxt) and all(w == "of" for w in nxt)
+
+
+# head nouns too general to name a thing with one modifier: 'Debian system', 'networked systems', 'genomic data'
+_EN_GENERIC_HEAD = set(
+    """system systems machine machines computer computers thing things way ways part parts kind kinds type types
+    user users people issue issues problem problems place places functioning version versions data information
+    stuff""".split()
+)
+
+
+def _en_verb_use(phrase: str, text: str) -> bool:
+    """The phrase ends in a verb where the text uses it: 'the user wants the ...' (not 'word lists are ...')."""
+    if _en_verb_base(phrase.split()[-1].lower()) is None:
+        return False
+    nxt = [
+        m.group(1).lower()
+        for m in re.finditer(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])\s*(\w*)", text, re.I)
+    ]
+    objects = {
+        "the",
+        "a",
+        "an",
+        "to",
+        "it",
+        "this",
+        "that",
+        "its",
+        "their",
+        "them",
+        "you",
+        "me",
+        "us",
+        "his",
+        "her",
+    }
+    return bool(nxt) and all(w in objects for w in nxt)
+
+
+def _en_asked_phrase(np_: str, text: str) -> bool:
+    """Whether 'what is <np_>' asks about a term of the passage: a name or technical token, or a phrase the passage
+    says more than once, that is not relational ('proper functioning' of ...) and not an everyday head with one
+    modifier ('debian system', 'networked systems'). A phrase said once in passing ('executable commands', 'the
+    file command-line tool') is not what the passage is about."""
+    words = np_.lstrip("/").split()
+    if _en_technical(np_) or _named(np_, text):
+        return True
+    if _en_relational(np_, text):
+        return False
+    if len(words) == 2 and words[-1].lower() in _EN_GENERIC_HEAD:
+        return False
+    if _has_name(np_, text):
+        return True  # 'debian archive site'
+    pat = r"(?<![\w-])" + r"\s+".join(re.escape(w) for w in words) + r"(?![\w-])"
+    return len(re.findall(pat, text, re.I)) >= 2
 
 
 def _capitalised_mid_sentence(word: str, text: str) -> bool:
@@ -1200,6 +1376,17 @@ def reads_oddly(query: str, language: str, text: str) -> str | None:
     words = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9_]*", query)}
     if words & _PLACEHOLDER or any("foo" in w or re.fullmatch(r"([a-z])\1{2,}", w) for w in words):
         return "placeholder"  # 'RRR component', 'libfooX', 'What is VVV?'
+    if any(sum(p.lower() in _EN_PATH_WORDS for p in w.split("/")) >= 2 for w in query.split() if "/" in w):
+        return "placeholder"  # a path spelled in words: '/where/you/want/R/to/go', '/path/to/R'
+    if any(
+        len(p.strip("?.,")) >= 4 and p.isupper() and general_weight(p.strip("?.,").lower()) <= 0.55
+        for w in query.split()
+        if "/" in w
+        for p in w.split("/")
+    ):
+        return "placeholder"  # '/usr/share/doc/PACKAGE'
+    if re.search(r"\b(?:my|your)_\w", query, re.I):
+        return "placeholder"  # an example name: 'my_packages'
     if language == "zh":
         if _ZH_DEICTIC.search(query):
             return "points_into_passage"
@@ -1211,6 +1398,12 @@ def reads_oddly(query: str, language: str, text: str) -> str | None:
     if _EN_GLUED_START.search(query):
         return "fragment"
     q, ranks = query.strip(), _en_ranks()
+    if any(q.count(a) != q.count(b) for a, b in ("()", "[]", "“”", "‘’")):
+        return "fragment"  # a bracket or quote cut: 'How do I rotate axis labels (using base graphics?'
+    if _EN_ANAPHORA.search(q):
+        return (
+            "points_into_passage"  # 'Are argument names also ...?', 'Do the attributes have the same names?'
+        )
     if re.search(r"^How (?:can|could|should|must|may)\b.*\b(?:also|\w+ly) (?:be|been)\b|^How must\b", q):
         return "fragment"  # 'How can performance substantially be improved?', 'How must the file consist of ...?'
     # a sentence start inside: 'What are Two main open protocols?', 'filesystem The proc'
@@ -1226,12 +1419,10 @@ def reads_oddly(query: str, language: str, text: str) -> str | None:
     m = re.fullmatch(r"(?i:what|where) (?:is|are) (\S+) (\S+?)\??", q)
     if m and m.group(1).istitle() and m.group(1).lower() in ranks and re.search(r"[._/]", m.group(2)):
         return "fragment"  # a capitalised word glued to a code token: 'What is Function read.fortran?'
-    if (
-        m
-        and m.group(1).islower()
-        and m.group(1) in ranks
-        and (m.group(2)[:1].isupper() or _en_technical(m.group(2)))
-    ):
+    if m and any(a.startswith("/") and b.istitle() for a, b in (m.groups(), m.groups()[::-1])):
+        return "fragment"  # a heading word glued to a path: 'What is Rationale /var/yp?', 'What is /usr Hierarchy?'
+    everyday = bool(m) and all(p in ranks for p in m.group(1).split("-") if p)  # type: ignore[union-attr]
+    if m and m.group(1).islower() and everyday and (m.group(2)[:1].isupper() or _en_technical(m.group(2))):
         return "odd"  # a common word before a name: 'what is package apt', 'What is default Debian?'
     m = re.fullmatch(r"(?:What|Where) is ([a-z][\w-]*(?: [a-z][\w-]*)+)\?", q)
     if m and not m.group(1).endswith("s") and m.group(1).split()[-1] in ranks:
@@ -1252,16 +1443,28 @@ def reads_oddly(query: str, language: str, text: str) -> str | None:
         return "grammar"  # 'What is core of R?'
     if m and len(xw) == 2 and xw[0].isupper() and xw[1].islower() and xw[1] in ranks and m.group(1) == "is":
         return "grammar"  # 'What is FHS document?'
-    if re.search(r"\b(?:get|use|install|about) [A-Z][a-z]+ing\?$|^How (?:can|do) I \w+ .* \w+ed\?$", q):
+    if re.search(r"\b(?:get|use|install|about) [A-Z][a-z]+ing\?$|^How (?:can|do) I \w+ .* \w+ed\?$", q) or (
+        re.fullmatch(r"How \w+ .* [a-z]+s (\w+ed)\?", q)
+        and not re.search(r"\b(?:be|been|being|get|got)\b", q)
+    ):
         # a heading's gerund as a thing, 'How can I get Choosing?'; a participle left over, 'How can I build the
         # Linux kernels distributed?'
         return "fragment"
-    if re.match(r"(?:Could|Can) I (?:look|see|read)\b", q):
-        return "odd"  # 'Could I look at coplot?'
+    if re.match(
+        r"(?:(?:How )?(?:[Cc]ould|[Cc]an|do|should) I) (?:look|see|read|visit|consult|refer|peruse|browse)\b",
+        q,
+    ):
+        return "odd"  # 'Could I look at coplot?', 'How could I visit a Debian archive site?'
+    m = re.fullmatch(r"(?:How (?:do|can|could|should) I|Can I|Where can I) (\w+) ([a-z][a-z-]*)\?", q)
+    if m and _en_everyday(m.group(2)) and not _named(m.group(2), text) and not _quoted(m.group(2), text):
+        return "vague"  # a bare everyday object: 'How do I find incompatibilities?', 'How do I accomodate software?'
     if re.search(r"\b(?:actually|really|basically)\b", q) or re.fullmatch(
         r"How (?:do|can|should) I \w+ the (\w+)\?", q
     ):
         return "vague"  # 'How do I actually use the package?': no subject but the passage's
+    m = re.fullmatch(r"(?i:what) (?:is|are) (\S+?)\??", q)
+    if m and re.search(r"\bthis\s+" + re.escape(m.group(1)) + r"\b", text):
+        return "points_into_passage"  # the document itself: 'What is FAQ?' of 'this FAQ'
     m = re.fullmatch(r"(?i:what|who) (?:is|are) ([A-Z][a-z]{2,})\??", q)
     if m:
         name = re.escape(m.group(1))
@@ -1271,7 +1474,41 @@ def reads_oddly(query: str, language: str, text: str) -> str | None:
         for prev in re.findall(r"(?<=[a-z,;:] )([A-Z][a-z]+)\s+" + name + r"\b", text):
             if prev.lower() not in EN_STOP:
                 return "person"
+        if re.search(r"\b(?:by|from)\s+" + name + r"\s+(?:and|&)\s+[A-Z][a-z]+", text):
+            return "person"  # authors: 'taken from Abelson and Sussman'
+        before = [w.lower() for w in re.findall(r"(\w+)\s+" + name + r"\b", text)]
+        if (
+            before
+            and len(before) == len(re.findall(r"\b" + name + r"\b", text))
+            and set(before) <= {"by", "at"}
+        ):
+            return "odd"  # only the maker or place of something in passing: 'movies by Pixar', 'working at Pixar'
     return None
+
+
+# words of a path spelled out as an example: '/path/to/R', '/where/you/want/R/to/go'
+_EN_PATH_WORDS = EN_STOP | {"path", "dir", "somewhere", "name", "username", "filename", "yourname"}
+# words that refer back to what the passage said before: a searcher has no 'before'
+# ('another' only in a yes/no claim: 'Are text connections another source of input?'; 'if I move to another
+# country' is fine)
+_EN_ANAPHORA = re.compile(
+    r"\b(?:also|again|as well|likewise|otherwise|the same)\b|^(?:Is|Are|Do|Does|Has|Have)\b.*\banother\b",
+    re.I,
+)
+
+
+def _quoted(word: str, text: str) -> bool:
+    """The text quotes the word as a name: 'unstable', `testing'."""
+    return bool(re.search(r"[`'‘\"“]" + re.escape(word) + r"[`'’\"”]", text))
+
+
+def _en_everyday(word: str) -> bool:
+    """An ordinary English word (or its plural), not a technical token: 'software', 'incompatibilities'."""
+    low = word.lower()
+    if _en_technical(low) and not low.endswith(_EN_WORD_SUFFIXES):
+        return False
+    ranks = _en_ranks()
+    return low in ranks or (low.endswith("s") and low[:-1] in ranks) or low.endswith(("ies", "ities", "ness"))
 
 
 _PLACEHOLDER = {
@@ -1337,11 +1574,13 @@ def _heading_lines(chunk: dict[str, Any]) -> list[str]:
 
 _EN_COND = re.compile(
     r"^(?:If|When) you (?P<c>[a-z][^,;:]{3,50}), (?:you|one) (?:can|could|should|may|need to|must|will need to) "
-    r"(?:also |simply |just |then )?(?P<a>[a-z]+ [^,;:.]{3,60})"
+    r"(?:also |simply |just |then )?(?P<a>[a-z]+ [^,;:.]{3,60}(?![\w'’\-]))"
 )
 
 
-def _vp(x: str) -> str:
+def _vp(x: str, before: str = "") -> str:
+    """A verb phrase a frame may ask about ('install the kernel headers'), '' when none; ``before``: the text
+    before it in its sentence ('you may ')."""
     x = _you_to_i(x.strip().rstrip(".)"))
     x = _en_trim_rest(x, 7, strict=True)
     w = x.split()
@@ -1354,6 +1593,7 @@ def _vp(x: str) -> str:
             r"(?:the|a) (?:command|file|program|tool|option|package|thing|one)", " ".join(w[1:])
         )
         and w[0] not in ("look", "do", "see", "be", "have", "try", "accomodate", "accommodate")
+        and _en_task_verb(x, before)
     ):
         return x
     return ""
@@ -1415,17 +1655,18 @@ def passage_slots(
             for rx in (_IFYOU_EN, _YOUCAN_EN, _TO_EN):
                 m = rx.search(c)
                 if m:
-                    x = _vp(m.group("x"))
+                    x = _vp(m.group("x"), c[: m.start("x")])
                     if x:
                         vps.append(x)
-            m = _EN_YOU_MODAL.match(_EN_LEAD.sub("", c.rstrip(".")))
+            lead = _EN_LEAD.sub("", c.rstrip("."))
+            m = _EN_YOU_MODAL.match(lead)
             if m:
-                x = _vp(m.group("x"))
+                x = _vp(m.group("x"), lead[: m.start("x")])
                 if x and x.split()[0] not in ("want", "need", "wish", "like", "have", "be", "not", "see"):
                     vps.append(x)
             m = _EN_COND.match(c)
             if m:
-                a, cond = _vp(m.group("a")), _you_to_i(m.group("c").strip())
+                a, cond = _vp(m.group("a"), c[: m.start("a")]), _you_to_i(m.group("c").strip())
                 cond = _en_trim_rest(cond, 7, strict=True)
                 if a and cond and not _EN_BAD_X.search(cond) and len(cond.split()) >= 2:
                     conds.append((a, f"I {cond}"))
@@ -1475,13 +1716,15 @@ def _named(np_: str, text: str) -> bool:
     parts = [p for w in orig.lower().split() for p in w.split("-")]
     if "-" in orig and all(p in ranks or p in EN_STOP for p in parts):
         return False
+    if _EN_HYPHEN_ADJ.search(orig):
+        return False  # 'Fortran-style', 'GNU-based': an adjective, not a thing
     words = orig.split()
     head = words[-1]
     if len(words) == 1 and head[:1].isupper() and not head.isupper():
         low1 = head.lower()
         if low1 in ranks or low1.endswith(_EN_WORD_SUFFIXES):
             # 'Exporting' at the start of a sentence is not a name: a name is capitalised mid-sentence too
-            return _capitalised_mid_sentence(head, text)
+            return _title_word_is_name(head, text)
     if any(w[:1].isupper() for w in words):
         # a name: its head word is a name or a technical token too ('Debian Wiki', 'SPSS Data Entry'), not a
         # common noun after a name ('Unix programmers', 'layout TeX files', 'Linux system')
@@ -1508,6 +1751,59 @@ def _named(np_: str, text: str) -> bool:
             re.I,
         )
     )
+
+
+_EN_HYPHEN_ADJ = re.compile(
+    r"-(?:style|like|based|wide|specific|related|compatible|aware|friendly|oriented|independent|dependent|only"
+    r"|safe|enabled|capable|ready|free)$",
+    re.I,
+)
+
+
+def _title_word_is_name(word: str, text: str) -> bool:
+    """A capitalised everyday word ('Python', 'Excel') the text uses as a name: capitalised mid-sentence, never
+    written in lower case ('Printer' of 'printer drivers', 'Endeavor' of 'field of endeavor'), not an everyday
+    plural ('Preferences'), and not only as the first word of a longer title or label ('Appendix G', 'Journal of
+    Computational and Graphical Statistics')."""
+    low = word.lower()
+    if re.search(r"[a-z,]\s+" + re.escape(low) + r"(?![\w-])", text):
+        return False  # (a command in a table, 'python The Python interpreted language', is not this)
+    if _en_plural_of_everyday(low):
+        return False
+    for m in re.finditer(r"([a-z,])\s+" + re.escape(word) + r"\b", text):
+        after = text[m.end() : m.end() + 40]
+        # ('Perl, Python and Tcl' is a list, not a title)
+        if not re.match(r"\s+(?:of\s+)?[A-Z\d]", after) and not (
+            m.group(1) != "," and re.match(r"\s+(?:and|&)\s+[A-Z]", after)
+        ):
+            return True
+    return False
+
+
+def _en_frame_article(q: str, prefix: str, names: list[str], text: str) -> str:
+    """A frame question with the article the text gives a name whose head is a word ('What is the R Foundation?',
+    'Can I get the Debian Installer?', not 'What is R Foundation?'), and 'What are' of a plural ('What are
+    dependencies?')."""
+    k = len(prefix.split())
+    words = q.split()
+    if re.search(r"\bthere$", prefix, re.I) or len(words) <= k:
+        return q
+    rest = " ".join(words[k:])
+    if words[:2] == ["What", "is"] and _en_plural_of_everyday(rest.rstrip("?")):
+        return f"What are {rest}"  # a quoted plural ('"dependencies"') is still many
+    for n in names:
+        nw = n.split()
+        if (
+            len(nw) < 2
+            or not (rest == n + "?" or rest.startswith(n + " "))
+            or not (nw[-1].istitle() or nw[-1].isupper())
+        ):
+            continue
+        pat = r"(?<![\w/])" + r"\s+".join(re.escape(w) for w in nw) + r"(?![\w])"
+        with_the = len(re.findall(r"\bthe\s+" + pat, text, re.I))
+        if with_the and with_the >= len(re.findall(pat, text)) - with_the:
+            return " ".join([*words[:k], "the", rest])
+    return q
 
 
 def _named_in(query: str, slots: dict[str, list[str]]) -> bool:
@@ -1562,13 +1858,24 @@ _EN_DOUBLE = {
     "submit",
     "map",
     "log",
+    # stressed on the last syllable: 'debugging', 'committing' (not 'editing', 'visiting')
+    "debug",
+    "commit",
+    "omit",
+    "permit",
+    "admit",
+    "transmit",
+    "control",
+    "refer",
+    "prefer",
+    "occur",
 }
 
 
 def _gerund(verb: str) -> str:
     v = verb.lower()
-    if v in _EN_DOUBLE:
-        return v + v[-1] + "ing"
+    if v in _EN_DOUBLE or re.fullmatch(r"[^aeiou]*[aeiou][b-df-hj-np-tvz]", v):
+        return v + v[-1] + "ing"  # one syllable ending consonant-vowel-consonant: 'plotting', 'debugging'
     if v.endswith("ie"):
         return v[:-2] + "ying"
     if v.endswith("e") and not v.endswith(("ee", "ye", "oe")):
@@ -1610,9 +1917,13 @@ def _typed_queries(
                 claim = _en_subject(" ".join(words))
                 ranks = _en_ranks()
                 # a claim someone would search for names something ('the stable distribution is currently
-                # bullseye'), not 'the attributes have the same names', 'R has a home page'
-                if any(
-                    w[:1].isupper() or _en_technical(w) or (len(w) >= 4 and w.lower() not in ranks)
+                # bullseye'), not 'the attributes have the same names', 'R has a home page', nor a rare inflected
+                # word ('fixes get rectified in many occasions'); its subject is not a quantity ('Many OSes have
+                # conventions')
+                if words[0].lower() not in _EN_QUANTIFIERS and any(
+                    w[:1].isupper()
+                    or _en_technical(w)
+                    or (len(w) >= 4 and w.lower() not in ranks and not w.lower().endswith(_EN_WORD_SUFFIXES))
                     for w in re.findall(r"[\w'./+-]+", claim)[1:]
                 ):
                     out.append(GenQuery(claim, "statement", s, "claim"))

@@ -202,3 +202,170 @@ def test_queries_that_point_into_the_passage_or_hold_placeholders_are_not_propos
     }
     gens = og.generate_offline([chunk])["c1"]
     assert all(og.reads_oddly(g.query, "en", chunk["text"]) is None for g in gens), gens
+
+
+# ---------------------------------------------------------------------------------------------- offline-v3.3 (issue 24)
+def _gen_all(text: str) -> list[str]:
+    """Every candidate of the chunk, statements and titles too (what the mix balancer picks from)."""
+    chunk = {"id": "c0", "text": text, "heading": "", "language": "en"}
+    filler = [
+        {
+            "id": f"f{i}",
+            "text": f"Unrelated section {i} about gardening, tomatoes and watering.",
+            "language": "en",
+        }
+        for i in range(6)
+    ]
+    return [g.query for g in og.generate_for_chunk(chunk, og.build_stats([chunk, *filler]), extra_types=True)]
+
+
+def test_what_is_asks_only_of_a_term_the_passage_is_about():
+    """'what is X' of a salient phrase: not a relational noun ('proper functioning' of ...), not an everyday head
+    with one modifier ('Debian system'), not a phrase said once in passing; a term the passage repeats is asked."""
+    text = (
+        "Required packages are necessary for the proper functioning of the system. The Debian system keeps them. "
+        "This is the primary directory of executable commands on the system.\n\n"
+        "A symbolic link points to another file. Create a symbolic link with ln -s; removing a symbolic link "
+        "leaves its target alone."
+    )
+    assert not og._en_asked_phrase("proper functioning", text)
+    assert not og._en_asked_phrase("debian system", text)
+    assert not og._en_asked_phrase("executable commands", text)
+    assert og._en_asked_phrase("symbolic link", text)
+    qs = [q.lower() for q in _gen_all(text)]
+    assert not any(
+        x in q for q in qs for x in ("proper functioning", "debian system", "executable commands")
+    ), qs
+
+
+def test_everyday_capitalised_words_are_not_names():
+    """A capitalised everyday word is a name only where the text never writes it in lower case and uses it alone:
+    not 'Printer' of 'printer drivers', 'Appendix' of 'Appendix G', 'Preferences' (a plural)."""
+    assert not og._named("Printer", "PostScript Printer Definition files describe printer drivers, and more.")
+    assert not og._named("Appendix", "A discussion is in Appendix G of the book, with examples.")
+    assert not og._named("Preferences", "There are options in Preferences to enable smoothing.")
+    assert og._named("Python", "interpreters for Perl, Python and Tcl may be installed here.")
+
+
+def test_noun_phrases_are_not_path_tails_headers_plurals_or_comparisons():
+    text = (
+        "/usr/X11R6/man/<locale>/man3/XtClass.3x goes into /var/cache/man/X11R6/<locale>/cat3/XtClass.3x. "
+        "The /usr Hierarchy This hierarchy is shareable. For Windows users odbcConnectDbase in package RODBC "
+        "reads DBF files. There will be people with smaller partitions. Word lists live in /usr/share/dict."
+    )
+    assert og.en_noun_phrase("cat3/xtclass.3x", text) is None  # the tail of '<locale>/cat3/XtClass.3x'
+    assert og.en_noun_phrase("usr hierarchy", text) is None  # a page header glued into the text
+    assert og.en_noun_phrase("windows users odbcconnectdbase", text) is None  # a plural inside
+    assert og.en_noun_phrase("smaller partitions", text) is None  # a comparison
+    assert og.en_noun_phrase("usr/share/dict", text) == "/usr/share/dict"
+    assert og._always_continues("debian mailing", "the Debian mailing\nlists, or a Debian mailing list")
+
+
+def test_how_to_questions_ask_for_tasks():
+    """A how-to or 'Can I' question asks for a task: not a pointer verb ('visit a site'), an adverb ('actually
+    use'), an experience ('you may find incompatibilities'), notation, 'any X', an example's number or a
+    comparison; a capped match ends at a word end ('compilin')."""
+    assert not og._en_task_verb("visit a Debian archive site")
+    assert not og._en_task_verb("actually use the package")
+    assert not og._en_task_verb(
+        "find incompatibilities with other systems", "If you have more files, you may "
+    )
+    assert og._en_task_verb("find out the enclosing environment", "You can ")
+    for x in (
+        "go from stable --> testing",
+        "subscribe to any list debian-list-subject",
+        "adjust the value of the 0.25 offset",
+        "switch to the more modern unstable",
+    ):
+        assert not og._en_task_verb(x), x
+    qs = [
+        q
+        for text in (
+            "One could simply visit a Debian archive site, then peruse the directories until one finds the file.",
+            "If you have more files installed, you may find incompatibilities with other systems using root "
+            "filesystems on smaller partitions.",
+            "You can actually use the package reportbug to report a bug in the Debian archive.",
+        )
+        for q in _gen_all(text)
+    ]
+    assert not any("visit" in q.lower() or "incompatibilities" in q or "ctually" in q for q in qs), qs
+    qs = _gen_all(
+        "If the kernel sources are in /usr/src/linux, then you should add -I/usr/src/linux/include/ to your "
+        "command line when compiling."
+    )
+    assert not any(q.endswith("compilin?") for q in qs), qs
+    assert "How do I add -I/usr/src/linux/include/ to my command line?" in qs, qs
+    assert og._gerund("debug") == "debugging" and og._gerund("plot") == "plotting"
+    assert (
+        og._gerund("edit") == "editing" and og._gerund("read") == "reading" and og._gerund("use") == "using"
+    )
+
+
+def test_sentence_questions_drop_anaphora_hedges_and_quantities():
+    qs = _gen_all(
+        "Argument names are also usually syntactic names. Code is sometimes hidden in a namespace. Programs may "
+        "have a subdirectory of /run. Doug Bates has kindly provided an extensive response. Many OSes have "
+        "conventions for the namespace. Some local variable data for xdm is stored in /var/lib/xdm."
+    )
+    assert "Is code hidden in a namespace?" in qs, qs
+    assert not any(
+        q.startswith(("Are argument names also", "May ", "Does Doug Bates have", "Where is some"))
+        or "sometimes" in q
+        or q.startswith("Many OSes")
+        for q in qs
+    ), qs
+
+
+def test_names_keep_their_article_and_plurals_agree():
+    qs = _gen_all(
+        "The Fedora R RPM is a meta-package which installs all the user and developer components of R."
+    )
+    assert "What is the Fedora R RPM?" in qs and "What is Fedora R RPM?" not in qs, qs
+    text = "The R Foundation is a not for profit organization. See the R Foundation pages."
+    assert og._en_frame_article("What is R Foundation?", "What is", ["R Foundation"], text) == (
+        "What is the R Foundation?"
+    )
+    assert (
+        og._en_frame_article("What is dependencies?", "What is", ["dependencies"], "")
+        == "What are dependencies?"
+    )
+    assert og._en_frame_article("What is SPSS?", "What is", ["SPSS"], "SPSS files") == "What is SPSS?"
+
+
+def test_v33_gate_reads_oddly():
+    """offline-v3.3's additions to the gate: cut brackets, anaphora, heading words glued to paths, an everyday
+    compound before a name, a bare everyday object, pointer verbs, example paths and names, the document itself,
+    authors and makers in passing, a participle left over."""
+    text = (
+        "A simple example (taken from Abelson and Sussman) is given. Characters from movies by Pixar; he was "
+        "working at Pixar. Please refer to this FAQ. If you want to run unstable, change the field to 'unstable'."
+    )
+    odd = {
+        "How do I rotate axis labels (using base graphics?": "fragment",
+        "Are argument names also syntactic names?": "points_into_passage",
+        "Do the attributes have the same names?": "points_into_passage",
+        "Are text connections another source of input?": "points_into_passage",
+        "What is /usr Hierarchy?": "fragment",
+        "What is Rationale /var/yp?": "fragment",
+        "What is back-ends ROracle?": "odd",
+        "How do I find incompatibilities?": "vague",
+        "Where can I get translations?": "vague",
+        "How could I visit a Debian archive site?": "odd",
+        "What is /path/to/R?": "placeholder",
+        "What are my_packages?": "placeholder",
+        "What is /usr/share/doc/PACKAGE?": "placeholder",
+        "What is FAQ?": "points_into_passage",
+        "What is Abelson?": "person",
+        "What is Pixar?": "odd",
+        "How can function read.spss read files created?": "fragment",
+    }
+    for q, why in odd.items():
+        assert og.reads_oddly(q, "en", text) == why, q
+    for q in (
+        "How can I run unstable?",
+        "Can I keep the family plan for six months if I move to another country?",
+        "What is Debian GNU/Linux?",
+        "How can packages be upgraded?",
+        "What is /usr/share/dict?",
+    ):
+        assert og.reads_oddly(q, "en", text) is None, q
