@@ -10,10 +10,13 @@ person (a person's name asked as 'What is X?'). Judged by the engineer who chang
 next to its document name (not its passage text); one judge who also wrote the generator: read the figures as
 indicative, not as an independent rating.
 
-Kept here: offline-v3.2 (git of this file), drawn with seed 27, a draw no one had looked at before judging: the
-generator's v3.2 rules were written from the zeros of earlier draws of the same documents (seed 24 at offline-v3:
-en 80, zh 79; seeds 24, 25 and 26 at v3.2 drafts, en 76-80, zh about 84-91), so a draw they were tuned on would
-flatter them. Each re-draw replaces the TSV: earlier judgements are not kept.
+Kept here: offline-v3.3 (git of this file), drawn with seed 28, a draw no one had looked at before judging: the
+v3.3 rules (English only; the Chinese output is byte-identical to v3.2) were developed on draws of other seeds of
+the same documents (24, 25, 26, 27, 30 and 31, and the English proposals they hold), never on seed 28, and were
+final (committed) before seed 28 was drawn. Earlier: v3.2 on seed 27 (unseen then): en 80, zh 91; v3 on seed 24:
+en 80, zh 79. The Chinese generator is unchanged since v3.2: its 84 here against 91 on seed 27 is the spread
+between draws (and judges: the seed-27 judgements were made in another session), not a change. Each re-draw
+replaces the TSV: earlier judgements are not kept.
 
 Line numbers are the TSV's (line 1 is the header). Usage: python bench/style/judgements.py (fills the ok/why
 columns and prints the tally).
@@ -32,13 +35,12 @@ from _common import fill_judgements  # noqa: E402
 # zeros per file: {line: why}; every other line is 1
 ZEROS: dict[str, dict[int, str]] = {
     "proposed-en": {
-        5: "vague", 15: "odd", 20: "vague", 22: "odd", 28: "odd", 36: "vague", 41: "odd", 43: "odd", 50: "odd",
-        51: "odd", 53: "odd", 54: "odd", 64: "odd", 66: "person", 68: "vague", 72: "fragment", 79: "vague",
-        85: "fragment", 88: "vague", 91: "odd",
+        17: "odd", 23: "odd", 48: "vague", 58: "odd", 65: "odd", 69: "placeholder", 80: "vague", 81: "grammar",
+        85: "odd", 91: "vague", 97: "vague",
     },
     "proposed-zh": {
-        11: "odd", 23: "odd", 28: "vague", 30: "fragment", 37: "vague", 51: "odd", 53: "odd", 58: "fragment",
-        61: "odd",
+        12: "odd", 14: "vague", 27: "odd", 34: "odd", 35: "vague", 39: "person", 44: "placeholder", 60: "odd",
+        62: "odd", 68: "odd", 73: "odd", 74: "vague", 75: "odd", 78: "placeholder", 79: "odd", 90: "fragment",
     },
 }  # fmt: skip
 
