@@ -483,8 +483,8 @@ def _top(cands: Any) -> dict:
     return max(cands, key=lambda c: (c["ndcg"], -(c.get("alpha") or 0.0)))
 
 
-def _rule_now(gen: dict, jud: dict) -> str:
-    """Today's rule: the best candidate on the generated held-out queries, if its CI there is above zero and the
+def _rule_confirmed(gen: dict, jud: dict) -> str:
+    """Issue 25's first rule (until 2026-12-03): the best candidate on the generated held-out queries, if its CI there is above zero and the
     teacher's judgement of it is too."""
     best = _top(gen.values())
     j = jud.get(best["name"])
@@ -498,7 +498,8 @@ def _rule_generated(gen: dict, jud: dict) -> str:
 
 
 def _rule_teacher(gen: dict, jud: dict) -> str:
-    """The best candidate on the teacher's judgement if its CI there is above zero."""
+    """Today's rule (tools/decision.choose without real questions): the best candidate on the teacher's judgement
+    if its CI there is above zero."""
     if not jud:
         return "base"
     best = _top(jud.values())
@@ -519,9 +520,9 @@ def _rule_either(gen: dict, jud: dict) -> str:
 
 
 DECISION_RULES = {
-    "today (best on generated, confirmed by the teacher)": _rule_now,
+    "today: teacher only (the teacher's pick)": _rule_teacher,
+    "confirmed (best on generated, confirmed by the teacher; until 2026-12-03)": _rule_confirmed,
     "generated only (before issue 25)": _rule_generated,
-    "teacher only": _rule_teacher,
     "both agree (teacher's pick among candidates above zero on both)": _rule_agree,
     "either (the teacher's pick, else the generated pick)": _rule_either,
 }

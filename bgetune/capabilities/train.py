@@ -246,7 +246,7 @@ class TrainOptions:
     # teacher-guided training (tools/teacher.py, issue 25)
     objective: Literal["contrastive", "distill", "margin-mse"] | None = setting(
         None,
-        help="contrastive (MNRL), distill (listwise KL from the teacher + contrastive) or margin-mse.",
+        help="distill (default: listwise KL from the teacher + contrastive), contrastive (MNRL only) or margin-mse.",
         workspace=True,
         say=("objective", "loss", "目标函数"),
     )
@@ -313,7 +313,9 @@ def resolved_train_settings(
         if f.name == "resume":
             continue
         v = getattr(cfg, TRAIN_CONFIG_MAP.get(f.name, f.name), None)
-        if v is None:
+        if v is None and f.name == "teacher":  # the estimate's "teacher" describes scores, not the setting
+            v = (ctx.ws.get_setting("teacher_spec") or "auto") if cfg.objective != "contrastive" else None
+        elif v is None:
             v = est.get(f.name)
         if f.name == "matryoshka" and isinstance(v, list):
             v = ",".join(map(str, v))

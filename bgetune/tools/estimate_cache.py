@@ -42,7 +42,7 @@ def _weights_time(path: str) -> int:
 
 def cache_key(resolved: Any, device: str, max_len: int, config: Any, *, bf16: bool = False) -> str:
     """What a step's cost depends on: the model (path, family, file times), device, precision, adapters, batch
-    size, mini-batch, hard negatives and the sequence-length bucket."""
+    size, mini-batch, hard negatives, the distilled candidates per query and the sequence-length bucket."""
     parts = [
         str(getattr(resolved, "key", resolved)),
         str(_weights_time(str(getattr(resolved, "path", "")))),
@@ -52,6 +52,7 @@ def cache_key(resolved: Any, device: str, max_len: int, config: Any, *, bf16: bo
         f"bs{getattr(config, 'batch_size', 0)}",
         f"mb{getattr(config, 'mini_batch_size', 0) or 0}",
         f"hn{getattr(config, 'hard_negatives', 0) or 0}",
+        f"kd{getattr(config, 'distill_candidates', 0) if getattr(config, 'objective', 'contrastive') != 'contrastive' else 0}",
         f"len{length_bucket(max_len)}",
     ]
     return "|".join(parts)

@@ -95,7 +95,7 @@ class TrainConfig:
     # Teacher-guided training (tools/teacher.py scores each train query's candidate list first).
     # objective: 'contrastive' (MNRL only), 'distill' (listwise KL(teacher || student) over the query's candidate
     # list + contrastive_weight x MNRL), 'margin-mse' (MSE of student vs teacher margins positive - candidate, GPL).
-    objective: str = "contrastive"
+    objective: str = "distill"
     # teacher: auto | fusion | base | llm | cross-encoder:<id or folder> (tools/teacher.py); None: 'auto' when the
     # objective needs one, else none. Its scores are computed (cached) before training.
     teacher: str | None = None
@@ -154,8 +154,12 @@ def _tokenize(tok: Any, texts: list[str], max_len: int) -> list[list[int]]:
     return out
 
 
-def load_data(ws: Workspace, model: Any, cfg: TrainConfig, query_prompt: str) -> Data:
-    """Pre-tokenised training examples from the trainable train-split pairs and their stored negatives."""
+def load_data(
+    ws: Workspace, model: Any, cfg: TrainConfig, query_prompt: str, *, estimating: bool = False
+) -> Data:
+    """Pre-tokenised training examples from the trainable train-split pairs and their stored negatives.
+    ``estimating``: a run whose teacher has not scored yet gets stand-in candidate lists of the real length, so
+    the timed steps cost what the real ones will."""
     from bgetune.core.text import normalize_for_match
 
     pairs = trainable_pairs(ws, ("train",))
@@ -177,7 +181,7 @@ def load_data(ws: Workspace, model: Any, cfg: TrainConfig, query_prompt: str) ->
             ptexts.append(text)
         return index[key]
 
-    teach = _teacher_tables(ws, cfg, [p["query"] for p in pairs])
+    teach = _teacher_tables(ws, cfg, [p["query"] for p in pairs], estimating=estimating)
     raw = []
     n_fn = 0
     for p in pairs:
@@ -290,17 +294,44 @@ def _teacher_scoring_estimate(ws: Workspace, cfg: TrainConfig) -> dict[str, Any]
     }
 
 
+def cached_scores_any(ws: Workspace, key: str) -> bool:
+    """Whether the workspace holds any stored score of this teacher."""
+    return bool(ws.scalar("SELECT 1 FROM teacher_scores WHERE teacher=? LIMIT 1", (key,)))
+
+
 def _own_key(text: str) -> str:
     from bgetune.tools.teacher import passage_key
 
     return passage_key(None, text)
 
 
-def _teacher_tables(ws: Workspace, cfg: TrainConfig, queries: list[str]) -> dict[str, Any] | None:
-    """The teacher's and the base's stored scores for these queries, or None when the run uses no teacher."""
+def _stand_in_scores(ws: Workspace, cfg: TrainConfig, queries: list[str]) -> dict[str, Any]:
+    """For an estimate before the teacher has scored: every query's positives and ``distill_candidates`` seeded
+    random chunks, all scored 0 (the step then encodes and distils as many passages as the real one)."""
+    import random
+
+    ids = [r["id"] for r in ws.query("SELECT id FROM chunks")]
+    rng = random.Random(cfg.seed)
+    own = {r["query"]: r for r in trainable_pairs(ws, ("train",))}
+    table: dict[str, dict[str, float]] = {}
+    for q in queries:
+        p = own.get(q) or {}
+        pos = p.get("chunk_id") or _own_key(p.get("passage") or "")
+        picks = rng.sample(ids, min(len(ids), cfg.distill_candidates)) if ids else []
+        table[q] = {pos: 0.0} | {c: 0.0 for c in picks}
+    return {"teacher": table, "base": {}, "info": {"teacher": "not scored yet (estimate)", "unit": "cosine"}}
+
+
+def _teacher_tables(
+    ws: Workspace, cfg: TrainConfig, queries: list[str], *, estimating: bool = False
+) -> dict[str, Any] | None:
+    """The teacher's and the base's stored scores for these queries, or None when the run uses no teacher;
+    ``estimating`` with no stored scores yet: stand-ins of the same size (``_stand_in_scores``)."""
     if cfg.objective not in ("contrastive", "distill", "margin-mse"):
         raise TrainingError(f"unknown objective {cfg.objective!r}: use contrastive, distill or margin-mse")
     key = ws.get_setting("teacher_key") if needs_teacher(cfg) else None
+    if estimating and cfg.objective != "contrastive" and not (key and cached_scores_any(ws, key)):
+        return _stand_in_scores(ws, cfg, queries)
     if cfg.objective == "contrastive" and (not key or not cfg.teacher_false_negatives):
         return None
     if not key:
@@ -1011,7 +1042,9 @@ def _make_optimizer(model: Any, cfg: TrainConfig, lr: float, total_steps: int) -
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, lam)
 
 
-def _prepare(ws: Workspace, cfg: TrainConfig, device: str | None = None, model: Any = None) -> dict[str, Any]:
+def _prepare(
+    ws: Workspace, cfg: TrainConfig, device: str | None = None, model: Any = None, *, estimating: bool = False
+) -> dict[str, Any]:
     """Model (family rules applied), data, device and loss settings shared by train() and estimate_training()."""
     import torch
 
@@ -1030,7 +1063,7 @@ def _prepare(ws: Workspace, cfg: TrainConfig, device: str | None = None, model: 
         model.to(device)
     set_train_dropout(model, cfg.attention_dropout, cfg.hidden_dropout)
     prompt = (model.prompts or {}).get("query", "") or ""
-    data = load_data(ws, model, cfg, prompt)
+    data = load_data(ws, model, cfg, prompt, estimating=estimating)
     model.max_seq_length = max(data.max_passage_len, data.max_query_len)
     dims = sorted({int(d) for d in cfg.matryoshka_dims or []}, reverse=True) or None
     full = model.get_embedding_dimension()
@@ -1075,7 +1108,7 @@ def estimate_training(
     import torch
 
     t0 = time.perf_counter()
-    prep = _prepare(ws, config)
+    prep = _prepare(ws, config, estimating=True)
     model, data, device = prep["model"], prep["data"], prep["device"]
     if config.lora:
         _apply_lora(model, config.lora_r)

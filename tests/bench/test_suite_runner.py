@@ -81,7 +81,7 @@ def test_decision_rules_replay_the_stored_evidence_and_score_picks_on_the_real_q
     }
     gen_d = {c["name"]: c for c in gen}
     jud_d = {c["name"]: c for c in judged}
-    assert runner._rule_now(gen_d, jud_d) == "base"  # the teacher vetoes the generated pick
+    assert runner._rule_confirmed(gen_d, jud_d) == "base"  # the teacher vetoes the generated pick
     assert runner._rule_generated(gen_d, jud_d) == "epoch 2"
     assert runner._rule_teacher(gen_d, jud_d) == "epoch 2 x0.5"
     assert runner._rule_agree(gen_d, jud_d) == "epoch 2 x0.5"
@@ -89,7 +89,8 @@ def test_decision_rules_replay_the_stored_evidence_and_score_picks_on_the_real_q
     md = runner.rules_md([run])
     rows = {line.split(" | ")[0].lstrip("| "): line for line in md.splitlines() if line.startswith("| ")}
     assert "epoch 2: +0.100" in rows["generated only (before issue 25)"]
-    assert "| base |" in rows["today (best on generated, confirmed by the teacher)"]
+    assert "| base |" in rows["confirmed (best on generated, confirmed by the teacher; until 2026-12-03)"]
+    assert "epoch 2 x0.5: +0.050" in rows["today: teacher only (the teacher's pick)"]
     # the generated pick's weights were not re-scored (another epoch): unknown, not a gain
     unknown = {**run, "candidates_real": {"epoch 2 x0.5": real["epoch 2 x0.5"]}}
     line = next(x for x in runner.rules_md([unknown]).splitlines() if x.startswith("| generated only"))

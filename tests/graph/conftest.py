@@ -34,6 +34,7 @@ DOC_OPS = """# Incident response
 
 When the pager fires, acknowledge within five minutes and open an incident channel.
 The incident commander writes the timeline and decides when to escalate to the vendor.
+You can page the database team with pagerctl.
 
 # Deployments
 

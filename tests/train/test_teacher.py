@@ -202,27 +202,38 @@ def test_offline_fusion_teacher_matches_base_at_weight_zero_and_ranks_with_bm25(
     assert lex.max() > 0 and "食品" in index.lexical.tokens("食品添加剂的使用")
 
 
-def test_without_real_questions_a_synthetic_gain_needs_the_teachers_agreement():
+def test_without_real_questions_the_teachers_judgement_decides():
     from bgetune.tools import decision as d
 
-    def cands(gain: float, low: float, high: float) -> list:
-        return [
-            d.CandidateScore("base", "base", None, None, 0.5, 0, 0, 0, 1.0),
-            d.CandidateScore("epoch 1", "epoch", 1, 1.0, 0.5 + gain, gain, low, high, 0.0),
+    def cands(*gains: tuple[float, float, float]) -> list:
+        return [d.CandidateScore("base", "base", None, None, 0.5, 0, 0, 0, 1.0)] + [
+            d.CandidateScore(f"epoch {i}", "epoch", i, 1.0, 0.5 + g, g, lo, hi, 0.0)
+            for i, (g, lo, hi) in enumerate(gains, start=1)
         ]
 
-    synthetic = cands(0.09, 0.07, 0.11)  # the generator's own held-out queries flatter the tuned model
+    synthetic = cands((0.09, 0.07, 0.11))  # the generator's own held-out queries flatter the tuned model
     kw = dict(evidence="held-out", evidence_detail="524 held-out", queries=524, corpus=4000)
-    dec = d.choose(synthetic, **kw, judged=cands(-0.02, -0.05, 0.01), judge="the offline teacher")
-    assert not dec.ship and dec.shipped == "base" and "does not confirm" in dec.reason
+    dec = d.choose(synthetic, **kw, judged=cands((-0.02, -0.05, 0.01)), judge="the offline teacher")
+    assert not dec.ship and dec.shipped == "base" and "teacher's independent judgement" in dec.reason
+    assert "generator that wrote the training queries" in dec.reason
+    assert "generator that wrote the training queries" in dec.text("en")
     assert "No real question was used" in dec.text("en") and "没有使用任何真实问题" in dec.text("zh")
     assert any("real questions used: no" in line for line in dec.card_lines())
-    agree = d.choose(synthetic, **kw, judged=cands(0.03, 0.01, 0.05), judge="the offline teacher")
-    assert agree.ship and "agrees" in agree.reason and "No real question was used" in agree.text("en")
-    gold = d.choose(synthetic, **(kw | {"evidence": "golden"}), judged=cands(-0.02, -0.05, 0.01))
+    agree = d.choose(synthetic, **kw, judged=cands((0.03, 0.01, 0.05)), judge="the offline teacher")
+    assert agree.ship and "+0.030" in agree.text("en") and "No real question was used" in agree.text("en")
+    # the teacher decides alone: a gain the generated queries cannot separate from the noise still ships, and
+    # where they prefer another epoch, the teacher's pick is the one shipped
+    two = cands((0.01, -0.01, 0.03), (0.05, 0.02, 0.08))
+    picked = d.choose(two, **kw, judged=cands((0.04, 0.02, 0.06), (0.01, -0.02, 0.04)), judge="t")
+    assert picked.ship and picked.shipped == picked.best == "epoch 1"
+    assert picked.deciding("epoch 1").gain == 0.04 and "gains the most on the teacher" in picked.reason
+    gold = d.choose(synthetic, **(kw | {"evidence": "golden"}), judged=cands((-0.02, -0.05, 0.01)))
     assert gold.ship and "No real question" not in gold.text("en")  # real questions decide alone
+    assert gold.deciding(gold.best).gain == 0.09
+    no_judge = d.choose(two, **kw)  # no judgement at all: the generated queries decide
+    assert no_judge.ship and no_judge.shipped == "epoch 2"
     again = d.ShipDecision.from_dict(dec.to_dict())
-    assert again.judged[1].gain == -0.02 and not again.ship
+    assert again.judged[1].gain == -0.02 and not again.ship and again.by_teacher
 
 
 class ScriptedJudge:
