@@ -153,8 +153,8 @@ class ShipDecision:
         if self.by_teacher:
             ev = say(
                 lang,
-                f"held-out queries as the teacher judges their answers ({self.judge})",
-                f"留出问题上的教师判断（{self.judge}）",
+                f"held-out queries, judged by the teacher ({self.judge}),",
+                f"留出问题（由教师模型判断：{self.judge}）",
             )
         if self.ship and b:
             s = say(
