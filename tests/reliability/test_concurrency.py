@@ -88,7 +88,7 @@ def test_two_sessions_on_the_same_workspace_decide_pairs_at_once(small_ws):
 
     generate_pairs(small_ws, Settings(workspace=small_ws.root), mode="offline")
     ids = [r["id"] for r in small_ws.query("SELECT id FROM pairs ORDER BY id")][:16]
-    assert len(ids) >= 6  # the generator writes fewer, more fluent questions on these four short notes
+    assert len(ids) >= 4  # offline-v3.3 proposes 4 on these four short notes: two decisions per session
     small_ws.close()
     ws = small_ws.root
     plan = {"approve": ids[0::2], "reject": ids[1::2]}
