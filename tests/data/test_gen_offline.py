@@ -171,6 +171,14 @@ def test_r_faq_first_pairs_are_not_title_page_or_toc(tmp_path):
     assert sum(q.endswith("?") for q in first) >= 2, first
 
 
+def _assert_gate(text: str, odd: dict[str, str], fine: list[str]) -> None:
+    """The English gate names each odd query's reason and lets each fine one through (the passage: ``text``)."""
+    for q, why in odd.items():
+        assert og.reads_oddly(q, "en", text) == why, q
+    for q in fine:
+        assert og.reads_oddly(q, "en", text) is None, q
+
+
 def test_queries_that_point_into_the_passage_or_hold_placeholders_are_not_proposed():
     """Issue 24: what a person would not type is dropped with its reason (offline-v3.2's gate)."""
     text = "R was written by Ross Ihaka. Run ./configure first. See the CRAN task view for more."
@@ -186,10 +194,11 @@ def test_queries_that_point_into_the_passage_or_hold_placeholders_are_not_propos
         "What is /configure?": "fragment",
         "What is bin/windows?": "odd",
     }
-    for q, why in odd.items():
-        assert og.reads_oddly(q, "en", text) == why, q
-    for q in ["What is /etc/passwd?", "What is Debian GNU/Linux?", "What are RPMs?", "How can I get S-Plus?"]:
-        assert og.reads_oddly(q, "en", text) is None, q
+    _assert_gate(
+        text,
+        odd,
+        ["What is /etc/passwd?", "What is Debian GNU/Linux?", "What are RPMs?", "How can I get S-Plus?"],
+    )
     assert og.reads_oddly("怎样用dpkg-i安装它？", "zh", "") == "points_into_passage"
     assert og.reads_oddly("违反本法的规定买卖证券会受到什么处罚？", "zh", "") == "points_into_passage"
     assert og.reads_oddly("*“覆盖文件”是什么？", "zh", "") == "fragment"
@@ -359,13 +368,14 @@ def test_v33_gate_reads_oddly():
         "What is Pixar?": "odd",
         "How can function read.spss read files created?": "fragment",
     }
-    for q, why in odd.items():
-        assert og.reads_oddly(q, "en", text) == why, q
-    for q in (
-        "How can I run unstable?",
-        "Can I keep the family plan for six months if I move to another country?",
-        "What is Debian GNU/Linux?",
-        "How can packages be upgraded?",
-        "What is /usr/share/dict?",
-    ):
-        assert og.reads_oddly(q, "en", text) is None, q
+    _assert_gate(
+        text,
+        odd,
+        [
+            "How can I run unstable?",
+            "Can I keep the family plan for six months if I move to another country?",
+            "What is Debian GNU/Linux?",
+            "How can packages be upgraded?",
+            "What is /usr/share/dict?",
+        ],
+    )
