@@ -539,51 +539,87 @@ def rules_md(runs: list[dict]) -> str:
     ]
     if not rs:
         return ""
-    rs = sorted(rs, key=lambda r: r["set"])
+    rs = sorted(rs, key=lambda r: (r["set"], r.get("seed", DEFAULT_SEED)))
+    seeds = sorted({r.get("seed", DEFAULT_SEED) for r in rs})
+    multi = len(seeds) > 1
     head = (
         "| rule | "
-        + " | ".join(r["set"] for r in rs)
+        + " | ".join(r["set"] + (f" s{r.get('seed', DEFAULT_SEED)}" if multi else "") for r in rs)
         + " | shipped on | real gain < 0 when shipped | pooled gain [95% CI] |"
+        + (" per seed | seed mean, pooled [95% CI] |" if multi else "")
     )
     lines = [
         "### Which decision rule? (protocol (a), judged on the real questions)",
         "",
         "Each cell: the candidate the rule ships on that set's evidence (generated held-out queries and the "
         "offline teacher's judgement of them) and its REAL gain over the base; `base` = keeps the base (+0). "
-        "Pooled: every query of these sets, paired bootstrap.",
+        "Pooled: every query of these sets, paired bootstrap."
+        + (
+            " With several training seeds: pooled per seed, and the seed mean (each question's gain averaged "
+            "over the seeds, then pooled; sets with an unknown pick in any seed left out)."
+            if multi
+            else ""
+        ),
         "",
         head,
-        "|" + "---|" * (len(rs) + 4),
+        "|" + "---|" * (len(rs) + 4 + (2 if multi else 0)),
     ]
     for label, rule in DECISION_RULES.items():
         cells, diffs, shipped, harmed, unknown = [], [], 0, 0, 0
+        by_set: dict[str, dict[int, np.ndarray | None]] = {}
         for r in rs:
             gen = {c["name"]: c for c in r["decision"]["candidates"] if c.get("kind") != "base"}
             jud = {c["name"]: c for c in r["decision"]["judged"] if c.get("kind") != "base"}
             pick = rule(gen, jud)
             n = len(r["per_query"]["base"])
+            seed = r.get("seed", DEFAULT_SEED)
             if pick == "base":
                 cells.append("base")
                 diffs.extend([0.0] * n)
+                by_set.setdefault(r["set"], {})[seed] = np.zeros(n)
                 continue
             shipped += 1
             real = r["candidates_real"].get(pick)
             if real is None:
                 cells.append(f"{pick}: ?")
                 unknown += 1
+                by_set.setdefault(r["set"], {})[seed] = None
                 continue
             d = np.asarray(real["per_query"]) - np.asarray(r["per_query"]["base"])
             diffs.extend(d.tolist())
+            by_set.setdefault(r["set"], {})[seed] = d
             harmed += int(d.mean() < 0)
             cells.append(f"{pick}: {fmt_ci(real['gain'])}")
         p = bootstrap(diffs)
-        lines.append(
+        row = (
             f"| {label} | "
             + " | ".join(cells)
             + f" | {shipped} of {len(rs)} | {harmed}"
             + (f" ({unknown} unknown)" if unknown else "")
             + f" | {p['diff']:+.3f} [{p['low']:+.3f}, {p['high']:+.3f}] |"
         )
+        if multi:
+            per_seed = []
+            for sd in seeds:
+                ds = [v for sets in by_set.values() if (v := sets.get(sd)) is not None]
+                per_seed.append(f"s{sd} {bootstrap(np.concatenate(ds))['diff']:+.3f}" if ds else f"s{sd} -")
+            mean = [
+                np.mean(np.stack([sets[sd] for sd in seeds]), axis=0)
+                for sets in by_set.values()
+                if all(sets.get(sd) is not None for sd in seeds)
+            ]
+            m = bootstrap(np.concatenate(mean)) if mean else None
+            row += (
+                " "
+                + ", ".join(per_seed)
+                + " | "
+                + (
+                    f"{m['diff']:+.3f} [{m['low']:+.3f}, {m['high']:+.3f}] ({len(mean)} sets) |"
+                    if m
+                    else "- |"
+                )
+            )
+        lines.append(row)
     return "\n".join(lines)
 
 
