@@ -97,7 +97,11 @@ def test_decision_rules_replay_the_stored_evidence_and_score_picks_on_the_real_q
     assert "epoch 2: ?" in line and "(1 unknown)" in line
     assert runner.rules_md([{**run, "protocol": "gold30"}]) == ""  # real questions decide there
     # two training seeds: a column per (set, seed), pooled per seed, and each question's gain averaged over seeds
-    s14 = {**run, "seed": 14, "decision": {**run["decision"], "judged": judged[:1]}}  # the teacher keeps the base
+    s14 = {
+        **run,
+        "seed": 14,
+        "decision": {**run["decision"], "judged": judged[:1]},
+    }  # the teacher keeps the base
     two = runner.rules_md([{**run, "seed": 13}, s14])
     assert "| s1 s13 | s1 s14 |" in two
     row = next(x for x in two.splitlines() if x.startswith("| today: teacher only"))
