@@ -158,8 +158,8 @@ def load_data(
     ws: Workspace, model: Any, cfg: TrainConfig, query_prompt: str, *, estimating: bool = False
 ) -> Data:
     """Pre-tokenised training examples from the trainable train-split pairs and their stored negatives.
-    ``estimating``: a run whose teacher has not scored yet gets stand-in candidate lists of the real length, so
-    the timed steps cost what the real ones will."""
+    ``estimating``: a run whose teacher has not scored these queries yet gets stand-in candidate lists of the
+    real length, so the timed steps cost what the real ones will."""
     from bgetune.core.text import normalize_for_match
 
     pairs = trainable_pairs(ws, ("train",))
@@ -181,7 +181,7 @@ def load_data(
             ptexts.append(text)
         return index[key]
 
-    teach = _teacher_tables(ws, cfg, [p["query"] for p in pairs], estimating=estimating)
+    teach = _teacher_tables(ws, cfg, [p["query"] for p in pairs], stand_in=pairs if estimating else None)
     raw = []
     n_fn = 0
     for p in pairs:
@@ -294,49 +294,43 @@ def _teacher_scoring_estimate(ws: Workspace, cfg: TrainConfig) -> dict[str, Any]
     }
 
 
-def cached_scores_any(ws: Workspace, key: str) -> bool:
-    """Whether the workspace holds any stored score of this teacher."""
-    return bool(ws.scalar("SELECT 1 FROM teacher_scores WHERE teacher=? LIMIT 1", (key,)))
-
-
 def _own_key(text: str) -> str:
     from bgetune.tools.teacher import passage_key
 
     return passage_key(None, text)
 
 
-def _stand_in_scores(ws: Workspace, cfg: TrainConfig, queries: list[str]) -> dict[str, Any]:
-    """For an estimate before the teacher has scored: every query's positives and ``distill_candidates`` seeded
+def _stand_in_scores(ws: Workspace, cfg: TrainConfig, pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """For an estimate before the teacher has scored: each pair's positive and ``distill_candidates`` seeded
     random chunks, all scored 0 (the step then encodes and distils as many passages as the real one)."""
     import random
 
     ids = [r["id"] for r in ws.query("SELECT id FROM chunks")]
     rng = random.Random(cfg.seed)
-    own = {r["query"]: r for r in trainable_pairs(ws, ("train",))}
     table: dict[str, dict[str, float]] = {}
-    for q in queries:
-        p = own.get(q) or {}
-        pos = p.get("chunk_id") or _own_key(p.get("passage") or "")
+    for p in pairs:
+        pos = p["chunk_id"] or _own_key(p["passage"])
         picks = rng.sample(ids, min(len(ids), cfg.distill_candidates)) if ids else []
-        table[q] = {pos: 0.0} | {c: 0.0 for c in picks}
+        table.setdefault(p["query"], {pos: 0.0} | {c: 0.0 for c in picks})
     return {"teacher": table, "base": {}, "info": {"teacher": "not scored yet (estimate)", "unit": "cosine"}}
 
 
 def _teacher_tables(
-    ws: Workspace, cfg: TrainConfig, queries: list[str], *, estimating: bool = False
+    ws: Workspace, cfg: TrainConfig, queries: list[str], *, stand_in: list[dict[str, Any]] | None = None
 ) -> dict[str, Any] | None:
-    """The teacher's and the base's stored scores for these queries, or None when the run uses no teacher;
-    ``estimating`` with no stored scores yet: stand-ins of the same size (``_stand_in_scores``)."""
+    """The teacher's and the base's stored scores for these queries, or None when the run uses no teacher.
+    Where a teacher is needed but has not scored them yet: with ``stand_in`` (the pairs, for an estimate)
+    stand-ins of the same size (``_stand_in_scores``), else an error saying to score first."""
     if cfg.objective not in ("contrastive", "distill", "margin-mse"):
         raise TrainingError(f"unknown objective {cfg.objective!r}: use contrastive, distill or margin-mse")
     key = ws.get_setting("teacher_key") if needs_teacher(cfg) else None
-    if estimating and cfg.objective != "contrastive" and not (key and cached_scores_any(ws, key)):
-        return _stand_in_scores(ws, cfg, queries)
     if cfg.objective == "contrastive" and (not key or not cfg.teacher_false_negatives):
         return None
     if not key:
         if cfg.objective == "contrastive":
             return None
+        if stand_in is not None:
+            return _stand_in_scores(ws, cfg, stand_in)
         raise TrainingError(
             f"objective {cfg.objective!r} needs teacher scores and {ws.root} has none: score the candidates "
             "first (score_teacher / `bgetune teacher`), or train with objective='contrastive'"
@@ -348,6 +342,8 @@ def _teacher_tables(
     if not scores:
         if cfg.objective == "contrastive":
             return None
+        if stand_in is not None:
+            return _stand_in_scores(ws, cfg, stand_in)
         raise TrainingError(
             f"no stored scores of teacher {key} for the train queries of {ws.root}: run score_teacher again"
         )
