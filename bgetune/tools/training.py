@@ -315,6 +315,18 @@ def _stand_in_scores(ws: Workspace, cfg: TrainConfig, pairs: list[dict[str, Any]
     return {"teacher": table, "base": {}, "info": {"teacher": "not scored yet (estimate)", "unit": "cosine"}}
 
 
+def _without_scores(
+    ws: Workspace, cfg: TrainConfig, stand_in: list[dict[str, Any]] | None, error: str
+) -> dict[str, Any] | None:
+    """The teacher tables when the teacher's scores are missing: none for a contrastive run (its teacher only
+    keeps false negatives out), stand-ins for an estimate (``stand_in``, the pairs), else ``error``."""
+    if cfg.objective == "contrastive":
+        return None
+    if stand_in is not None:
+        return _stand_in_scores(ws, cfg, stand_in)
+    raise TrainingError(error)
+
+
 def _teacher_tables(
     ws: Workspace, cfg: TrainConfig, queries: list[str], *, stand_in: list[dict[str, Any]] | None = None
 ) -> dict[str, Any] | None:
@@ -327,25 +339,23 @@ def _teacher_tables(
     if cfg.objective == "contrastive" and (not key or not cfg.teacher_false_negatives):
         return None
     if not key:
-        if cfg.objective == "contrastive":
-            return None
-        if stand_in is not None:
-            return _stand_in_scores(ws, cfg, stand_in)
-        raise TrainingError(
+        return _without_scores(
+            ws,
+            cfg,
+            stand_in,
             f"objective {cfg.objective!r} needs teacher scores and {ws.root} has none: score the candidates "
-            "first (score_teacher / `bgetune teacher`), or train with objective='contrastive'"
+            "first (score_teacher / `bgetune teacher`), or train with objective='contrastive'",
         )
     from bgetune.tools.teacher import cached_scores, teacher_info, trained_teacher_summary
 
     info = teacher_info(ws, key)
     scores = cached_scores(ws, key, queries)
     if not scores:
-        if cfg.objective == "contrastive":
-            return None
-        if stand_in is not None:
-            return _stand_in_scores(ws, cfg, stand_in)
-        raise TrainingError(
-            f"no stored scores of teacher {key} for the train queries of {ws.root}: run score_teacher again"
+        return _without_scores(
+            ws,
+            cfg,
+            stand_in,
+            f"no stored scores of teacher {key} for the train queries of {ws.root}: run score_teacher again",
         )
     base_key = ws.get_setting("base_teacher_key")
     return {
