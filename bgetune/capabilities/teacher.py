@@ -23,6 +23,7 @@ from bgetune.tools.teacher import (
     estimate_scoring,
     make_teacher,
     score_teacher,
+    scored_sentence,
     training_lists,
 )
 
@@ -40,15 +41,11 @@ class TeacherResult(Result):
 
     def text(self, lang: str = "en") -> str:
         fn = self.false_negatives or {}
-        return say(
+        return scored_sentence(self, lang) + say(
             lang,
-            f"Teacher: {self.description} ({self.teacher}). {self.reason}.\nScored {self.pairs} (query, passage) "
-            f"pairs of {self.queries} training queries ({self.cached} from the cache); {fn.get('candidates', 0)} "
-            "candidates it rates at or above the positive are kept out of the negatives "
-            f"({fn.get('mode', 'drop')}).",
-            f"教师模型：{self.description}（{self.teacher}）。{self.reason}。\n已为 {self.queries} 个训练问题的 "
-            f"{self.pairs} 个（问题，段落）打分（{self.cached} 个来自缓存）；{fn.get('candidates', 0)} 个被教师评为"
-            "不低于正例的候选不再作为负例。",
+            f"; {fn.get('candidates', 0)} candidates it rates at or above the positive are kept out of the "
+            f"negatives ({fn.get('mode', 'drop')}).",
+            f"；{fn.get('candidates', 0)} 个被教师评为不低于正例的候选不再作为负例。",
         )
 
 

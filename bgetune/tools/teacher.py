@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bgetune.core.errors import BgetuneError
+from bgetune.core.i18n import say
 from bgetune.core.workspace import TRAINABLE, Workspace, now_iso
 from bgetune.tools.teacher_store import cached_scores, passage_key  # noqa: F401 (re-exported)
 
@@ -799,15 +800,19 @@ class TeacherRun:
         return dataclasses.asdict(self)
 
     def text(self, lang: str = "en") -> str:
-        if lang == "zh":
-            return (
-                f"教师模型：{self.description}（{self.teacher}）。{self.reason}。已为 {self.queries} 个训练问题的 "
-                f"{self.pairs} 个（问题，段落）打分（{self.cached} 个来自缓存）。"
-            )
-        return (
-            f"Teacher: {self.description} ({self.teacher}). {self.reason}. Scored {self.pairs} (query, passage) "
-            f"pairs of {self.queries} training queries ({self.cached} from the cache)."
-        )
+        return scored_sentence(self, lang) + say(lang, ".", "。")
+
+
+def scored_sentence(run: Any, lang: str = "en") -> str:
+    """What a scoring run did, unterminated: the teacher, why it was picked, and the pairs it scored. ``run`` is
+    a ``TeacherRun`` or a result with the same fields (the teacher capability's)."""
+    return say(
+        lang,
+        f"Teacher: {run.description} ({run.teacher}). {run.reason}.\nScored {run.pairs} (query, passage) pairs "
+        f"of {run.queries} training queries ({run.cached} from the cache)",
+        f"教师模型：{run.description}（{run.teacher}）。{run.reason}。\n已为 {run.queries} 个训练问题的 "
+        f"{run.pairs} 个（问题，段落）打分（{run.cached} 个来自缓存）",
+    )
 
 
 def base_index(
