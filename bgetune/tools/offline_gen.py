@@ -22,10 +22,12 @@ from bgetune.core.text import cjk_count, detect_language, normalize_ws
 from bgetune.tools.chunking import split_sentences
 
 SOURCE = "offline"
-GENERATOR_VERSION = "offline-v3.3"  # v3: style frames, type mix, no heading copies (issue 24); .1: heading
+GENERATOR_VERSION = "offline-v3.4"  # v3: style frames, type mix, no heading copies (issue 24); .1: heading
 # line apart; .2: no deictic, placeholder or glued queries, specific objects and keyword names; .3 (English only):
 # 'what is X' only of a term the passage is about, no everyday word as a name, no path tails or page headers, task
-# verbs only, no anaphora, hedges or cut brackets, articles kept with names
+# verbs only, no anaphora, hedges or cut brackets, articles kept with names; v3.4 (Chinese only): 'X是什么' only of
+# a Latin name the prose uses (not code labels, file names, one-off commands, identifiers, typos, half a person's
+# name), 'use/run X' only of a named tool, no organisation as an object, no name cut at a hyphen
 
 Progress = Callable[[int, int, str], None]
 
@@ -675,6 +677,8 @@ _ZH_HOWTO = set(
     """安装 卸载 删除 移除 升级 更新 配置 设置 使用 下载 编译 运行 启动 停止 创建 添加 查看 查找 检查 备份 恢复 挂载 订阅
     申请 注册 打开 关闭 生成 编辑 导入 导出 插入 输入 输出 清除 保存 加载 退订 刻录 排版 更改 修改""".split()
 )
+_ZH_USE_VERBS = ("使用", "运行", "利用")
+_ZH_ORG = re.compile(r"(?:机关|机构|部门|法院|政府|委员会|协会|公司|银行|交易所)$")
 _ZH_GENERIC_OBJ = set(
     "命令 文档 文件 方法 问题 内容 信息 数据 系统 程序 工具 措施 报告 资料 情况 农药 产品 食品".split()
 )
@@ -696,6 +700,46 @@ def _zh_latin_name(term: str) -> bool:
     if re.fullmatch(r"[A-Z][a-z]+[A-Z][a-z]+", term):
         return False  # 'MailingLists', 'myArrow'-like glued words
     return _en_technical(term) or term[:1].isupper() or term.isupper()
+
+
+_CODE_BEFORE = set("\\{:@-./=_$#*[<")
+_CODE_AFTER = set("{}.:=@_(/[>")
+
+
+def _zh_prose_name(term: str, text: str) -> bool:
+    """A Latin name the Chinese text uses as a name in its prose ('用 dvips 转换'), so 'X是什么？' asks about
+    something a reader meets: not only code (a label or argument '\\label{eq:origprime}', a file name 'temp.dvi',
+    a command used once '\\bibliographysec'), not a camelCase identifier ('myArrow'), an example of a numbered
+    series ('paper1, paper2'), a typo with two letters swapped ('landscpae' beside 'landscape'), or a surname after
+    a first name ('Leslie Lamport'): half of a two-word name."""
+    if re.fullmatch(r"[a-z]+[A-Z][a-z]\w*", term):
+        return False
+    t = re.escape(term)
+    occ = list(re.finditer(rf"(?<![A-Za-z0-9]){t}(?![A-Za-z0-9])", text))
+    prose = [
+        m
+        for m in occ
+        if text[m.start() - 1 : m.start()] not in _CODE_BEFORE
+        and text[m.end() : m.end() + 1] not in _CODE_AFTER
+    ]
+    commands = [m for m in occ if text[m.start() - 1 : m.start()] == "\\"]
+    if not prose and len(commands) < 2:
+        return False
+    series = re.fullmatch(r"([A-Za-z]+)(\d+)", term)
+    if series and re.search(rf"(?<![A-Za-z]){series.group(1)}(?!{series.group(2)}(?!\d))\d+", text):
+        return False
+    low = term.lower()
+    if len(low) >= 5 and low.isalpha():
+        known = _en_ranks().keys() | {w.lower() for w in re.findall(r"[A-Za-z]{5,}", text)}
+        swaps = {low[:i] + low[i + 1] + low[i] + low[i + 2 :] for i in range(len(low) - 1)} - {low}
+        if swaps & known:
+            return False
+    name = r"(?<![A-Za-z])[A-Z][a-z]+ "
+    if re.fullmatch(r"[A-Z][a-z]+", term) and re.search(
+        rf"{name}{t}(?![A-Za-z])|(?<![A-Za-z]){t} [A-Z][a-z]+\b", text
+    ):
+        return False  # half of a two-word name: 'Leslie Lamport', 'Linus Torvalds'
+    return True
 
 
 def _zh_asked_term(term: str, text: str) -> bool:
@@ -1627,17 +1671,18 @@ def passage_slots(
                     vps.append(x)
             m = _ZH_DEF.match(_ARTICLE.sub("", z))
             if m and not _ZH_PRONOUN.match(m.group("x")):
-                nps.append(m.group("x"))
+                nps.append(m.group("x").rstrip("就也都还才则即"))  # 'TEX就是一种...': the thing is 'TEX'
         for t in _keyword_terms(top, "zh"):
             t = t.strip("*“”\"'‘’《》「」()（）")
             latin = bool(_LATIN_TERM.fullmatch(t))
             # a name or technical term, or a rare Chinese term the text repeats ('会员积分'); not an everyday
             # phrase ('具体办法', '不良后果')
-            if (latin and _zh_latin_name(t)) or (
+            if (latin and _zh_latin_name(t) and _zh_prose_name(t, text)) or (
                 not latin and len(t) >= 2 and zh_thing(t) and _zh_asked_term(t, text)
             ):
                 nps.append(t)
         vps += _zh_verb_objects(text, top)
+        flat = re.sub(r"\s+", "", text)
         # a how-to frame or title asks for an everyday action on a thing ('安装软件包'), not '维护证券市场'
         # and the thing acted on is specific: '使用字体', '安装脚本', '启动应急' ask nothing a reader could search for
         vps = [
@@ -1648,6 +1693,13 @@ def passage_slots(
             and general_weight(v[2:]) >= _ZH_OBJ_WEIGHT
             and v[-1]
             not in "慢快多少大小高低好坏"  # a verb and a state ('编译速度慢'), not an action on a thing
+            # 'how do I use/run X' asks about a named tool ('使用dvips'); with an everyday object it reads oddly
+            # ('使用保健食品', '运行开始菜单', '使用最新的软件包进行工作')
+            and not (v[:2] in _ZH_USE_VERBS and not _LATIN_TERM.fullmatch(v[2:]))
+            # an organisation, place or person is contacted, not acted on: '申请司法机关'
+            and (v[:2] == "联系" or not (_zh_pos(v[2:]) in ("nt", "ns", "nr") or _ZH_ORG.search(v[2:])))
+            and not re.search(r"[A-Za-z0-9]-[\u4e00-\u9fff]", v)  # a placeholder: 'debian-列表主题'
+            and not re.search(re.escape(v) + r"[-_]", flat)  # a name cut short: '订阅debian' of 'debian-xxx'
         ]
     else:
         for s in sentences:

@@ -379,3 +379,48 @@ def test_v33_gate_reads_oddly():
             "What is /usr/share/dict?",
         ],
     )
+
+
+@pytest.mark.parametrize(
+    ("term", "text", "asked"),
+    [
+        ("dvips", "用 dvips 把 DVI 文件转换成 PostScript 文件。", True),
+        ("origprime", r"公式 \label{eq:origprime} A = B + 1 由公式变化而来。", False),  # a label inside code
+        ("temp", "运行 patchdvi -b test.dvi temp.dvi 然后改名。", False),  # a file name
+        (
+            "bibliographysec",
+            r"就会产生相应的命令： \bibliographysec 、 \citesec 等。",
+            False,
+        ),  # a one-off command
+        ("includegraphics", r"用 \includegraphics 插入图形， \includegraphics 的参数是文件名。", True),
+        ("myArrow", "定义 myArrow 命令画箭头。", False),  # camelCase identifier
+        ("paper1", "例如 paper1 、 paper2 和 paper3 三篇文献。", False),  # a numbered example series
+        (
+            "landscpae",
+            r"\documentclass[landscape]{article} dvips 必须加上 -t landscpae 参数。",
+            False,
+        ),  # typo
+        ("Lamport", "Leslie Lamport 开发的 LATEX 是最流行的宏集。", False),  # half of a person's name
+        ("Knoppix", "Knoppix 是一个基于 Debian 的发行版。", True),
+    ],
+)
+def test_zh_what_is_asks_of_names_the_prose_uses(term, text, asked):
+    """Issue 24: 'X是什么？' names something a reader meets in the prose, not a code label, file name, one-off
+    command, identifier, example placeholder, typo or half of a person's name (judged zeros of seed 28)."""
+    assert og._zh_prose_name(term, text) is asked
+
+
+def test_zh_how_to_asks_to_use_a_named_tool_not_an_everyday_thing():
+    """'我应该如何使用X' / 'X的方法' with 使用/运行 take a named tool; no organisation as an object, no name cut
+    short at a hyphen (judged zeros: '我应该如何使用保健食品？', '我应该如何运行开始菜单？', '申请司法机关',
+    '订阅debian-列表主题')."""
+    text = (
+        "如果您想使用保健食品，请先阅读标签。如果你想运行开始菜单，请点击按钮。如果您想使用dvips，请先安装它。"
+        "如果您想订阅debian-user，请发送邮件。当事人可以申请司法机关处理。如果您想安装软件包，请使用apt。"
+    )
+    sents = og._sentences(text)
+    slots, _ = og.passage_slots(text, sents, ["保健食品", "开始菜单", "dvips", "司法机关", "软件包"], "zh")
+    vps = slots["VP"]
+    assert "使用dvips" in vps and "安装软件包" in vps
+    for bad in ("使用保健食品", "运行开始菜单", "申请司法机关", "订阅debian"):
+        assert bad not in vps, (bad, vps)
