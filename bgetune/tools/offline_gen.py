@@ -22,12 +22,13 @@ from bgetune.core.text import cjk_count, detect_language, normalize_ws
 from bgetune.tools.chunking import split_sentences
 
 SOURCE = "offline"
-GENERATOR_VERSION = "offline-v3.4"  # v3: style frames, type mix, no heading copies (issue 24); .1: heading
+GENERATOR_VERSION = "offline-v3.5"  # v3: style frames, type mix, no heading copies (issue 24); .1: heading
 # line apart; .2: no deictic, placeholder or glued queries, specific objects and keyword names; .3 (English only):
 # 'what is X' only of a term the passage is about, no everyday word as a name, no path tails or page headers, task
 # verbs only, no anaphora, hedges or cut brackets, articles kept with names; v3.4 (Chinese only): 'X是什么' only of
 # a Latin name the prose uses (not code labels, file names, one-off commands, identifiers, typos, half a person's
-# name), 'use/run X' only of a named tool, no organisation as an object, no name cut at a hyphen
+# name), 'use/run X' only of a named tool, no organisation as an object, no name cut at a hyphen; .5 (Chinese):
+# the same prose check for every 'X是什么', no English inflected word as a name, no 'your', no glued placeholder
 
 Progress = Callable[[int, int, str], None]
 
@@ -678,6 +679,7 @@ _ZH_HOWTO = set(
     申请 注册 打开 关闭 生成 编辑 导入 导出 插入 输入 输出 清除 保存 加载 退订 刻录 排版 更改 修改""".split()
 )
 _ZH_USE_VERBS = ("使用", "运行", "利用")
+_ZH_GLUED_PLACEHOLDER = re.compile(r"[A-Za-z0-9]-[\u4e00-\u9fff]")
 _ZH_ORG = re.compile(r"(?:机关|机构|部门|法院|政府|委员会|协会|公司|银行|交易所)$")
 _ZH_GENERIC_OBJ = set(
     "命令 文档 文件 方法 问题 内容 信息 数据 系统 程序 工具 措施 报告 资料 情况 农药 产品 食品".split()
@@ -694,8 +696,10 @@ def _zh_latin_name(term: str) -> bool:
     if len(term) < 3 or low in _PLACEHOLDER or len(set(low)) == 1:
         return False
     ranks = _en_ranks()
-    stem = low[:-1] if low.endswith("s") else low
-    if re.fullmatch(r"[A-Za-z]+", term) and not term.isupper() and (low in ranks or stem in ranks):
+    # an English word or its inflection ('Maintainers', 'Dependencies'): a Chinese user asks '维护者', not this
+    stems = {low, low[:-1] if low.endswith("s") else low, re.sub(r"(?:ers|er|es|ed|ing)$", "", low)}
+    stems.add(re.sub(r"ies$", "y", low))
+    if re.fullmatch(r"[A-Za-z]+", term) and not term.isupper() and stems & ranks.keys():
         return False
     if re.fullmatch(r"[A-Z][a-z]+[A-Z][a-z]+", term):
         return False  # 'MailingLists', 'myArrow'-like glued words
@@ -745,7 +749,7 @@ def _zh_prose_name(term: str, text: str) -> bool:
 def _zh_asked_term(term: str, text: str) -> bool:
     """A Chinese term the text explains or names (defined with 是指/是, quoted, or a Latin name): 'X是什么？' fits."""
     if _LATIN_TERM.fullmatch(term):
-        return _zh_latin_name(term)
+        return _zh_latin_name(term) and _zh_prose_name(term, text)
     flat = re.sub(r"\s+", "", text)
     t = re.escape(term)
     return bool(re.search(rf"[“「《\"']{t}[”」》\"']|{t}(?:是指|指的是|是一种|是一个|，即|即是)", flat))
@@ -859,7 +863,10 @@ def _zh_rules(sent: str, *, law: bool) -> list[tuple[str, str, str]]:
             subj = _zh_strip(m.group("s"))
             if len(subj) >= 2 and not _ZH_PRONOUN.match(subj) and _zh_subject_first(subj) and subj != "依法":
                 out.append((f"{subj}可以{m.group('v')}吗？", "question", "zh-forbid"))
-    return out
+    # a user names the thing, not 'your' thing ('如何共享您的Debian软件包'), and never a placeholder glued to a name
+    # ('怎么订阅debian-列表主题？')
+    out = [(re.sub(r"[您你]的", "", q), k, r) for q, k, r in out]
+    return [(q, k, r) for q, k, r in out if not _ZH_GLUED_PLACEHOLDER.search(q)]
 
 
 # ---------------------------------------------------------------------------------------------- well-formedness
@@ -1677,9 +1684,7 @@ def passage_slots(
             latin = bool(_LATIN_TERM.fullmatch(t))
             # a name or technical term, or a rare Chinese term the text repeats ('会员积分'); not an everyday
             # phrase ('具体办法', '不良后果')
-            if (latin and _zh_latin_name(t) and _zh_prose_name(t, text)) or (
-                not latin and len(t) >= 2 and zh_thing(t) and _zh_asked_term(t, text)
-            ):
+            if (latin or (len(t) >= 2 and zh_thing(t))) and _zh_asked_term(t, text):
                 nps.append(t)
         vps += _zh_verb_objects(text, top)
         flat = re.sub(r"\s+", "", text)
@@ -1698,7 +1703,7 @@ def passage_slots(
             and not (v[:2] in _ZH_USE_VERBS and not _LATIN_TERM.fullmatch(v[2:]))
             # an organisation, place or person is contacted, not acted on: '申请司法机关'
             and (v[:2] == "联系" or not (_zh_pos(v[2:]) in ("nt", "ns", "nr") or _ZH_ORG.search(v[2:])))
-            and not re.search(r"[A-Za-z0-9]-[\u4e00-\u9fff]", v)  # a placeholder: 'debian-列表主题'
+            and not _ZH_GLUED_PLACEHOLDER.search(v)  # a placeholder: 'debian-列表主题'
             and not re.search(re.escape(v) + r"[-_]", flat)  # a name cut short: '订阅debian' of 'debian-xxx'
         ]
     else:

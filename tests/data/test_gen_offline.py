@@ -424,3 +424,14 @@ def test_zh_how_to_asks_to_use_a_named_tool_not_an_everyday_thing():
     assert "使用dvips" in vps and "安装软件包" in vps
     for bad in ("使用保健食品", "运行开始菜单", "申请司法机关", "订阅debian"):
         assert bad not in vps, (bad, vps)
+
+
+def test_zh_rules_drop_your_and_glued_placeholders():
+    """v3.5: a user names the thing, not 'your' thing; a placeholder glued to a name is never asked; an English
+    word or its inflection is not asked as a name (judged zeros of seed 32)."""
+    qs = [q for q, _, _ in og._zh_rules("如果您想共享您的Debian软件包，请上传到镜像。", law=False)]
+    assert "如何共享Debian软件包？" in qs and not any("您" in q for q in qs)
+    qs = [q for q, _, _ in og._zh_rules("要订阅debian-列表主题，请发送邮件。", law=False)]
+    assert not any("debian-" in q for q in qs), qs
+    assert not og._zh_latin_name("Maintainers") and not og._zh_latin_name("Dependencies")
+    assert og._zh_latin_name("dpkg") and og._zh_latin_name("tasksel")
