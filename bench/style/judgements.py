@@ -10,15 +10,14 @@ person (a person's name asked as 'What is X?'). Judged by the engineer who chang
 next to its document name (not its passage text); one judge who also wrote the generator: read the figures as
 indicative, not as an independent rating.
 
-Kept here: English, offline-v3.3 drawn with seed 28; Chinese, offline-v3.4 drawn with seed 32. Each draw was one no
-one had looked at before judging, made after the generator version it judges was final: v3.3's rules (English only)
-were developed on draws of seeds 24-27, 30 and 31, never 28; v3.4's (Chinese only) on the seed-28 judged zeros and
-on the full list of proposals, never on seed 32. Earlier: v3.3 zh on seed 28: 84 (v3.3's Chinese output is v3.2's);
-v3.2 on seed 27: en 80, zh 91; v3 on seed 24: en 80, zh 79. Between draws of one version the Chinese figure moved 7
-points (84 vs 91): read a single draw's figure with that spread. v3.4 zh on seed 32: 83; of its 17 zeros, 8 come
-from rules v3.4 did not touch (the 'salient-question' path asks 'X是什么' of 'btSect', 'paper1', 'Maintainers'
-without the new prose check; a purpose question keeps the placeholder 'debian-列表主题'; two keyword queries). Each
-re-draw replaces the TSV (git keeps the earlier ones with their judgements).
+Kept here: English, offline-v3.3 drawn with seed 28; Chinese, offline-v3.5 drawn with seed 33. Each draw was one no
+one had looked at before judging, made after the generator version it judges was final (committed): v3.3's rules
+(English only) were developed on draws of seeds 24-27, 30 and 31, never 28; v3.4's (Chinese only) on the seed-28
+judged zeros and the full proposal list, never on seed 32; v3.5's on seed 32's judged zeros, never on seed 33.
+History (git keeps each TSV with its judgements): v3 on seed 24: en 80, zh 79; v3.2 on seed 27: en 80, zh 91; v3.3
+on seed 28: en 89, zh 84 (v3.3's Chinese output is v3.2's); v3.4 zh on seed 32: 83; v3.5 zh on seed 33: 88. Between
+draws of one version the Chinese figure moved 7 points (84 vs 91 for the same generator): read any single draw's
+figure with that spread. Each re-draw replaces the TSV.
 
 Line numbers are the TSV's (line 1 is the header). Usage: python bench/style/judgements.py (fills the ok/why
 columns and prints the tally).
@@ -41,9 +40,8 @@ ZEROS: dict[str, dict[int, str]] = {
         85: "odd", 91: "vague", 97: "vague",
     },
     "proposed-zh": {
-        2: "odd", 19: "odd", 27: "vague", 29: "fragment", 30: "placeholder", 34: "odd", 36: "odd", 48: "odd",
-        51: "vague", 55: "odd", 65: "odd", 72: "odd", 75: "vague", 77: "odd", 83: "vague", 95: "placeholder",
-        96: "vague",
+        6: "fragment", 7: "odd", 18: "odd", 24: "vague", 30: "vague", 44: "vague", 53: "fragment", 77: "odd",
+        88: "vague", 89: "odd", 92: "odd", 100: "vague",
     },
 }  # fmt: skip
 
