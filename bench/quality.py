@@ -399,6 +399,12 @@ def suite_main(argv: list[str]) -> None:
     ap.add_argument("--json", action="store_true", help="with --list: one JSON array")
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md or the READMEs")
     ap.add_argument("--report", action="store_true", help="only rebuild the table from the stored run JSONs")
+    ap.add_argument(
+        "--compare",
+        metavar="OTHER",
+        help="paired comparison of --variant against OTHER on their stored runs (e.g. --variant styled --compare "
+        "unstyled --protocol gold30); prints the table, runs nothing",
+    )
     args = ap.parse_args(argv)
     only = [x for a in args.only for x in a.split(",") if x]
     if args.list:
@@ -413,6 +419,17 @@ def suite_main(argv: list[str]) -> None:
         return
     if args.report:
         runner.report_only(only, args.variant, write=not args.no_write)
+        return
+    if args.compare:
+        for proto in args.protocol or list(runner.PROTOCOLS):
+            try:
+                c = runner.compare_variants(args.variant, args.compare, proto, only)
+            except SystemExit as exc:
+                print(exc)
+                continue
+            print(f"protocol {proto}:\n{runner.compare_md(c)}")
+            if args.json:
+                print(json.dumps(c, ensure_ascii=False))
         return
     runner.run_suite(
         only,

@@ -853,3 +853,50 @@ def write_base_figures(runs: list[dict]) -> None:
         text = readme.read_text(encoding="utf-8")
         text = re.sub(r"<!-- base:start -->.*?<!-- base:end -->", block, text, flags=re.S)
         readme.write_text(text, encoding="utf-8")
+
+
+def compare_variants(a: str, b: str, protocol: str, only: list[str] | None = None) -> dict[str, Any]:
+    """Variant ``a`` against ``b`` on the same real questions (same set, protocol and seed), paired per query:
+    what each shipped, and each one's trained model before the decision (``best_tuned``, else shipped). Pooled over
+    the sets both have; a set's queries averaged over the seeds both have (issue 24 protocol b: styled vs unstyled)."""
+    ra = {(r["set"], r["seed"]): r for r in stored_runs(a, only) if r["protocol"] == protocol}
+    rb = {(r["set"], r["seed"]): r for r in stored_runs(b, only) if r["protocol"] == protocol}
+    keys = sorted(ra.keys() & rb.keys())
+    if not keys:
+        raise SystemExit(f"no (set, seed) run of protocol {protocol} in both {a} and {b}")
+    out: dict[str, Any] = {"a": a, "b": b, "protocol": protocol, "sets": {}, "pooled": {}}
+    for what in ("shipped", "tuned"):
+        pooled_diffs: list[float] = []
+        for s in sorted({k[0] for k in keys}):
+            per_seed = []
+            for k in [k for k in keys if k[0] == s]:
+                qa, qb = ra[k]["per_query"], rb[k]["per_query"]
+                if qa["query_index"] != qb["query_index"]:
+                    raise SystemExit(f"{s} seed {k[1]}: {a} and {b} were scored on different questions")
+                col = "shipped" if what == "shipped" else "best_tuned"
+                per_seed.append(
+                    np.asarray(qa.get(col, qa["shipped"])) - np.asarray(qb.get(col, qb["shipped"]))
+                )
+            d = np.mean(per_seed, 0)
+            pooled_diffs.extend(d.tolist())
+            out["sets"].setdefault(s, {})[what] = {"queries": len(d), "seeds": len(per_seed), **bootstrap(d)}
+        out["pooled"][what] = {"queries": len(pooled_diffs), **bootstrap(pooled_diffs)}
+    return out
+
+
+def compare_md(c: dict[str, Any]) -> str:
+    a, b = c["a"], c["b"]
+    lines = [
+        f"| set | questions | seeds | shipped: {a} - {b} [95% CI] | trained model: {a} - {b} [95% CI] |",
+        "|---|---|---|---|---|",
+    ]
+    for s, v in c["sets"].items():
+        lines.append(
+            f"| {s} | {v['shipped']['queries']} | {v['shipped']['seeds']} | {fmt_ci(v['shipped'])} | "
+            f"{fmt_ci(v['tuned'])} |"
+        )
+    p = c["pooled"]
+    lines.append(
+        f"| **pooled** | {p['shipped']['queries']} | | **{fmt_ci(p['shipped'])}** | **{fmt_ci(p['tuned'])}** |"
+    )
+    return "\n".join(lines)

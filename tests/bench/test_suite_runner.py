@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench" / "suite"))
 
@@ -106,3 +108,39 @@ def test_decision_rules_replay_the_stored_evidence_and_score_picks_on_the_real_q
     assert "| s1 s13 | s1 s14 |" in two
     row = next(x for x in two.splitlines() if x.startswith("| today: teacher only"))
     assert "s13 +0.050, s14 +0.000" in row and "+0.025 [" in row and "(1 sets)" in row
+
+
+def test_compare_variants_pairs_the_same_questions(tmp_path, monkeypatch):
+    """Issue 24 protocol (b): styled vs unstyled per query on the same real questions, pooled over sets; a set
+    scored on other questions is refused rather than compared."""
+    monkeypatch.setattr(runner, "RESULTS", tmp_path)
+    monkeypatch.setattr(runner, "list_sets", lambda: [{"name": "x"}, {"name": "y"}])
+
+    def put(
+        variant: str, name: str, shipped: list[float], tuned: list[float] | None = None, idx=None
+    ) -> None:
+        pq = {
+            "query_index": idx or list(range(len(shipped))),
+            "base": [0.5] * len(shipped),
+            "shipped": shipped,
+        }
+        if tuned is not None:
+            pq["best_tuned"] = tuned
+        d = tmp_path / variant
+        d.mkdir(exist_ok=True)
+        run = {"set": name, "seed": 13, "protocol": "gold30", "per_query": pq}
+        (d / f"{name}.gold30.s13.json").write_text(json.dumps(run))
+
+    put("a", "x", [0.5] * 40, tuned=[0.7] * 40)  # kept the base; its trained model was better
+    put("b", "x", [0.5] * 40, tuned=[0.6] * 40)
+    put("a", "y", [0.6] * 20)  # shipped (no separate tuned model)
+    put("b", "y", [0.5] * 20)
+    c = runner.compare_variants("a", "b", "gold30")
+    assert c["pooled"]["shipped"]["queries"] == 60
+    assert abs(c["pooled"]["shipped"]["diff"] - 20 * 0.1 / 60) < 1e-9
+    assert abs(c["pooled"]["tuned"]["diff"] - 0.1) < 1e-9  # x: 0.7 - 0.6; y: shipped is the tuned model
+    assert c["sets"]["x"]["shipped"]["diff"] == 0.0
+    assert "**pooled** | 60" in runner.compare_md(c)
+    put("b", "y", [0.5] * 20, idx=list(range(1, 21)))
+    with pytest.raises(SystemExit, match="different questions"):
+        runner.compare_variants("a", "b", "gold30")
