@@ -1201,7 +1201,7 @@ def estimate_training(
         "attention_dropout": config.attention_dropout,
         "wise_ft": config.wise_ft,
         "objective": _objective_summary(prep["objective"], data),
-        "teacher": data.teacher,
+        "teacher_info": data.teacher,  # not "teacher": that name is the setting's (the card shows settings by name)
         "teacher_scoring": _teacher_scoring_estimate(ws, config),
         "measured_in_s": round(time.perf_counter() - t0, 1),
     }
