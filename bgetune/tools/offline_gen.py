@@ -734,9 +734,8 @@ def _zh_prose_name(term: str, text: str) -> bool:
         return False
     low = term.lower()
     if len(low) >= 5 and low.isalpha():
-        known = _en_ranks().keys() | {w.lower() for w in re.findall(r"[A-Za-z]{5,}", text)}
         swaps = {low[:i] + low[i + 1] + low[i] + low[i + 2 :] for i in range(len(low) - 1)} - {low}
-        if swaps & known:
+        if swaps & _en_ranks().keys() or swaps & {w.lower() for w in re.findall(r"[A-Za-z]{5,}", text)}:
             return False
     name = r"(?<![A-Za-z])[A-Z][a-z]+ "
     if re.fullmatch(r"[A-Z][a-z]+", term) and re.search(
