@@ -56,6 +56,7 @@ STAGES = [
     "approve",
     "split",
     "mine",
+    "teacher scores",
     "train (setup + base val)",
     "train per step",
     "train per epoch",
@@ -212,7 +213,7 @@ def run_size(size: int, work: Path, max_steps: int) -> dict[str, Any]:
     clock = lambda: (time.perf_counter(), time.process_time())  # noqa: E731
     step_t: list[tuple[float, float]] = []  # (wall, cpu) per step
     last: list[tuple[float, float] | None] = [None]
-    inner: dict[str, list[tuple[float, float]]] = {"val": [], "decision": []}
+    inner: dict[str, list[tuple[float, float]]] = {"val": [], "decision": [], "teacher": []}
 
     def progress(done: int, total: int, label: str) -> None:
         now = clock()
@@ -221,6 +222,7 @@ def run_size(size: int, work: Path, max_steps: int) -> dict[str, Any]:
         last[0] = now
 
     orig_val, orig_dec = training_mod.evaluate_val, decision_mod.decide_after_training
+    orig_teacher = training_mod.ensure_teacher_scores
 
     def wrapped(key: str, fn):
         def run(*a, **kw):
@@ -236,11 +238,13 @@ def run_size(size: int, work: Path, max_steps: int) -> dict[str, Any]:
 
     training_mod.evaluate_val = wrapped("val", orig_val)
     decision_mod.decide_after_training = wrapped("decision", orig_dec)
+    training_mod.ensure_teacher_scores = wrapped("teacher", orig_teacher)
     cfg = TrainConfig(base_model="bundled", max_steps=max_steps)
     try:
         tr = timed("train", train, ws, cfg, progress=progress)
     finally:
         training_mod.evaluate_val, decision_mod.decide_after_training = orig_val, orig_dec
+        training_mod.ensure_teacher_scores = orig_teacher
     # the first step is timed from the base validation's end; later ones from the previous step
     steps_per_epoch = math.ceil(train_pairs / cfg.batch_size)
     tr_stage = stages.pop("train")
@@ -252,8 +256,13 @@ def run_size(size: int, work: Path, max_steps: int) -> dict[str, Any]:
     n_steps = max(1, len(step_t))
     val_later = inner["val"][1:]
     sub = {
+        "teacher scores": [col(inner["teacher"], 0), col(inner["teacher"], 1)],
         "train (setup + base val)": [
-            tr_stage[k] - col(inner["decision"], i) - col(val_later, i) - col(step_t, i)
+            tr_stage[k]
+            - col(inner["decision"], i)
+            - col(inner["teacher"], i)
+            - col(val_later, i)
+            - col(step_t, i)
             for i, k in enumerate(("seconds", "cpu_seconds"))
         ],
         "train per step": [col(step_t, 0) / n_steps, col(step_t, 1) / n_steps],
