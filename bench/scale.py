@@ -215,9 +215,18 @@ def run_size(size: int, work: Path, max_steps: int) -> dict[str, Any]:
     last: list[tuple[float, float] | None] = [None]
     inner: dict[str, list[tuple[float, float]]] = {"val": [], "decision": [], "teacher": []}
 
+    # peak resident MB per part of training: the sampler's window is read (and reset) at each step tick and
+    # around each wrapped call, so a part's peak is the highest RSS seen while it ran
+    sub_peak: dict[str, float] = {"steps": 0.0, "other": 0.0, "val": 0.0, "decision": 0.0, "teacher": 0.0}
+
+    def note_peak(key: str) -> None:
+        sub_peak[key] = max(sub_peak[key], mem.window() / 2**20)
+
     def progress(done: int, total: int, label: str) -> None:
         now = clock()
-        if label.startswith("epoch ") and "loss" in label and last[0]:
+        step = label.startswith("epoch ") and "loss" in label
+        note_peak("steps" if step and last[0] else "other")
+        if step and last[0]:
             step_t.append((now[0] - last[0][0], now[1] - last[0][1]))
         last[0] = now
 
@@ -226,12 +235,14 @@ def run_size(size: int, work: Path, max_steps: int) -> dict[str, Any]:
 
     def wrapped(key: str, fn):
         def run(*a, **kw):
+            note_peak("other")
             t = clock()
             try:
                 return fn(*a, **kw)
             finally:
                 now = clock()
                 inner[key].append((now[0] - t[0], now[1] - t[1]))
+                note_peak(key)
                 last[0] = None
 
         return run
@@ -248,7 +259,15 @@ def run_size(size: int, work: Path, max_steps: int) -> dict[str, Any]:
     # the first step is timed from the base validation's end; later ones from the previous step
     steps_per_epoch = math.ceil(train_pairs / cfg.batch_size)
     tr_stage = stages.pop("train")
-    peak = tr_stage["peak_rss_mb"]
+    peak = max(tr_stage["peak_rss_mb"], *sub_peak.values())
+    part_peak = {
+        "teacher scores": sub_peak["teacher"],
+        "train (setup + base val)": max(sub_peak["other"], sub_peak["val"], tr_stage["peak_rss_mb"]),
+        "train per step": sub_peak["steps"],
+        "train per epoch": sub_peak["steps"],
+        "train val per epoch": sub_peak["val"],
+        "decision": sub_peak["decision"],
+    }
 
     def col(xs: list[tuple[float, float]], i: int) -> float:
         return sum(x[i] for x in xs)
@@ -279,9 +298,13 @@ def run_size(size: int, work: Path, max_steps: int) -> dict[str, Any]:
         stages[name] = {
             "seconds": None if v is None else round(v[0], 3),
             "cpu_seconds": None if v is None else round(v[1], 3),
-            "peak_rss_mb": peak,
+            "peak_rss_mb": round(part_peak[name] or peak, 1),
+            "train_peak_rss_mb": round(peak, 1),
         }
-        log(f"{size}: {name} {(v or [0])[0]:.1f} s, peak {peak:.0f} MB, cpu {(v or [0, 0])[1]:.1f} s")
+        log(
+            f"{size}: {name} {(v or [0])[0]:.1f} s, peak {stages[name]['peak_rss_mb']:.0f} MB, "
+            f"cpu {(v or [0, 0])[1]:.1f} s"
+        )
     stages["train per epoch"]["estimated"] = True
     base = workspace_base_spec(ws)
     ev = timed("evaluate", evaluate_workspace, ws, tuned_dir=tr["model_dir"], base_model=base)

@@ -231,7 +231,10 @@ class TrainOptions:
         None, help="Attention dropout while training (default 0).", min=0.0, max=0.9, workspace=True
     )
     mini_batch_size: int | None = setting(
-        None, help="GradCache piece size, for big batches on small memory.", min=1, workspace=True
+        None,
+        help="GradCache piece size, for big batches on small memory (default: 64 sequences on CPU, whole batch on GPU).",
+        min=1,
+        workspace=True,
     )
     max_query_len: int | None = setting(
         None, help="Query token cap (default: p99 of the data).", min=4, workspace=True
@@ -313,7 +316,9 @@ def resolved_train_settings(
         if f.name == "resume":
             continue
         v = getattr(cfg, TRAIN_CONFIG_MAP.get(f.name, f.name), None)
-        if v is None and f.name == "teacher":  # decided when training starts: the workspace's teacher, else auto
+        if (
+            v is None and f.name == "teacher"
+        ):  # decided when training starts: the workspace's teacher, else auto
             v = (ctx.ws.get_setting("teacher_spec") or "auto") if cfg.objective != "contrastive" else None
         elif v is None:
             v = est.get(f.name)

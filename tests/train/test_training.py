@@ -151,6 +151,33 @@ def test_estimate_times_real_steps(mined_ws):
     assert est["family"] == "bge-en" and est["max_passage_len"] == 96
 
 
+def test_cpu_steps_keep_a_bounded_graph_with_the_same_loss_and_gradients(mined_ws, monkeypatch):
+    """On CPU a step runs the GradCache loss in pieces of CPU_GRAPH_SEQS sequences (bounded memory) unless a
+    piece size is set; GPUs run the whole batch. The pieces give the whole batch's loss and gradients."""
+    import bgetune.tools.training as T
+
+    cfg = _cfg(epochs=1)
+    assert T.graph_mini_batch(cfg, "cpu") == T.CPU_GRAPH_SEQS
+    assert T.graph_mini_batch(cfg, "cuda:0") is None
+    assert T.graph_mini_batch(_cfg(mini_batch_size=8), "cuda") == 8
+    T.ensure_teacher_scores(mined_ws, cfg)  # the default objective distils the teacher's scores
+    runs = []
+    for pieces in (10**6, 4):  # the whole batch at once, then pieces of 4 sequences
+        monkeypatch.setattr(T, "CPU_GRAPH_SEQS", pieces)
+        prep = T._prepare(mined_ws, cfg, device="cpu")
+        stepper = T._make_stepper(prep, cfg)
+        batch = list(range(min(cfg.batch_size, len(prep["data"].examples))))
+        queries, passages, _ = stepper.inputs(batch, 0)
+        assert len(queries) + len(passages) > 4 and stepper.mini_batch == pieces
+        loss = stepper.loss_backward(batch, 0)
+        grads = [p.grad.detach().clone() for p in prep["model"].parameters() if p.grad is not None]
+        runs.append((loss, grads))
+    (whole, g_whole), (pieced, g_pieced) = runs
+    assert g_whole and len(g_whole) == len(g_pieced)
+    assert abs(whole - pieced) < 1e-5
+    assert all(torch.allclose(a, b, rtol=1e-3, atol=1e-6) for a, b in zip(g_whole, g_pieced, strict=True))
+
+
 @pytest.mark.slow
 def test_gradcache_lora_and_matryoshka_run(mined_ws):
     res = train(
