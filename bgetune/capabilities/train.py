@@ -316,9 +316,7 @@ def resolved_train_settings(
         if f.name == "resume":
             continue
         v = getattr(cfg, TRAIN_CONFIG_MAP.get(f.name, f.name), None)
-        if (
-            v is None and f.name == "teacher"
-        ):  # decided when training starts: the workspace's teacher, else auto
+        if v is None and f.name == "teacher":  # decided when training starts: the workspace's teacher, else auto
             v = (ctx.ws.get_setting("teacher_spec") or "auto") if cfg.objective != "contrastive" else None
         elif v is None:
             v = est.get(f.name)
