@@ -47,12 +47,11 @@ SHAPES = {
 }
 
 
-def random_bert(folder: Path, shape: str) -> str:
-    """A random-weight BERT of ``shape`` as a sentence-transformers folder (CLS pooling, like BGE)."""
+def random_bert(folder: Path, shape: str, tokenizer: str | None = None) -> str:
+    """A random-weight BERT of ``shape`` as a sentence-transformers folder (CLS pooling, like BGE), with the
+    tokenizer files of ``tokenizer`` (a folder; default: the bundled model's)."""
     from sentence_transformers import SentenceTransformer, models
     from transformers import BertConfig, BertModel
-
-    from bgetune.core.models import bundled_model_path
 
     layers, hidden, heads, inter, _ = SHAPES[shape]
     hf = folder / "hf"
@@ -65,7 +64,11 @@ def random_bert(folder: Path, shape: str) -> str:
             max_position_embeddings=512,
         )
     ).save_pretrained(hf)
-    bundled = Path(bundled_model_path())
+    if tokenizer is None:
+        from bgetune.core.models import bundled_model_path
+
+        tokenizer = bundled_model_path()
+    bundled = Path(tokenizer)
     for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         if (bundled / name).exists():
             shutil.copy(bundled / name, hf / name)
@@ -109,11 +112,32 @@ def token_counts(model_path: str, pairs: list[tuple[str, str]], max_len: int) ->
     return q, p
 
 
-def measure(shape: str, device: str, batch: int, steps: int, peak: float | None, work: Path) -> dict:
+def gpu_peak(device: str, fn, *args) -> dict:  # noqa: ANN001
+    """``fn(*args)`` with the device's peak allocated memory over the call added as ``peak_gpu_mb``."""
+    if not device.startswith("cuda"):
+        return fn(*args)
+    import torch
+
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    out = fn(*args)
+    out["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
+    return out
+
+
+def measure(
+    shape: str,
+    device: str,
+    batch: int,
+    steps: int,
+    peak: float | None,
+    work: Path,
+    tokenizer: str | None = None,
+) -> dict:
     from train_throughput import run_ours, run_stock, synthetic_pairs
     from transformers import AutoTokenizer
 
-    model_path = random_bert(work / shape, shape)
+    model_path = random_bert(work / shape, shape, tokenizer)
     max_len = 256 if shape != "tiny" else 64
     pairs = synthetic_pairs(AutoTokenizer.from_pretrained(model_path), batch * steps, seed=1)
     if shape == "tiny":
@@ -123,9 +147,9 @@ def measure(shape: str, device: str, batch: int, steps: int, peak: float | None,
     tokens_per_pair = mean_len * 2
     out: dict = {"shape": shape, "batch": batch, "steps": steps, "mean_tokens_per_text": round(mean_len, 1)}
     log(f"{shape}: bgetune step")
-    ours = run_ours(model_path, pairs, batch, steps, device, max_len)
+    ours = gpu_peak(device, run_ours, model_path, pairs, batch, steps, device, max_len)
     log(f"{shape}: stock SentenceTransformerTrainer")
-    stock = run_stock(model_path, pairs, batch, steps, device)
+    stock = gpu_peak(device, run_stock, model_path, pairs, batch, steps, device)
     for name, r in (("bgetune", ours), ("stock", stock)):
         pps = r["pairs_per_s"]
         fl = flops_of(model_path, mean_len, pps * tokens_per_pair)  # FLOP/s
@@ -136,6 +160,7 @@ def measure(shape: str, device: str, batch: int, steps: int, peak: float | None,
             "mfu": round(fl / peak, 4) if peak else None,
             "seconds": r["seconds"],
             "timed_steps": r["timed_steps"],
+            "peak_gpu_mb": r.get("peak_gpu_mb"),
         }
     out["speedup"] = round(out["bgetune"]["pairs_per_s"] / out["stock"]["pairs_per_s"], 2)
     log(f"{shape}: {out}")
@@ -150,6 +175,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--steps", type=int, default=None, help="steps per path incl. one warm-up (default 30)")
     ap.add_argument("--batch", type=int, default=None, help="pairs per step (default per shape)")
     ap.add_argument("--peak-tflops", type=float, default=None)
+    ap.add_argument(
+        "--tokenizer",
+        default=None,
+        help="a folder with vocab.txt/tokenizer.json (default: the bundled model's; for a GPU machine without it)",
+    )
     ap.add_argument("--out", default=str(REPO / "bench" / "gpu-results.json"))
     a = ap.parse_args(argv)
     import torch
@@ -174,7 +204,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for shape in shapes:
             batch = a.batch or SHAPES[shape][4]
-            res["shapes"][shape] = measure(shape, device, batch, steps, peak, Path(tmp))
+            res["shapes"][shape] = measure(shape, device, batch, steps, peak, Path(tmp), a.tokenizer)
     Path(a.out).write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res))
     return res
