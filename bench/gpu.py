@@ -167,6 +167,46 @@ def measure(
     return out
 
 
+def profile_ours(
+    shape: str, device: str, batch: int, work: Path, tokenizer: str | None, out_dir: Path
+) -> dict:
+    """Where a bgetune step's time goes: torch.profiler over 5 steps (after 3 untimed) of ``shape``, the top
+    operators by device and by CPU time written to ``out_dir``, the device-busy share of the wall time, and the
+    pairs/s of variants (fused AdamW, twice the batch) to tell launch/CPU overhead from arithmetic."""
+    import time
+
+    from torch.profiler import ProfilerActivity, profile, schedule
+    from train_throughput import run_ours, synthetic_pairs
+    from transformers import AutoTokenizer
+
+    model_path = random_bert(work / shape, shape, tokenizer)
+    max_len = 256
+    pairs = synthetic_pairs(AutoTokenizer.from_pretrained(model_path), batch * 16, seed=1)
+    marks: list[float] = []
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
+    with profile(activities=acts, schedule=schedule(wait=1, warmup=2, active=5)) as prof:
+
+        def step() -> None:
+            marks.append(time.perf_counter())
+            prof.step()
+
+        run_ours(model_path, pairs, batch, 8, device, max_len, on_step=step)
+    ka = prof.key_averages()
+    (out_dir / f"profile-{shape}-device.txt").write_text(
+        ka.table(sort_by="self_device_time_total", row_limit=30)
+    )
+    (out_dir / f"profile-{shape}-cpu.txt").write_text(ka.table(sort_by="self_cpu_time_total", row_limit=30))
+    busy_us = sum(getattr(e, "self_device_time_total", 0) for e in ka)
+    wall_s = marks[8 - 1] - marks[8 - 1 - 5]  # the 5 active steps
+    res: dict = {"shape": shape, "batch": batch, "active_wall_s": round(wall_s, 3)}
+    res["device_busy_share"] = round(busy_us / 1e6 / wall_s, 3) if wall_s else None
+    for name, kw in (("plain", {}), ("fused_adamw", {"fused": True})):
+        res[name] = run_ours(model_path, pairs, batch, 12, device, max_len, **kw)["pairs_per_s"]
+    res["batch_x2"] = run_ours(model_path, pairs, batch * 2, 8, device, max_len)["pairs_per_s"]
+    log(f"{shape} profile: {res}")
+    return res
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tiny", action="store_true", help="CPU smoke run with a tiny BERT (what the test runs)")
@@ -181,6 +221,12 @@ def main(argv: list[str] | None = None) -> dict:
         help="a folder with vocab.txt/tokenizer.json (default: the bundled model's; for a GPU machine without it)",
     )
     ap.add_argument("--out", default=str(REPO / "bench" / "gpu-results.json"))
+    ap.add_argument(
+        "--profile",
+        default=None,
+        metavar="DIR",
+        help="instead: where a bgetune step's time goes (torch.profiler tables and variants, per shape) into DIR",
+    )
     a = ap.parse_args(argv)
     import torch
 
@@ -201,6 +247,16 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": platform.machine(),
         "shapes": {},
     }
+    if a.profile:
+        Path(a.profile).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            prof = {
+                s: profile_ours(s, device, a.batch or SHAPES[s][4], Path(tmp), a.tokenizer, Path(a.profile))
+                for s in shapes
+            }
+        Path(a.profile, "profile.json").write_text(json.dumps({**res, "profile": prof}, indent=2) + "\n")
+        print(json.dumps(prof))
+        return prof
     with tempfile.TemporaryDirectory() as tmp:
         for shape in shapes:
             batch = a.batch or SHAPES[shape][4]

@@ -146,8 +146,11 @@ def run_ours(
     device: str,
     max_len: int,
     cfg_kwargs: dict | None = None,
+    on_step=None,  # noqa: ANN001 (called after each step: a profiler's step())
+    fused: bool = False,
 ) -> dict:
-    """bgetune's step: pre-tokenised, length-grouped batches, bf16 autocast where available, no Trainer."""
+    """bgetune's step: pre-tokenised, length-grouped batches, bf16 autocast where available, no Trainer.
+    ``fused``: the fused CUDA AdamW kernel instead of the default (foreach) one."""
     import numpy as np
     import torch
 
@@ -173,7 +176,7 @@ def run_ours(
     data = Data(ex, p_ids, 128, max_len)
     bf16 = _use_bf16(train_cfg, device)
     stepper = Stepper(model, data, scale=20.0, dims=None, hard=0, device=device, bf16=bf16, mini_batch=None)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-5)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-5, **({"fused": True} if fused else {}))
     batches: list[list[int]] = []
     epoch = 0
     while len(batches) < steps:
@@ -190,6 +193,8 @@ def run_ours(
         opt.zero_grad(set_to_none=True)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
+        if on_step is not None:
+            on_step()
         if i == 0:
             t1 = time.perf_counter()
         else:
