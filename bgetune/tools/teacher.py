@@ -131,6 +131,19 @@ class CorpusIndex:
         self.corpus_digest = hashlib.sha1("\n".join(self.ids).encode()).hexdigest()[:10]
         return self
 
+    def cosine_moments(self, q_emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per query (rows of ``q_emb``): the mean and standard deviation of its cosine with every chunk, from the
+        corpus's mean vector and second-moment matrix (d x d, computed once) instead of a pass over the corpus:
+        mean = m.q, E[c^2] = q.(E^T E / N).q; so a query costs O(d^2), whatever the corpus size."""
+        if getattr(self, "_moments", None) is None:
+            e = np.asarray(self.emb, dtype=np.float64)
+            self._moments = (e.mean(axis=0), (e.T @ e) / max(1, len(e)))
+        m, second = self._moments
+        q = np.asarray(q_emb, dtype=np.float64)
+        mu = q @ m
+        var = np.einsum("qd,de,qe->q", q, second, q) - mu**2
+        return mu, np.sqrt(np.maximum(var, 0.0))
+
     def encode_queries(self, queries: list[str]) -> np.ndarray:
         from bgetune.core.models import encode
 
@@ -214,19 +227,22 @@ class DenseFusionTeacher(Teacher):
             from bgetune.core.models import encode
 
             own_emb = dict(zip(own, encode(ix.model, own, kind="passage"), strict=True))
+        # a query's cosine z-scores need only its candidates' cosines and the corpus moments (no O(corpus) pass);
+        # BM25's z-scores still take one pass over bm25s's dense scores, when the fusion weighs them at all
+        mus, sds = ix.cosine_moments(q_emb)
         out = []
         for qi, (query, ps) in enumerate(items):
-            cos = ix.emb @ q_emb[qi]
-            zc, mu, sd = _z(cos)
-            zl = _z(ix.lexical.scores(query))[0] if self.weight > 0 else np.zeros_like(cos)
+            mu, sd = float(mus[qi]), float(sds[qi])
+            zl = _z(ix.lexical.scores(query))[0] if self.weight > 0 else None
             row = []
             for k, t in ps:
-                if k in ix.pos:
-                    j = ix.pos[k]
-                    z = (1 - self.weight) * zc[j] + self.weight * zl[j]
-                else:  # a pair's own passage: its cosine, no lexical evidence
-                    c = float(own_emb[t] @ q_emb[qi])
-                    z = (1 - self.weight) * ((c - mu) / sd if sd > 1e-9 else 0.0)
+                j = ix.pos.get(k)
+                # a pair's own passage (not a chunk): its cosine, no lexical evidence
+                c = float((ix.emb[j] if j is not None else own_emb[t]) @ q_emb[qi])
+                zc = (c - mu) / sd if sd > 1e-9 else 0.0
+                z = (1 - self.weight) * zc + (
+                    self.weight * float(zl[j]) if j is not None and zl is not None else 0.0
+                )
                 row.append(float(mu + sd * z))
             out.append(row)
         return out
@@ -236,10 +252,16 @@ class DenseFusionTeacher(Teacher):
         ix = self.index
         q_emb = ix.encode_queries(queries)
         out = np.zeros((len(queries), len(ix.ids)), dtype=np.float32)
-        for qi, q in enumerate(queries):
-            zc = _z(ix.emb @ q_emb[qi])[0]
-            zl = _z(ix.lexical.scores(q))[0] if self.weight > 0 else 0.0
-            out[qi] = (1 - self.weight) * zc + self.weight * zl
+        block = 256  # one matrix product per block of queries instead of a matrix-vector product per query
+        for b in range(0, len(queries), block):
+            cos = q_emb[b : b + block] @ ix.emb.T
+            mu, sd = cos.mean(axis=1, keepdims=True), cos.std(axis=1, keepdims=True)
+            out[b : b + block] = (1 - self.weight) * np.where(
+                sd > 1e-9, (cos - mu) / np.maximum(sd, 1e-9), 0.0
+            )
+        if self.weight > 0:
+            for qi, q in enumerate(queries):
+                out[qi] += self.weight * _z(ix.lexical.scores(q))[0]
         return out
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bgetune.core.models import encode
 from bgetune.core.workspace import Workspace
 from bgetune.tools.teacher import (
     DenseFusionTeacher,
@@ -310,3 +311,36 @@ def test_the_judge_leaves_the_base_out_where_the_base_cannot_read_the_evidence(m
         assert max(g, key=g.get) == index.ids[top]  # the judge's first passage is BM25's first
     _, judge_en = teacher_gains(mined_ws, qset(en, ["How can R packages be installed?"]), st_model)
     assert "fused with stemmed BM25" in judge_en, judge_en
+
+
+def test_fusion_scores_from_corpus_moments_equal_the_pass_over_every_chunk(mined_ws, st_model):
+    """The fusion teacher takes a query's cosine mean and spread from the corpus's moments (O(d^2) a query, not
+    O(corpus)); its scores, and the block-wise rank_corpus, must equal the z-scores over every chunk."""
+    index = base_index(mined_ws, "bundled", model=st_model)
+    queries = [
+        "what does the law say about food additives",
+        "食品添加剂的标准是什么",
+        "how are labels checked",
+    ]
+    own = "A passage of the pair's own that is not a chunk of the corpus."
+    items = [
+        (q, [(c, index.texts[index.pos[c]]) for c in index.ids[3:9]] + [("own-1", own)]) for q in queries
+    ]
+    q_emb = index.encode_queries(queries)
+    own_emb = encode(st_model, [own], kind="passage")[0]
+    for w in (0.0, 0.3):
+        teacher = DenseFusionTeacher(index, weight=w)
+        got = teacher.score(items)
+        full = teacher.rank_corpus(queries)
+        for qi, (q, ps) in enumerate(items):
+            cos = index.emb @ q_emb[qi]
+            mu, sd = float(cos.mean()), float(cos.std())
+            lex = index.lexical.scores(q)
+            zl = (lex - lex.mean()) / lex.std() if w > 0 and lex.std() > 1e-9 else np.zeros_like(lex)
+            want = []
+            for k, _ in ps[:-1]:
+                j = index.pos[k]
+                want.append(mu + sd * ((1 - w) * (cos[j] - mu) / sd + w * zl[j]))
+            want.append(mu + sd * (1 - w) * (float(own_emb @ q_emb[qi]) - mu) / sd)
+            assert np.allclose(got[qi], want, atol=1e-4), (w, qi)
+            assert np.allclose(full[qi], (1 - w) * (cos - mu) / sd + w * zl, atol=1e-4), (w, qi)
