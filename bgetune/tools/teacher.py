@@ -135,9 +135,10 @@ class CorpusIndex:
         """Per query (rows of ``q_emb``): the mean and standard deviation of its cosine with every chunk, from the
         corpus's mean vector and second-moment matrix (d x d, computed once) instead of a pass over the corpus:
         mean = m.q, E[c^2] = q.(E^T E / N).q; so a query costs O(d^2), whatever the corpus size."""
-        if getattr(self, "_moments", None) is None:
-            e = np.asarray(self.emb, dtype=np.float64)
-            self._moments = (e.mean(axis=0), (e.T @ e) / max(1, len(e)))
+        if getattr(self, "_moments", None) is None:  # one float32 matrix product over the corpus, kept
+            e = np.asarray(self.emb, dtype=np.float32)
+            n = max(1, len(e))
+            self._moments = (e.mean(axis=0, dtype=np.float64), (e.T @ e).astype(np.float64) / n)
         m, second = self._moments
         q = np.asarray(q_emb, dtype=np.float64)
         mu = q @ m
