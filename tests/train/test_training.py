@@ -76,6 +76,34 @@ def test_loss_uses_scale_and_masks_other_positives():
     assert mat.ndim == 0 and torch.isfinite(mat)
 
 
+def test_mask_marks_every_column_of_a_not_negative_passage_but_the_own_positive():
+    """The mask against the definition (every (query, column) pair checked): other positives and teacher-rated
+    candidates masked wherever they sit, repeated columns (a passage gathered from two processes) included, the
+    query's own positive column (offset by the process's rows) never."""
+    import random
+
+    from bgetune.tools.training import Stepper
+
+    rng = random.Random(3)
+    for n_q, n_cols, q_off in ((8, 40, 0), (16, 120, 16), (5, 12, 5)):
+        ex = []
+        for i in range(n_q):
+            pos = q_off + i
+            positives = frozenset({pos, rng.randrange(200)})
+            not_neg = positives | {rng.randrange(200) for _ in range(3)} if i % 2 else frozenset()
+            ex.append(Example(i, [1], pos, [], positives, f"q{i}", not_neg=not_neg))
+        stepper = Stepper.__new__(Stepper)
+        stepper.data = Data(ex, [], 8, 8)
+        cols = list(range(q_off)) + [e.pos for e in ex] + [rng.randrange(200) for _ in range(n_cols)]
+        cols += cols[q_off : q_off + 3]  # the same passages again, as gathered from another process
+        got = stepper._mask(list(range(n_q)), cols, q_off)
+        for r, e in enumerate(ex):
+            not_neg = e.not_neg or e.positives
+            want = [pid in not_neg and c != r + q_off for c, pid in enumerate(cols)]
+            assert got[r].tolist() == want
+        assert got.any() and not got[:, q_off : q_off + n_q].diagonal().any()
+
+
 def _cfg(**kw) -> TrainConfig:
     base = dict(
         base_model="bundled",
