@@ -104,6 +104,18 @@ def test_mask_marks_every_column_of_a_not_negative_passage_but_the_own_positive(
         assert got.any() and not got[:, q_off : q_off + n_q].diagonal().any()
 
 
+def test_padding_keeps_every_sequence_in_order_and_rounds_the_length_up():
+    from bgetune.tools.training import _pad
+
+    seqs = [[5, 6, 7], [9], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [4, 4]]
+    out = _pad(seqs, 0, "cpu", 8)
+    ids, mask = out["input_ids"], out["attention_mask"]
+    assert ids.shape == mask.shape == (4, 16) and ids.dtype == mask.dtype == torch.long
+    for row, s in enumerate(seqs):
+        assert ids[row, : len(s)].tolist() == s and not ids[row, len(s) :].any()
+        assert mask[row].tolist() == [1] * len(s) + [0] * (16 - len(s))
+
+
 def _cfg(**kw) -> TrainConfig:
     base = dict(
         base_model="bundled",
