@@ -9,7 +9,8 @@ corpus is the previous one plus more pages (shuffled with a fixed seed), cut at 
 Every size runs in its own process (a clean peak-memory baseline). Peak memory is the process's resident set
 sampled every 50 ms during the stage. Training stops after ``--max-steps`` steps at every size (the default recipe
 would run 3 epochs; a 16k corpus on this 2-core CPU would train for most of a day): "train per step" is the
-measured mean step time and "train per epoch" is that times the steps one epoch of the size's pairs takes.
+measured mean step time (the steps after the first) and "train per epoch" is their seconds per padded token times
+the padded tokens of one epoch's steps (``epoch_tokens``), as the training estimate does.
 
 Usage:
   nice -n 5 python bench/scale.py --sizes 1000 4000        # runs what is not cached yet
@@ -150,6 +151,34 @@ class PeakRss:
 
 
 # ------------------------------------------------------------------------------------------------ one size
+def epoch_tokens(ws: Any, max_steps: int) -> list[int]:
+    """Padded tokens (queries + passages) of each step of the first epoch, in the order train() runs them. A
+    step's cost follows its tokens, and length-grouped batches differ up to 5x, so one epoch is estimated as the
+    timed steps' seconds per token x the epoch's tokens (what ``estimate_training`` does), not the first steps'
+    mean x the step count."""
+    from bgetune.tools.training import TrainConfig, _make_stepper, _prepare, plan_batches
+
+    cfg = TrainConfig(base_model="bundled", max_steps=max_steps)
+    prep = _prepare(ws, cfg)
+    stepper = _make_stepper(prep, cfg)
+    return [stepper.tokens(b, 0) for b in plan_batches(prep["data"], cfg.batch_size, seed=cfg.seed, epoch=0)]
+
+
+def token_scaled_epoch(stage: dict[str, Any], toks: list[int], timed: int) -> dict[str, Any]:
+    """``stage`` ('train per step': the mean of the ``timed`` steps after the first) as one epoch's estimate."""
+    per = sum(toks[1 : 1 + timed]) or 1
+    scale = sum(toks) * timed / per  # epoch tokens / the timed steps' tokens, x timed (the stage is a mean)
+    return {
+        "seconds": round(stage["seconds"] * scale, 3),
+        "cpu_seconds": round(stage["cpu_seconds"] * scale, 3),
+        "peak_rss_mb": stage["peak_rss_mb"],
+        "estimated": "token-scaled",
+        "epoch_tokens": sum(toks),
+        "timed_tokens": per,
+        "timed_steps": timed,
+    }
+
+
 def run_size(size: int, work: Path, max_steps: int) -> dict[str, Any]:
     """The pipeline's stages one by one (as bgetune/pipeline.py runs them), timed."""
     import bgetune.tools.decision as decision_mod
@@ -305,7 +334,9 @@ def run_size(size: int, work: Path, max_steps: int) -> dict[str, Any]:
             f"{size}: {name} {(v or [0])[0]:.1f} s, peak {stages[name]['peak_rss_mb']:.0f} MB, "
             f"cpu {(v or [0, 0])[1]:.1f} s"
         )
-    stages["train per epoch"]["estimated"] = True
+    stages["train per epoch"] = token_scaled_epoch(
+        stages["train per step"], epoch_tokens(ws, max_steps), max(1, len(step_t))
+    )
     base = workspace_base_spec(ws)
     ev = timed("evaluate", evaluate_workspace, ws, tuned_dir=tr["model_dir"], base_model=base)
     timed("calibrate", calibrate, ws, model_dir=tr["model_dir"])
@@ -507,8 +538,8 @@ def collect(work: Path, logs: list[Path] | None = None) -> dict[str, Any]:
     return {
         "machine": f"{platform.machine()} CPU ({_cpu_model()}, {os.cpu_count()} cores), torch {torch.__version__}",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "note": "training stops after max_steps steps at every size; 'train per epoch' = measured mean step time x "
-        "steps per epoch of the size's train pairs (estimated, not run)",
+        "note": "training stops after max_steps steps at every size; 'train per epoch' = the timed steps' seconds "
+        "per padded token x the padded tokens of one epoch's steps (estimated, not run)",
         "runs": runs,
         "stages": per_stage,
         "index_recall": json.loads((work / "index.json").read_text())
@@ -560,8 +591,9 @@ def section(res: dict[str, Any]) -> str:
         "debian-reference, debian-policy, developers-reference, maint-guide, python3.11-doc, postgresql-doc-15, "
         f"git-doc). Training stops after {next((r['max_steps'] for r in runs if r.get('max_steps')), '?')} steps "
         "at every size; "
-        "'train per epoch' is the measured step time times the steps one epoch of that size's pairs takes "
-        "(estimated). Cells: CPU seconds of the run's own process / wall seconds (peak resident MB of that part); "
+        "'train per epoch' is the timed steps' seconds per padded token times the padded tokens of one epoch's "
+        "steps (estimated: length-grouped batches differ up to 5x in tokens, so the first steps' mean x the step "
+        "count would follow which batches came first). Cells: CPU seconds of the run's own process / wall seconds (peak resident MB of that part); "
         "other jobs on the same cores inflate wall time by a varying factor, so the growth exponent (slope "
         "of log seconds on log chunks) is fitted on CPU seconds; 'wall k' on wall seconds.",
         "",
@@ -722,6 +754,11 @@ def main() -> None:
     ap.add_argument(
         "--report", action="store_true", help="only rewrite JSON, plot and RESULTS from cached runs"
     )
+    ap.add_argument(
+        "--epoch-tokens",
+        action="store_true",
+        help="re-estimate each cached run's 'train per epoch' from its workspace's step tokens, then report",
+    )
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -733,6 +770,19 @@ def main() -> None:
         (REPO / "bench" / "scale-results.json").write_text(json.dumps(res, indent=2) + "\n")
         write_results(res)
         return
+    if args.epoch_tokens:
+        from bgetune.core.workspace import Workspace
+
+        for f in sorted(work.glob("result-*.json")):
+            r = json.loads(f.read_text())
+            st = r["stages"]
+            if "train per step" not in st or not (work / f"ws-{r['size']}").exists():
+                continue
+            toks = epoch_tokens(Workspace(work / f"ws-{r['size']}"), args.max_steps)
+            st["train per epoch"] = token_scaled_epoch(st["train per step"], toks, max(1, args.max_steps - 1))
+            f.write_text(json.dumps(r, indent=2))
+            log(f"{r['size']}: train per epoch {st['train per epoch']}")
+        args.report = True
     if args.one:
         res = run_size(args.one, work, args.max_steps)
         (work / f"result-{args.one}.json").write_text(json.dumps(res, indent=2))
