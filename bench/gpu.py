@@ -68,10 +68,10 @@ def random_bert(folder: Path, shape: str, tokenizer: str | None = None) -> str:
         from bgetune.core.models import bundled_model_path
 
         tokenizer = bundled_model_path()
-    bundled = Path(tokenizer)
+    src = Path(tokenizer)
     for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        if (bundled / name).exists():
-            shutil.copy(bundled / name, hf / name)
+        if (src / name).exists():
+            shutil.copy(src / name, hf / name)
     word = models.Transformer(str(hf), max_seq_length=256)
     pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode="cls")
     st = folder / "st"
@@ -184,20 +184,22 @@ def profile_ours(
     pairs = synthetic_pairs(AutoTokenizer.from_pretrained(model_path), batch * 16, seed=1)
     marks: list[float] = []
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
-    with profile(activities=acts, schedule=schedule(wait=1, warmup=2, active=5)) as prof:
+    wait, warmup, active = 1, 2, 5
+    steps = wait + warmup + active
+    with profile(activities=acts, schedule=schedule(wait=wait, warmup=warmup, active=active)) as prof:
 
         def step() -> None:
             marks.append(time.perf_counter())
             prof.step()
 
-        run_ours(model_path, pairs, batch, 8, device, max_len, on_step=step)
+        run_ours(model_path, pairs, batch, steps, device, max_len, on_step=step)
     ka = prof.key_averages()
     (out_dir / f"profile-{shape}-device.txt").write_text(
         ka.table(sort_by="self_device_time_total", row_limit=30)
     )
     (out_dir / f"profile-{shape}-cpu.txt").write_text(ka.table(sort_by="self_cpu_time_total", row_limit=30))
     busy_us = sum(getattr(e, "self_device_time_total", 0) for e in ka)
-    wall_s = marks[8 - 1] - marks[8 - 1 - 5]  # the 5 active steps
+    wall_s = marks[steps - 1] - marks[steps - 1 - active]  # the active steps
     res: dict = {"shape": shape, "batch": batch, "active_wall_s": round(wall_s, 3)}
     res["device_busy_share"] = round(busy_us / 1e6 / wall_s, 3) if wall_s else None
     for name, kw in (("plain", {}), ("fused_adamw", {"fused": True})):

@@ -334,9 +334,6 @@ def run_size(size: int, work: Path, max_steps: int) -> dict[str, Any]:
             f"{size}: {name} {(v or [0])[0]:.1f} s, peak {stages[name]['peak_rss_mb']:.0f} MB, "
             f"cpu {(v or [0, 0])[1]:.1f} s"
         )
-    stages["train per epoch"] = token_scaled_epoch(
-        stages["train per step"], epoch_tokens(ws, max_steps), max(1, len(step_t))
-    )
     base = workspace_base_spec(ws)
     ev = timed("evaluate", evaluate_workspace, ws, tuned_dir=tr["model_dir"], base_model=base)
     timed("calibrate", calibrate, ws, model_dir=tr["model_dir"])
@@ -346,6 +343,10 @@ def run_size(size: int, work: Path, max_steps: int) -> dict[str, Any]:
         "cpu_seconds": round(time.process_time() - c_all, 1),
         "peak_rss_mb": round(mem.peak / 2**20, 1),
     }
+    # after the total: counting the epoch's tokens loads the model again, which is no stage of the pipeline
+    stages["train per epoch"] = token_scaled_epoch(
+        stages["train per step"], epoch_tokens(ws, max_steps), max(1, len(step_t))
+    )
     return {
         "size": size,
         "chunks": chunks,

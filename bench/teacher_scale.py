@@ -18,18 +18,17 @@ import time
 import numpy as np
 from _common import log  # the offline preamble (bench/_common.py)
 
+from bgetune.tools.teacher import CorpusIndex, DenseFusionTeacher
 
-class _Index:
-    """The part of CorpusIndex the base-only teacher reads, over given vectors (no model, no BM25)."""
 
-    def __init__(self, emb: np.ndarray, q_emb: np.ndarray) -> None:
-        from bgetune.tools.teacher import CorpusIndex
+class _Index(CorpusIndex):
+    """A CorpusIndex over given vectors (no model, no BM25): what the base-only teacher reads."""
 
+    def __init__(self, emb: np.ndarray, q_emb: np.ndarray) -> None:  # no workspace, no encoding
         self.emb, self._q = emb, q_emb
         self.ids = [f"c{i}" for i in range(len(emb))]
         self.pos = {c: i for i, c in enumerate(self.ids)}
         self.fingerprint, self.corpus_digest, self.model = "bench", "bench", None
-        self.cosine_moments = CorpusIndex.cosine_moments.__get__(self)
 
     def encode_queries(self, queries: list[str]) -> np.ndarray:
         return self._q[: len(queries)]
@@ -53,8 +52,6 @@ def unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
 
 
 def main() -> None:
-    from bgetune.tools.teacher import DenseFusionTeacher
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", nargs="*", type=int, default=[4000, 16000, 64000])
     ap.add_argument("--queries", type=int, default=500)
@@ -68,7 +65,7 @@ def main() -> None:
         items = [
             (f"q{i}", [(f"c{j}", "") for j in rng.choice(n, 8, replace=False)]) for i in range(a.queries)
         ]
-        teacher = DenseFusionTeacher(ix, weight=0.0)  # type: ignore[arg-type]
+        teacher = DenseFusionTeacher(ix, weight=0.0)
         t0 = time.perf_counter()
         ix.cosine_moments(q_emb[:1])  # the one-off d x d moments of the corpus
         t1 = time.perf_counter()

@@ -176,7 +176,7 @@ def run_ours(
     data = Data(ex, p_ids, 128, max_len)
     bf16 = _use_bf16(train_cfg, device)
     stepper = Stepper(model, data, scale=20.0, dims=None, hard=0, device=device, bf16=bf16, mini_batch=None)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-5, **({"fused": True} if fused else {}))
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-5, fused=fused or None)  # None: torch's default
     batches: list[list[int]] = []
     epoch = 0
     while len(batches) < steps:
