@@ -38,6 +38,10 @@ VARIANTS: dict[str, dict[str, dict]] = {
     # issue 24: real questions (the stored golden set, protocol b) set the style of generated queries, or not
     "styled": {"generate_pairs": {"style": True}},
     "unstyled": {"generate_pairs": {"style": False}},
+    # the same with an LLM writing the queries (BGETUNE_LLM_BASE_URL: any OpenAI-compatible server; the local
+    # llama.cpp server here), its judge pass off to halve the calls on a 2-core CPU
+    "llm-styled": {"generate_pairs": {"mode": "llm", "style": True, "judge": False}},
+    "llm-unstyled": {"generate_pairs": {"mode": "llm", "style": False, "judge": False}},
     "one-epoch": {"train": {"epochs": 1}},  # a cheap smoke variant
     # issue 25 ablation: today's contrastive loss / + distillation from the offline teacher (base + BM25 fusion) /
     # + teacher false-negative handling / + a KL-to-base regulariser

@@ -663,6 +663,8 @@ class Stepper:
     """One optimisation step on a batch of examples (plain or GradCache), data-parallel aware."""
 
     _epoch = 0
+    # GradCache pieces sorted by length (False: in batch order, the comparison in bench/train_pieces.py)
+    sort_pieces = True
 
     def __init__(
         self,
@@ -754,8 +756,25 @@ class Stepper:
         return torch.from_numpy(mask)
 
     def tokens(self, batch: list[int], epoch: int) -> int:
+        """Padded tokens one step encodes: the whole batch padded once, or (GradCache) each piece padded to
+        its own longest sequence."""
         q, p, _ = self.inputs(batch, epoch)
-        return self.embed.padded_tokens(q) + self.embed.padded_tokens(p)
+        if not self.mini_batch or self.mini_batch >= len(q) + len(p):
+            return self.embed.padded_tokens(q) + self.embed.padded_tokens(p)
+        return sum(
+            self.embed.padded_tokens([seqs[i] for i in piece])
+            for seqs in (q, p)
+            for piece in self.pieces(seqs, self.mini_batch)
+        )
+
+    def pieces(self, seqs: list[list[int]], size: int) -> list[list[int]]:
+        """Indices of ``seqs`` in GradCache pieces of at most ``size``: shortest first when ``sort_pieces``, so
+        each piece pads to a length near its own sequences' (15-17% fewer padded tokens than pieces in batch
+        order at 626-4,000 chunks of Debian manuals), else in batch order."""
+        order = list(range(len(seqs)))
+        if self.sort_pieces:
+            order.sort(key=lambda i: len(seqs[i]))
+        return [order[i : i + size] for i in range(0, len(order), size)]
 
     def _loss_from(self, q: Any, p: Any, batch: list[int], pidx: list[int]) -> Any:
         import torch
@@ -858,29 +877,30 @@ class Stepper:
         import torch
 
         mb = self.mini_batch or 16
-        chunks: list[tuple[list[list[int]], Any]] = []
+        chunks: list[tuple[list[list[int]], Any, Any]] = []  # (piece, its RNG state, its rows in q | p)
         reps = []
         with torch.no_grad():
-            for seqs in (queries, passages):
-                out = []
-                for i in range(0, len(seqs), mb):
-                    part = seqs[i : i + mb]
+            for off, seqs in ((0, queries), (len(queries), passages)):
+                out, rows = [], []
+                for piece in self.pieces(seqs, mb):
+                    part = [seqs[i] for i in piece]
                     state = _rng_now()
                     out.append(self.embed(part))
-                    chunks.append((part, state))
-                reps.append(torch.cat(out))
+                    rows.append(torch.tensor(piece))
+                    chunks.append((part, state, rows[-1] + off))
+                emb = torch.cat(out)
+                rep = torch.empty_like(emb)
+                rep[torch.cat(rows).to(emb.device)] = emb  # back to batch order
+                reps.append(rep)
         q = reps[0].detach().requires_grad_()
         p = reps[1].detach().requires_grad_()
         loss = self._loss_from(q, p, batch, pidx)
         loss.backward()
         grads = torch.cat([q.grad, p.grad])
-        off = 0
-        for part, state in chunks:
+        for part, state, rows in chunks:
             with _rng_fork(state):
                 emb = self.embed(part)
-            g = grads[off : off + len(part)]
-            off += len(part)
-            (emb * g).sum().backward()
+            (emb * grads[rows.to(grads.device)]).sum().backward()
         return float(loss.detach())
 
 

@@ -202,20 +202,38 @@ def test_cpu_steps_keep_a_bounded_graph_with_the_same_loss_and_gradients(mined_w
     assert T.graph_mini_batch(_cfg(mini_batch_size=8), "cuda") == 8
     T.ensure_teacher_scores(mined_ws, cfg)  # the default objective distils the teacher's scores
     runs = []
-    for pieces in (10**6, 4):  # the whole batch at once, then pieces of 4 sequences
+    # the whole batch at once, then pieces of 4 sequences sorted by length, then pieces in batch order
+    for pieces, by_length in ((10**6, True), (4, True), (4, False)):
         monkeypatch.setattr(T, "CPU_GRAPH_SEQS", pieces)
         prep = T._prepare(mined_ws, cfg, device="cpu")
         stepper = T._make_stepper(prep, cfg)
+        stepper.sort_pieces = by_length
         batch = list(range(min(cfg.batch_size, len(prep["data"].examples))))
         queries, passages, _ = stepper.inputs(batch, 0)
         assert len(queries) + len(passages) > 4 and stepper.mini_batch == pieces
         loss = stepper.loss_backward(batch, 0)
         grads = [p.grad.detach().clone() for p in prep["model"].parameters() if p.grad is not None]
-        runs.append((loss, grads))
-    (whole, g_whole), (pieced, g_pieced) = runs
-    assert g_whole and len(g_whole) == len(g_pieced)
-    assert abs(whole - pieced) < 1e-5
-    assert all(torch.allclose(a, b, rtol=1e-3, atol=1e-6) for a, b in zip(g_whole, g_pieced, strict=True))
+        runs.append((loss, grads, stepper.tokens(batch, 0)))
+    (whole, g_whole, _), *pieced_runs = runs
+    for pieced, g_pieced, _ in pieced_runs:
+        assert g_whole and len(g_whole) == len(g_pieced)
+        assert abs(whole - pieced) < 1e-5
+        assert all(torch.allclose(a, b, rtol=1e-3, atol=1e-6) for a, b in zip(g_whole, g_pieced, strict=True))
+    # the sorted pieces pad fewer tokens than the same pieces in batch order (the passages' lengths differ)
+    assert len({len(x) for x in passages}) > 1 and runs[1][2] < runs[2][2]
+
+
+def test_gradcache_pieces_sort_by_length_and_cover_each_sequence_once():
+    """A piece pads to its longest sequence; sorted pieces group sequences of like length."""
+    from bgetune.tools.training import Stepper
+
+    seqs = [[1] * n for n in (50, 3, 40, 7, 9, 60, 2)]
+    stepper = Stepper.__new__(Stepper)
+    pieces = stepper.pieces(seqs, 3)
+    assert [len(seqs[i]) for piece in pieces for i in piece] == sorted(len(s) for s in seqs)
+    assert sorted(i for piece in pieces for i in piece) == list(range(len(seqs)))
+    stepper.sort_pieces = False
+    assert stepper.pieces(seqs, 3) == [[0, 1, 2], [3, 4, 5], [6]]
 
 
 @pytest.mark.slow
