@@ -39,9 +39,9 @@ VARIANTS: dict[str, dict[str, dict]] = {
     "styled": {"generate_pairs": {"style": True}},
     "unstyled": {"generate_pairs": {"style": False}},
     # the same with an LLM writing the queries (BGETUNE_LLM_BASE_URL: any OpenAI-compatible server; the local
-    # llama.cpp server here), its judge pass off to halve the calls on a 2-core CPU
-    "llm-styled": {"generate_pairs": {"mode": "llm", "style": True, "judge": False}},
-    "llm-unstyled": {"generate_pairs": {"mode": "llm", "style": False, "judge": False}},
+    # llama.cpp server here). On a 2-core CPU: 60 topic-diverse chunks (max_chunks), judge pass off
+    "llm-styled": {"generate_pairs": {"mode": "llm", "style": True, "judge": False, "max_chunks": 60}},
+    "llm-unstyled": {"generate_pairs": {"mode": "llm", "style": False, "judge": False, "max_chunks": 60}},
     "one-epoch": {"train": {"epochs": 1}},  # a cheap smoke variant
     # issue 25 ablation: today's contrastive loss / + distillation from the offline teacher (base + BM25 fusion) /
     # + teacher false-negative handling / + a KL-to-base regulariser
