@@ -759,13 +759,17 @@ class Stepper:
         """Padded tokens one step encodes: the whole batch padded once, or (GradCache) each piece padded to
         its own longest sequence."""
         q, p, _ = self.inputs(batch, epoch)
-        if not self.mini_batch or self.mini_batch >= len(q) + len(p):
+        if not self.in_pieces(len(q) + len(p)):
             return self.embed.padded_tokens(q) + self.embed.padded_tokens(p)
         return sum(
             self.embed.padded_tokens([seqs[i] for i in piece])
             for seqs in (q, p)
             for piece in self.pieces(seqs, self.mini_batch)
         )
+
+    def in_pieces(self, n_seqs: int) -> bool:
+        """Whether a step encoding ``n_seqs`` sequences runs GradCache pieces (else one graph for the batch)."""
+        return bool(self.mini_batch) and self.mini_batch < n_seqs
 
     def pieces(self, seqs: list[list[int]], size: int) -> list[list[int]]:
         """Indices of ``seqs`` in GradCache pieces of at most ``size``: shortest first when ``sort_pieces``, so
@@ -862,7 +866,7 @@ class Stepper:
         """Forward + backward for one batch; returns the loss value."""
         self._epoch = epoch
         queries, passages, pidx = self.inputs(batch, epoch)
-        if not self.mini_batch or self.mini_batch >= len(queries) + len(passages):
+        if not self.in_pieces(len(queries) + len(passages)):
             q = self.embed(queries)
             p = self.embed(passages)
             loss = self._loss_from(q, p, batch, pidx)
