@@ -157,35 +157,72 @@ topics, and never these questions themselves):
 STYLE_ZH = """
 这个知识库的用户真实的提问方式如下（模仿他们的问法：长度、措辞、问题类型；不要模仿话题，也不要照抄这些问题）：
 {examples}"""
+SHAPES_EN = """
+The shapes of this knowledge base's real user questions (X and Y stand for things;
+their questions are about {words} words long). Write most of your questions in these shapes, X and Y from this passage:
+{shapes}"""
+SHAPES_ZH = """
+这个知识库用户真实问题的句式如下（X、Y 代表具体事物；他们的问题一般约 {words} 个字）。大部分问题请用这些句式来写，
+X、Y 用这段文字里的内容：
+{shapes}"""
 N_EXAMPLES = 8  # Promptagator's few-shot count
 
 
-def build_messages(chunk: dict[str, Any], examples: list[str] | None = None) -> list[tuple[str, str]]:
-    """The chat messages for one chunk, in the chunk's language; ``examples``: the users' real questions as style
-    examples (a few, sampled per chunk)."""
+@dataclass(frozen=True)
+class PromptStyle:
+    """The users' style in one LLM call: ``examples``, real questions shown as they are (imported history and query
+    logs; never golden questions, which are the ship decision's evidence), and ``shapes``, the question shapes of
+    every real question ("How do I X?"), which a model can follow but not copy; ``words``: their median length."""
+
+    examples: tuple[str, ...] = ()
+    shapes: tuple[str, ...] = ()
+    words: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.examples or self.shapes)
+
+    def prompt(self, zh: bool) -> str:
+        out = ""
+        if self.examples:
+            out += (STYLE_ZH if zh else STYLE_EN).format(examples="\n".join(f"- {q}" for q in self.examples))
+        if self.shapes:
+            shapes = "\n".join(f"- {q}" for q in self.shapes)
+            out += (SHAPES_ZH if zh else SHAPES_EN).format(shapes=shapes, words=self.words or "10")
+        return out
+
+
+def build_messages(chunk: dict[str, Any], style_: PromptStyle | None = None) -> list[tuple[str, str]]:
+    """The chat messages for one chunk, in the chunk's language; ``style_``: the users' style for this call."""
     zh = _chunk_zh(chunk)
     head = chunk.get("heading") or ""
     title = (f"文档标题：{head}\n" if zh else f"Section: {head}\n") if head else ""
     label = "文字" if zh else "Passage"
     user = f"{title}{label}:\n<<<\n{chunk['text']}\n>>>"
-    system = SYSTEM_ZH if zh else SYSTEM_EN
-    if examples:
-        system += (STYLE_ZH if zh else STYLE_EN).format(examples="\n".join(f"- {q}" for q in examples))
+    system = (SYSTEM_ZH if zh else SYSTEM_EN) + (style_.prompt(zh) if style_ else "")
     return [("system", system), ("user", user)]
 
 
-def style_version(examples: list[str] | None) -> str:
-    """The prompt version of a call with these style examples (part of the cache key)."""
-    if not examples:
+def style_version(style_: PromptStyle | None) -> str:
+    """The prompt version of a call with this style (part of the cache key)."""
+    if not style_:
         return PROMPT_VERSION
-    digest = hashlib.sha256("\n".join(examples).encode()).hexdigest()[:10]
-    return f"{PROMPT_VERSION}+style:{digest}"
+    raw = "\n".join([*style_.examples, "--", *style_.shapes, str(style_.words)])
+    return f"{PROMPT_VERSION}+style2:{hashlib.sha256(raw.encode()).hexdigest()[:10]}"
 
 
-def chunk_examples(real: list[str], chunk: dict[str, Any]) -> list[str]:
-    """The style examples for one chunk: real questions in the chunk's language first, varied per chunk."""
-    return style.sample_examples(
-        real, chunk_hash(chunk["text"]), k=N_EXAMPLES, language="zh" if _chunk_zh(chunk) else "en"
+def chunk_style(real: list[tuple[str, str]], chunk: dict[str, Any]) -> PromptStyle:
+    """The style of one chunk's call from the workspace's real questions as (query, origin): a few non-golden
+    questions as examples and the shapes of all of them, in the chunk's language first, varied per chunk."""
+    if not real:
+        return PromptStyle()
+    lang = "zh" if _chunk_zh(chunk) else "en"
+    key = chunk_hash(chunk["text"])
+    texts = [q for q, _ in real]
+    shown = [q for q, origin in real if origin != "golden"]
+    return PromptStyle(
+        examples=tuple(style.sample_examples(shown, key, k=N_EXAMPLES, language=lang)),
+        shapes=tuple(style.sample_shapes(texts, key, k=N_EXAMPLES, language=lang)),
+        words=style.typical_length(texts, lang) or style.typical_length(texts),
     )
 
 
@@ -280,8 +317,8 @@ def estimate_generation(
     cached = 0
     tokens_in = tokens_out = calls = 0
     if mode == "llm":
-        real = [q for q, _ in style.real_questions(ws)]
-        ex = {c["id"]: chunk_examples(real, c) for c in chunks}
+        real = style.real_questions(ws)
+        ex = {c["id"]: chunk_style(real, c) for c in chunks}
         keys = {cache_key(c["text"], model, style_version(ex[c["id"]])): c for c in chunks}
         have = _cached_keys(ws, list(keys))
         for k, c in keys.items():
@@ -404,7 +441,7 @@ def _generate_one(
     *,
     attempts: int = 2,
     sleep: Callable[[float], None] | None = None,
-    examples: list[str] | None = None,
+    examples: PromptStyle | None = None,
 ) -> _CallResult:
     """Ask the model for one chunk; one format-repair retry when the answer is not usable JSON."""
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -468,7 +505,7 @@ def generate_pairs(
     generator (style.style_source says which)."""
     chunks = _select_chunks(ws, chunk_ids)
     use = _resolve_mode(settings, mode, chat_model)
-    real = [q for q, _ in style.real_questions(ws)] if use_style else []
+    real = style.real_questions(ws) if use_style else []
     run_id = ws.start_run(
         "generate", {"mode": use, "chunks": len(chunks), "chunk_ids": chunk_ids is not None}
     )
@@ -487,7 +524,7 @@ def generate_pairs(
     }
     try:
         if use == "offline":
-            _run_offline(ws, chunks, summary, progress, max_queries, real)
+            _run_offline(ws, chunks, summary, progress, max_queries, [q for q, _ in real])
         else:
             # v3 asks for no answer span: 6 short items fit in 400 tokens, and a small model that loops stops early
             model = chat_model if chat_model is not None else make_chat_model(settings, max_tokens=400)
@@ -573,11 +610,11 @@ def _run_llm(
     chunks: list[dict[str, Any]],
     summary: dict,
     progress: Progress | None,
-    real: list[str] | None = None,
+    real: list[tuple[str, str]] | None = None,
 ) -> None:
     model = _model_name(settings, chat_model)
     source = f"llm:{model}"
-    examples = {c["id"]: chunk_examples(real or [], c) for c in chunks}
+    examples = {c["id"]: chunk_style(real or [], c) for c in chunks}
     keyed = [(cache_key(c["text"], model, style_version(examples[c["id"]])), c) for c in chunks]
     cached = _cached_keys(ws, [k for k, _ in keyed])
     total, done = len(keyed), 0
@@ -1180,7 +1217,8 @@ class GenerateOptions:
     then_filter: bool = setting(True, help="Run the filters on the new pairs afterwards.", flag="--filter")
     style: bool = setting(
         True,
-        help="Real questions (golden, history, query log) set the style: examples in each LLM call, question "
+        help="Real questions (golden, history, query log) set the style: their question shapes in each LLM call "
+        "(and a few history / query-log questions as they are; golden ones never, they are the evidence), question "
         "frames for the offline generator.",
         workspace=True,
         say=("style", "user style", "风格", "问法"),

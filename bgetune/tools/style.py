@@ -4,7 +4,9 @@ Every real question the workspace holds is a style source: golden questions, imp
 queries imported without answers (``querylog``). From them:
 
 - ``sample_examples``: a few real questions per LLM call (varied per chunk, same language first), Promptagator's
-  few-shot style examples;
+  few-shot style examples (never golden questions: those are the ship decision's evidence);
+- ``sample_shapes``: the shapes of real questions for an LLM call ("How do I X?", "X怎么办？"), the style without the
+  questions themselves, so a model cannot copy one (a 0.5B model copied 195 of 316 when shown them literally);
 - ``mine_frames`` / ``fill_frames``: question frames ("How much is X?", "Can I X if Y?", "X怎么办？", "如何X？")
   that the offline generator fills from each passage's key phrases;
 - ``classify_query``: question | keyword | statement | title, for the type mix and the style report;
@@ -191,12 +193,13 @@ class StyleSource:
         ex = "; ".join(f"“{e}”" for e in self.examples[:3])
         s = say(
             lang,
-            f"Generated queries take their style from {self.total} real questions ({origins}): a few go into each "
-            f"LLM call as examples, and the offline generator mined {self.frames} question frames from them. "
+            f"Generated queries take their style from {self.total} real questions ({origins}): they yield "
+            f"{self.frames} question frames, which the offline generator fills and each LLM call is shown (with a "
+            f"few history or query-log questions as they are; golden questions never, they are the evidence). "
             f"Type mix ({self.mix_from}): {mix}.",
-            f"生成问题的风格来自 {self.total} 个真实问题（{origins_zh}）：LLM 每次调用附上几例，离线生成器"
-            f"从中提取了 {self.frames} 个问句框架。类型比例（{'实测' if self.mix_from == 'measured' else '默认'}）："
-            f"{mix_zh}。",
+            f"生成问题的风格来自 {self.total} 个真实问题（{origins_zh}）：从中提取了 {self.frames} 个问句框架，离线生成器"
+            f"按框架填写，LLM 每次调用也会看到这些框架（另附几例历史或搜索记录里的原问题；黄金问题从不展示，它们是评估依据）。"
+            f"类型比例（{'实测' if self.mix_from == 'measured' else '默认'}）：{mix_zh}。",
         )
         if not self.enough:
             s += say(
@@ -242,6 +245,26 @@ def sample_examples(
     rng.shuffle(same)
     rng.shuffle(other)
     return (same + other)[:k]
+
+
+def sample_shapes(questions: Sequence[str], key: str, *, k: int = 8, language: str | None = None) -> list[str]:
+    """Up to ``k`` question shapes of the real questions for one LLM call ("How do I X?", "Can I X if Y?",
+    "X怎么办？"): the most frequent half always, the rest drawn by ``key`` (varied across chunks, stable for one).
+    Shapes in ``language`` when it has any."""
+    frames = mine_frames(questions)
+    same = [f for f in frames if language is None or f.lang == language] or frames
+    shapes = [f.pattern + ("？" if f.lang == "zh" else "?") for f in same]
+    head, tail = shapes[: k // 2], shapes[k // 2 :]
+    rng = random.Random(int(hashlib.sha256(key.encode()).hexdigest()[:12], 16))
+    rng.shuffle(tail)
+    return head + tail[: k - len(head)]
+
+
+def typical_length(questions: Sequence[str], language: str | None = None) -> int:
+    """The median length of the real questions in ``language`` (words; Chinese characters count one each), 0 with
+    none."""
+    lens = sorted(_length(q) for q in questions if language is None or _lang_of(q) == language)
+    return int(lens[len(lens) // 2]) if lens else 0
 
 
 # ---------------------------------------------------------------------------------------------- frames

@@ -367,31 +367,54 @@ def test_style_report_tells_longer_conversational_questions_from_keywords():
     assert "close" not in rep.text("en")
 
 
-def test_llm_prompt_carries_varied_real_questions_as_style_examples(tiny_ws, scripted):
-    from bgetune.core.config import Settings
-    from bgetune.tools.qa_generation import generate_pairs
+def test_llm_prompt_carries_question_shapes_and_never_a_golden_question(tiny_ws, scripted):
+    """Golden questions are the ship decision's evidence: an LLM call gets their shapes ("How do I X?"), never the
+    questions, so it cannot copy them; logged (non-golden) questions go in as they are, varied per chunk."""
+    import json
 
-    many = TEN_EN + [f"How do I configure option {i} for my router?" for i in range(20)]
+    from bgetune.core.config import Settings
+    from bgetune.tools.qa_generation import SYSTEM_EN, SYSTEM_ZH, generate_pairs
+
+    golden = TEN_EN + TEN_ZH
+    logged = [f"How do I configure option {i} for my router?" for i in range(20)] + ["路由器密码忘了怎么办？"]
     with tiny_ws.tx() as c:
-        for q in many + TEN_ZH:
+        for q in golden:
             c.execute("INSERT INTO golden(query, created_at, updated_at) VALUES(?,'t','t')", (q,))
+    path = style.querylog_path(tiny_ws)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([{"query": q, "file": "log.txt", "count": 1} for q in logged]), encoding="utf-8")
     chat = scripted(script=['[{"query": "how do I pin a package version", "kind": "question"}]'])
     res = generate_pairs(tiny_ws, Settings(workspace=tiny_ws.root), mode="llm", chat_model=chat)
-    assert res["chunks_done"] >= 2 and res["style"]["real_questions"] == len(many) + len(TEN_ZH)
+    assert res["chunks_done"] >= 2 and res["style"]["real_questions"] == len(golden) + len(logged)
     systems = [p[0] for p in chat.prompts]
     shown = []
     for s in systems:
-        assert "How this knowledge base's users really ask" in s or "用户真实的提问方式" in s
-        lines = [ln[2:] for ln in s.splitlines() if ln.startswith("- ") and ln[2:] in many + TEN_ZH]
-        assert len(lines) == 8, s[-600:]
-        shown.append(tuple(lines))
+        assert not any(q in s for q in golden), s[-800:]
+        added = s.removeprefix(SYSTEM_EN).removeprefix(SYSTEM_ZH)  # what the style adds to the system prompt
+        lines = [ln[2:] for ln in added.splitlines() if ln.startswith("- ")]
+        shapes = [ln for ln in lines if "X" in ln]
+        assert shapes and all(ln in logged for ln in lines if ln not in shapes), added
+        shown.append(tuple(ln for ln in lines if ln in logged))
+    en = [s for s in systems if "The shapes of this knowledge base's real user questions" in s]
+    zh = [s for s in systems if "用户真实问题的句式" in s]
+    assert en and zh
+    words = style.typical_length(TEN_EN + logged, "en")
+    assert all("- How much is X?" in s and "- How do I X?" in s and f"about {words} words long" in s for s in en)
+    assert all("- X怎么办？" in s and "- 如何X？" in s for s in zh)
+    assert all(any(q in s for q in logged[:20]) for s in en)  # logged questions as examples, same language first
     assert len(set(shown)) > 1  # varied per call
-    zh_calls = [s for s in systems if "用户真实的提问方式" in s]
-    assert zh_calls and all(any(q in s for q in TEN_ZH) for s in zh_calls)  # same language first
-    # a re-run hits the cache: the examples are stable per chunk
+    # a re-run hits the cache: the style is stable per chunk
     n = len(chat.prompts)
     generate_pairs(tiny_ws, Settings(workspace=tiny_ws.root), mode="llm", chat_model=chat)
     assert len(chat.prompts) == n
+
+
+def test_question_shapes_follow_the_real_questions_most_frequent_first():
+    shapes = style.sample_shapes(TEN_EN + TEN_ZH, "chunk-a", k=4, language="en")
+    assert shapes[:2] == ["How much is X?", "How do I X?"] and len(shapes) == 4
+    assert all(s.endswith("?") and "X" in s for s in shapes)
+    assert style.sample_shapes(TEN_EN + TEN_ZH, "chunk-a", k=4, language="zh")[0].endswith("？")
+    assert style.typical_length(TEN_EN, "en") == 7 and style.typical_length([]) == 0
 
 
 # ---------------------------------------------------------------------------------------------- issue 22 item 5
