@@ -164,6 +164,46 @@ def epoch_tokens(ws: Any, max_steps: int) -> list[int]:
     return [stepper.tokens(b, 0) for b in plan_batches(prep["data"], cfg.batch_size, seed=cfg.seed, epoch=0)]
 
 
+def retime_train(ws: Any, steps: int, threads: int = 1) -> tuple[dict[str, Any], list[int]]:
+    """Time ``steps`` real training steps (loss, backward, AdamW step) of the first epoch, the steps after the
+    first as train() runs them, on ``threads`` torch threads (1: CPU seconds are not inflated by idle OpenMP
+    threads, nor by another job on the other core). Returns the 'train per step' stage and the epoch's padded
+    tokens per step."""
+    import torch
+
+    from bgetune.tools.training import (
+        TrainConfig,
+        _make_stepper,
+        _prepare,
+        ensure_teacher_scores,
+        plan_batches,
+    )
+
+    torch.set_num_threads(threads)
+    cfg = TrainConfig(base_model="bundled")
+    ensure_teacher_scores(ws, cfg)
+    prep = _prepare(ws, cfg, device="cpu")
+    stepper = _make_stepper(prep, cfg)
+    batches = plan_batches(prep["data"], cfg.batch_size, seed=cfg.seed, epoch=0)
+    toks = [stepper.tokens(b, 0) for b in batches]
+    model = prep["model"]
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr or 2e-5)
+    cpu = wall = 0.0
+    timed = batches[: 1 + steps]
+    for i, b in enumerate(timed):
+        c0, w0 = time.process_time(), time.perf_counter()
+        stepper.loss_backward(b, 0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if i:  # the first step warms up, as in the pipeline's timing
+            cpu += time.process_time() - c0
+            wall += time.perf_counter() - w0
+        log(f"  step {i}: {toks[i]:,} padded tokens, {time.process_time() - c0:.1f} CPU s")
+    n = max(1, len(timed) - 1)
+    stage = {"seconds": round(wall / n, 3), "cpu_seconds": round(cpu / n, 3), "threads": threads}
+    return stage, toks
+
+
 def token_scaled_epoch(stage: dict[str, Any], toks: list[int], timed: int) -> dict[str, Any]:
     """``stage`` ('train per step': the mean of the ``timed`` steps after the first) as one epoch's estimate."""
     per = sum(toks[1 : 1 + timed]) or 1
@@ -760,6 +800,12 @@ def main() -> None:
         action="store_true",
         help="re-estimate each cached run's 'train per epoch' from its workspace's step tokens, then report",
     )
+    ap.add_argument(
+        "--retime",
+        type=int,
+        metavar="STEPS",
+        help="re-time each cached run's training: STEPS real steps on one torch thread, then report",
+    )
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -783,6 +829,23 @@ def main() -> None:
             st["train per epoch"] = token_scaled_epoch(st["train per step"], toks, max(1, args.max_steps - 1))
             f.write_text(json.dumps(r, indent=2))
             log(f"{r['size']}: train per epoch {st['train per epoch']}")
+        args.report = True
+    if args.retime:
+        from bgetune.core.workspace import Workspace
+
+        for f in sorted(work.glob("result-*.json"), key=lambda f: int(f.stem.split("-")[1])):
+            r = json.loads(f.read_text())
+            st = r["stages"]
+            if "train per step" not in st or not (work / f"ws-{r['size']}").exists():
+                continue
+            log(f"{r['size']}: re-timing {args.retime} training steps")
+            step, toks = retime_train(Workspace(work / f"ws-{r['size']}"), args.retime)
+            step["peak_rss_mb"] = st["train per step"]["peak_rss_mb"]
+            step["retimed"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, sorted GradCache pieces"
+            st["train per step"] = step
+            st["train per epoch"] = token_scaled_epoch(step, toks, min(args.retime, len(toks) - 1))
+            f.write_text(json.dumps(r, indent=2))
+            log(f"{r['size']}: train per step {step}, per epoch {st['train per epoch']}")
         args.report = True
     if args.one:
         res = run_size(args.one, work, args.max_steps)

@@ -20,17 +20,24 @@ class GraphContext:
 
     settings: Settings = field(default_factory=Settings)
     model: Any = None
-    bound: Any = field(init=False, default=None, repr=False)
+    bound: dict[tuple[str, ...], Any] = field(init=False, default_factory=dict, repr=False)
     workspaces: dict[str, Any] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        from bgetune.agent.llm import bind_agent_tools, make_agent_model
-        from bgetune.agent.registry import tool_schemas
+        from bgetune.agent.llm import make_agent_model
 
         if self.model is None and self.settings.llm_configured:
             self.model = make_agent_model(self.settings)
-        if self.model is not None:
-            self.bound = bind_agent_tools(self.model, tool_schemas(self.settings))
+
+    def bind(self, names: list[str]) -> Any:
+        """The chat model with these tools bound (once per set of names)."""
+        from bgetune.agent.llm import bind_agent_tools
+        from bgetune.agent.registry import tool_schemas
+
+        key = tuple(names)
+        if key not in self.bound:
+            self.bound[key] = bind_agent_tools(self.model, tool_schemas(self.settings, names))
+        return self.bound[key]
 
     @property
     def offline(self) -> bool:

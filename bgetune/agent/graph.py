@@ -40,6 +40,7 @@ from bgetune.agent.prompts import system_prompt
 from bgetune.agent.registry import REGISTRY, ToolContext, ToolError, compact, stage_snapshot
 from bgetune.agent.review import APPROVE, approved_args, decide, prepare_approval, reject_reply
 from bgetune.agent.state import AgentState
+from bgetune.agent.toolset import others_line, relevant_tools
 from bgetune.core.config import redact
 from bgetune.core.errors import BgetuneError
 from bgetune.core.i18n import reply_lang
@@ -309,8 +310,11 @@ def _agent(state: AgentState, gc: GraphContext) -> dict[str, Any]:
         return offline_agent(state, messages, stages)
     settings = gc.settings
     try:
-        prompt = [SystemMessage(system_prompt(stages, list(state.get("files") or [])))] + _trim(messages)
-        ai = gc.bound.invoke(prompt)
+        files = list(state.get("files") or [])
+        called = [c["name"] for m in since if isinstance(m, AIMessage) for c in m.tool_calls]
+        names = relevant_tools(_human_text(state), gc.workspace(state), stages, files=files, called=called)
+        prompt = [SystemMessage(system_prompt(stages, files, others_line(names)))] + _trim(messages)
+        ai = gc.bind(names).invoke(prompt)
     except Exception as exc:  # noqa: BLE001 - a server failure becomes a reply, never a crash
         log.warning("LLM call failed: %s", redact(str(exc), settings))
         reply = (

@@ -24,12 +24,14 @@ Style: short answers in the user's language. After each step say what happened (
 the user asks what something costs, call estimate_training instead of train. If a request is unclear, ask.
 
 Current workspace state: {stages}
-Files the user attached: {files}"""
+Files the user attached: {files}{others}"""
 
 
-def system_prompt(stages: dict[str, Any], files: list[str]) -> str:
-    """The system prompt with the current stage snapshot and attached files filled in."""
+def system_prompt(stages: dict[str, Any], files: list[str], others: str = "") -> str:
+    """The system prompt with the current stage snapshot and attached files filled in; ``others``: a line naming
+    the tools this call does not bind."""
     return SYSTEM_PROMPT.format(
         stages=json.dumps(stages, ensure_ascii=False, default=str),
         files=json.dumps(files, ensure_ascii=False) if files else "none",
+        others="\n" + others if others else "",
     )

@@ -229,9 +229,9 @@ def _build_registry() -> dict[str, ToolSpec]:
 REGISTRY: dict[str, ToolSpec] = _build_registry()
 
 
-def tool_schemas(settings: Settings) -> list[dict[str, Any]]:
-    """OpenAI tool schemas of every registered tool (what gets bound to the chat model)."""
-    return [s.schema(settings) for s in REGISTRY.values()]
+def tool_schemas(settings: Settings, names: list[str] | None = None) -> list[dict[str, Any]]:
+    """OpenAI tool schemas of the registered tools (all, or those ``names``): what gets bound to the chat model."""
+    return [s.schema(settings) for n, s in REGISTRY.items() if names is None or n in names]
 
 
 def run_tool(name: str, raw_args: dict[str, Any] | None, ctx: ToolContext) -> Any:

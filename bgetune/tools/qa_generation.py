@@ -404,13 +404,20 @@ def _chunk_done(ws: Workspace, gen_key: str) -> bool:
     return ws.scalar("SELECT 1 FROM pairs WHERE gen_key=? LIMIT 1", (gen_key,)) is not None
 
 
+# a question shape's placeholder left in a query ("Can I X?", "X怎么办？"): a small model copies the shape itself
+_PLACEHOLDER = re.compile(r"(?<![A-Za-z0-9_./-])[XY](?![A-Za-z0-9_./-])")
+
+
 def _items_to_rows(items: list[QAItem], chunk: dict[str, Any]) -> list[tuple[str, str, str, dict]]:
     rows = []
     seen = set()
     examples = _example_queries()
+    placeholder_ok = bool(_PLACEHOLDER.search(chunk["text"]))  # the passage itself names an X
     for it in items:
         q = it.query.strip()
         if q.lower() in seen or normalize_for_match(q) in examples:
+            continue
+        if _PLACEHOLDER.search(q) and not placeholder_ok:
             continue
         if len(rows) >= MAX_PER_CHUNK:
             break

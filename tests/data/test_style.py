@@ -470,3 +470,13 @@ def test_import_queries_and_style_report_capabilities(tiny_ws, tmp_path):
     summary = invoke("style_report", {}, ctx)
     assert "2 real questions" in summary.text("en") and "2 querylog" in summary.text("en")
     assert "搜索记录 2 个" in summary.text("zh")
+
+
+def test_a_question_shape_copied_with_its_placeholder_is_not_proposed():
+    from bgetune.tools.qa_generation import QAItem, _items_to_rows
+
+    items = [QAItem(query=q) for q in ("Can I X?", "如何X？", "What is X if Y?", "How do I pin a package version?")]
+    rows = _items_to_rows(items, {"text": "Pinning lets you prefer one package version."})
+    assert [r[0] for r in rows] == ["How do I pin a package version?"]
+    kept = _items_to_rows(items[:1], {"text": "Start X with startx after login."})  # the passage names an X
+    assert [r[0] for r in kept] == ["Can I X?"]

@@ -84,19 +84,21 @@ class ScriptedChatModel(BaseChatModel):
     prompts: list[list[BaseMessage]] = Field(default_factory=list)
     bound_tools: list[Any] = Field(default_factory=list)
     bind_kwargs: dict[str, Any] = Field(default_factory=dict)
+    offered: list[list[str]] = Field(default_factory=list)  # per call: the names of the tools bound to it
 
     @property
     def _llm_type(self) -> str:
         return "scripted"
 
-    def bind_tools(self, tools: list[Any], **kwargs: Any) -> ScriptedChatModel:
+    def bind_tools(self, tools: list[Any], **kwargs: Any) -> Any:
         self.bound_tools, self.bind_kwargs = list(tools), kwargs
-        return self
+        return self.bind(tool_names=[t["function"]["name"] for t in tools])
 
     def _generate(
         self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
     ) -> ChatResult:
         self.prompts.append(list(messages))
+        self.offered.append(list(kw.get("tool_names") or []))
         if not self.script:
             raise AssertionError("the scripted model ran out of answers")
         item = self.script.pop(0)
