@@ -1,6 +1,6 @@
 """Which tools one LLM call is offered: those the message and the stage make relevant, not every tool.
 
-Binding all the agent's tools sent about 50,000 characters of JSON schemas with every call: "Show the workspace
+Binding all the agent's tools sent 50,413 characters of JSON schemas with every call: "Show the workspace
 status." was a 15,131-token request, minutes of prompt processing on a small local model, more than a 4k or 8k
 context server holds, and about 15k paid input tokens per agent step. A call now binds:
 

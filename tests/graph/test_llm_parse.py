@@ -77,3 +77,21 @@ def test_invented_approval_arguments_are_dropped():
 def test_several_bare_objects_take_the_first():
     text = '{"name": "status", "arguments": {}}\n{"name": "show_pairs", "arguments": {"limit": 10}}'
     assert text_tool_call(text, KNOWN)["name"] == "status"
+
+
+def test_schemas_are_lean_and_a_null_argument_still_means_the_default():
+    import json
+
+    from bgetune.agent.registry import lean_schema
+
+    train = next(s for s in tool_schemas(Settings()) if s["function"]["name"] == "train")["function"]
+    epochs = train["parameters"]["properties"]["epochs"]
+    assert epochs["type"] == "integer" and "anyOf" not in epochs and "title" not in epochs
+    assert "null" not in json.dumps(train) and '"title"' not in json.dumps(train)
+    objective = train["parameters"]["properties"]["objective"]
+    assert objective["type"] == "string" and "distill" in objective["enum"]
+    assert lean_schema({"anyOf": [{"type": "integer"}, {"type": "string"}]}) == {
+        "anyOf": [{"type": "integer"}, {"type": "string"}]
+    }  # a real union stays
+    args = REGISTRY["train"].parse({"epochs": None, "max_steps": 2})
+    assert args.epochs is None and args.max_steps == 2
