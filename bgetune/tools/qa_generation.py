@@ -308,16 +308,22 @@ def _model_name(settings: Settings, chat_model: Any) -> str:
 
 
 def estimate_generation(
-    ws: Workspace, settings: Settings, *, chunk_ids: list[str] | None = None, chat_model: Any = None
+    ws: Workspace,
+    settings: Settings,
+    *,
+    chunk_ids: list[str] | None = None,
+    chat_model: Any = None,
+    use_style: bool = True,
 ) -> dict:
-    """Calls, tokens and (if a price is configured) money a generation run would cost; cached chunks excluded."""
+    """Calls, tokens and (if a price is configured) money a generation run would cost; cached chunks excluded.
+    ``use_style`` as for :func:`generate_pairs`: the same prompts, so the same cache keys."""
     chunks = _select_chunks(ws, chunk_ids)
     mode = _resolve_mode(settings, "auto", chat_model)
     model = _model_name(settings, chat_model) if mode == "llm" else offline_gen.GENERATOR_VERSION
     cached = 0
     tokens_in = tokens_out = calls = 0
     if mode == "llm":
-        real = style.real_questions(ws)
+        real = style.real_questions(ws) if use_style else []
         ex = {c["id"]: chunk_style(real, c) for c in chunks}
         keys = {cache_key(c["text"], model, style_version(ex[c["id"]])): c for c in chunks}
         have = _cached_keys(ws, list(keys))
@@ -1402,7 +1408,7 @@ def estimate_generate(ctx: Context, o: GenerateOptions) -> GenerateEstimate:
     """Calls, tokens, money (when a price is set) and time of generation plus the judge and augmentation passes."""
     mode = _opt_mode(ctx, o)
     est = (
-        estimate_generation(ctx.ws, ctx.settings, chunk_ids=_opt_chunk_ids(ctx.ws, o))
+        estimate_generation(ctx.ws, ctx.settings, chunk_ids=_opt_chunk_ids(ctx.ws, o), use_style=o.style)
         if mode == "llm"
         else None
     )

@@ -480,3 +480,19 @@ def test_a_question_shape_copied_with_its_placeholder_is_not_proposed():
     assert [r[0] for r in rows] == ["How do I pin a package version?"]
     kept = _items_to_rows(items[:1], {"text": "Start X with startx after login."})  # the passage names an X
     assert [r[0] for r in kept] == ["Can I X?"]
+
+
+def test_the_estimate_keys_the_cache_as_the_run_does_with_or_without_style(tiny_ws, scripted):
+    from bgetune.core.config import Settings
+    from bgetune.tools.qa_generation import estimate_generation, generate_pairs
+
+    with tiny_ws.tx() as c:
+        for q in TEN_EN:
+            c.execute("INSERT INTO golden(query, created_at, updated_at) VALUES(?,'t','t')", (q,))
+    st = Settings(workspace=tiny_ws.root)
+    chat = scripted(script=['[{"query": "how do I pin a package version", "kind": "question"}]'])
+    res = generate_pairs(tiny_ws, st, mode="llm", chat_model=chat, use_style=False)
+    assert res["chunks_done"] >= 2
+    n = tiny_ws.scalar("SELECT count(*) FROM chunks")
+    assert estimate_generation(tiny_ws, st, chat_model=chat, use_style=False)["calls"] == 0  # all cached
+    assert estimate_generation(tiny_ws, st, chat_model=chat)["calls"] == n  # styled prompts are other calls
