@@ -210,20 +210,26 @@ def style_version(style_: PromptStyle | None) -> str:
     return f"{PROMPT_VERSION}+style2:{hashlib.sha256(raw.encode()).hexdigest()[:10]}"
 
 
-def chunk_style(real: list[tuple[str, str]], chunk: dict[str, Any]) -> PromptStyle:
-    """The style of one chunk's call from the workspace's real questions as (query, origin): a few non-golden
-    questions as examples and the shapes of all of them, in the chunk's language first, varied per chunk."""
+def chunk_styles(real: list[tuple[str, str]], chunks: list[dict[str, Any]]) -> dict[str, PromptStyle]:
+    """Each chunk's call style (by chunk id) from the workspace's real questions as (query, origin): a few
+    non-golden questions as examples and the shapes of all of them, in the chunk's language first, varied per
+    chunk. The frames and the typical lengths are computed once for all the chunks."""
     if not real:
-        return PromptStyle()
-    lang = "zh" if _chunk_zh(chunk) else "en"
-    key = chunk_hash(chunk["text"])
+        return {c["id"]: PromptStyle() for c in chunks}
     texts = [q for q, _ in real]
     shown = [q for q, origin in real if origin != "golden"]
-    return PromptStyle(
-        examples=tuple(style.sample_examples(shown, key, k=N_EXAMPLES, language=lang)),
-        shapes=tuple(style.sample_shapes(texts, key, k=N_EXAMPLES, language=lang)),
-        words=style.typical_length(texts, lang) or style.typical_length(texts),
-    )
+    frames = style.mine_frames(texts)
+    words = {lang: style.typical_length(texts, lang) or style.typical_length(texts) for lang in ("en", "zh")}
+    out = {}
+    for c in chunks:
+        lang = "zh" if _chunk_zh(c) else "en"
+        key = chunk_hash(c["text"])
+        out[c["id"]] = PromptStyle(
+            examples=tuple(style.sample_examples(shown, key, k=N_EXAMPLES, language=lang)),
+            shapes=tuple(style.sample_shapes(frames, key, k=N_EXAMPLES, language=lang)),
+            words=words[lang],
+        )
+    return out
 
 
 def _chunk_zh(chunk: dict[str, Any]) -> bool:
@@ -324,7 +330,7 @@ def estimate_generation(
     tokens_in = tokens_out = calls = 0
     if mode == "llm":
         real = style.real_questions(ws) if use_style else []
-        ex = {c["id"]: chunk_style(real, c) for c in chunks}
+        ex = chunk_styles(real, chunks)
         keys = {cache_key(c["text"], model, style_version(ex[c["id"]])): c for c in chunks}
         have = _cached_keys(ws, list(keys))
         for k, c in keys.items():
@@ -627,7 +633,7 @@ def _run_llm(
 ) -> None:
     model = _model_name(settings, chat_model)
     source = f"llm:{model}"
-    examples = {c["id"]: chunk_style(real or [], c) for c in chunks}
+    examples = chunk_styles(real or [], chunks)
     keyed = [(cache_key(c["text"], model, style_version(examples[c["id"]])), c) for c in chunks]
     cached = _cached_keys(ws, [k for k, _ in keyed])
     total, done = len(keyed), 0

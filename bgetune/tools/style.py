@@ -247,12 +247,11 @@ def sample_examples(
     return (same + other)[:k]
 
 
-def sample_shapes(questions: Sequence[str], key: str, *, k: int = 8, language: str | None = None) -> list[str]:
-    """Up to ``k`` question shapes of the real questions for one LLM call ("How do I X?", "Can I X if Y?",
-    "X怎么办？"): the most frequent half always, the rest drawn by ``key`` (varied across chunks, stable for one).
-    Shapes in ``language`` when it has any."""
-    frames = mine_frames(questions)
-    same = [f for f in frames if language is None or f.lang == language] or frames
+def sample_shapes(frames: Sequence[Frame], key: str, *, k: int = 8, language: str | None = None) -> list[str]:
+    """Up to ``k`` question shapes for one LLM call ("How do I X?", "Can I X if Y?", "X怎么办？") from ``frames``
+    (``mine_frames`` of the real questions, mined once per run): the most frequent half always, the rest drawn by
+    ``key`` (varied across chunks, stable for one). Shapes in ``language`` when it has any."""
+    same = [f for f in frames if language is None or f.lang == language] or list(frames)
     shapes = [f.pattern + ("？" if f.lang == "zh" else "?") for f in same]
     head, tail = shapes[: k // 2], shapes[k // 2 :]
     rng = random.Random(int(hashlib.sha256(key.encode()).hexdigest()[:12], 16))

@@ -410,10 +410,11 @@ def test_llm_prompt_carries_question_shapes_and_never_a_golden_question(tiny_ws,
 
 
 def test_question_shapes_follow_the_real_questions_most_frequent_first():
-    shapes = style.sample_shapes(TEN_EN + TEN_ZH, "chunk-a", k=4, language="en")
+    frames = style.mine_frames(TEN_EN + TEN_ZH)
+    shapes = style.sample_shapes(frames, "chunk-a", k=4, language="en")
     assert shapes[:2] == ["How much is X?", "How do I X?"] and len(shapes) == 4
     assert all(s.endswith("?") and "X" in s for s in shapes)
-    assert style.sample_shapes(TEN_EN + TEN_ZH, "chunk-a", k=4, language="zh")[0].endswith("？")
+    assert style.sample_shapes(frames, "chunk-a", k=4, language="zh")[0].endswith("？")
     assert style.typical_length(TEN_EN, "en") == 7 and style.typical_length([]) == 0
 
 
