@@ -32,7 +32,7 @@ def _env_int(name: str, default: int) -> int:
 # the numeric settings left unset: field -> (environment variable, its parser, the default when it is unset too)
 _NUMERIC_ENV: dict[str, tuple[str, Callable[[str, Any], Any], Any]] = {
     "llm_concurrency": ("BGETUNE_LLM_CONCURRENCY", _env_int, 4),
-    "llm_timeout_s": ("BGETUNE_LLM_TIMEOUT", _env_float, 60.0),
+    "llm_timeout_s": ("BGETUNE_LLM_TIMEOUT", _env_float, None),  # None: by server, see llm_default_timeout
     "llm_max_retries": ("BGETUNE_LLM_MAX_RETRIES", _env_int, 4),
     "llm_price_in": ("BGETUNE_LLM_PRICE_IN", _env_float, None),
     "llm_price_out": ("BGETUNE_LLM_PRICE_OUT", _env_float, None),
@@ -77,6 +77,8 @@ class Settings:
         for name, (var, parse, default) in _NUMERIC_ENV.items():
             if getattr(self, name) is None:
                 setattr(self, name, parse(var, default))
+        if self.llm_timeout_s is None:
+            self.llm_timeout_s = llm_default_timeout(self.llm_base_url)
 
     @property
     def llm_configured(self) -> bool:
@@ -93,6 +95,35 @@ class Settings:
         out["workspace"] = str(self.workspace)
         out["llm_api_key"] = "***" if self.llm_api_key else None
         return out
+
+
+LLM_TIMEOUT_REMOTE_S = 60.0
+LLM_TIMEOUT_LOCAL_S = 300.0
+
+
+def is_local_server(base_url: str | None) -> bool:
+    """True for a server on this machine or the private network (loopback, localhost, 10/8, 172.16/12, 192.168/16)."""
+    import ipaddress
+    from urllib.parse import urlparse
+
+    if not base_url:
+        return False
+    host = (urlparse(base_url if "//" in base_url else f"//{base_url}").hostname or "").lower()
+    if host in ("localhost", "0.0.0.0") or host.endswith(".local") or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_private
+
+
+def llm_default_timeout(base_url: str | None) -> float:
+    """Seconds one LLM answer may take when BGETUNE_LLM_TIMEOUT is unset: 60 for a hosted server, 300 for one on
+    this machine or the private network. A local CPU server answers several calls at once by sharing its cores, so
+    an answer that takes 15 s alone takes minutes beside other work (measured: 9 of 60 chunks timed out at 60 s on
+    a 2-core machine running llama.cpp and a test suite); a timed-out answer is asked again from the start."""
+    return LLM_TIMEOUT_LOCAL_S if is_local_server(base_url) else LLM_TIMEOUT_REMOTE_S
 
 
 def redact(text: str, settings: Settings | None = None) -> str:
