@@ -417,7 +417,10 @@ def _chunk_done(ws: Workspace, gen_key: str) -> bool:
 
 
 # a question shape's placeholder left in a query ("Can I X?", "X怎么办？"): a small model copies the shape itself
-_PLACEHOLDER = re.compile(r"(?<![A-Za-z0-9_./-])[XY](?![A-Za-z0-9_./-])")
+# a shape's slot left unfilled: "Can I X?", "如何X？", "XX怎么办", "××的费用", "某某是什么", "[X]" (not "X11", "3×4")
+_PLACEHOLDER = re.compile(
+    r"(?<![A-Za-z0-9_./-])(?:[XY]|XX|ＸＸ?|××?)(?![A-Za-z0-9_./-])|某某|[\[<{（(]\s*(?:X|Y|某)\s*[\]>}）)]"
+)
 
 
 def _items_to_rows(items: list[QAItem], chunk: dict[str, Any]) -> list[tuple[str, str, str, dict]]:

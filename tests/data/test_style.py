@@ -481,6 +481,9 @@ def test_a_question_shape_copied_with_its_placeholder_is_not_proposed():
     assert [r[0] for r in rows] == ["How do I pin a package version?"]
     kept = _items_to_rows(items[:1], {"text": "Start X with startx after login."})  # the passage names an X
     assert [r[0] for r in kept] == ["Can I X?"]
+    zh = [QAItem(query=q) for q in ("某某怎么办？", "XX的费用是多少？", "××是什么意思？", "如何配置 X11 转发？", "3×4 的网格怎么排版？")]
+    rows = _items_to_rows(zh, {"text": "X11 转发需要在 sshd_config 中开启。网格可以排成 3×4。"})
+    assert [r[0] for r in rows] == ["如何配置 X11 转发？", "3×4 的网格怎么排版？"]
 
 
 def test_the_estimate_keys_the_cache_as_the_run_does_with_or_without_style(tiny_ws, scripted):
