@@ -42,6 +42,20 @@ VARIANTS: dict[str, dict[str, dict]] = {
     # llama.cpp server here). On a 2-core CPU: 60 topic-diverse chunks (max_chunks), judge pass off
     "llm-styled": {"generate_pairs": {"mode": "llm", "style": True, "judge": False, "max_chunks": 60}},
     "llm-unstyled": {"generate_pairs": {"mode": "llm", "style": False, "judge": False, "max_chunks": 60}},
+    # both together: the offline generator over every chunk, then the LLM over 60 topic-diverse chunks (a list: the
+    # stage runs once per entry; each generator keeps its own pairs, and the filter sees them all)
+    "both-styled": {
+        "generate_pairs": [
+            {"mode": "offline", "style": True},
+            {"mode": "llm", "style": True, "judge": False, "max_chunks": 60},
+        ]
+    },
+    "both-unstyled": {
+        "generate_pairs": [
+            {"mode": "offline", "style": False},
+            {"mode": "llm", "style": False, "judge": False, "max_chunks": 60},
+        ]
+    },
     "one-epoch": {"train": {"epochs": 1}},  # a cheap smoke variant
     # issue 25 ablation: today's contrastive loss / + distillation from the offline teacher (base + BM25 fusion) /
     # + teacher false-negative handling / + a KL-to-base regulariser

@@ -189,14 +189,18 @@ def run_pipeline_caps(
     try:
         for name in stages:
             cap = caps.get(name)
-            values = {**(variant.get(name) or {}), **fixed.get(name, {})}
+            spec = variant.get(name) or {}
             t0 = time.time()
-            log(f"  stage {name}")
-            if invoke is not None:
-                res = invoke(name, values, ctx, approved=True)
-            else:
-                res = cap.run(ctx, cap.make_options(values, ws))
-            out[name] = _data(res)
+            for opts in spec if isinstance(spec, list) else [spec]:  # a list: the stage runs once per entry
+                values = {**opts, **fixed.get(name, {})}
+                log(f"  stage {name} {opts or ''}")
+                if invoke is not None:
+                    res = invoke(name, values, ctx, approved=True)
+                else:
+                    res = cap.run(ctx, cap.make_options(values, ws))
+                out[name] = _data(res)
+                if isinstance(spec, list):
+                    out.setdefault(name + "_runs", []).append(out[name])
             out[name + "_seconds"] = round(time.time() - t0, 1)
             if name == "ingest" and golden_rows:
                 out["golden_stored"] = store_golden(ws, golden_rows)
