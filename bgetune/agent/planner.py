@@ -434,7 +434,6 @@ def next_hint(intent: str, lang: str, stages: dict[str, Any], ok: bool, ran: lis
             "请先解决上面的问题再试，或说“进度”查看当前状态。",
         )
     pairs = stages.get("pairs") or {}
-    runs = stages.get("last_runs") or {}
     golden = (stages.get("golden") or {}).get("labeled", 0)
     proposed = pairs.get("proposed", 0)
     approved = pairs.get("approved", 0) + pairs.get("edited", 0)
@@ -469,13 +468,13 @@ def next_hint(intent: str, lang: str, stages: dict[str, Any], ok: bool, ran: lis
             'or "which of my questions still miss?".',
             "下一步：“为什么'某个问题'检索不到”查看失败原因，“部署”启动兼容 OpenAI 的接口，或“哪些问题还检索不到？”。",
         )
-    if intent == "evaluate" and not runs.get("export"):
+    if intent == "evaluate" and not stages.get("export_dir"):
         return say(
             lang,
             'Say "export" to save the model, or "calibrate" for a threshold.',
             "说“导出”保存模型，或“校准”得到阈值。",
         )
-    if intent == "calibrate" and not runs.get("export"):
+    if intent == "calibrate" and not stages.get("export_dir"):
         return say(lang, 'Say "export" to save the model with its threshold.', "说“导出”保存模型及其阈值。")
     if intent == "export":
         return say(

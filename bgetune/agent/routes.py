@@ -186,7 +186,7 @@ MISS_WORDS = re.compile(
 GOLDEN = re.compile(
     r"\bgolden\b|\b(test|evaluation|eval)\s+questions\b|"
     r"\bquestions (?:(?:that )?(?:our|my|the) )?(?:users|people|customers|employees|staff|colleagues) (?:really )?(?:ask|asked)\b|"
-    r"黄金(问题|集)|测试问题|评测问题|用户常问的问题",
+    r"黄金(问题|集)|测试问题|评测问题|用户(?:常|经常|真实|实际)?(?:问过|问|提过|提|搜过)的问题",
     _I,
 )
 HISTORY = re.compile(
@@ -490,8 +490,11 @@ def _golden(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]]:
         return [step("golden_add", questions=qs), step("golden_candidates")]
     if msg.quoted and _has(r"\badd\b|加", text):
         return [step("golden_add", questions=msg.quoted), step("golden_candidates")]
-    if _has(r"\b(list|show|how many)\b|看看|列出|多少|哪些", rest) and not _has(
-        r"\b(next|to label)\b|下一个", rest
+    offer = _has(r"\bi (?:have|got|can give you)\b|\bwe have\b|我有|我们有", rest)
+    if (
+        not offer
+        and _has(r"\b(list|show|how many)\b|看看|列出|多少|哪些", rest)
+        and not _has(r"\b(next|to label)\b|下一个", rest)
     ):
         return msg.plan("golden_list", [step("golden_list")])
     if _has(r"\b(label|next)\b|标注", rest):
@@ -703,6 +706,225 @@ def _repick(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]] | None:
     return [step("diagnose", query=msg.context.get("query", ""), **expected_args(msg.text))]
 
 
+# ---------------------------------------------------------------------------------------------- newcomers
+def whats_next(stages: dict[str, Any], lang: str) -> str:
+    """Where the workspace stands and the one thing to say next, from the stage snapshot alone."""
+    pairs = stages.get("pairs") or {}
+    runs = stages.get("last_runs") or {}
+    golden = (stages.get("golden") or {}).get("labeled", 0)
+    proposed, rejected = pairs.get("proposed", 0), pairs.get("rejected", 0)
+    approved = pairs.get("approved", 0) + pairs.get("edited", 0)
+    docs = stages.get("documents") or 0
+    golden_tip = (
+        ""
+        if golden >= 20
+        else say(
+            lang,
+            ' Tip: paste 20+ questions your users really ask ("golden questions: ..."): the ship decision then '
+            "uses them instead of generated ones.",
+            "提示：粘贴 20 个以上用户真实问过的问题（“黄金问题：……”），发布决策就会以它们为准，而不是生成的问题。",
+        )
+    )
+    if not docs:
+        return say(
+            lang,
+            "Nothing is loaded yet. Attach your documents (PDF, DOCX, Markdown, TXT, HTML or a JSONL export) and "
+            'say "fine-tune bge on these".',
+            "还没有导入文档。上传文档（PDF、DOCX、Markdown、TXT、HTML 或 JSONL 导出）并说“用这些文档微调bge”。",
+        )
+    if not (proposed or approved or rejected):
+        return say(
+            lang,
+            f'{docs} document(s) loaded. Next: "generate pairs" (training questions proposed for your review).'
+            + golden_tip,
+            f"已导入 {docs} 个文档。下一步：说“生成问答对”（生成训练问题，由你审核）。" + golden_tip,
+        )
+    if proposed:
+        return say(
+            lang,
+            f'{proposed} pairs wait for your review: "show 30 pairs", "approve all", "reject 4", '
+            '"edit 7: a better query"; then "train".',
+            f"有 {proposed} 个问答对等你审核：“看30个”、“全部通过”、“拒绝 4”、“修改 7：更好的问题”；然后说“开始训练”。",
+        )
+    if not approved:
+        return say(
+            lang,
+            f'All {rejected} proposed pairs were rejected. Say "why were so many rejected?" to see the reasons; '
+            "more documents, real questions or an LLM generator give more pairs.",
+            f"提出的 {rejected} 个问答对都被剔除了。说“为什么剔除这么多？”查看原因；更多文档、真实问题或 LLM 生成器会带来更多问答对。",
+        )
+    if runs.get("train") != "done":
+        return say(
+            lang,
+            f'{approved} pairs are approved. Next: "train" (I show the estimate first and wait for your approval).'
+            + golden_tip,
+            f"已通过 {approved} 个问答对。下一步：说“开始训练”（我会先给出预估并等你批准）。" + golden_tip,
+        )
+    if not runs.get("eval"):
+        return say(
+            lang,
+            'The model is trained. Next: "evaluate" (base vs tuned).',
+            "模型已训练。下一步：说“评估”（基座对比微调）。",
+        )
+    if not stages.get("export_dir"):
+        return say(
+            lang,
+            'Evaluated. Next: "export" to save the model (or "calibrate" for a threshold first).',
+            "已评估。下一步：说“导出”保存模型（或先说“校准”得到阈值）。",
+        )
+    return say(
+        lang,
+        'The model is exported. Next: "serve it" for an endpoint, "why does \'a query\' miss?" to inspect a '
+        'failure, or "which of my questions still miss?".',
+        "模型已导出。下一步：“部署”启动接口，“为什么'某个问题'检索不到”查看失败原因，或“哪些问题还检索不到？”。",
+    )
+
+
+def _next(msg: Msg, m: re.Match[str] | None) -> Plan:
+    return Plan("next", msg.lang, reply=whats_next(msg.stages, msg.lang))
+
+
+def _use_model(msg: Msg, m: re.Match[str] | None) -> Plan:
+    """'How do I use the model in my app?', 'where is the model?': the folder and the code, or what comes first."""
+    runs = msg.stages.get("last_runs") or {}
+    where = msg.stages.get("export_dir")
+    if where:
+        code = (
+            "from sentence_transformers import SentenceTransformer\n"
+            f"model = SentenceTransformer({str(where)!r})\n"
+            "q = model.encode(['your question'], prompt_name='query', normalize_embeddings=True)\n"
+            "p = model.encode(['a passage'], normalize_embeddings=True)\n"
+            "scores = q @ p.T"
+        )
+        return msg.reply(
+            "use_model",
+            f"The exported model is in {where} (a sentence-transformers folder with its model card and "
+            f"bgetune.json: threshold, base, evaluation). In Python:\n{code}\n"
+            'Say "serve it" for an OpenAI-compatible /v1/embeddings endpoint, or "export onnx" for a faster CPU file.',
+            f"导出的模型在 {where}（sentence-transformers 文件夹，含模型说明和 bgetune.json：阈值、基座、评估结果）。"
+            f"Python 用法：\n{code}\n说“部署”启动兼容 OpenAI 的 /v1/embeddings 接口，或说“导出 onnx”得到 CPU 上更快的文件。",
+        )
+    if runs.get("train") == "done":
+        return msg.reply(
+            "use_model",
+            'The model is trained but no tuned model is exported: either nothing was exported yet (say "export") '
+            'or the ship decision kept the base ("decision" says why; "ship anyway" exports the best tuned candidate '
+            "regardless). Then I'll tell you the folder and how to load it.",
+            "模型已训练，但还没有导出微调模型：要么还没导出（说“导出”），要么发布决策保留了基座模型（说“发布决策”查看原因；"
+            "说“仍然发布”可导出最好的微调候选）。导出后我会告诉你文件夹位置和加载方法。",
+        )
+    return msg.reply(
+        "use_model",
+        "There is no tuned model yet. " + whats_next(msg.stages, "en"),
+        "还没有微调好的模型。" + whats_next(msg.stages, "zh"),
+    )
+
+
+def _results_or_next(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]]:
+    if (msg.stages.get("last_runs") or {}).get("eval"):
+        return [step("show_results")]
+    return msg.reply(
+        "results",
+        "No tuned model has been evaluated yet. " + whats_next(msg.stages, "en"),
+        "还没有评估过微调模型。" + whats_next(msg.stages, "zh"),
+    )
+
+
+def _cost(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]]:
+    if _ready(msg):
+        return [step("estimate_training")]
+    return msg.reply(
+        "cost",
+        "Nothing costly runs without your yes. Offline generation, filtering and review "
+        "are free; with an LLM configured I show the calls, tokens and money (from BGETUNE_LLM_PRICE_IN/OUT) before "
+        'generating; training time is estimated by timing a few real steps once pairs are approved ("train" shows '
+        "it and waits).",
+        "没有你的同意，不会运行任何花钱或占用 GPU 的步骤。离线生成、过滤和审核不花钱；配置了 LLM 时，生成前我会给出调用次数、"
+        "token 数和费用（按 BGETUNE_LLM_PRICE_IN/OUT）；问答对通过后，训练时间由实测几步得出（说“开始训练”会先显示并等你批准）。",
+    )
+
+
+# term (en, zh pattern) -> (en, zh) definitions a newcomer asks about
+GLOSSARY: list[tuple[str, str, str, str]] = [
+    (
+        r"ndcg(?:@10)?",
+        r"ndcg(?:@10)?",
+        "nDCG@10 scores a ranking from 0 to 1: 1 when the right passage is first, less the lower it sits in the top "
+        "10, 0 when it is not there. bgetune reports it per question, averaged, with a 95% confidence interval for "
+        "the gain of the tuned model over the base.",
+        "nDCG@10 给一次检索排序打分（0 到 1）：正确段落排第一得 1，排得越靠后分越低，不在前 10 得 0。bgetune 按问题计算后取平均，"
+        "并给出微调模型相对基座提升的 95% 置信区间。",
+    ),
+    (
+        r"hard[- ]negatives?",
+        r"难负例|困难负例|硬负例",
+        "A hard negative is a passage that looks relevant to a question but does not answer it. Training on them "
+        "teaches the model the fine distinctions; bgetune mines them from the base model's ranks and keeps any that "
+        "may be true answers out (a margin from the positive, and the teacher's scores).",
+        "难负例是看起来与问题相关、实际不能回答它的段落。用它们训练能让模型学会细微差别；bgetune 从基座模型的排序中挖掘，"
+        "并排除可能是正确答案的段落（与正例保持分数间隔，并参考教师打分）。",
+    ),
+    (
+        r"round[- ]?trip",
+        r"往返|回译检查|round[- ]?trip",
+        "The round trip asks the base model to find a generated question's passage among all chunks; a question "
+        "that does not bring back its own passage in the top results is too vague or belongs elsewhere, and is "
+        "rejected (round_trip_failed).",
+        "往返检查让基座模型用生成的问题在全部分块中检索它的来源段落；排不进前几名的问题太含糊或更像别处的问题，会被剔除（round_trip_failed）。",
+    ),
+    (
+        r"wise[- ]?ft|x0\.\d+|weight mix\w*|merg\w+ (?:with )?(?:the )?base",
+        r"wise[- ]?ft|x0\.\d+|权重混合|与基座合并",
+        "'epoch 1 x0.5' is a WiSE-FT mix: the tuned weights averaged with the base's, half and half. It keeps most "
+        "of the gain on your documents and more of the base's general ability; the ship decision scores such mixes "
+        "next to each epoch.",
+        "“epoch 1 x0.5” 是 WiSE-FT 混合：微调权重与基座权重各取一半平均。它保留大部分在你文档上的提升，同时保留更多基座的通用能力；"
+        "发布决策会把这些混合与每一轮一起打分。",
+    ),
+    (
+        r"teacher",
+        r"教师(?:模型)?",
+        "The teacher scores each training question's candidate passages (a cross-encoder reranker, an LLM judge, or "
+        "offline the base model fused with BM25); the student learns its ranking, and candidates it rates as good "
+        "as the answer are never used as negatives. Its own quality is checked against the base first.",
+        "教师给每个训练问题的候选段落打分（交叉编码重排模型、LLM 评审，或离线时基座模型与 BM25 的融合）；学生模型学习它的排序，"
+        "教师认为和答案一样好的候选不会被当作负例。使用前会先检查教师本身是否比基座好。",
+    ),
+    (
+        r"threshold|calibrat\w*",
+        r"阈值|校准",
+        "The threshold is the similarity above which a passage counts as relevant, calibrated on held-out pairs "
+        "for a target precision; it is written to bgetune.json and used by the server's relevance checks.",
+        "阈值是判定段落相关的相似度下限，在预留数据上按目标精度校准；写入 bgetune.json，并用于服务的相关性判断。",
+    ),
+    (
+        r"pseudo(?:[- ]label\w*| pairs?)?",
+        r"伪标注|伪标签|pseudo",
+        "A pseudo pair comes from your query log: a past query without an answer that the teacher matched to a "
+        "passage with confidence. It is flagged 'pseudo' with its score, reviewed like any pair, and never counted "
+        "as evidence in the ship decision.",
+        "伪标注问答对来自查询日志：没有答案的历史查询，由教师高置信度地匹配到某个段落。它带有 pseudo 标记和分数，像其他问答对一样审核，"
+        "但从不作为发布决策的证据。",
+    ),
+]
+_DEFINE_EN = r"\bwhat(?:'s| is| are| does| do)\b|\bmeaning of\b|\bexplain\b|\bdefin\w+\b"
+_DEFINE_ZH = r"是什么|什么是|啥意思|什么意思|是啥|指什么|解释"
+
+
+def _glossary(msg: Msg, m: re.Match[str] | None) -> Plan | None:
+    zh = has_cjk(msg.text)
+    if not _has(_DEFINE_ZH if zh else _DEFINE_EN, msg.text):
+        return None
+    for en_rx, zh_rx, en, zh_text in GLOSSARY:
+        if en_rx.startswith("threshold") and not _has(
+            r"\bmean\w*|\bexplain\b|什么意思|啥意思|什么是|指什么", msg.text
+        ):
+            continue  # "what is the threshold?" after calibrating asks for the value: the calibrate route has it
+        if _has(rf"\b(?:{en_rx})\b" if not zh else rf"(?:{zh_rx})", msg.text):
+            return msg.reply("explain", en, zh_text)
+    return None
+
+
 # ---------------------------------------------------------------------------------------------- the tables
 _ADD_TRAIN = r"\badd (?:it|this|that|them)?\s*(?:as|to)\s*(?:a\s+)?(training pairs?|training set|train)|加(?:成|入|到)?训练|作为训练"
 _ADD_GOLDEN = r"\badd (?:it|this|that)?\s*to (?:the )?golden|加(?:入|到)?黄金"
@@ -789,6 +1011,56 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         r"诊断了哪些|诊断过(?:的)?(?:哪些)?",
         "list_misses",
         on="text",
+    ),
+    R("explain", build=_glossary, on="text", examples=("what does nDCG mean?", "什么是难负例？")),
+    R(
+        "next",
+        r"\bwhat (?:should|do|can|shall) (?:i|we) do (?:next|now)\b|\bwhat(?:'s| is) next\b|\bnext steps?\b|"
+        r"\bwhat now\b|\bnow what\b|\bwhere do i (?:start|begin)\b|\bhow do i (?:start|begin|get started)\b",
+        r"下一步(?:做什么|干什么|该|怎么|呢|是什么)|接下来(?:做什么|干什么|该|怎么|呢)|然后呢|现在(?:该|要)(?:做|干)什么|该做什么|从哪(?:里|儿)?开始|怎么开始",
+        build=_next,
+        on="text",
+        examples=("what should I do next?", "下一步做什么？"),
+    ),
+    R(
+        "use_model",
+        r"\bhow (?:do|can|should) (?:i|we) (?:use|load|call|deploy|integrate) (?:it|the model|this model|my model|the "
+        r"(?:tuned|fine-?tuned|trained|new) model)\b|\buse (?:it|the model|this model) in (?:my|our) \w+|"
+        r"\bwhere (?:is|are|did you (?:put|save)) (?:the|my|our) (?:tuned |fine-?tuned |trained |new )?model\b",
+        r"(?:怎么|如何)(?:用|使用|调用|加载|集成)(?:这个|微调后的|训练好的|新的|我的)?模型|模型(?:在|保存在|存在|放在)哪|"
+        r"在(?:我的|我们的)?(?:程序|代码|项目|应用|系统)(?:里|中)(?:用|使用|调用)",
+        build=_use_model,
+        on="text",
+        examples=("how do I use the model in my app?", "模型在哪里？"),
+    ),
+    R(
+        "show",
+        r"\bwhy (?:so|only|are there so|are there only|do i have so|do i have only) (?:few|little)\b|"
+        r"\bwhy (?:were|are|did|was|have) .{0,40}\b(?:rejected|dropped|filtered(?: out)?|thrown away|removed)\b|"
+        r"\bwhy so many (?:pairs |queries |questions )?(?:rejected|dropped|filtered)\b",
+        r"为什么.{0,16}(?:这么少|太少|只有|拒绝|被拒|剔除|过滤掉|删掉|去掉)|怎么(?:这么少|只有这么|剔除了这么多|拒绝了这么多)",
+        "show_dataset",
+        on="text",
+        examples=("why were so many pairs rejected?", "为什么剔除了这么多？"),
+    ),
+    R(
+        "cost",
+        r"\bhow much (?:will|would|does|did) (?:this|it|that|the whole thing|all this) cost\b|\bwhat(?:'s| is| will be) "
+        r"the (?:total )?cost\b|\bcost me\b|\bis (?:this|it) free\b",
+        r"要花多少钱|花多少钱|要多少钱|费用(?:是)?多少|成本(?:是)?多少|收费吗|要钱吗|花钱吗",
+        build=_cost,
+        on="text",
+        when=lambda msg: not TRAIN.search(msg.text),
+        examples=("how much will this cost?", "要花多少钱？"),
+    ),
+    R(
+        "results",
+        r"\bis (?:the |my |this )?(?:new|tuned|fine-?tuned|trained) model (?:any )?(?:better|worse|good)\b|"
+        r"\bdid (?:the )?(?:training|fine-?tuning) (?:help|work)\b",
+        r"新模型.{0,8}(?:好|强|差)吗|比原来.{0,4}(?:好|强)吗|微调(?:有用|有效果|起作用)吗|训练(?:有用|有效果)吗",
+        build=_results_or_next,
+        on="text",
+        examples=("is the new model better?", "新模型比原来的好吗？"),
     ),
     R(
         "results",

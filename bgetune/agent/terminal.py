@@ -102,6 +102,7 @@ class _Printer:
 
     def __init__(self) -> None:
         self.progress_open = False
+        self.last_tenth: tuple[Any, int, int] | None = None
 
     def _end_progress(self) -> None:
         if self.progress_open:
@@ -112,9 +113,18 @@ class _Printer:
         kind = event.get("type")
         if kind == "progress":
             total = event.get("total") or 0
-            sys.stderr.write(
-                f"\r  {event.get('tool')}: {event.get('done')}/{total} {str(event.get('label', ''))[:40]:<40}"
-            )
+            line = f"  {event.get('tool')}: {event.get('done')}/{total} {str(event.get('label', ''))[:40]}"
+            if not sys.stderr.isatty():  # a log or a pipe: a line per tenth of the work, not one per item
+                done = event.get("done") or 0
+                tenth = (10 * done // total) if total else -1
+                key = (event.get("tool"), total, tenth)
+                if key == self.last_tenth and done != total:
+                    return
+                self.last_tenth = key
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+                return
+            sys.stderr.write(f"\r{line:<60}")
             sys.stderr.flush()
             self.progress_open = True
             return

@@ -139,10 +139,25 @@ class DatasetResult(Result):
             )
         ]
         if self.by_reason:
+            from bgetune.tools.filtering import explain_reason
+
             lines.append(
                 say(lang, "Rejected because: ", "剔除原因：")
                 + ", ".join(f"{k} {v}" for k, v in self.by_reason.items())
             )
+            top = sorted(self.by_reason.items(), key=lambda kv: -kv[1])[:3]
+            lines += [f"  {code}: {explain_reason(code, lang)}" for code, _ in top]
+            if c.get("rejected", 0) > c.get("proposed", 0) + c.get("approved", 0) + c.get("edited", 0):
+                lines.append(
+                    say(
+                        lang,
+                        "More pairs come from more documents, from 10 real questions pasted as style examples, or "
+                        'from an LLM generator (BGETUNE_LLM_BASE_URL). "show rejected" lists them; "approve 12" '
+                        "keeps one you disagree with the filter on.",
+                        "更多问答对来自：更多文档、粘贴 10 个真实问题作为风格示例，或 LLM 生成器（BGETUNE_LLM_BASE_URL）。"
+                        "说“看看被拒的”查看它们；不同意过滤结果时说“通过 12”保留。",
+                    )
+                )
         groups = self.examples if isinstance(self.examples, dict) else {"kept": self.examples or []}
         for group, rows in groups.items():
             if rows:
@@ -272,6 +287,14 @@ def _exit_when_a_file_failed(res: IngestResult) -> None:
         raise SystemExit(2)
 
 
+def _export_dir(ws: Any) -> str | None:
+    """The newest training run's export folder, when it has been exported (exports record no run of their own)."""
+    from bgetune.tools.layout import latest_artifacts
+
+    d = latest_artifacts(ws).export_dir
+    return str(d) if d is not None and (d / "bgetune.json").exists() else None
+
+
 def stage_snapshot(ws: Any) -> dict[str, Any]:
     """What each stage holds now, compact enough for a prompt."""
     st = ws.stats()
@@ -293,6 +316,7 @@ def stage_snapshot(ws: Any) -> dict[str, Any]:
         "golden": golden,
         "last_pairs_view": ws.get_setting("_last_pairs_view"),
         "last_runs": runs,
+        "export_dir": _export_dir(ws),
         "settings": {k: v for k, v in ws.settings().items() if k in remembered_settings()},
     }
 

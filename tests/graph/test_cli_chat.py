@@ -54,3 +54,17 @@ def test_helpers():
         }
     )
     assert "steps=4" in text and "- epochs: 1" in text
+
+
+def test_progress_in_a_log_is_a_line_per_tenth_not_one_rewritten_line_per_item(capsys):
+    from bgetune.agent.terminal import _Printer
+
+    printer = _Printer()
+    for i in range(1, 173):
+        printer({"type": "progress", "tool": "generate_pairs", "done": i, "total": 172, "label": f"chunk {i}"})
+    for i in range(1, 4):
+        printer({"type": "progress", "tool": "generate_pairs", "done": i, "total": 3, "label": "filters"})
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert "\r" not in err and 10 <= len(lines) <= 16, lines
+    assert lines[-4] == "  generate_pairs: 172/172 chunk 172" and lines[-1] == "  generate_pairs: 3/3 filters"

@@ -32,6 +32,15 @@ def test_first_reply_review_paging_and_partial_settings(tmp_path, docs):
             assert f"Pairs 31-{min(60, n)} of {n}" in more
         rejected = _say(s, "show rejected")
         assert "status=rejected" in rejected or "No pairs" in rejected
+        if s.stages()["pairs"].get("rejected"):  # the reasons in plain words, not only their codes
+            from bgetune.tools.filtering import REASONS
+
+            why = _say(s, "why were so many pairs rejected?")
+            assert "Rejected because" in why and any(en in why for en, _ in REASONS.values()), why
+        nxt = _say(s, "what should I do next?")
+        assert "wait for your review" in nxt and '"train"' in nxt, nxt
+        use = _say(s, "how do I use the model in my app?")
+        assert "no tuned model yet" in use, use
         both = _say(s, "use 2 epochs and a smaller learning rate")
         assert "Set epochs = 2" in both and "Set lr = 1e-05" in both
         vague = _say(s, "set the learning rate to something sensible")
@@ -67,3 +76,12 @@ def test_honest_card_gain_with_meaning_and_results_without_rerun(reviewed_ws):
         evals = len(runs(reviewed_ws, "eval"))
         good = _say(s, "how good is it now?")
         assert "nDCG@10" in good and len(runs(reviewed_ws, "eval")) == evals  # interpreted, not re-run
+        use = _say(s, "how do I use the model in my app?")
+        exported = s.stages().get("export_dir")
+        if exported:  # the folder it names loads, with the query prompt the reply shows
+            assert exported in use and "prompt_name='query'" in use, use
+            from sentence_transformers import SentenceTransformer
+
+            assert SentenceTransformer(exported, local_files_only=True).encode(["q"]).shape[0] == 1
+        else:  # the decision kept the base: the reply says how to export the tuned one anyway
+            assert "ship anyway" in use, use

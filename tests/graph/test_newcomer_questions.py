@@ -1,0 +1,135 @@
+"""Questions a newcomer asks the offline chat, in English and Chinese, answered from where the workspace stands
+(the planner's newcomer routes: next step, using the model, why pairs were rejected, cost, terms)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bgetune.agent.planner import plan_request
+
+EMPTY: dict = {"documents": 0, "pairs": {}, "last_runs": {}}
+REVIEW = {"documents": 2, "pairs": {"proposed": 50, "rejected": 127}, "last_runs": {"generate": "done"}}
+APPROVED = {"documents": 2, "pairs": {"approved": 80, "rejected": 20}, "last_runs": {"generate": "done"}}
+ALL_REJECTED = {"documents": 1, "pairs": {"rejected": 40}, "last_runs": {"generate": "done"}}
+EXPORTED = {
+    "documents": 2,
+    "pairs": {"approved": 80},
+    "last_runs": {"train": "done", "eval": "done"},
+    "export_dir": "/data/ws/artifacts/runs/r1/export",
+}
+
+
+def _plan(text: str, stages: dict):  # noqa: ANN202
+    return plan_request(text, files=[], stages=stages, llm_configured=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "stages", "want"),
+    [
+        ("what should I do next?", EMPTY, "Attach your documents"),
+        ("下一步做什么？", EMPTY, "上传文档"),
+        ("what should I do next?", REVIEW, "50 pairs wait for your review"),
+        ("接下来该做什么", REVIEW, "有 50 个问答对等你审核"),
+        ("what now?", APPROVED, '80 pairs are approved. Next: "train"'),
+        ("what's next", ALL_REJECTED, "All 40 proposed pairs were rejected"),
+        ("next steps?", EXPORTED, '"serve it"'),
+    ],
+)
+def test_the_next_step_follows_the_workspace(text, stages, want):
+    p = _plan(text, stages)
+    assert p.intent == "next" and not p.steps and want in p.reply, p
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how do I use the model in my app?",
+        "where is the model saved?",
+        "怎么在我的程序里用这个模型？",
+        "模型保存在哪里？",
+    ],
+)
+def test_using_the_model_names_its_folder_and_code_once_exported_and_what_comes_first_before(text):
+    before = _plan(text, REVIEW)
+    assert before.intent == "use_model" and not before.steps
+    assert ("no tuned model yet" in before.reply) or ("还没有微调好的模型" in before.reply)
+    after = _plan(text, EXPORTED)
+    assert EXPORTED["export_dir"] in after.reply and "prompt_name='query'" in after.reply
+    assert "SentenceTransformer('/data/ws/artifacts/runs/r1/export')" in after.reply
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "why so few pairs?",
+        "why were so many pairs rejected?",
+        "为什么只有这么几个问答对？",
+        "为什么剔除了这么多？",
+    ],
+)
+def test_why_so_few_pairs_shows_the_dataset_with_its_reasons(text):
+    p = _plan(text, REVIEW)
+    assert [s["tool"] for s in p.steps] == ["show_dataset"], p
+
+
+def test_the_dataset_says_each_main_rejection_reason_in_plain_words():
+    from bgetune.capabilities.data import DatasetResult
+    from bgetune.tools.filtering import REASONS
+
+    res = DatasetResult(
+        status={"proposed": 10, "rejected": 40},
+        by_reason={"round_trip_failed": 25, "query_too_short": 10, "duplicate_query": 5, "cut_off": 1},
+    )
+    en, zh = res.text("en"), res.text("zh")
+    for code in ("round_trip_failed", "query_too_short", "duplicate_query"):
+        assert REASONS[code][0] in en and REASONS[code][1] in zh
+    assert REASONS["cut_off"][0] not in en  # the top three only
+    assert "approve 12" in en and "通过 12" in zh  # more rejected than kept: what gives more pairs
+
+
+@pytest.mark.parametrize(
+    ("text", "stages", "tools", "want"),
+    [
+        ("how much will this cost?", REVIEW, [], "Nothing costly runs without your yes"),
+        ("要花多少钱？", REVIEW, [], "不会运行任何花钱"),
+        ("how much will this cost?", APPROVED, ["estimate_training"], ""),
+    ],
+)
+def test_cost_questions_get_the_estimate_once_there_is_something_to_estimate(text, stages, tools, want):
+    p = _plan(text, stages)
+    assert [s["tool"] for s in p.steps] == tools and want in (p.reply or ""), p
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("what does nDCG mean?", "0 to 1"),
+        ("nDCG是什么意思？", "0 到 1"),
+        ("what is a hard negative?", "looks relevant"),
+        ("什么是难负例？", "看起来与问题相关"),
+        ("what does epoch 1 x0.5 mean?", "WiSE-FT"),
+        ("what are pseudo pairs?", "query log"),
+        ("教师模型是什么？", "教师"),
+    ],
+)
+def test_terms_are_explained_in_the_language_asked(text, want):
+    p = _plan(text, REVIEW)
+    assert p.intent == "explain" and want in p.reply, p
+
+
+def test_what_is_the_threshold_after_calibrating_is_not_a_definition():
+    assert _plan("what is the threshold?", EXPORTED).intent != "explain"
+    assert _plan("what does the threshold mean?", EXPORTED).intent == "explain"
+
+
+@pytest.mark.parametrize("text", ["is the new model better?", "新模型比原来的好吗？"])
+def test_is_it_better_reads_the_results_or_says_what_comes_first(text):
+    assert _plan(text, REVIEW).intent == "results" and not _plan(text, REVIEW).steps
+    done = dict(EXPORTED)
+    assert [s["tool"] for s in _plan(text, done).steps] == ["show_results"]
+
+
+@pytest.mark.parametrize("text", ["I have a list of questions users asked", "我有用户问过的问题列表"])
+def test_offering_real_questions_gets_how_to_give_them(text):
+    p = _plan(text, REVIEW)
+    assert p.intent == "need_golden" and not p.steps, p
