@@ -233,7 +233,8 @@ HELP = {
         '- attach documents (or type @path) and say "fine-tune bge on these PDFs" (ingest, generate pairs, filter, '
         "then you review)\n"
         '- review: "show pairs", "show 30 pairs", "show pair 28", "show rejected", "approve all", "approve 3 5", '
-        '"reject 4 because it\'s too vague", "edit 7: new query", "undo that"\n'
+        '"approve 1-20", "approve the first 10" (of the page shown), "reject 4 because it\'s too vague", '
+        '"edit 7: new query", "undo that", "why were so many rejected?"\n'
         '- golden questions: "golden questions:" then one question per line (or @questions.txt); I show candidates '
         'and you label them ("1 3" or "none"); they decide which model ships\n'
         '- settings: "epochs 3", "batch size 16", "lr 2e-5", "max steps 50", "use bge-m3"\n'
@@ -242,20 +243,24 @@ HELP = {
         'training pair", "add them as training pairs" or "fix the biggest cause"\n'
         '- results: "evaluate", "which model will you ship?", "ship anyway" (export a model the evidence did not '
         'pick), "calibrate", "export", "status"\n'
-        '- serving: "serve it" (an OpenAI-compatible endpoint for what shipped), "stop the server"'
+        '- serving: "serve it" (an OpenAI-compatible endpoint for what shipped), "stop the server", "how do I use '
+        'the model in my app?"\n'
+        '- questions: "what should I do next?", "how many epochs should I use?", "what does nDCG mean?", "is my '
+        'data sent anywhere?", "do I need a GPU?"'
     ),
     "zh": (
         "我能理解这些指令：\n"
         "- 上传文档（或输入 @路径）并说“用这些PDF微调bge模型”（导入、生成问答对、过滤，然后由你审核）\n"
-        "- 审核：“看看数据”、“看30个”、“看第28条问答对”、“看看被拒的”、“全部通过”、“通过 3 5”、“拒绝 4 因为太模糊”、"
-        "“修改 7：新的问题”、“撤销”\n"
+        "- 审核：“看看数据”、“看30个”、“看第28条问答对”、“看看被拒的”、“全部通过”、“通过 3 5”、“通过 1-20”、"
+        "“通过前10个”（刚显示的那一页）、“拒绝 4 因为太模糊”、“修改 7：新的问题”、“撤销”、“为什么剔除了这么多？”\n"
         "- 黄金问题：“黄金问题：”后每行一个问题（或 @questions.txt）；我列出候选段落，由你标注（“1 3”或“都不是”）；"
         "它们决定发布哪个模型\n"
         "- 设置：“训练3轮”、“batch size 16”、“学习率 2e-5”、“最多 50 步”、“用 bge-m3”\n"
         "- “开始训练”（先给出预估，等你批准）、“训练要多久？”\n"
         "- 漏检：“为什么'你的问题'检索不到”、“哪些问题还检索不到？”，然后“加入训练”、“都加入训练”或“修复最大的原因”\n"
         "- 结果：“评估”、“发布哪个模型”、“仍然发布”（导出证据没有选中的模型）、“校准”、“导出”、“进度”\n"
-        "- 部署：“部署”（为发布的模型启动兼容 OpenAI 的接口）、“停止服务”"
+        "- 部署：“部署”（为发布的模型启动兼容 OpenAI 的接口）、“停止服务”、“怎么在我的程序里用这个模型？”\n"
+        "- 提问：“下一步做什么？”、“用多少轮合适？”、“nDCG是什么意思？”、“数据会上传吗？”、“需要GPU吗？”"
     ),
 }
 
@@ -306,11 +311,52 @@ def questions(text: str) -> list[str]:
     return [q for q in lines if len(q) >= 3]
 
 
+_IDS = re.compile(
+    r"(?<![A-Za-z0-9_.])#?(\d{1,7})(?:\s*(?:-|–|~|～|到|至|\bto\b|\bthrough\b)\s*#?(\d{1,7}))?(?![A-Za-z0-9_.])",
+    _I,
+)
+MAX_RANGE = 1000
+
+
 def ids_in(text: str) -> list[int]:
-    """Pair ids named in a request: digits, also after 第 / # and before 条 / 个."""
-    return [
-        int(x) for x in re.findall(r"(?<![A-Za-z0-9_.])#?(\d{1,7})(?![A-Za-z0-9_.])", QUOTES.sub(" ", text))
-    ]
+    """Pair ids named in a request: digits, also after 第 / # and before 条 / 个; a range ('1-20', '3 to 9',
+    '5到8') is every id in it."""
+    out: list[int] = []
+    for m in _IDS.finditer(QUOTES.sub(" ", text)):
+        a, b = int(m.group(1)), int(m.group(2)) if m.group(2) else None
+        out += (
+            list(range(a, b + 1)) if b is not None and a <= b <= a + MAX_RANGE else [a] + ([b] if b else [])
+        )
+    return list(dict.fromkeys(out))
+
+
+_FIRST_N = re.compile(r"\b(?:the )?first (\d{1,4})\b|前\s*(\d{1,4})\s*(?:个|条|对)?", _I)
+_THESE = re.compile(
+    r"\b(?:these|them|those|the ones (?:you )?(?:just )?showed?n?|all (?:of )?(?:these|them|those) shown)\b|这些|它们|上面的|刚才(?:看|显示)的",
+    _I,
+)
+
+
+def shown_ids(msg: Msg, text: str) -> tuple[list[int] | None, str | None]:
+    """(ids, None) for 'the first 20' / 'these' read against the last page of pairs shown; (None, why) when there
+    is no such page; (None, None) when the message names neither."""
+    shown = list((msg.stages.get("last_pairs_view") or {}).get("ids") or [])
+    first = _FIRST_N.search(text)
+    if first:
+        n = int(first.group(1) or first.group(2))
+        return (shown[:n], None) if shown and n <= len(shown) else (None, "first")
+    if _THESE.search(text) and not ids_in(text):  # ids named outright win over 'these'
+        return (shown, None) if shown else (None, "these")
+    return None, None
+
+
+def _which_pairs(msg: Msg, intent: str) -> Plan:
+    return msg.reply(
+        intent,
+        'Which pairs? Give their ids or a range ("approve 3 5 8", "approve 1-20"), or say "show 30 pairs" first; '
+        '"approve the first 20" then means the first 20 of that page.',
+        "是哪些问答对？请给出编号或范围（“通过 3 5 8”、“通过 1-20”），或先说“看30个”；之后“通过前20个”就是那一页的前 20 个。",
+    )
 
 
 def train_steps(stages: dict[str, Any], *, resume: bool = False) -> list[dict[str, Any]]:
@@ -557,8 +603,40 @@ def _finetune(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]] 
     return pre + [step("base_model_info"), step("generate_pairs", mode=mode), step("show_dataset")]
 
 
+APPROVE_ALL = re.compile(
+    r"\b(approve|accept)\b.*\b(all|everything|every pair)\b|全部通过|都通过|全部批准|全部同意|全部接受|都批准",
+    _I,
+)
+
+
+def _approve_first(msg: Msg) -> list[dict[str, Any]]:
+    """'approve all and train', 'approve 3 5 then train': the review decision runs before training."""
+    if APPROVE_ALL.search(msg.rest):
+        return [step("approve_all_pairs")]
+    said = re.search(
+        r"\b(?:approve|accept)\b(.*?)(?:\b(?:and|then)\b|,|;|$)|通过(.*?)(?:然后|再|并|，|,|$)", msg.rest, _I
+    )
+    ids = ids_in(next(g for g in said.groups() if g is not None)) if said else []
+    return [step("approve_pairs", ids=ids)] if ids else []
+
+
 def _train(**kw: Any) -> Build:
-    return lambda msg, m: train_steps(msg.stages | kw.get("stages", {}), resume=kw.get("resume", False))
+    def build(msg: Msg, m: re.Match[str] | None) -> list[dict[str, Any]]:
+        steps = train_steps(msg.stages | kw.get("stages", {}), resume=kw.get("resume", False))
+        return _approve_first(msg) + steps
+
+    return build
+
+
+def _resume_question(msg: Msg, m: re.Match[str] | None) -> Plan:
+    return msg.reply(
+        "resume_question",
+        "Yes. Training writes a checkpoint (weights, optimizer, step, random state) at the end of every epoch; if it "
+        'stops (Ctrl-C, a closed laptop, a crash) say "resume" (or `bgetune train --resume`) and it continues from '
+        "the last complete epoch. Everything you approved or edited is in the workspace and is never lost.",
+        "可以。训练在每一轮结束时保存检查点（权重、优化器、步数、随机状态）；中途停止（Ctrl-C、合上电脑、崩溃）后说“继续训练”"
+        "（或 `bgetune train --resume`），会从最后一个完整的轮次继续。你通过或修改过的数据都保存在工作区里，不会丢失。",
+    )
 
 
 def _more(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]]:
@@ -574,18 +652,25 @@ _WHY = re.compile(
 )
 
 
-def _reject(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]] | None:
+def _reject(msg: Msg, m: re.Match[str]) -> Plan | list[dict[str, Any]] | None:
     """'reject 4 5: too vague', 'reject 5 because it's too vague': the ids, and the reason kept with them."""
     w = _WHY.search(msg.rest)
     why = next((g for g in (w.group("a"), w.group("b"), w.group("c")) if g), None) if w else None
-    ids = ids_in(msg.rest[: w.start()] if w else msg.rest)
+    head = msg.rest[: w.start()] if w else msg.rest
+    ids, missing = shown_ids(msg, head)
+    if missing:
+        return _which_pairs(msg, "reject")
+    ids = ids or ids_in(head)
     if not ids:
         return None
     return [step("reject_pairs", ids=ids, why=why.strip().rstrip(".。") if why else None)]
 
 
-def _approve(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]] | None:
-    ids = ids_in(msg.rest)
+def _approve(msg: Msg, m: re.Match[str]) -> Plan | list[dict[str, Any]] | None:
+    ids, missing = shown_ids(msg, msg.rest)
+    if missing:
+        return _which_pairs(msg, "approve")
+    ids = ids or ids_in(msg.rest)
     return [step("approve_pairs", ids=ids)] if ids else None
 
 
@@ -844,6 +929,100 @@ def _cost(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]]:
     )
 
 
+def _setting_question(msg: Msg, m: re.Match[str] | None) -> Plan | None:
+    """'How many epochs should I use?', '默认学习率是多少？': the setting's declared help, its limits and its value in
+    this workspace, from the declaration itself (None when no setting is named)."""
+    from bgetune.capabilities import remembered_settings, setting_field
+
+    text, best = msg.text.lower(), None
+    for name in sorted(remembered_settings()):
+        f = setting_field(name)
+        for w in {name, name.replace("_", " "), *(f.metadata.get("say") or ())} if f else ():
+            w = w.lower()
+            hit = (
+                (w in text) if has_cjk(w) else bool(re.search(rf"(?<![a-z]){re.escape(w)}s?(?![a-z])", text))
+            )
+            if hit and (best is None or len(w) > len(best[1])):
+                best = (name, w, f)
+    if best is None:
+        return None
+    name, _, f = best
+    md = f.metadata
+    now = (msg.stages.get("settings") or {}).get(name)
+    limits = " ".join(
+        x
+        for x in (
+            f"min {md['min']:g}" if md.get("min") is not None else "",
+            f"max {md['max']:g}" if md.get("max") is not None else "",
+        )
+        if x
+    )
+    choices = ", ".join(map(str, md.get("choices") or ()))
+    extra = f" ({limits})" if limits else (f" (one of: {choices})" if choices else "")
+    return msg.reply(
+        "setting_question",
+        f"{name}: {md['help']}{extra} In this workspace: "
+        + (f"{now}." if now is not None else "not set, so the default applies.")
+        + f' Change it by saying "{name.replace("_", " ")} <value>"; the training card shows every value before it runs.',
+        f"{name}：{md['help']}{extra} 本工作区："
+        + (f"{now}。" if now is not None else "未设置，使用默认值。")
+        + f"说“{name} <值>”可以修改；训练前的确认卡片会列出所有取值。",
+    )
+
+
+def _privacy(msg: Msg, m: re.Match[str] | None) -> Plan:
+    llm_en = (
+        "An LLM server is configured: when you approve generation, each chunk's text is sent to that server "
+        "(BGETUNE_LLM_BASE_URL) to write questions, and to nothing else. The API key is never written to disk."
+        if msg.llm
+        else "No LLM server is configured, so nothing leaves this machine: the offline generator writes the questions."
+    )
+    llm_zh = (
+        "已配置 LLM 服务：你批准生成后，每个分块的文本会发送到该服务（BGETUNE_LLM_BASE_URL）来编写问题，不会发往别处。API 密钥从不写入磁盘。"
+        if msg.llm
+        else "没有配置 LLM 服务，因此没有任何数据离开本机：问题由离线生成器编写。"
+    )
+    return msg.reply(
+        "privacy",
+        "Your documents, pairs and models stay in the workspace folder on this machine; models load from the local "
+        f"cache, no internet needed. {llm_en}",
+        f"你的文档、问答对和模型都保存在本机的工作区文件夹里；模型从本地缓存加载，不需要联网。{llm_zh}",
+    )
+
+
+def _device(msg: Msg, m: re.Match[str] | None) -> Plan:
+    return msg.reply(
+        "device",
+        "Training uses a GPU when PyTorch sees one (CUDA or Apple MPS), else the CPU; the training estimate times a "
+        'few real steps on that device before anything runs ("what does training cost?"). On a CPU a small base '
+        "(bge-small, the bundled MiniLM) trains a few hundred pairs in minutes; bge-m3 wants a GPU. "
+        '"device cpu" or "device cuda:1" picks one.',
+        "PyTorch 能看到 GPU（CUDA 或 Apple MPS）时训练用 GPU，否则用 CPU；开始前训练预估会在该设备上实测几步（说“训练要多久？”）。"
+        "在 CPU 上，小模型（bge-small、内置 MiniLM）训练几百个问答对只需几分钟；bge-m3 最好用 GPU。说“device cpu”或“device cuda:1”可以指定设备。",
+    )
+
+
+def _better_questions(msg: Msg, m: re.Match[str] | None) -> Plan:
+    return msg.reply(
+        "better_questions",
+        "Three things make the questions better: paste 10 questions your users really asked (the generator then "
+        "asks the way they do), configure an LLM generator (BGETUNE_LLM_BASE_URL: any OpenAI-compatible server), "
+        'and fix the ones you see ("edit 7: a better query", "reject 4"). Then "generate pairs" again: what you '
+        "approved or edited is kept.",
+        "三个办法让问题更好：粘贴 10 个用户真实问过的问题（生成器会模仿它们的问法）；配置 LLM 生成器（BGETUNE_LLM_BASE_URL，"
+        "任何兼容 OpenAI 的服务）；直接修改看到的问题（“修改 7：更好的问题”、“拒绝 4”）。然后再说“生成问答对”：你通过或修改过的会保留。",
+    )
+
+
+def _reject_all(msg: Msg, m: re.Match[str] | None) -> Plan:
+    return msg.reply(
+        "reject",
+        "There is no reject-all: a pair you do not approve is never trained on. To reject a block, give a range "
+        '("reject 1-50") or say "show 30 pairs" and then "reject these".',
+        "没有“全部拒绝”：你没有通过的问答对本来就不会用于训练。要拒绝一批，请给出范围（“拒绝 1-50”），或先说“看30个”再说“拒绝这些”。",
+    )
+
+
 # term (en, zh pattern) -> (en, zh) definitions a newcomer asks about
 GLOSSARY: list[tuple[str, str, str, str]] = [
     (
@@ -1083,6 +1262,66 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         examples=("what does training cost?", "训练要多久？"),
     ),
     R(
+        "setting_question",
+        r"\bhow (?:many|much|big|large|high|low)\b.*\b(?:should|do|would|to|is)\b|\bwhat(?:'s| is| are) the (?:default|current|"
+        r"recommended|best|right)\b|\bwhat\b.*\bshould i (?:use|set|pick|choose)\b|\bwhat does (?:the )?[\w ]{2,20} (?:setting|option) do\b",
+        r"(?:用|设|设置|选)(?:多少|几)|多少(?:合适|比较好|为好)|默认(?:的)?.{0,8}(?:是多少|是什么|多少)|(?:是多少|多大合适|设多少)",
+        build=_setting_question,
+        on="text",
+        examples=("how many epochs should I use?", "默认学习率是多少？"),
+    ),
+    R(
+        "privacy",
+        r"\b(?:is|are|does|do|will) (?:my|our|the) (?:data|documents?|files?|pdfs?|texts?)\b.*\b(?:sent|upload\w*|leave|"
+        r"shared|stored|private|safe|go)\b|\bdoes (?:this|it|bgetune) (?:need|use|require) (?:the )?internet\b|\bprivacy\b|"
+        r"\bsend (?:my|our) (?:data|documents?)\b|\bwork(?:s)? offline\b.*\?",
+        r"数据.{0,8}(?:上传|发送|发出去|外传|泄露|安全吗|隐私)|文档.{0,6}(?:上传|发送|外传|泄露)|(?:需要|要|必须)联网|隐私|能离线",
+        build=_privacy,
+        on="text",
+        examples=("is my data sent anywhere?", "数据会上传吗？"),
+    ),
+    R(
+        "status",
+        r"\bis (?:the )?training (?:done|finished|over|complete|still running)\b|\bhas (?:the )?training (?:finished|ended|"
+        r"stopped)\b|\bare we done\b|\b(?:show|list|what are) (?:me )?(?:my |the |current )?settings\b|\bcurrent settings\b",
+        r"训练(?:完了|好了|结束了|完成了|跑完了)(?:吗|没)|训练到哪|(?:当前|现在|查看|看看|显示)(?:的)?设置|设置(?:是什么|有哪些)",
+        "status",
+        on="text",
+        examples=("is training done?", "训练完了吗？", "show settings"),
+    ),
+    R(
+        "device",
+        r"\b(?:can|do|does|will|should|must) (?:i|it|you|bgetune|this|training) (?:use|need|have|require|run on) (?:a |the )?"
+        r"(?:gpu|cuda|cpu)\b|\bonly (?:have )?a cpu\b|\bno gpu\b|\bwithout (?:a )?gpu\b|\bis (?:a )?cpu (?:ok|enough|fine)\b",
+        r"(?:需要|要|必须|有没有|能用|可以用)\s*(?:gpu|显卡)|只有\s*cpu|没有\s*(?:gpu|显卡)|cpu\s*(?:可以吗|够吗|行吗)",
+        build=_device,
+        on="text",
+        examples=("do I need a GPU?", "需要GPU吗？"),
+    ),
+    R(
+        "better_questions",
+        r"\b(?:better|more natural|more varied|different|nicer|more realistic) (?:questions|queries)\b|\b(?:questions|queries) "
+        r"(?:are|look|seem) (?:bad|poor|weird|wrong|strange|unnatural|robotic|off|terrible)\b",
+        r"问题(?:质量)?(?:太差|不好|很差|奇怪|不自然|太生硬|不像人话)|(?:更好|更自然|更像用户)的问题",
+        build=_better_questions,
+        on="text",
+        examples=("the questions look robotic", "问题质量太差了"),
+    ),
+    R(
+        "reject",
+        r"^\s*(?:please\s+)?reject (?:them )?all\b|\breject (?:all|everything)\b",
+        r"全部拒绝|都拒绝|全部拒掉|都不要",
+        build=_reject_all,
+        on="text",
+    ),
+    R(
+        "show",
+        r"\bwhy (?:is|was) (?:pair )?#?(?P<wid>\d+) (?:rejected|dropped|flagged)\b",
+        r"为什么.{0,4}#?(?P<wzid>\d+)\s*(?:号|条|个)?.{0,4}(?:被拒|被剔除|被拒绝|被过滤)",
+        build=lambda msg, m: [step("show_pairs", ids=[int(m.group("wid") or m.group("wzid"))])],
+        on="text",
+    ),
+    R(
         "stop_serving",
         r"\bstop (?:the )?(?:server|serving|endpoint|api)\b|\bshut (?:down )?(?:the )?server\b|\bkill the server\b",
         r"停止(?:服务|部署)|关闭(?:服务|接口)|停掉服务|关掉服务|(?:服务|接口)(?:关掉|停掉|关了|停了)",
@@ -1318,6 +1557,13 @@ ROUTES: list[Route] = [  # read once setting phrases are taken out; setting chan
         examples=("fine-tune bge on these PDFs", "用这些PDF微调bge模型"),
     ),
     R(
+        "resume_question",
+        r"\b(?:can|could|may) (?:i|we)\b.*\b(?:stop|pause|interrupt|quit)\b.*\b(?:resume|continue|later)\b|"
+        r"\bwhat (?:happens|if)\b.*\b(?:stop|interrupt|crash|close)\w*",
+        r"(?:可以|能|能不能|能否).{0,8}(?:停|暂停|中断).{0,12}(?:继续|恢复)|中断了怎么办|停了.{0,6}(?:怎么办|会怎样)",
+        build=_resume_question,
+    ),
+    R(
         "train",
         r"\bresume\b|\bcontinue (?:the )?training\b",
         r"继续训练|恢复训练|继续.{0,6}中断的训练",
@@ -1327,7 +1573,8 @@ ROUTES: list[Route] = [  # read once setting phrases are taken out; setting chan
     R(
         "train",
         START_TRAIN,
-        r"开始训练|训练吧|进行训练|启动训练|去训练|训练模型|^\s*训练\s*[。!！]?\s*$|开始微调|微调吧",
+        r"开始训练|训练吧|进行训练|启动训练|去训练|训练模型|^\s*训练\s*[。!！]?\s*$|开始微调|微调吧|"
+        r"(?:用|在)\s*(?:gpu|cpu|显卡|cuda)\s*(?:上)?\s*(?:训练|微调|跑)",
         build=_train(),
         examples=("train", "train with 1 epoch", "开始训练"),
     ),

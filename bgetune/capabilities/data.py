@@ -190,6 +190,11 @@ class PairsPage(Result):
             )
         ]
         lines += _pair_lines(self.pairs, lang)
+        if len(self.pairs) <= 3:  # one pair looked at: its reasons in plain words
+            from bgetune.tools.filtering import explain_reason
+
+            codes = dict.fromkeys(c for p in self.pairs for c in (p.get("reasons") or []))
+            lines += [f"  {c}: {explain_reason(c, lang)}" for c in codes]
         if end < self.total:
             lines.append(
                 say(
@@ -398,7 +403,10 @@ def _show_pairs(ctx: Context, o: ShowPairsOptions) -> PairsPage:
     rows = rows[o.offset : o.offset + o.limit] if o.limit else rows[o.offset :]
     keep = ("id", "query", "passage", "status", "reasons", "document", "source")
     pairs = [{k: (r.get(k)[:300] if k == "passage" and r.get(k) else r.get(k)) for k in keep} for r in rows]
-    ctx.ws.set_setting("_last_pairs_view", {"filters": filters, "offset": o.offset, "limit": o.limit})
+    ctx.ws.set_setting(  # the ids shown, so "approve the first 20" / "approve these" name these pairs
+        "_last_pairs_view",
+        {"filters": filters, "offset": o.offset, "limit": o.limit, "ids": [p["id"] for p in pairs][:500]},
+    )
     return PairsPage(pairs=pairs, shown=len(pairs), offset=o.offset, total=total, filters=filters)
 
 

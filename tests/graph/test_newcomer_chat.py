@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bgetune.agent.runner import AgentSession
@@ -27,6 +29,16 @@ def test_first_reply_review_paging_and_partial_settings(tmp_path, docs):
         assert "Examples" not in page  # "show pairs" does not repeat the example block
         assert f"Pairs 1-{min(30, n)} of {n}" in page  # the pairs in play: proposed and kept
         assert "(rejected)" not in page, page  # no rejected pair mixed in
+        first_two = [int(x) for x in re.findall(r"^  #(\d+) \(", page, re.M)[:2]]
+        before = s.stages()["pairs"].get("approved", 0)
+        _say(s, "approve the first 2")  # the first two of the page just shown, not pair #2
+        assert s.stages()["pairs"].get("approved", 0) == before + 2
+        from bgetune.core.workspace import Workspace
+
+        w = Workspace(ws)
+        assert all(w.scalar("SELECT status FROM pairs WHERE id=?", (i,)) == "approved" for i in first_two)
+        w.close()
+        n = sum(v for k, v in s.stages()["pairs"].items() if k != "rejected")
         if n > 30:
             more = _say(s, "show more")
             assert f"Pairs 31-{min(60, n)} of {n}" in more

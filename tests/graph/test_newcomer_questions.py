@@ -133,3 +133,103 @@ def test_is_it_better_reads_the_results_or_says_what_comes_first(text):
 def test_offering_real_questions_gets_how_to_give_them(text):
     p = _plan(text, REVIEW)
     assert p.intent == "need_golden" and not p.steps, p
+
+
+SHOWN = {**REVIEW, "last_pairs_view": {"ids": list(range(101, 131))}}
+
+
+def _steps(text: str, stages: dict) -> list[tuple[str, dict]]:
+    return [(s["tool"], s["args"]) for s in _plan(text, stages).steps]
+
+
+def test_approving_and_training_in_one_message_approves_first():
+    assert _steps("approve all and train", REVIEW)[0] == ("approve_all_pairs", {})
+    assert _steps("approve 3 5 and train", REVIEW)[0] == ("approve_pairs", {"ids": [3, 5]})
+    assert _steps("通过 3 5 然后开始训练", REVIEW)[0] == ("approve_pairs", {"ids": [3, 5]})
+    assert [t for t, _ in _steps("approve all and train", REVIEW)][1:4] == [
+        "split_dataset",
+        "mine_negatives",
+        "train",
+    ]
+    assert _steps("train", REVIEW)[0][0] == "split_dataset"  # nothing approved on the user's behalf
+
+
+@pytest.mark.parametrize(
+    ("text", "ids"),
+    [
+        ("approve the first 20", list(range(101, 121))),
+        ("通过前20个", list(range(101, 121))),
+        ("approve these", list(range(101, 131))),
+        ("approve 1-20", list(range(1, 21))),
+        ("approve 3 and 5, those look good", [3, 5]),
+        ("通过 5到8", [5, 6, 7, 8]),
+    ],
+)
+def test_the_first_n_and_these_mean_the_page_just_shown_and_ranges_are_every_id(text, ids):
+    assert _steps(text, SHOWN) == [("approve_pairs", {"ids": ids})]
+
+
+def test_the_first_n_with_no_page_shown_asks_which_pairs_instead_of_approving_pair_n():
+    p = _plan("approve the first 20", REVIEW)
+    assert not p.steps and "Which pairs?" in p.reply
+    assert _steps("reject 3 to 5 because vague", REVIEW) == [
+        ("reject_pairs", {"ids": [3, 4, 5], "why": "vague"})
+    ]
+    r = _plan("reject all", REVIEW)
+    assert not r.steps and "reject 1-50" in r.reply
+
+
+def test_a_question_about_resuming_is_answered_not_run():
+    q = _plan("can I stop and resume later?", APPROVED)
+    assert q.intent == "resume_question" and not q.steps and "checkpoint" in q.reply
+    assert _steps("resume", APPROVED)[0] == ("train", {"resume": True})
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("how many epochs should I use?", "epochs"),
+        ("what's the default learning rate?", "lr"),
+        ("默认学习率是多少？", "lr"),
+        ("用多少轮合适？", "epochs"),
+        ("what is the default batch size?", "batch_size"),
+    ],
+)
+def test_a_question_about_a_setting_gets_its_declared_help_and_value(text, name):
+    from bgetune.capabilities import setting_field
+
+    p = _plan(text, {**APPROVED, "settings": {"epochs": 2}})
+    assert p.intent == "setting_question" and not p.steps, p
+    assert p.reply.startswith(name) and setting_field(name).metadata["help"] in p.reply
+    if name == "epochs":
+        assert "2" in p.reply.split("workspace" if "workspace" in p.reply else "本工作区")[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "tools"),
+    [
+        ("is training done?", "status", ["status"]),
+        ("训练完了吗？", "status", ["status"]),
+        ("show settings", "status", ["status"]),
+        ("is my data sent anywhere?", "privacy", []),
+        ("需要联网吗？", "privacy", []),
+        ("I only have a CPU, is that OK?", "device", []),
+        ("需要GPU吗？", "device", []),
+        ("the questions look robotic", "better_questions", []),
+        ("问题质量太差了", "better_questions", []),
+        ("why is pair 5 rejected?", "show", ["show_pairs"]),
+    ],
+)
+def test_more_newcomer_questions(text, intent, tools):
+    p = _plan(text, REVIEW)
+    assert p.intent == intent and [s["tool"] for s in p.steps] == tools, p
+
+
+def test_privacy_says_what_leaves_the_machine_with_an_llm_configured():
+    off = plan_request("is my data sent anywhere?", files=[], stages=REVIEW, llm_configured=False)
+    on = plan_request("is my data sent anywhere?", files=[], stages=REVIEW, llm_configured=True)
+    assert "nothing leaves this machine" in off.reply and "BGETUNE_LLM_BASE_URL" in on.reply
+
+
+def test_training_on_the_gpu_in_chinese_trains():
+    assert "train" in [t for t, _ in _steps("用GPU训练", APPROVED)]
