@@ -40,7 +40,7 @@ from bgetune.agent.prompts import system_prompt
 from bgetune.agent.registry import REGISTRY, ToolContext, ToolError, compact, stage_snapshot
 from bgetune.agent.review import APPROVE, approved_args, decide, prepare_approval, reject_reply
 from bgetune.agent.state import AgentState
-from bgetune.agent.toolset import others_line, relevant_tools
+from bgetune.agent.toolset import grounding, others_line, read_message, relevant_tools
 from bgetune.core.config import redact
 from bgetune.core.errors import BgetuneError
 from bgetune.core.i18n import reply_lang
@@ -312,8 +312,11 @@ def _agent(state: AgentState, gc: GraphContext) -> dict[str, Any]:
     try:
         files = list(state.get("files") or [])
         called = [c["name"] for m in since if isinstance(m, AIMessage) for c in m.tool_calls]
-        names = relevant_tools(_human_text(state), gc.workspace(state), stages, files=files, called=called)
-        prompt = [SystemMessage(system_prompt(stages, files, others_line(names)))] + _trim(messages)
+        text = _human_text(state)
+        plan = read_message(text, stages, files)
+        names = relevant_tools(text, gc.workspace(state), stages, files=files, called=called, plan=plan)
+        extra = "\n".join(x for x in (others_line(names), grounding(plan) if not since else "") if x)
+        prompt = [SystemMessage(system_prompt(stages, files, extra))] + _trim(messages)
         ai = gc.bind(names).invoke(prompt)
     except Exception as exc:  # noqa: BLE001 - a server failure becomes a reply, never a crash
         log.warning("LLM call failed: %s", redact(str(exc), settings))

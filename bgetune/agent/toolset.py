@@ -34,6 +34,39 @@ def frontier(ws: Any, n: int = FRONTIER) -> list[str]:
     return ready[-n:]
 
 
+# the planner's direct replies that state facts (the workspace's state, declared settings, what leaves the machine):
+# an LLM call gets them as grounding instead of answering from its own guesses
+FACT_INTENTS = frozenset(
+    {
+        "next",
+        "use_model",
+        "cost",
+        "explain",
+        "setting_question",
+        "privacy",
+        "device",
+        "resume_question",
+        "better_questions",
+        "results",
+    }
+)
+
+
+def read_message(text: str, stages: dict[str, Any], files: list[str] | None = None) -> Any:
+    """The offline planner's reading of the user's message, once per LLM call (tools and grounding)."""
+    return plan_request(text, files=list(files or []), stages=stages, llm_configured=True)
+
+
+def grounding(plan: Any) -> str:
+    """A system-prompt line with bgetune's own answer when the message asks a factual question it knows."""
+    if plan is None or not plan.reply or plan.intent not in FACT_INTENTS:
+        return ""
+    return (
+        "bgetune's own answer to the user's last message, from this workspace and its declarations (accurate: "
+        "answer with it, in the user's language, and add nothing it does not say):\n" + plan.reply
+    )
+
+
 def relevant_tools(
     text: str,
     ws: Any,
@@ -41,10 +74,11 @@ def relevant_tools(
     *,
     files: list[str] | None = None,
     called: list[str] | None = None,
+    plan: Any = None,
 ) -> list[str]:
-    """The tool names to bind for one LLM call, in registry order."""
+    """The tool names to bind for one LLM call, in registry order (``plan``: the message already read)."""
     names = set(CORE) | set(called or []) | set(frontier(ws))
-    plan = plan_request(text, files=list(files or []), stages=stages, llm_configured=True)
+    plan = plan if plan is not None else read_message(text, stages, files)
     names |= {s["tool"] for s in plan.steps}
     for group in PAIRED:
         if names & set(group):

@@ -59,3 +59,21 @@ def test_the_message_picks_its_tools_in_both_languages(tmp_path):
     assert "preview_history" in relevant_tools("导入历史问答 logs.csv", ws, stages)
     assert "diagnose" in relevant_tools("why does 'how do I pin a package' miss?", ws, stages)
     assert "train" not in relevant_tools("show the dataset", ws, stages)
+
+
+def test_a_factual_question_reaches_the_llm_with_bgetunes_own_answer(tmp_path, scripted):
+    fake = scripted("Your data stays here.", "Status shown.")
+    with session(tmp_path / "ws", fake) as s:
+        drain(s.send("is my data sent anywhere?"))
+        drain(s.send("数据会上传吗？"))
+    first, second = fake.prompts[0][0].content, fake.prompts[1][0].content
+    assert "bgetune's own answer" in first and "stay in the workspace folder on this machine" in first
+    assert "BGETUNE_LLM_BASE_URL" in first  # an LLM is configured here: it says what is sent to it
+    assert "你的文档、问答对和模型都保存在本机" in second
+
+
+def test_an_action_request_gets_no_grounding_line(tmp_path, scripted):
+    fake = scripted(call("status"), "done")
+    with session(tmp_path / "ws", fake) as s:
+        drain(s.send("Show the workspace status."))
+    assert all("bgetune's own answer" not in p[0].content for p in fake.prompts)
