@@ -628,17 +628,6 @@ def _train(**kw: Any) -> Build:
     return build
 
 
-def _resume_question(msg: Msg, m: re.Match[str] | None) -> Plan:
-    return msg.reply(
-        "resume_question",
-        "Yes. Training writes a checkpoint (weights, optimizer, step, random state) at the end of every epoch; if it "
-        'stops (Ctrl-C, a closed laptop, a crash) say "resume" (or `bgetune train --resume`) and it continues from '
-        "the last complete epoch. Everything you approved or edited is in the workspace and is never lost.",
-        "可以。训练在每一轮结束时保存检查点（权重、优化器、步数、随机状态）；中途停止（Ctrl-C、合上电脑、崩溃）后说“继续训练”"
-        "（或 `bgetune train --resume`），会从最后一个完整的轮次继续。你通过或修改过的数据都保存在工作区里，不会丢失。",
-    )
-
-
 def _more(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]]:
     view = msg.stages.get("last_pairs_view") or {}
     f = {k: v for k, v in (view.get("filters") or {}).items() if v}
@@ -990,37 +979,21 @@ def _privacy(msg: Msg, m: re.Match[str] | None) -> Plan:
     )
 
 
-def _device(msg: Msg, m: re.Match[str] | None) -> Plan:
-    return msg.reply(
-        "device",
-        "Training uses a GPU when PyTorch sees one (CUDA or Apple MPS), else the CPU; the training estimate times a "
-        'few real steps on that device before anything runs ("what does training cost?"). On a CPU a small base '
-        "(bge-small, the bundled MiniLM) trains a few hundred pairs in minutes; bge-m3 wants a GPU. "
-        '"device cpu" or "device cuda:1" picks one.',
-        "PyTorch 能看到 GPU（CUDA 或 Apple MPS）时训练用 GPU，否则用 CPU；开始前训练预估会在该设备上实测几步（说“训练要多久？”）。"
-        "在 CPU 上，小模型（bge-small、内置 MiniLM）训练几百个问答对只需几分钟；bge-m3 最好用 GPU。说“device cpu”或“device cuda:1”可以指定设备。",
-    )
+# fixed answers (intent | en | zh): what stays true whatever the workspace holds
+_REPLIES_TABLE = """
+resume_question | Yes. Training writes a checkpoint (weights, optimizer, step, random state) at the end of every epoch; if it stops (Ctrl-C, a closed laptop, a crash) say "resume" (or `bgetune train --resume`) and it continues from the last complete epoch. Everything you approved or edited is in the workspace and is never lost. | 可以。训练在每一轮结束时保存检查点（权重、优化器、步数、随机状态）；中途停止（Ctrl-C、合上电脑、崩溃）后说“继续训练”（或 `bgetune train --resume`），会从最后一个完整的轮次继续。你通过或修改过的数据都保存在工作区里，不会丢失。
+device | Training uses a GPU when PyTorch sees one (CUDA or Apple MPS), else the CPU; the training estimate times a few real steps on that device before anything runs ("what does training cost?"). On a CPU a small base (bge-small, the bundled MiniLM) trains a few hundred pairs in minutes; bge-m3 wants a GPU. "device cpu" or "device cuda:1" picks one. | PyTorch 能看到 GPU（CUDA 或 Apple MPS）时训练用 GPU，否则用 CPU；开始前训练预估会在该设备上实测几步（说“训练要多久？”）。在 CPU 上，小模型（bge-small、内置 MiniLM）训练几百个问答对只需几分钟；bge-m3 最好用 GPU。说“device cpu”或“device cuda:1”可以指定设备。
+better_questions | Three things make the questions better: paste 10 questions your users really asked (the generator then asks the way they do), configure an LLM generator (BGETUNE_LLM_BASE_URL: any OpenAI-compatible server), and fix the ones you see ("edit 7: a better query", "reject 4"). Then "generate pairs" again: what you approved or edited is kept. | 三个办法让问题更好：粘贴 10 个用户真实问过的问题（生成器会模仿它们的问法）；配置 LLM 生成器（BGETUNE_LLM_BASE_URL，任何兼容 OpenAI 的服务）；直接修改看到的问题（“修改 7：更好的问题”、“拒绝 4”）。然后再说“生成问答对”：你通过或修改过的会保留。
+reject | There is no reject-all: a pair you do not approve is never trained on. To reject a block, give a range ("reject 1-50") or say "show 30 pairs" and then "reject these". | 没有“全部拒绝”：你没有通过的问答对本来就不会用于训练。要拒绝一批，请给出范围（“拒绝 1-50”），或先说“看30个”再说“拒绝这些”。
+"""
+REPLIES: dict[str, tuple[str, str]] = {
+    intent: (en, zh)
+    for intent, en, zh in (map(str.strip, row.split(" | ")) for row in _REPLIES_TABLE.strip().splitlines())
+}
 
 
-def _better_questions(msg: Msg, m: re.Match[str] | None) -> Plan:
-    return msg.reply(
-        "better_questions",
-        "Three things make the questions better: paste 10 questions your users really asked (the generator then "
-        "asks the way they do), configure an LLM generator (BGETUNE_LLM_BASE_URL: any OpenAI-compatible server), "
-        'and fix the ones you see ("edit 7: a better query", "reject 4"). Then "generate pairs" again: what you '
-        "approved or edited is kept.",
-        "三个办法让问题更好：粘贴 10 个用户真实问过的问题（生成器会模仿它们的问法）；配置 LLM 生成器（BGETUNE_LLM_BASE_URL，"
-        "任何兼容 OpenAI 的服务）；直接修改看到的问题（“修改 7：更好的问题”、“拒绝 4”）。然后再说“生成问答对”：你通过或修改过的会保留。",
-    )
-
-
-def _reject_all(msg: Msg, m: re.Match[str] | None) -> Plan:
-    return msg.reply(
-        "reject",
-        "There is no reject-all: a pair you do not approve is never trained on. To reject a block, give a range "
-        '("reject 1-50") or say "show 30 pairs" and then "reject these".',
-        "没有“全部拒绝”：你没有通过的问答对本来就不会用于训练。要拒绝一批，请给出范围（“拒绝 1-50”），或先说“看30个”再说“拒绝这些”。",
-    )
+def _canned(intent: str) -> Build:
+    return lambda msg, m: msg.reply(intent, *REPLIES[intent])
 
 
 # term (en, zh pattern) -> (en, zh) definitions a newcomer asks about
@@ -1294,7 +1267,7 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         r"\b(?:can|do|does|will|should|must) (?:i|it|you|bgetune|this|training) (?:use|need|have|require|run on) (?:a |the )?"
         r"(?:gpu|cuda|cpu)\b|\bonly (?:have )?a cpu\b|\bno gpu\b|\bwithout (?:a )?gpu\b|\bis (?:a )?cpu (?:ok|enough|fine)\b",
         r"(?:需要|要|必须|有没有|能用|可以用)\s*(?:gpu|显卡)|只有\s*cpu|没有\s*(?:gpu|显卡)|cpu\s*(?:可以吗|够吗|行吗)",
-        build=_device,
+        build=_canned("device"),
         on="text",
         examples=("do I need a GPU?", "需要GPU吗？"),
     ),
@@ -1303,7 +1276,7 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         r"\b(?:better|more natural|more varied|different|nicer|more realistic) (?:questions|queries)\b|\b(?:questions|queries) "
         r"(?:are|look|seem) (?:bad|poor|weird|wrong|strange|unnatural|robotic|off|terrible)\b",
         r"问题(?:质量)?(?:太差|不好|很差|奇怪|不自然|太生硬|不像人话)|(?:更好|更自然|更像用户)的问题",
-        build=_better_questions,
+        build=_canned("better_questions"),
         on="text",
         examples=("the questions look robotic", "问题质量太差了"),
     ),
@@ -1311,7 +1284,7 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         "reject",
         r"^\s*(?:please\s+)?reject (?:them )?all\b|\breject (?:all|everything)\b",
         r"全部拒绝|都拒绝|全部拒掉|都不要",
-        build=_reject_all,
+        build=_canned("reject"),
         on="text",
     ),
     R(
@@ -1561,7 +1534,7 @@ ROUTES: list[Route] = [  # read once setting phrases are taken out; setting chan
         r"\b(?:can|could|may) (?:i|we)\b.*\b(?:stop|pause|interrupt|quit)\b.*\b(?:resume|continue|later)\b|"
         r"\bwhat (?:happens|if)\b.*\b(?:stop|interrupt|crash|close)\w*",
         r"(?:可以|能|能不能|能否).{0,8}(?:停|暂停|中断).{0,12}(?:继续|恢复)|中断了怎么办|停了.{0,6}(?:怎么办|会怎样)",
-        build=_resume_question,
+        build=_canned("resume_question"),
     ),
     R(
         "train",

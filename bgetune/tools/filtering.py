@@ -51,65 +51,32 @@ _REFUSAL = re.compile(
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'_+./\-]*")
 
-# every rejection reason in plain words (en, zh): the review screen and the chat say why, not only the code
-REASONS: dict[str, tuple[str, str]] = {
-    "round_trip_failed": (
-        "the base model does not find the passage from this query among its top results: the query is vague or "
-        "fits other passages as well",
-        "基座模型用这个问题检索不到它的段落（不在前几名）：问题太含糊，或同样适合其他段落",
-    ),
-    "query_too_short": (
-        "too short to be a question a person types (a bare keyword)",
-        "太短，不像用户会输入的问题（只是关键词）",
-    ),
-    "query_too_long": ("too long for a search question", "太长，不像检索问题"),
-    "duplicate_query": (
-        "the same query was proposed for another passage; one copy is kept",
-        "同样的问题已为另一段落生成，只保留一份",
-    ),
-    "near_duplicate_query": (
-        "almost the same as another proposed query, which is kept",
-        "与另一个保留的问题几乎相同",
-    ),
-    "copies_passage": ("copies the passage's words instead of asking about them", "照抄段落原文，而不是提问"),
-    "copies_first_line": ("is the passage's own first line or heading", "就是段落自己的第一行或标题"),
-    "is_heading": ("a heading, not a question", "是标题，不是问题"),
-    "cut_off": ("stops mid-sentence", "句子没有写完"),
-    "passage_fragment": (
-        "the passage is a fragment: too little text to answer anything",
-        "段落是残片，内容太少，回答不了问题",
-    ),
-    "passage_too_short": ("the passage is too short to answer a question", "段落太短，回答不了问题"),
-    "passage_too_long": ("the passage is longer than the model reads", "段落超过模型能读的长度"),
-    "mixed_language": ("glues words of two languages into one fragment", "把两种语言的词拼成了一个片段"),
-    "refusal": (
-        "the generator refused, or said the passage does not answer it",
-        "生成器拒答，或说段落中没有答案",
-    ),
-    "vague_query": (
-        "points nowhere ('this section', '它') or is too general",
-        "指代不明（“本条”“它”）或太笼统",
-    ),
-    "in_golden_set": (
-        "is one of your golden questions: kept out of training so the evaluation stays honest",
-        "是你的黄金问题：不参与训练，评估才可信",
-    ),
-    "near_golden_question": (
-        "too close to a golden question (kept out of training)",
-        "与某个黄金问题太接近（不参与训练）",
-    ),
-    "merged_duplicate": (
-        "merged into the same real question imported earlier",
-        "已合并到之前导入的同一个真实问题",
-    ),
-    "duplicates_real_question": (
-        "repeats one of your real questions, which is kept instead",
-        "与你的某个真实问题重复，保留真实问题",
-    ),
-    "near_duplicates_real_question": (
-        "almost repeats one of your real questions, which is kept instead",
-        "与你的某个真实问题几乎相同，保留真实问题",
-    ),
+# every rejection reason in plain words: the review screen and the chat say why, not only the code
+_REASONS_TABLE = """
+round_trip_failed | the base model does not find the passage from this query among its top results: the query is vague or fits other passages as well | 基座模型用这个问题检索不到它的段落（不在前几名）：问题太含糊，或同样适合其他段落
+query_too_short | too short to be a question a person types (a bare keyword) | 太短，不像用户会输入的问题（只是关键词）
+query_too_long | too long for a search question | 太长，不像检索问题
+duplicate_query | the same query was proposed for another passage; one copy is kept | 同样的问题已为另一段落生成，只保留一份
+near_duplicate_query | almost the same as another proposed query, which is kept | 与另一个保留的问题几乎相同
+copies_passage | copies the passage's words instead of asking about them | 照抄段落原文，而不是提问
+copies_first_line | is the passage's own first line or heading | 就是段落自己的第一行或标题
+is_heading | a heading, not a question | 是标题，不是问题
+cut_off | stops mid-sentence | 句子没有写完
+passage_fragment | the passage is a fragment: too little text to answer anything | 段落是残片，内容太少，回答不了问题
+passage_too_short | the passage is too short to answer a question | 段落太短，回答不了问题
+passage_too_long | the passage is longer than the model reads | 段落超过模型能读的长度
+mixed_language | glues words of two languages into one fragment | 把两种语言的词拼成了一个片段
+refusal | the generator refused, or said the passage does not answer it | 生成器拒答，或说段落中没有答案
+vague_query | points nowhere ('this section', '它') or is too general | 指代不明（“本条”“它”）或太笼统
+in_golden_set | is one of your golden questions: kept out of training so the evaluation stays honest | 是你的黄金问题：不参与训练，评估才可信
+near_golden_question | too close to a golden question (kept out of training) | 与某个黄金问题太接近（不参与训练）
+merged_duplicate | merged into the same real question imported earlier | 已合并到之前导入的同一个真实问题
+duplicates_real_question | repeats one of your real questions, which is kept instead | 与你的某个真实问题重复，保留真实问题
+near_duplicates_real_question | almost repeats one of your real questions, which is kept instead | 与你的某个真实问题几乎相同，保留真实问题
+"""
+REASONS: dict[str, tuple[str, str]] = {  # code -> (en, zh)
+    code: (en, zh)
+    for code, en, zh in (map(str.strip, row.split(" | ")) for row in _REASONS_TABLE.strip().splitlines())
 }
 
 
