@@ -34,6 +34,7 @@ from bgetune.cli_common import JsonOpt, TqdmProgress, WorkspaceOpt, fail, open_w
 from bgetune.core.config import Settings
 from bgetune.core.errors import BgetuneError
 from bgetune.core.i18n import reply_lang
+from bgetune.core.text import parse_ids
 from bgetune.core.workspace import DB_NAME
 
 # ---------------------------------------------------------------------------------------------- results
@@ -113,7 +114,8 @@ def _cli_param(f: dataclasses.Field) -> inspect.Parameter:
     if typing.get_origin(base) is list:
         item = typing.get_args(base)[0] if typing.get_args(base) else str
         if meta.get("positional"):
-            annotation: Any = list[item]  # type: ignore[valid-type]
+            # ids are read as the chat and the UI read them: `bgetune review approve 1-20 25`
+            annotation: Any = list[str] if item is int else list[item]  # type: ignore[valid-type]
             default = typer.Argument(... if required else None, help=help_)
             return inspect.Parameter(
                 f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
@@ -186,6 +188,15 @@ def _param(name: str, default: Any, annotation: Any) -> inspect.Parameter:
 def _yes_setting(cap: Capability) -> str | None:
     """The setting that is itself the approval (`bgetune run --yes`), if the capability declares one."""
     return next((f.name for f in settings_of(cap) if f.metadata.get("flag") == "--yes"), None)
+
+
+def _id_lists(cap: Capability) -> list[str]:
+    """The positional list[int] settings of a capability (pair ids): given as text, ranges allowed."""
+    return [
+        f.name
+        for f in settings_of(cap)
+        if f.metadata.get("positional") and typing.get_args(f.type) and typing.get_args(f.type)[0] is int
+    ]
 
 
 def _command_params(cap: Capability) -> list[inspect.Parameter]:
@@ -275,6 +286,9 @@ def make_command(cap: Capability) -> Any:
         values = {k: v for k, v in kw.items() if v is not None}
         if isinstance(values.get("paths"), list):
             values["paths"] = [str(p) for p in values["paths"]]
+        for name in _id_lists(cap):
+            if isinstance(values.get(name), list):
+                values[name] = parse_ids(" ".join(map(str, values[name])))
         try:
             ctx = _cli_context(cap, workspace, llm, values)
             opts = options_for(cap, values, ctx)

@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from bgetune.core.i18n import has_cjk, say
+from bgetune.core.text import parse_ids
 
 MODEL_ALIASES = {
     "bge-m3": "BAAI/bge-m3",
@@ -311,23 +312,10 @@ def questions(text: str) -> list[str]:
     return [q for q in lines if len(q) >= 3]
 
 
-_IDS = re.compile(
-    r"(?<![A-Za-z0-9_.])#?(\d{1,7})(?:\s*(?:-|–|~|～|到|至|\bto\b|\bthrough\b)\s*#?(\d{1,7}))?(?![A-Za-z0-9_.])",
-    _I,
-)
-MAX_RANGE = 1000
-
-
 def ids_in(text: str) -> list[int]:
     """Pair ids named in a request: digits, also after 第 / # and before 条 / 个; a range ('1-20', '3 to 9',
-    '5到8') is every id in it."""
-    out: list[int] = []
-    for m in _IDS.finditer(QUOTES.sub(" ", text)):
-        a, b = int(m.group(1)), int(m.group(2)) if m.group(2) else None
-        out += (
-            list(range(a, b + 1)) if b is not None and a <= b <= a + MAX_RANGE else [a] + ([b] if b else [])
-        )
-    return list(dict.fromkeys(out))
+    '5到8') is every id in it. Quoted text is not read."""
+    return parse_ids(QUOTES.sub(" ", text))
 
 
 _FIRST_N = re.compile(r"\b(?:the )?first (\d{1,4})\b|前\s*(\d{1,4})\s*(?:个|条|对)?", _I)

@@ -75,3 +75,21 @@ def clean_text(text: str) -> str:
 def normalize_for_match(text: str) -> str:
     """Aggressive normalisation for matching a quoted answer to a chunk: NFKC, lower case, no whitespace."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).lower())
+
+
+_IDS = re.compile(
+    r"(?<![A-Za-z0-9_.])#?(\d{1,7})(?:\s*(?:-|–|~|～|到|至|\bto\b|\bthrough\b)\s*#?(\d{1,7}))?(?![A-Za-z0-9_.])",
+    re.I,
+)
+MAX_ID_RANGE = 1000
+
+
+def parse_ids(text: str | None) -> list[int]:
+    """Ids named in text, in order, once each: '3, 5 7', '#12', '1-20', '3 to 9', '5到8' (a range is every id in
+    it, up to MAX_ID_RANGE). The chat's review requests and the UI's id box read ids the same way."""
+    out: list[int] = []
+    for m in _IDS.finditer(text or ""):
+        a, b = int(m.group(1)), int(m.group(2)) if m.group(2) else None
+        out += list(range(a, b + 1)) if b is not None and a <= b <= a + MAX_ID_RANGE else [a] + ([b] if b else [])
+    return list(dict.fromkeys(out))
+

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
 
+from bgetune.core.text import parse_ids as core_parse_ids
 from bgetune.ui import render
 
 FIELDS_PER_ROW = 4
@@ -86,8 +86,8 @@ def is_err(note: Any) -> bool:
 
 
 def parse_ids(text: str | None) -> list[int]:
-    """``"3, 5 7"`` -> [3, 5, 7]; anything else is ignored."""
-    return sorted({int(x) for x in re.findall(r"\d+", text or "")})
+    """``"3, 5 7"`` -> [3, 5, 7]; ``"1-4, 9"`` -> [1, 2, 3, 4, 9] (core.text.parse_ids, as the chat reads them)."""
+    return sorted(core_parse_ids(text))
 
 
 def row_of(evt: Any) -> int | None:

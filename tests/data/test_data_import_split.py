@@ -124,3 +124,8 @@ def test_cli_generate_review_import(tiny_ws, tmp_path):
     assert res.exit_code == 0 and "row 2: empty answer" in res.output
     res = run.invoke(app, ["review", "approve", "999999", "--workspace", str(ws.root)])
     assert res.exit_code == 2 and "999999" in res.output  # a user error: exit 2 with the reason
+    proposed = sorted(p["id"] for p in listed["pairs"] if p["status"] == "proposed")[:3]
+    lo, hi = proposed[0], proposed[-1]  # a range, as the chat and the UI read ids
+    res = run.invoke(app, ["review", "reject", f"{lo}-{hi}", "--workspace", str(ws.root), "--json"])
+    assert res.exit_code == 0, res.output
+    assert set(json.loads(res.stdout[res.stdout.index("{") :])["ids"]) >= set(proposed)
