@@ -851,12 +851,14 @@ def _use_model(msg: Msg, m: re.Match[str] | None) -> Plan:
     runs = msg.stages.get("last_runs") or {}
     where = msg.stages.get("export_dir")
     if where:
-        code = (
+        code = (  # fenced: the UI renders markdown, where single newlines would join the lines
+            "```python\n"
             "from sentence_transformers import SentenceTransformer\n"
             f"model = SentenceTransformer({str(where)!r})\n"
             "q = model.encode(['your question'], prompt_name='query', normalize_embeddings=True)\n"
             "p = model.encode(['a passage'], normalize_embeddings=True)\n"
-            "scores = q @ p.T"
+            "scores = q @ p.T\n"
+            "```"
         )
         return msg.reply(
             "use_model",
