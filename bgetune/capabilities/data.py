@@ -517,7 +517,7 @@ def _base_model_info(ctx: Context, o: None) -> BaseModelInfo:
     zh = ctx.lang == "zh"
     if res.note:
         reason = (
-            f"（{res.note}）说“用 BAAI/bge-m3”或给出本地模型文件夹可以更换。"
+            f"（{res.note_in('zh')}）说“用 BAAI/bge-small-zh-v1.5”或给出本地模型文件夹可以更换。"
             if zh
             else f'Why: {res.note} Say "use <model id or folder>" to change it.'
         )

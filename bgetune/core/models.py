@@ -89,6 +89,13 @@ class ResolvedModel:
     path: str  # what SentenceTransformer() gets
     family: Family
     note: str | None = None  # e.g. the one-line fallback explanation
+    wanted: str | None = None  # the model asked for when the bundled one stands in for it (offline, not cached)
+
+    def note_in(self, lang: str) -> str | None:
+        """The note in the reply's language."""
+        if self.wanted and lang == "zh":
+            return f"本地缓存中没有 {self.wanted}，且无法连接模型仓库（离线）：改用内置的 all-MiniLM-L6-v2。"
+        return self.note
 
     @property
     def key(self) -> str:
@@ -184,7 +191,7 @@ def resolve_base_model(
                 f"{spec} is not in the local cache and the model hub is unreachable (offline): "
                 "using the bundled all-MiniLM-L6-v2 instead."
             )
-            resolved = ResolvedModel(BUNDLED, bundled_model_path(), FAMILIES["generic"], note)
+            resolved = ResolvedModel(BUNDLED, bundled_model_path(), FAMILIES["generic"], note, wanted=spec)
         else:
             resolved = ResolvedModel(spec, spec, family_for(spec))
     if family:
