@@ -24,8 +24,10 @@ from bgetune.agent.routes import (
     Msg,
     Plan,
     Route,
+    golden_tip,
     help_plan,
     nearest,
+    review_hint,
     step,
 )
 from bgetune.core.i18n import has_cjk, reply_lang, say
@@ -434,27 +436,12 @@ def next_hint(intent: str, lang: str, stages: dict[str, Any], ok: bool, ran: lis
             "请先解决上面的问题再试，或说“进度”查看当前状态。",
         )
     pairs = stages.get("pairs") or {}
-    golden = (stages.get("golden") or {}).get("labeled", 0)
     proposed = pairs.get("proposed", 0)
     approved = pairs.get("approved", 0) + pairs.get("edited", 0)
     if intent in ("finetune", "generate", "show", "history_import") and proposed:
-        return say(
-            lang,
-            f'{proposed} pairs wait for your review. Say "show 30 pairs", "show rejected", "approve all", '
-            '"approve 3 5", "reject 4" or "edit 7: better query"; then "train".',
-            f"有 {proposed} 个问答对等你审核。可以说“看30个”、“看看被拒的”、“全部通过”、“通过 3 5”、“拒绝 4”或"
-            "“修改 7：更好的问题”；然后说“开始训练”。",
-        )
+        return review_hint(proposed, lang)
     if intent in ("approve_all", "approve", "reject", "edit", "settings") and approved:
-        extra = (
-            ""
-            if golden >= 20
-            else say(
-                lang,
-                ' Tip: paste 20+ real questions your users ask ("golden questions: ...") so the ship decision uses them.',
-                "提示：粘贴 20 个以上用户真实问题（“黄金问题：……”），发布决策就会以它们为准。",
-            )
-        )
+        extra = golden_tip(stages, lang)
         return say(
             lang,
             'When the data looks right, say "train" (I\'ll show the estimate and wait for your approval).'

@@ -769,24 +769,37 @@ def _repick(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]] | None:
 
 
 # ---------------------------------------------------------------------------------------------- newcomers
+def review_hint(proposed: int, lang: str) -> str:
+    """What to say while pairs wait for review."""
+    return say(
+        lang,
+        f'{proposed} pairs wait for your review. Say "show 30 pairs", "show rejected", "approve all", '
+        '"approve 3 5", "reject 4" or "edit 7: better query"; then "train".',
+        f"有 {proposed} 个问答对等你审核。可以说“看30个”、“看看被拒的”、“全部通过”、“通过 3 5”、“拒绝 4”或"
+        "“修改 7：更好的问题”；然后说“开始训练”。",
+    )
+
+
+def golden_tip(stages: dict[str, Any], lang: str) -> str:
+    """The tip to give real questions, until 20 are labelled."""
+    if (stages.get("golden") or {}).get("labeled", 0) >= 20:
+        return ""
+    return say(
+        lang,
+        ' Tip: paste 20+ questions your users really ask ("golden questions: ..."): the ship decision then uses '
+        "them instead of generated ones.",
+        "提示：粘贴 20 个以上用户真实问过的问题（“黄金问题：……”），发布决策就会以它们为准，而不是生成的问题。",
+    )
+
+
 def whats_next(stages: dict[str, Any], lang: str) -> str:
     """Where the workspace stands and the one thing to say next, from the stage snapshot alone."""
     pairs = stages.get("pairs") or {}
     runs = stages.get("last_runs") or {}
-    golden = (stages.get("golden") or {}).get("labeled", 0)
     proposed, rejected = pairs.get("proposed", 0), pairs.get("rejected", 0)
     approved = pairs.get("approved", 0) + pairs.get("edited", 0)
     docs = stages.get("documents") or 0
-    golden_tip = (
-        ""
-        if golden >= 20
-        else say(
-            lang,
-            ' Tip: paste 20+ questions your users really ask ("golden questions: ..."): the ship decision then '
-            "uses them instead of generated ones.",
-            "提示：粘贴 20 个以上用户真实问过的问题（“黄金问题：……”），发布决策就会以它们为准，而不是生成的问题。",
-        )
-    )
+    golden = golden_tip(stages, lang)
     if not docs:
         return say(
             lang,
@@ -798,16 +811,11 @@ def whats_next(stages: dict[str, Any], lang: str) -> str:
         return say(
             lang,
             f'{docs} document(s) loaded. Next: "generate pairs" (training questions proposed for your review).'
-            + golden_tip,
-            f"已导入 {docs} 个文档。下一步：说“生成问答对”（生成训练问题，由你审核）。" + golden_tip,
+            + golden,
+            f"已导入 {docs} 个文档。下一步：说“生成问答对”（生成训练问题，由你审核）。" + golden,
         )
     if proposed:
-        return say(
-            lang,
-            f'{proposed} pairs wait for your review: "show 30 pairs", "approve all", "reject 4", '
-            '"edit 7: a better query"; then "train".',
-            f"有 {proposed} 个问答对等你审核：“看30个”、“全部通过”、“拒绝 4”、“修改 7：更好的问题”；然后说“开始训练”。",
-        )
+        return review_hint(proposed, lang)
     if not approved:
         return say(
             lang,
@@ -819,8 +827,8 @@ def whats_next(stages: dict[str, Any], lang: str) -> str:
         return say(
             lang,
             f'{approved} pairs are approved. Next: "train" (I show the estimate first and wait for your approval).'
-            + golden_tip,
-            f"已通过 {approved} 个问答对。下一步：说“开始训练”（我会先给出预估并等你批准）。" + golden_tip,
+            + golden,
+            f"已通过 {approved} 个问答对。下一步：说“开始训练”（我会先给出预估并等你批准）。" + golden,
         )
     if not runs.get("eval"):
         return say(
