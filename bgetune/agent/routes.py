@@ -320,7 +320,7 @@ def ids_in(text: str) -> list[int]:
 
 _FIRST_N = re.compile(r"\b(?:the )?first (\d{1,4})\b|前\s*(\d{1,4})\s*(?:个|条|对)?", _I)
 _THESE = re.compile(
-    r"\b(?:these|them|those|the ones (?:you )?(?:just )?showed?n?|all (?:of )?(?:these|them|those) shown)\b|这些|它们|上面的|刚才(?:看|显示)的",
+    r"\b(?:these|them|those|the ones (?:you )?(?:just )?showed?n?|all (?:of )?(?:these|them|those) shown)\b|这些|这几个|这几条|它们|上面的|刚才(?:看|显示)的",
     _I,
 )
 
@@ -902,17 +902,26 @@ def _results_or_next(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str,
     )
 
 
-def _cost(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]]:
-    if _ready(msg):
-        return [step("estimate_training")]
+def _cost(msg: Msg, m: re.Match[str] | None) -> Plan:
+    """Money first: what is free, what may be paid and when it is asked; then where the training time comes from."""
+    train = (
+        say(
+            msg.lang,
+            ' Your pairs are approved: "what does training cost?" measures it now.',
+            "问答对已通过：说“训练要多久？”现在就实测。",
+        )
+        if _ready(msg)
+        else ""
+    )
     return msg.reply(
         "cost",
-        "Nothing costly runs without your yes. Offline generation, filtering and review "
-        "are free; with an LLM configured I show the calls, tokens and money (from BGETUNE_LLM_PRICE_IN/OUT) before "
-        'generating; training time is estimated by timing a few real steps once pairs are approved ("train" shows '
-        "it and waits).",
+        "Nothing costly runs without your yes. Offline generation, filtering and review are free; with an LLM "
+        "configured I show the calls, tokens and money (from BGETUNE_LLM_PRICE_IN/OUT) before generating; training "
+        "costs only time on your CPU or GPU, estimated by timing a few real steps before you approve."
+        + train,
         "没有你的同意，不会运行任何花钱或占用 GPU 的步骤。离线生成、过滤和审核不花钱；配置了 LLM 时，生成前我会给出调用次数、"
-        "token 数和费用（按 BGETUNE_LLM_PRICE_IN/OUT）；问答对通过后，训练时间由实测几步得出（说“开始训练”会先显示并等你批准）。",
+        "token 数和费用（按 BGETUNE_LLM_PRICE_IN/OUT）；训练只花你的 CPU 或 GPU 时间，开始前实测几步给出预估，等你批准。"
+        + train,
     )
 
 
@@ -1058,19 +1067,18 @@ GLOSSARY: list[tuple[str, str, str, str]] = [
     ),
 ]
 _DEFINE_EN = r"\bwhat(?:'s| is| are| does| do)\b|\bmeaning of\b|\bexplain\b|\bdefin\w+\b"
-_DEFINE_ZH = r"是什么|什么是|啥意思|什么意思|是啥|指什么|解释"
+_DEFINE_ZH = r"是什么|什么是|啥意思|什么意思|是啥|指什么|解释|啥是"
 
 
 def _glossary(msg: Msg, m: re.Match[str] | None) -> Plan | None:
-    zh = has_cjk(msg.text)
-    if not _has(_DEFINE_ZH if zh else _DEFINE_EN, msg.text):
+    if not _has(f"{_DEFINE_EN}|{_DEFINE_ZH}", msg.text):  # either language: "teacher model 是啥"
         return None
     for en_rx, zh_rx, en, zh_text in GLOSSARY:
         if en_rx.startswith("threshold") and not _has(
             r"\bmean\w*|\bexplain\b|什么意思|啥意思|什么是|指什么", msg.text
         ):
             continue  # "what is the threshold?" after calibrating asks for the value: the calibrate route has it
-        if _has(rf"\b(?:{en_rx})\b" if not zh else rf"(?:{zh_rx})", msg.text):
+        if _has(rf"\b(?:{en_rx})\b|(?:{zh_rx})", msg.text):
             return msg.reply("explain", en, zh_text)
     return None
 
@@ -1165,51 +1173,76 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
     R("explain", build=_glossary, on="text", examples=("what does nDCG mean?", "什么是难负例？")),
     R(
         "next",
-        r"\bwhat (?:should|do|can|shall) (?:i|we) do (?:next|now)\b|\bwhat(?:'s| is) next\b|\bnext steps?\b|"
-        r"\bwhat now\b|\bnow what\b|\bwhere do i (?:start|begin)\b|\bhow do i (?:start|begin|get started)\b",
-        r"下一步(?:做什么|干什么|该|怎么|呢|是什么)|接下来(?:做什么|干什么|该|怎么|呢)|然后呢|现在(?:该|要)(?:做|干)什么|该做什么|从哪(?:里|儿)?开始|怎么开始",
+        r"\bwhat (?:should|do|can|shall) (?:i|we) do (?:next|now|first)\b|\bwhat(?:'s| is) (?:next|the (?:next|first) (?:step|thing))\b|"
+        r"\bnext steps?\b|\bwhat now\b|\bnow what\b|\bwhere do (?:i|we) (?:start|begin|go from here)\b|\bhow do i (?:start|begin|get started)\b",
+        r"下一步(?:做什么|干什么|该|怎么|呢|是什么)|接下来(?:要|该)?(?:做什么|干什么|干嘛|怎么|呢)|然后(?:呢|要干嘛|该干嘛|要做什么|该做什么|怎么办)|"
+        r"现在(?:该|要)(?:做|干)什么|该做什么|(?:先|首先)(?:要)?(?:做|干)什么|从哪(?:里|儿)?开始|怎么开始",
         build=_next,
         on="text",
         examples=("what should I do next?", "下一步做什么？"),
     ),
     R(
         "use_model",
-        r"\bhow (?:do|can|should) (?:i|we) (?:use|load|call|deploy|integrate) (?:it|the model|this model|my model|the "
-        r"(?:tuned|fine-?tuned|trained|new) model)\b|\buse (?:it|the model|this model) in (?:my|our) \w+|"
-        r"\bwhere (?:is|are|did you (?:put|save)) (?:the|my|our) (?:tuned |fine-?tuned |trained |new )?model\b",
+        r"\bhow (?:do|can|should|would) (?:i|we) (?:use|load|call|deploy|integrate|plug) (?:it|the model|this model|my model|the "
+        r"(?:tuned |fine[- ]?tuned |trained |new )?(?:embedding )?mod(?:el|le))\b|\b(?:use|load|call|plug|integrate|swap)\b.{0,40}\b(?:model|modle|it)\b.{0,40}"
+        r"\b(?:code|app|application|python|project|rag|langchain|llamaindex|pipeline|system|production|service)\b|"
+        r"\bwhere (?:is|are|does|do|will|did you (?:put|save))\b.{0,30}\bmodel\b|\bload it with sentence[- ]transformers\b",
         r"(?:怎么|如何)(?:用|使用|调用|加载|集成)(?:这个|微调后的|训练好的|新的|我的)?模型|模型(?:在|保存在|存在|放在)哪|"
-        r"在(?:我的|我们的)?(?:程序|代码|项目|应用|系统)(?:里|中)(?:用|使用|调用)",
+        r"在(?:我的|我们的)?(?:程序|代码|项目|应用|系统)(?:里|中)(?:用|使用|调用)|(?:训练好|微调好|微调后|调好|新)的模型.{0,6}(?:怎么|如何)(?:用|使用|调用|加载)|"
+        r"(?:怎么|如何).{0,12}(?:加载|调用|使用)(?:微调后|训练好|微调好|新)的模型|(?:微调|训练)完.{0,10}(?:怎么|如何)(?:替换|接入|用|集成)",
         build=_use_model,
         on="text",
         examples=("how do I use the model in my app?", "模型在哪里？"),
     ),
     R(
         "show",
+        r"\bwhy (?:is|was) (?:pair )?#?(?P<wid>\d+) (?:rejected|dropped|flagged)\b",
+        r"为什么.{0,4}#?(?P<wzid>\d+)\s*(?:号|条|个)?.{0,4}(?:被拒|被剔除|被拒绝|被过滤)",
+        build=lambda msg, m: [step("show_pairs", ids=[int(m.group("wid") or m.group("wzid"))])],
+        on="text",
+    ),
+    R(
+        "show",
         r"\bwhy (?:so|only|are there so|are there only|do i have so|do i have only) (?:few|little)\b|"
-        r"\bwhy (?:were|are|did|was|have) .{0,40}\b(?:rejected|dropped|filtered(?: out)?|thrown away|removed)\b|"
-        r"\bwhy so many (?:pairs |queries |questions )?(?:rejected|dropped|filtered)\b",
-        r"为什么.{0,16}(?:这么少|太少|只有|拒绝|被拒|剔除|过滤掉|删掉|去掉)|怎么(?:这么少|只有这么|剔除了这么多|拒绝了这么多)",
+        r"\bwhy (?:were|are|did|was|have|is) .{0,40}\b(?:rejected|dropped|filtered(?: out)?|thrown away|removed)\b|"
+        r"\bwhy so many\b.{0,30}\b(?:rejected|dropped|filtered|removed|pairs)\b|\bwhy (?:are|is) there only\b.{0,20}\bpairs\b|"
+        r"\b\d+ (?:filtered|rejected|dropped)(?: out)?\b.{0,20}\bwhy\b|\b(?:very|so|too) few (?:training )?pairs\b",
+        r"为什么.{0,16}(?:这么少|太少|只有|拒绝|被拒|剔除|过滤掉|删掉|去掉)|怎么(?:这么少|只有这么|剔除了这么多|拒绝了这么多)|"
+        r"(?:被)?过滤掉(?:了)?(?:那么|这么)多|(?:才|只)(?:生成|有|出)(?:了)?(?:这么|那么)?(?:点|少|几个)|数据(?:太少|这么少|那么少)",
         "show_dataset",
         on="text",
         examples=("why were so many pairs rejected?", "为什么剔除了这么多？"),
     ),
     R(
         "cost",
-        r"\bhow much (?:will|would|does|did) (?:this|it|that|the whole thing|all this) cost\b|\bwhat(?:'s| is| will be) "
-        r"the (?:total )?cost\b|\bcost me\b|\bis (?:this|it) free\b",
-        r"要花多少钱|花多少钱|要多少钱|费用(?:是)?多少|成本(?:是)?多少|收费吗|要钱吗|花钱吗",
+        r"\bhow much (?:will|would|does|did|is) (?:this|it|that|the whole thing|all this)(?: going to)? cost\b|\bwhat(?:'s| is| will be) "
+        r"the (?:total )?(?:cost|price)\b|\bcost me\b|\bis (?:this|it) free\b|\b(?:total|overall) price\b|\bdo i (?:need to |have to )?pay\b|"
+        r"\bget charged\b|\bcharge me\b|\bpay for (?:something|anything)\b",
+        r"要花多少钱|花多少钱|要多少钱|费用(?:是)?多少|多少费用|成本(?:是)?多少|收费|要钱吗|花钱吗|免费|付费",
         build=_cost,
         on="text",
-        when=lambda msg: not TRAIN.search(msg.text),
+        when=lambda msg: (
+            (not _has(r"\bhow long\b|\bminutes?\b|\bhours?\b|多久|多长时间|几个小时|几分钟", msg.text))
+            and (  # "what does training cost?" is the training estimate; the whole thing's price is this answer
+                not TRAIN.search(msg.text)
+                or _has(
+                    r"\b(?:whole|total|overall|api|free|charged?|pay)\b|整个|全部|流程|免费|收费|付费|api",
+                    msg.text,
+                )
+            )
+        ),
         examples=("how much will this cost?", "要花多少钱？"),
     ),
     R(
         "results",
-        r"\bis (?:the |my |this )?(?:new|tuned|fine-?tuned|trained) model (?:any )?(?:better|worse|good)\b|"
-        r"\bdid (?:the )?(?:training|fine-?tuning) (?:help|work)\b",
-        r"新模型.{0,8}(?:好|强|差)吗|比原来.{0,4}(?:好|强)吗|微调(?:有用|有效果|起作用)吗|训练(?:有用|有效果)吗",
+        r"\b(?:is|was|will) (?:the |my |this |our )?(?:new |tuned |fine[- ]?tuned |trained )?(?:model|it|this)\b.{0,20}\b(?:better|worse|"
+        r"improv\w*|beat\w*)\b|\bdid (?:the )?(?:training|fine[- ]?tuning) (?:help|work)\b|\bhow do (?:i|we) know\b.{0,40}\b(?:better|beats?|"
+        r"improv\w*|works?)\b|\bwill (?:this|it|fine[- ]?tuning) (?:really |actually )?(?:make|improve|help)\b",
+        r"新模型.{0,8}(?:好|强|差)吗|比原来.{0,4}(?:好|强)吗|(?:微调|训练|调完).{0,6}(?:到底|真的|究竟)?(?:有没有用|有用吗|有效果吗|起作用吗)|"
+        r"(?:效果|检索).{0,8}(?:真的|会)?(?:变好|更好|提升)(?:吗|了吗)|怎么知道.{0,16}(?:更好|变好|提升|好)",
         build=_results_or_next,
         on="text",
+        unless=r"\bis it better to\b",
         examples=("is the new model better?", "新模型比原来的好吗？"),
     ),
     R(
@@ -1225,8 +1258,9 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
     ),
     R(
         "estimate",
-        r"\b(cost|costs|how long|how much time|how many steps|estimate|what would it take|should i train)\b",
-        r"多久|多长时间|费用|成本|耗时|预估|估计|估算|多少步|要多少钱|需要多少|多少钱",
+        r"\b(cost|costs|how long|how much time|how many steps|estimate|what would it take|should i train)\b|"
+        r"\bhow many (?:minutes|mins|hours)\b|\bwill it be (?:done|finished|ready)\b",
+        r"多久|多长时间|费用|成本|耗时|预估|估计|估算|多少步|要多少钱|需要多少|多少钱|几个小时|几分钟|多少分钟|多少小时",
         "estimate_training",
         on="text",
         when=lambda msg: bool(TRAIN.search(msg.text) or _has(r"\b(steps|device)\b|步|设备", msg.text)),
@@ -1235,18 +1269,22 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
     R(
         "setting_question",
         r"\bhow (?:many|much|big|large|high|low)\b.*\b(?:should|do|would|to|is)\b|\bwhat(?:'s| is| are) the (?:default|current|"
-        r"recommended|best|right)\b|\bwhat\b.*\bshould i (?:use|set|pick|choose)\b|\bwhat does (?:the )?[\w ]{2,20} (?:setting|option) do\b",
-        r"(?:用|设|设置|选)(?:多少|几)|多少(?:合适|比较好|为好)|默认(?:的)?.{0,8}(?:是多少|是什么|多少)|(?:是多少|多大合适|设多少)",
+        r"recommended|best|right)\b|\bwhat\b.*\bshould i (?:use|set|pick|choose)\b|\bwhat does (?:the )?[\w ]{2,20} (?:setting|option) do\b|"
+        r"\brecommend\w*\b|\busually\b|\btoo (?:many|few|high|low|big|small)\b",
+        r"(?:用|设|设置|选)(?:多少|几)|多少(?:合适|比较好|为好)|默认(?:的)?.{0,8}(?:是多少|是什么|多少)|(?:是多少|多大合适|设多少)|"
+        r"推荐|建议|合适",
         build=_setting_question,
         on="text",
         examples=("how many epochs should I use?", "默认学习率是多少？"),
     ),
     R(
         "privacy",
-        r"\b(?:is|are|does|do|will) (?:my|our|the) (?:data|documents?|files?|pdfs?|texts?)\b.*\b(?:sent|upload\w*|leave|"
-        r"shared|stored|private|safe|go)\b|\bdoes (?:this|it|bgetune) (?:need|use|require) (?:the )?internet\b|\bprivacy\b|"
-        r"\bsend (?:my|our) (?:data|documents?)\b|\bwork(?:s)? offline\b.*\?",
-        r"数据.{0,8}(?:上传|发送|发出去|外传|泄露|安全吗|隐私)|文档.{0,6}(?:上传|发送|外传|泄露)|(?:需要|要|必须)联网|隐私|能离线",
+        r"\b(?:is|are|does|do|will) (?:any of )?(?:my|our|the|this) (?:data|documents?|docs|files?|pdfs?|texts?)\b.*\b(?:sent|upload\w*|"
+        r"leave|shared|stored|private|safe|go)\b|\bdoes (?:this|it|bgetune) (?:need|use|require) (?:the )?internet\b|\bprivacy\b|"
+        r"\bsend (?:my|our) (?:data|documents?)\b|\bwork(?:s)? offline\b.*\?|\bthird[- ]party\b|\bconfidential\b|"
+        r"\bcan (?:i|we|it|this) (?:run|work|be used) (?:fully |completely |entirely )?offline\b|\b(?:fully|completely|entirely) offline\b",
+        r"数据.{0,8}(?:上传|发送|发出去|发到|外传|泄露|安全吗|隐私)|文档.{0,6}(?:上传|发送|外传|泄露)|(?:需要|要|必须)联网|隐私|能离线|"
+        r"(?:发|传|上传)(?:到)?(?:外面|外部|第三方|云端?)|保密|离线(?:跑|运行|使用)|完全离线|断网",
         build=_privacy,
         on="text",
         examples=("is my data sent anywhere?", "数据会上传吗？"),
@@ -1254,8 +1292,10 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
     R(
         "status",
         r"\bis (?:the )?training (?:done|finished|over|complete|still running)\b|\bhas (?:the )?training (?:finished|ended|"
-        r"stopped)\b|\bare we done\b|\b(?:show|list|what are) (?:me )?(?:my |the |current )?settings\b|\bcurrent settings\b",
-        r"训练(?:完了|好了|结束了|完成了|跑完了)(?:吗|没)|训练到哪|(?:当前|现在|查看|看看|显示)(?:的)?设置|设置(?:是什么|有哪些)",
+        r"stopped)\b|\bare we done\b|\b(?:show|list|what are) (?:me )?(?:my |the |current )?settings\b|\bcurrent settings\b|"
+        r"\bhas it (?:finished|ended|completed|stopped)\b|\b(?:done|finished) yet\b",
+        r"训练(?:完了|好了|结束了|完成了|跑完了)(?:吗|没)|(?:训练|跑)(?:结束|完成|完)(?:了)?(?:没有|没)|训练到哪|(?:当前|现在|查看|看看|显示)(?:的)?(?:设置|参数|配置)|"
+        r"设置(?:是什么|有哪些)|参数.{0,6}(?:怎么|如何)配置",
         "status",
         on="text",
         examples=("is training done?", "训练完了吗？", "show settings"),
@@ -1263,8 +1303,11 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
     R(
         "device",
         r"\b(?:can|do|does|will|should|must) (?:i|it|you|bgetune|this|training) (?:use|need|have|require|run on) (?:a |the )?"
-        r"(?:gpu|cuda|cpu)\b|\bonly (?:have )?a cpu\b|\bno gpu\b|\bwithout (?:a )?gpu\b|\bis (?:a )?cpu (?:ok|enough|fine)\b",
-        r"(?:需要|要|必须|有没有|能用|可以用)\s*(?:gpu|显卡)|只有\s*cpu|没有\s*(?:gpu|显卡)|cpu\s*(?:可以吗|够吗|行吗)",
+        r"(?:gpu|cuda|cpu)\b|\bonly (?:have )?a cpu\b|\bno gpu\b|\bwithout (?:a )?gpu\b|\bis (?:a )?cpu (?:ok|enough|fine)\b|"
+        r"\b(?:no|without|don'?t have)\b.{0,20}\b(?:nvidia|gpu|graphics card|cuda)\b|\b(?:gpu|nvidia)\b.{0,20}\b(?:mandatory|required|"
+        r"necessary|needed|a must)\b|\b(?:run|work|train)\w* (?:ok|fine|well) on (?:a |my )?cpu\b",
+        r"(?:需要|要|必须|有没有|能用|可以用)\s*(?:gpu|显卡)|只有\s*cpu|没有\s*(?:gpu|显卡)|cpu\s*(?:可以吗|够吗|行吗)|"
+        r"(?:没有|没)(?:独立)?(?:显卡|gpu|英伟达)|(?:必须|需要|一定)要?有?(?:英伟达|独立)?(?:显卡|gpu)|英伟达",
         build=_canned("device"),
         on="text",
         examples=("do I need a GPU?", "需要GPU吗？"),
@@ -1272,24 +1315,29 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
     R(
         "better_questions",
         r"\b(?:better|more natural|more varied|different|nicer|more realistic) (?:questions|queries)\b|\b(?:questions|queries) "
-        r"(?:are|look|seem) (?:bad|poor|weird|wrong|strange|unnatural|robotic|off|terrible)\b",
-        r"问题(?:质量)?(?:太差|不好|很差|奇怪|不自然|太生硬|不像人话)|(?:更好|更自然|更像用户)的问题",
+        r"(?:are|look|seem) (?:bad|poor|weird|wrong|strange|unnatural|robotic|off|terrible)\b|\b(?:questions|queries)\b.{0,30}"
+        r"\b(?:robot|machine|unnatural|kinda bad|awful|terrible|nobody would ask|no one would ask|stiff)\b|"
+        r"\bmake (?:the )?(?:questions|queries) (?:better|more natural)\b",
+        r"问题(?:质量)?(?:太差|不好|很差|奇怪|不自然|太生硬|不像人话)|(?:更好|更自然|更像用户)的问题|(?:问题|问句).{0,10}(?:机器写的|不自然|很怪|太假|生硬|不像)",
         build=_canned("better_questions"),
         on="text",
         examples=("the questions look robotic", "问题质量太差了"),
+    ),
+    R(
+        "resume_question",
+        r"\b(?:can|could|may) (?:i|we)\b.*\b(?:stop|pause|interrupt|quit)\b.*\b(?:resume|continue|later|tomorrow|pick up)\b|"
+        r"\bwhat (?:happens|if)\b.{0,40}\b(?:stop\w*|interrupt\w*|crash\w*|close\w*|sleep\w*|power|shut\w*)\b|"
+        r"\b(?:lose|lost)\b.{0,20}\b(?:everything|progress|my work)\b",
+        r"(?:可以|能|能不能|能否).{0,8}(?:停|暂停|中断).{0,12}(?:继续|恢复)|中断了怎么办|停了.{0,6}(?:怎么办|会怎样)|"
+        r"(?:断电|死机|崩溃|关机|中断|被打断).{0,10}(?:怎么办|会怎样|还在吗|会丢|丢失)|进度还在吗",
+        build=_canned("resume_question"),
+        on="text",
     ),
     R(
         "reject",
         r"^\s*(?:please\s+)?reject (?:them )?all\b|\breject (?:all|everything)\b",
         r"全部拒绝|都拒绝|全部拒掉|都不要",
         build=_canned("reject"),
-        on="text",
-    ),
-    R(
-        "show",
-        r"\bwhy (?:is|was) (?:pair )?#?(?P<wid>\d+) (?:rejected|dropped|flagged)\b",
-        r"为什么.{0,4}#?(?P<wzid>\d+)\s*(?:号|条|个)?.{0,4}(?:被拒|被剔除|被拒绝|被过滤)",
-        build=lambda msg, m: [step("show_pairs", ids=[int(m.group("wid") or m.group("wzid"))])],
         on="text",
     ),
     R(
@@ -1528,13 +1576,6 @@ ROUTES: list[Route] = [  # read once setting phrases are taken out; setting chan
         examples=("fine-tune bge on these PDFs", "用这些PDF微调bge模型"),
     ),
     R(
-        "resume_question",
-        r"\b(?:can|could|may) (?:i|we)\b.*\b(?:stop|pause|interrupt|quit)\b.*\b(?:resume|continue|later)\b|"
-        r"\bwhat (?:happens|if)\b.*\b(?:stop|interrupt|crash|close)\w*",
-        r"(?:可以|能|能不能|能否).{0,8}(?:停|暂停|中断).{0,12}(?:继续|恢复)|中断了怎么办|停了.{0,6}(?:怎么办|会怎样)",
-        build=_canned("resume_question"),
-    ),
-    R(
         "train",
         r"\bresume\b|\bcontinue (?:the )?training\b",
         r"继续训练|恢复训练|继续.{0,6}中断的训练",
@@ -1560,12 +1601,13 @@ ROUTES: list[Route] = [  # read once setting phrases are taken out; setting chan
         r"\b(approve|accept)\b.*\b(all|everything|every pair)\b",
         r"全部通过|都通过|全部批准|全部同意|全部接受|都批准",
         "approve_all_pairs",
+        unless=r"\bfirst \d+\b|前\s*\d+",  # "前10个都通过": those ten
         examples=("approve all", "全部通过"),
     ),
     R(
         "reject",
-        r"\b(reject|drop|discard|remove|delete)\b",
-        r"拒绝|拒掉|删除|删掉|去掉|丢弃|不要",
+        r"\b(reject|drop|discard|remove|delete|toss)\b|\bthrow (?:out|away)\b|\bget rid of\b",
+        r"拒绝|拒掉|删除|删掉|去掉|丢弃|不要|否决|驳回|不通过",
         build=_reject,
         examples=("reject 4", "reject 5 because it's too vague", "拒绝 4"),
     ),

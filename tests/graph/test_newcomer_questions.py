@@ -92,7 +92,7 @@ def test_the_dataset_says_each_main_rejection_reason_in_plain_words():
     [
         ("how much will this cost?", REVIEW, [], "Nothing costly runs without your yes"),
         ("要花多少钱？", REVIEW, [], "不会运行任何花钱"),
-        ("how much will this cost?", APPROVED, ["estimate_training"], ""),
+        ("how much will this cost?", APPROVED, [], '"what does training cost?" measures it now'),
     ],
 )
 def test_cost_questions_get_the_estimate_once_there_is_something_to_estimate(text, stages, tools, want):
@@ -233,3 +233,48 @@ def test_privacy_says_what_leaves_the_machine_with_an_llm_configured():
 
 def test_training_on_the_gpu_in_chinese_trains():
     assert "train" in [t for t, _ in _steps("用GPU训练", APPROVED)]
+
+
+# ------------------------------------------------------------------------------------- a blind newcomer set
+# 120 messages (60 en, 60 zh) written by a writer who saw only the labels' one-line descriptions, never the planner.
+# Scored once before any fix (2026-12-05): en 46.7% (28/60), zh 51.7% (31/60) with the newcomer routes of 865acd0
+# and 953b0a7; en 13.3%, zh 15.0% at c843da5 (before them). The misses were then fixed; it stays as a regression set.
+REPLY_INTENTS = {
+    "next",
+    "use_model",
+    "cost",
+    "results",
+    "explain",
+    "setting_question",
+    "privacy",
+    "device",
+    "resume_question",
+    "better_questions",
+}
+BLIND_STAGES = {
+    "documents": 2,
+    "pairs": {"proposed": 50, "approved": 10, "rejected": 127},
+    "last_runs": {"generate": "done"},
+    "last_pairs_view": {"ids": list(range(101, 131)), "filters": {}, "offset": 0, "limit": 30},
+}
+
+
+def _blind_hit(row: dict) -> bool:
+    p = _plan(row["text"], BLIND_STAGES)
+    tools = [s["tool"] for s in p.steps]
+    if row["expect"] in REPLY_INTENTS:
+        return p.intent == row["expect"] and not tools
+    return tools[:1] == [row["expect"]] or (row["expect"] == "show_dataset" and tools[:1] == ["show_pairs"])
+
+
+def test_the_blind_newcomer_set_is_understood_in_both_languages():
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parent / "heldout_utterances_newcomer.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(rows) >= 120
+    for lang in ("en", "zh"):
+        part = [r for r in rows if r["lang"] == lang]
+        misses = [(r["expect"], r["text"]) for r in part if not _blind_hit(r)]
+        assert 1 - len(misses) / len(part) >= 0.95, misses
