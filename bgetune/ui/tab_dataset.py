@@ -40,7 +40,7 @@ class DatasetTab:
             self.rows = gr.State([])
             with gr.Row():
                 self.sel_ids = gr.Textbox(
-                    label="selected ids", placeholder="e.g. 3, 7, 12", scale=3, elem_id="sel-ids"
+                    label="selected ids", placeholder="e.g. 3, 7, 12-20", scale=3, elem_id="sel-ids"
                 )
                 self.approve_sel = gr.Button("Approve selected", scale=1, elem_id="approve-sel")
                 self.reject_sel = gr.Button("Reject selected", variant="stop", scale=1, elem_id="reject-sel")
