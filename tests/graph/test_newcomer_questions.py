@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bgetune.agent.planner import plan_request
+from bgetune.agent.toolset import FACT_INTENTS
 
 EMPTY: dict = {"documents": 0, "pairs": {}, "last_runs": {}}
 REVIEW = {"documents": 2, "pairs": {"proposed": 50, "rejected": 127}, "last_runs": {"generate": "done"}}
@@ -239,18 +240,7 @@ def test_training_on_the_gpu_in_chinese_trains():
 # 120 messages (60 en, 60 zh) written by a writer who saw only the labels' one-line descriptions, never the planner.
 # Scored once before any fix (2026-12-05): en 46.7% (28/60), zh 51.7% (31/60) with the newcomer routes of 865acd0
 # and 953b0a7; en 13.3%, zh 15.0% at c843da5 (before them). The misses were then fixed; it stays as a regression set.
-REPLY_INTENTS = {
-    "next",
-    "use_model",
-    "cost",
-    "results",
-    "explain",
-    "setting_question",
-    "privacy",
-    "device",
-    "resume_question",
-    "better_questions",
-}
+REPLY_INTENTS = FACT_INTENTS  # the replies that state facts: the labels with no tool
 BLIND_STAGES = {
     "documents": 2,
     "pairs": {"proposed": 50, "approved": 10, "rejected": 127},
