@@ -96,6 +96,13 @@ def _flag(f: dataclasses.Field) -> str:
     return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
+def _is_id_list(f: dataclasses.Field) -> bool:
+    """A positional list[int] setting (pair ids): the CLI takes it as text and reads it with parse_ids."""
+    return bool(
+        f.metadata.get("positional") and typing.get_args(f.type) and typing.get_args(f.type)[0] is int
+    )
+
+
 def _cli_param(f: dataclasses.Field) -> inspect.Parameter:
     meta = f.metadata
     tp = f.type
@@ -115,7 +122,7 @@ def _cli_param(f: dataclasses.Field) -> inspect.Parameter:
         item = typing.get_args(base)[0] if typing.get_args(base) else str
         if meta.get("positional"):
             # ids are read as the chat and the UI read them: `bgetune review approve 1-20 25`
-            annotation: Any = list[str] if item is int else list[item]  # type: ignore[valid-type]
+            annotation: Any = list[str] if _is_id_list(f) else list[item]  # type: ignore[valid-type]
             default = typer.Argument(... if required else None, help=help_)
             return inspect.Parameter(
                 f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
@@ -192,11 +199,7 @@ def _yes_setting(cap: Capability) -> str | None:
 
 def _id_lists(cap: Capability) -> list[str]:
     """The positional list[int] settings of a capability (pair ids): given as text, ranges allowed."""
-    return [
-        f.name
-        for f in settings_of(cap)
-        if f.metadata.get("positional") and typing.get_args(f.type) and typing.get_args(f.type)[0] is int
-    ]
+    return [f.name for f in settings_of(cap) if _is_id_list(f)]
 
 
 def _command_params(cap: Capability) -> list[inspect.Parameter]:

@@ -591,10 +591,9 @@ def _finetune(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]] 
     return pre + [step("base_model_info"), step("generate_pairs", mode=mode), step("show_dataset")]
 
 
-APPROVE_ALL = re.compile(
-    r"\b(approve|accept)\b.*\b(all|everything|every pair)\b|全部通过|都通过|全部批准|全部同意|全部接受|都批准",
-    _I,
-)
+_APPROVE_ALL_EN = r"\b(approve|accept)\b.*\b(all|everything|every pair)\b"
+_APPROVE_ALL_ZH = r"全部通过|都通过|全部批准|全部同意|全部接受|都批准"
+APPROVE_ALL = re.compile(f"{_APPROVE_ALL_EN}|{_APPROVE_ALL_ZH}", _I)
 
 
 def _approve_first(msg: Msg) -> list[dict[str, Any]]:
@@ -1003,8 +1002,9 @@ def _canned(intent: str) -> Build:
     return lambda msg, m: msg.reply(intent, *REPLIES[intent])
 
 
-# term (en, zh pattern) -> (en, zh) definitions a newcomer asks about
-GLOSSARY: list[tuple[str, str, str, str]] = [
+# (en, zh pattern of a term, en, zh definition, meaning_only) for the terms a newcomer asks about; meaning_only: only
+# "what does X mean", since "what is the threshold?" after calibrating asks for the value (the calibrate route has it)
+GLOSSARY: list[tuple[str, str, str, str, bool]] = [
     (
         r"ndcg(?:@10)?",
         r"ndcg(?:@10)?",
@@ -1013,6 +1013,7 @@ GLOSSARY: list[tuple[str, str, str, str]] = [
         "the gain of the tuned model over the base.",
         "nDCG@10 给一次检索排序打分（0 到 1）：正确段落排第一得 1，排得越靠后分越低，不在前 10 得 0。bgetune 按问题计算后取平均，"
         "并给出微调模型相对基座提升的 95% 置信区间。",
+        False,
     ),
     (
         r"hard[- ]negatives?",
@@ -1022,6 +1023,7 @@ GLOSSARY: list[tuple[str, str, str, str]] = [
         "may be true answers out (a margin from the positive, and the teacher's scores).",
         "难负例是看起来与问题相关、实际不能回答它的段落。用它们训练能让模型学会细微差别；bgetune 从基座模型的排序中挖掘，"
         "并排除可能是正确答案的段落（与正例保持分数间隔，并参考教师打分）。",
+        False,
     ),
     (
         r"round[- ]?trip",
@@ -1030,6 +1032,7 @@ GLOSSARY: list[tuple[str, str, str, str]] = [
         "that does not bring back its own passage in the top results is too vague or belongs elsewhere, and is "
         "rejected (round_trip_failed).",
         "往返检查让基座模型用生成的问题在全部分块中检索它的来源段落；排不进前几名的问题太含糊或更像别处的问题，会被剔除（round_trip_failed）。",
+        False,
     ),
     (
         r"wise[- ]?ft|x0\.\d+|weight mix\w*|merg\w+ (?:with )?(?:the )?base",
@@ -1039,6 +1042,7 @@ GLOSSARY: list[tuple[str, str, str, str]] = [
         "next to each epoch.",
         "“epoch 1 x0.5” 是 WiSE-FT 混合：微调权重与基座权重各取一半平均。它保留大部分在你文档上的提升，同时保留更多基座的通用能力；"
         "发布决策会把这些混合与每一轮一起打分。",
+        False,
     ),
     (
         r"teacher",
@@ -1048,6 +1052,7 @@ GLOSSARY: list[tuple[str, str, str, str]] = [
         "as the answer are never used as negatives. Its own quality is checked against the base first.",
         "教师给每个训练问题的候选段落打分（交叉编码重排模型、LLM 评审，或离线时基座模型与 BM25 的融合）；学生模型学习它的排序，"
         "教师认为和答案一样好的候选不会被当作负例。使用前会先检查教师本身是否比基座好。",
+        False,
     ),
     (
         r"threshold|calibrat\w*",
@@ -1055,6 +1060,7 @@ GLOSSARY: list[tuple[str, str, str, str]] = [
         "The threshold is the similarity above which a passage counts as relevant, calibrated on held-out pairs "
         "for a target precision; it is written to bgetune.json and used by the server's relevance checks.",
         "阈值是判定段落相关的相似度下限，在预留数据上按目标精度校准；写入 bgetune.json，并用于服务的相关性判断。",
+        True,
     ),
     (
         r"pseudo(?:[- ]label\w*| pairs?)?",
@@ -1064,6 +1070,7 @@ GLOSSARY: list[tuple[str, str, str, str]] = [
         "as evidence in the ship decision.",
         "伪标注问答对来自查询日志：没有答案的历史查询，由教师高置信度地匹配到某个段落。它带有 pseudo 标记和分数，像其他问答对一样审核，"
         "但从不作为发布决策的证据。",
+        False,
     ),
 ]
 _DEFINE_EN = r"\bwhat(?:'s| is| are| does| do)\b|\bmeaning of\b|\bexplain\b|\bdefin\w+\b"
@@ -1073,11 +1080,9 @@ _DEFINE_ZH = r"是什么|什么是|啥意思|什么意思|是啥|指什么|解�
 def _glossary(msg: Msg, m: re.Match[str] | None) -> Plan | None:
     if not _has(f"{_DEFINE_EN}|{_DEFINE_ZH}", msg.text):  # either language: "teacher model 是啥"
         return None
-    for en_rx, zh_rx, en, zh_text in GLOSSARY:
-        if en_rx.startswith("threshold") and not _has(
-            r"\bmean\w*|\bexplain\b|什么意思|啥意思|什么是|指什么", msg.text
-        ):
-            continue  # "what is the threshold?" after calibrating asks for the value: the calibrate route has it
+    for en_rx, zh_rx, en, zh_text, meaning_only in GLOSSARY:
+        if meaning_only and not _has(r"\bmean\w*|\bexplain\b|什么意思|啥意思|什么是|指什么", msg.text):
+            continue
         if _has(rf"\b(?:{en_rx})\b|(?:{zh_rx})", msg.text):
             return msg.reply("explain", en, zh_text)
     return None
@@ -1598,8 +1603,8 @@ ROUTES: list[Route] = [  # read once setting phrases are taken out; setting chan
     ),
     R(
         "approve_all",
-        r"\b(approve|accept)\b.*\b(all|everything|every pair)\b",
-        r"全部通过|都通过|全部批准|全部同意|全部接受|都批准",
+        _APPROVE_ALL_EN,
+        _APPROVE_ALL_ZH,
         "approve_all_pairs",
         unless=r"\bfirst \d+\b|前\s*\d+",  # "前10个都通过": those ten
         examples=("approve all", "全部通过"),

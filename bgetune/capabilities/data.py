@@ -109,6 +109,13 @@ class FilterResult(Result):
         )
 
 
+def _reason_lines(codes: list[str], lang: str) -> list[str]:
+    """Rejection reasons in plain words, one line each."""
+    from bgetune.tools.filtering import explain_reason
+
+    return [f"  {code}: {explain_reason(code, lang)}" for code in codes]
+
+
 def _pair_lines(pairs: list[dict[str, Any]], lang: str, limit: int = 200) -> list[str]:
     out = []
     for p in pairs[:limit]:
@@ -139,14 +146,12 @@ class DatasetResult(Result):
             )
         ]
         if self.by_reason:
-            from bgetune.tools.filtering import explain_reason
-
             lines.append(
                 say(lang, "Rejected because: ", "剔除原因：")
                 + ", ".join(f"{k} {v}" for k, v in self.by_reason.items())
             )
             top = sorted(self.by_reason.items(), key=lambda kv: -kv[1])[:3]
-            lines += [f"  {code}: {explain_reason(code, lang)}" for code, _ in top]
+            lines += _reason_lines([code for code, _ in top], lang)
             if c.get("rejected", 0) > c.get("proposed", 0) + c.get("approved", 0) + c.get("edited", 0):
                 lines.append(
                     say(
@@ -191,10 +196,9 @@ class PairsPage(Result):
         ]
         lines += _pair_lines(self.pairs, lang)
         if len(self.pairs) <= 3:  # one pair looked at: its reasons in plain words
-            from bgetune.tools.filtering import explain_reason
-
-            codes = dict.fromkeys(c for p in self.pairs for c in (p.get("reasons") or []))
-            lines += [f"  {c}: {explain_reason(c, lang)}" for c in codes]
+            lines += _reason_lines(
+                list(dict.fromkeys(c for p in self.pairs for c in (p.get("reasons") or []))), lang
+            )
         if end < self.total:
             lines.append(
                 say(
@@ -293,10 +297,12 @@ def _exit_when_a_file_failed(res: IngestResult) -> None:
 
 
 def _export_dir(ws: Any) -> str | None:
-    """The newest training run's export folder, when it has been exported (exports record no run of their own)."""
-    from bgetune.tools.layout import latest_artifacts
+    """The newest training run's export folder, when it has been exported (exports record no run of their own).
+    The stage snapshot is built on every agent step: only this lookup, not the run's whole artifact scan."""
+    from bgetune.tools.layout import run_export_dir
 
-    d = latest_artifacts(ws).export_dir
+    run = ws.last_run("train")
+    d = run_export_dir(ws, run["id"]) if run else None
     return str(d) if d is not None and (d / "bgetune.json").exists() else None
 
 

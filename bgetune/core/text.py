@@ -90,6 +90,9 @@ def parse_ids(text: str | None) -> list[int]:
     out: list[int] = []
     for m in _IDS.finditer(text or ""):
         a, b = int(m.group(1)), int(m.group(2)) if m.group(2) else None
-        out += list(range(a, b + 1)) if b is not None and a <= b <= a + MAX_ID_RANGE else [a] + ([b] if b else [])
+        out += (
+            list(range(a, b + 1))
+            if b is not None and a <= b <= a + MAX_ID_RANGE
+            else [a] + ([b] if b is not None else [])
+        )
     return list(dict.fromkeys(out))
-

@@ -132,6 +132,14 @@ def _newest(paths: list[Path]) -> Path | None:
     return max(have, key=lambda p: p.stat().st_mtime) if have else None
 
 
+def run_export_dir(ws: Workspace, train_run_id: str) -> Path | None:
+    """Where training run ``train_run_id`` was exported: its run folder's ``export/``, else the old
+    ``artifacts/export/<run id>/`` (the newer when both exist); None when it was not exported there."""
+    return _newest(
+        [ws.artifacts / RUNS / train_run_id / "export", ws.artifacts / LEGACY["export"] / train_run_id]
+    )
+
+
 def latest_artifacts(ws: Workspace, run_id: str | None = None) -> RunArtifacts:
     """The artifacts of training run ``run_id`` (default: the newest finished one), new layout first, then the
     old places (``artifacts/eval/``, ``artifacts/plots/``, ``artifacts/export/<run id>/``)."""
@@ -142,7 +150,7 @@ def latest_artifacts(ws: Workspace, run_id: str | None = None) -> RunArtifacts:
     folder = ws.artifacts / RUNS / rid
     res = run.get("result") or {}
     model = Path(res["model_dir"]) if res.get("model_dir") else folder / "model"
-    export = _newest([folder / "export", ws.artifacts / LEGACY["export"] / rid])
+    export = run_export_dir(ws, rid)
     evals = sorted((folder / "eval").glob("*/per_query.json")) if (folder / "eval").is_dir() else []
     ev = max(evals, key=lambda p: p.stat().st_mtime).parent if evals else None
     if ev is None:  # old layout: the newest evaluation of this run's model

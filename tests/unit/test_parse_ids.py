@@ -17,6 +17,7 @@ from bgetune.core.text import MAX_ID_RANGE, parse_ids
         ("5到8", [5, 6, 7, 8]),
         ("2~3 2", [2, 3]),
         ("9-7", [9, 7]),  # not a range: both ids as given
+        ("9-0", [9, 0]),  # not a range either: 0 is kept like any other id
         ("v2.3 id3", []),  # digits inside words are not ids
         ("", []),
         (None, []),
