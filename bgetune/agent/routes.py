@@ -596,21 +596,31 @@ _APPROVE_ALL_ZH = r"全部通过|都通过|全部批准|全部同意|全部接�
 APPROVE_ALL = re.compile(f"{_APPROVE_ALL_EN}|{_APPROVE_ALL_ZH}", _I)
 
 
-def _approve_first(msg: Msg) -> list[dict[str, Any]]:
-    """'approve all and train', 'approve 3 5 then train': the review decision runs before training."""
-    if APPROVE_ALL.search(msg.rest):
-        return [step("approve_all_pairs")]
+def _approve_first(msg: Msg) -> Plan | list[dict[str, Any]]:
+    """'approve all and train', 'approve 3 5 then train', 'approve the first 10 and train': the review decision runs
+    before training, read as a review request alone is ('the first N' / 'these': the page just shown)."""
     said = re.search(
         r"\b(?:approve|accept)\b(.*?)(?:\b(?:and|then)\b|,|;|$)|通过(.*?)(?:然后|再|并|，|,|$)", msg.rest, _I
     )
-    ids = ids_in(next(g for g in said.groups() if g is not None)) if said else []
+    if not said:
+        return []
+    shown, missing = shown_ids(msg, msg.rest)
+    if missing:
+        return _which_pairs(msg, "approve")
+    if shown:
+        return [step("approve_pairs", ids=shown)]
+    if APPROVE_ALL.search(msg.rest):
+        return [step("approve_all_pairs")]
+    ids = ids_in(next(g for g in said.groups() if g is not None))
     return [step("approve_pairs", ids=ids)] if ids else []
 
 
 def _train(**kw: Any) -> Build:
-    def build(msg: Msg, m: re.Match[str] | None) -> list[dict[str, Any]]:
-        steps = train_steps(msg.stages | kw.get("stages", {}), resume=kw.get("resume", False))
-        return _approve_first(msg) + steps
+    def build(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]]:
+        first = _approve_first(msg)
+        if isinstance(first, Plan):  # 'approve the first 10 and train' with no page shown: ask, train nothing
+            return first
+        return first + train_steps(msg.stages | kw.get("stages", {}), resume=kw.get("resume", False))
 
     return build
 

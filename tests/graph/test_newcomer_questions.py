@@ -155,6 +155,16 @@ def test_approving_and_training_in_one_message_approves_first():
     assert _steps("train", REVIEW)[0][0] == "split_dataset"  # nothing approved on the user's behalf
 
 
+def test_the_first_n_or_these_with_train_mean_the_page_shown_and_ask_when_there_is_none():
+    first_ten = ("approve_pairs", {"ids": list(range(101, 111))})
+    assert _steps("approve the first 10 and train", SHOWN)[0] == first_ten  # it approved pair #10
+    assert _steps("前10个都通过然后开始训练", SHOWN)[0] == first_ten  # it approved every pair
+    assert _steps("approve these and train", SHOWN)[0] == ("approve_pairs", {"ids": list(range(101, 131))})
+    assert _steps("approve all and train", SHOWN)[0] == ("approve_all_pairs", {})
+    ask = _plan("approve the first 10 and train", REVIEW)  # no page shown: ask which, train nothing
+    assert not ask.steps and "Which pairs?" in ask.reply
+
+
 @pytest.mark.parametrize(
     ("text", "ids"),
     [
