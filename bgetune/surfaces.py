@@ -123,6 +123,8 @@ def _cli_param(f: dataclasses.Field) -> inspect.Parameter:
         if meta.get("positional"):
             # ids are read as the chat and the UI read them: `bgetune review approve 1-20 25`
             annotation: Any = list[str] if _is_id_list(f) else list[item]  # type: ignore[valid-type]
+            if _is_id_list(f):
+                help_ = f"{help_} Ranges too: 12-30 5 7."
             default = typer.Argument(... if required else None, help=help_)
             return inspect.Parameter(
                 f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation

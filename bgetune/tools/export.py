@@ -119,7 +119,7 @@ def export_model(
     from bgetune.tools.onnx_export import write_usage_section
 
     write_usage_section(out)  # drop-in snippets: sentence-transformers, openai, LangChain, Dify, TEI, vLLM
-    return {
+    result = {
         "model_dir": str(out),
         "model_card": str(out / "README.md"),
         "run_id": run["id"],
@@ -133,6 +133,13 @@ def export_model(
         "decision": decision,
         "run_folder": str(ws.artifacts / "runs" / run["id"]),
     }
+    # recorded, so "the model" (serve, evaluate, compare) is this folder, wherever --out put it, and a
+    # "ship anyway" export is known to have shipped the tuned model
+    export_run = ws.start_run(
+        "export", {"train_run": run["id"], "ship_anyway": ship_anyway, "out_dir": str(out)}
+    )
+    ws.finish_run(export_run, result=result, artifact_dir=str(out))
+    return result
 
 
 def _pooling(folder: Path) -> str | None:
@@ -254,10 +261,19 @@ def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, int | float) else ("" if v is None else str(v))
 
 
+def last_export(ws: Any) -> dict[str, Any] | None:
+    """The newest export of the newest finished training run (its result: ``model_dir``, ``decision``, ...),
+    wherever ``--out`` put it; None when that run was not exported (an older run's export is not "the model")."""
+    train = ws.last_run("train")
+    exp = ws.last_run("export")
+    res = (exp or {}).get("result") or {}
+    if train is None or res.get("run_id") != train["id"]:
+        return None
+    d = res.get("model_dir")
+    return res if d and (Path(d) / "modules.json").is_file() else None
+
+
 def exported_model_dir(ws: Any) -> str | None:
     """The exported model folder, else the trained one."""
-    run = ws.last_run("export")
-    d = (run or {}).get("result", {}).get("model_dir")
-    if d and Path(d).exists():
-        return str(d)
-    return latest_tuned_dir(ws)
+    exp = last_export(ws)
+    return exp["model_dir"] if exp else latest_tuned_dir(ws)

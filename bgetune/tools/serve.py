@@ -922,22 +922,19 @@ class ServeResult:
 
 
 def default_model_dir(ws: Any) -> Path | None:
-    """What a user means by "the model": the newest training run's exported folder (what `bgetune export` and
-    `bgetune run` write), else the last export run's folder, else the newest trained model."""
+    """What a user means by "the model": the newest training run's export (recorded, wherever ``--out`` put it;
+    else its run folder's ``export/``, for workspaces exported before exports were recorded), else the newest
+    trained model."""
     from bgetune.tools.evaluation import latest_tuned_dir
+    from bgetune.tools.export import last_export
+    from bgetune.tools.layout import latest_artifacts
 
-    try:
-        from bgetune.tools.layout import latest_artifacts
-
-        exp = latest_artifacts(ws).export_dir
-        if exp is not None and (exp / "modules.json").is_file():
-            return exp
-    except ImportError:  # pragma: no cover - older layouts
-        pass
-    run = ws.last_run("export")
-    d = ((run or {}).get("result") or {}).get("model_dir")
-    if d and (Path(d) / "modules.json").is_file():
-        return Path(d)
+    exp = last_export(ws)
+    if exp is not None:
+        return Path(exp["model_dir"])
+    folder = latest_artifacts(ws).export_dir
+    if folder is not None and (folder / "modules.json").is_file():
+        return folder
     found = latest_tuned_dir(ws)
     return Path(found) if found else None
 
@@ -949,9 +946,10 @@ def shipped_base(ws: Any) -> tuple[Path, str] | None:
     d = res.get("decision") or {}
     if not d or d.get("ship") or d.get("forced"):
         return None
-    exp = ((ws.last_run("export") or {}).get("result")) or {}
-    if (exp.get("decision") or {}).get("forced"):
-        return None
+    from bgetune.tools.export import last_export
+
+    if ((last_export(ws) or {}).get("decision") or {}).get("forced"):
+        return None  # "ship anyway": the tuned model was exported after all
     from bgetune.core.models import resolve_base_model
 
     name = res.get("base_model") or ws.get_setting("base_model") or "bundled"

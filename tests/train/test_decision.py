@@ -149,12 +149,17 @@ def test_base_kept_when_no_candidate_beats_it_and_export_needs_ship_anyway(tmp_p
     assert torch.equal(shipped[key], base[key])
     assert (run_dir / "model-best-tuned" / "modules.json").exists()
     # export writes nothing new, unless the user insists
-    from bgetune.tools.export import export_model
+    from bgetune.tools.export import export_model, exported_model_dir
+    from bgetune.tools.serve import default_model_dir, shipped_base
 
     out = export_model(ws, out_dir=tmp_path / "export")
     assert out["model_dir"] is None and out["shipped"] is False and not (tmp_path / "export").exists()
+    assert shipped_base(ws)[1] == "bundled"  # what `bgetune serve` serves: the base, which shipped
     out = export_model(ws, out_dir=tmp_path / "export", ship_anyway=True)
     folder = tmp_path / "export"
+    # "ship anyway" to a folder of the user's choosing: serve, evaluate and compare now mean that folder
+    assert shipped_base(ws) is None
+    assert default_model_dir(ws) == folder.resolve() and exported_model_dir(ws) == str(folder.resolve())
     meta = json.loads((folder / "bgetune.json").read_text())
     assert meta["decision"]["forced"] is True and meta["decision"]["shipped"] == "base"
     assert meta["golden"] == {"questions": 5, "answerable": 5, "folder": "golden"}

@@ -35,3 +35,12 @@ def test_the_ui_id_box_reads_ranges_too():
     from bgetune.ui.widgets import parse_ids as ui_parse
 
     assert ui_parse("12, 3-5") == [3, 4, 5, 12]
+
+
+def test_the_cli_help_shows_a_range():
+    from typer.testing import CliRunner
+
+    from bgetune.cli import app
+
+    out = CliRunner().invoke(app, ["review", "reject", "--help"], env={"COLUMNS": "200"}).output
+    assert "Ranges too: 12-30" in out
