@@ -160,7 +160,9 @@ NEGATION = re.compile(
     r"|先别|先不|不要|别(?:急着?|着急)?(?:训练|微调|导出|生成|评估|跑|开始|动)|暂时不|暂不|不用|等一下|等等|取消|稍后",
     _I,
 )
-TRAIN = re.compile(r"\b(train|training|fine[- ]?tune|finetune|fine[- ]?tuning)\b|训练|微调", _I)
+TRAIN = re.compile(
+    r"\b(train|training|traning|trainning|fine[- ]?tune|finetune|fine[- ]?tuning)\b|训练|微调", _I
+)
 FINETUNE = re.compile(
     r"\b(fine[- ]?tune|finetune|fine[- ]?tuning)\b.*\b(on|with|using|these|this|my|our)\b|微调|"
     r"\btrain\b.*\b(on|with|using)\b.*\b(these|this|my|our|the)\b.*\b(pdfs?|docs?|documents?|files?)\b|"
@@ -318,7 +320,20 @@ def ids_in(text: str) -> list[int]:
     return parse_ids(QUOTES.sub(" ", text))
 
 
-_FIRST_N = re.compile(r"\b(?:the )?first (\d{1,4})\b|前\s*(\d{1,4})\s*(?:个|条|对)?", _I)
+# "the first three" / "前三个": a count in words, as people type it
+_COUNT_WORDS = {
+    **{w: i for i, w in enumerate("one two three four five six seven eight nine ten eleven twelve".split(), 1)},
+    "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50,
+    **{w: i for i, w in enumerate("一二三四五六七八九十", 1)}, "两": 2, "二十": 20, "三十": 30, "五十": 50,
+}  # fmt: skip
+_COUNT = r"\d{1,4}|" + "|".join(sorted(map(re.escape, _COUNT_WORDS), key=len, reverse=True))
+_FIRST_N = re.compile(rf"\b(?:the )?first ({_COUNT})\b|前\s*({_COUNT})\s*(?:个|条|对)?", _I)
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else _COUNT_WORDS[word.lower()]
+
+
 _THESE = re.compile(
     r"\b(?:these|them|those|the ones (?:you )?(?:just )?showed?n?|all (?:of )?(?:these|them|those) shown)\b|这些|这几个|这几条|它们|上面的|刚才(?:看|显示)的",
     _I,
@@ -331,7 +346,7 @@ def shown_ids(msg: Msg, text: str) -> tuple[list[int] | None, str | None]:
     shown = list((msg.stages.get("last_pairs_view") or {}).get("ids") or [])
     first = _FIRST_N.search(text)
     if first:
-        n = int(first.group(1) or first.group(2))
+        n = _count(first.group(1) or first.group(2))
         return (shown[:n], None) if shown and n <= len(shown) else (None, "first")
     if _THESE.search(text) and not ids_in(text):  # ids named outright win over 'these'
         return (shown, None) if shown else (None, "these")
@@ -556,6 +571,10 @@ def _generate(msg: Msg, m: re.Match[str]) -> list[dict[str, Any]]:
 def _ready(msg: Msg) -> bool:
     pairs = msg.stages.get("pairs") or {}
     return bool(pairs.get("approved") or pairs.get("edited"))
+
+
+def _trained(msg: Msg) -> bool:
+    return (msg.stages.get("last_runs") or {}).get("train") == "done"
 
 
 def _finetune(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]] | None:
@@ -949,8 +968,12 @@ def _setting_question(msg: Msg, m: re.Match[str] | None) -> Plan | None:
             )
             if hit and (best is None or len(w) > len(best[1])):
                 best = (name, w, f)
-    if best is None:
-        return None
+    if best is None:  # the threshold is measured by calibration, not a setting
+        return (
+            msg.reply("setting_question", *REPLIES["threshold_question"])
+            if _has(r"\bthreshold\b|阈值", text)
+            else None
+        )
     name, _, f = best
     md = f.metadata
     now = (msg.stages.get("settings") or {}).get(name)
@@ -1000,6 +1023,7 @@ _REPLIES_TABLE = """
 resume_question | Yes. Training writes a checkpoint (weights, optimizer, step, random state) at the end of every epoch; if it stops (Ctrl-C, a closed laptop, a crash) say "resume" (or `bgetune train --resume`) and it continues from the last complete epoch. Everything you approved or edited is in the workspace and is never lost. | 可以。训练在每一轮结束时保存检查点（权重、优化器、步数、随机状态）；中途停止（Ctrl-C、合上电脑、崩溃）后说“继续训练”（或 `bgetune train --resume`），会从最后一个完整的轮次继续。你通过或修改过的数据都保存在工作区里，不会丢失。
 device | Training uses a GPU when PyTorch sees one (CUDA or Apple MPS), else the CPU; the training estimate times a few real steps on that device before anything runs ("what does training cost?"). On a CPU a small base (bge-small, the bundled MiniLM) trains a few hundred pairs in minutes; bge-m3 wants a GPU. "device cpu" or "device cuda:1" picks one. | PyTorch 能看到 GPU（CUDA 或 Apple MPS）时训练用 GPU，否则用 CPU；开始前训练预估会在该设备上实测几步（说“训练要多久？”）。在 CPU 上，小模型（bge-small、内置 MiniLM）训练几百个问答对只需几分钟；bge-m3 最好用 GPU。说“device cpu”或“device cuda:1”可以指定设备。
 better_questions | Three things make the questions better: paste 10 questions your users really asked (the generator then asks the way they do), configure an LLM generator (BGETUNE_LLM_BASE_URL: any OpenAI-compatible server), and fix the ones you see ("edit 7: a better query", "reject 4"). Then "generate pairs" again: what you approved or edited is kept. | 三个办法让问题更好：粘贴 10 个用户真实问过的问题（生成器会模仿它们的问法）；配置 LLM 生成器（BGETUNE_LLM_BASE_URL，任何兼容 OpenAI 的服务）；直接修改看到的问题（“修改 7：更好的问题”、“拒绝 4”）。然后再说“生成问答对”：你通过或修改过的会保留。
+threshold_question | The threshold is not a fixed default: calibration measures it on held-out questions of your documents. The threshold used is the score that best separates right from wrong matches (highest F1); the one where 90% of matches above it are right is reported beside it. For fewer wrong matches say "calibrate with precision 0.95": that threshold rises, and more right answers fall below it. It is stored with the model (calibration.json). | 阈值不是固定的默认值：校准会在你文档的预留问题上实测。采用的阈值是最能区分对错匹配的分数（F1 最高），同时给出高于它的匹配有 90% 正确的那个阈值。想减少错误匹配，说“校准 精度 0.95”：阈值会升高，但也会有更多正确答案落到阈值以下。阈值随模型保存（calibration.json）。
 reject | There is no reject-all: a pair you do not approve is never trained on. To reject a block, give a range ("reject 1-50") or say "show 30 pairs" and then "reject these". | 没有“全部拒绝”：你没有通过的问答对本来就不会用于训练。要拒绝一批，请给出范围（“拒绝 1-50”），或先说“看30个”再说“拒绝这些”。
 """
 REPLIES: dict[str, tuple[str, str]] = {
@@ -1073,6 +1097,62 @@ GLOSSARY: list[tuple[str, str, str, str, bool]] = [
         True,
     ),
     (
+        r"epochs?",
+        r"epochs?|轮次|训练轮数|(?<!\d)轮(?:是|指)",
+        "An epoch is one pass over all your training pairs. More epochs learn your documents more closely but can "
+        "overfit them; bgetune keeps every epoch as a candidate and the ship decision picks the one that does best on "
+        "questions it never trained on (or keeps the base).",
+        "一个 epoch（轮）就是把所有训练问答对完整过一遍。轮数越多越贴合你的文档，但也可能过拟合；bgetune 把每一轮都当作候选，"
+        "由发布决策在没训练过的问题上挑出最好的一轮（或保留基座模型）。",
+        True,
+    ),
+    (
+        r"golden (?:questions?|set)",
+        r"黄金(?:问题|集)",
+        "Golden questions are real questions your users asked, each with the passage that answers it. They are never "
+        "trained on: they are the evidence that decides whether the tuned model ships. 20 or more make the decision; "
+        'paste a list and say "golden questions" to add them.',
+        "黄金问题是你的用户真实问过的问题，每个都标好答案所在的段落。它们从不参与训练，是决定微调模型能否发布的证据；"
+        "有 20 个以上就由它们决定。粘贴一批问题并说“黄金问题”即可添加。",
+        True,
+    ),
+    (
+        r"chunks?",
+        r"chunk|分块|文本块|切块",
+        "A chunk is a passage of your documents (about 256 tokens, cut at headings and paragraphs). Search returns "
+        "chunks, so every training pair is a question and the chunk that answers it.",
+        "chunk（分块）是文档切出的一段文字（约 256 个 token，按标题和段落切分）。检索返回的就是这些块，所以每个训练对都是一个"
+        "问题加上回答它的那一块。",
+        True,
+    ),
+    (
+        r"learning rate|\blr\b",
+        r"学习率",
+        "The learning rate is how big a step training takes on each batch. Too high and the model forgets what it "
+        "knew; too low and it barely changes. The default suits the base model's family; you rarely need to touch it.",
+        "学习率是每一批训练时模型参数调整的步子大小。太大模型会忘掉原有能力，太小几乎学不到东西。默认值按基座模型系列设定，"
+        "一般不用改。",
+        True,
+    ),
+    (
+        r"base model",
+        r"基础模型|基座(?:模型)?",
+        "The base model is the embedding model you start from (a BGE model, or the bundled MiniLM offline). Training "
+        "adapts it to your documents; the base is also the yardstick: the tuned model ships only if it beats it.",
+        "基座模型（基础模型）是微调的起点（BGE 系列，离线时用内置的 MiniLM）。训练让它适应你的文档；它也是标尺："
+        "微调后的模型只有超过它才会发布。",
+        True,
+    ),
+    (
+        r"batch(?: size)?",
+        r"batch(?: size)?|批大小|批次大小",
+        "The batch size is how many pairs train together in one step. In a batch every other pair's passage is a "
+        "negative, so larger batches teach more per step but need more memory.",
+        "batch size（批大小）是一步里一起训练的问答对数。同一批里其他问答对的段落都充当负例，所以批越大每步学得越多，"
+        "但占用内存也越多。",
+        True,
+    ),
+    (
         r"pseudo(?:[- ]label\w*| pairs?)?",
         r"伪标注|伪标签|pseudo",
         "A pseudo pair comes from your query log: a past query without an answer that the teacher matched to a "
@@ -1083,18 +1163,34 @@ GLOSSARY: list[tuple[str, str, str, str, bool]] = [
         False,
     ),
 ]
-_DEFINE_EN = r"\bwhat(?:'s| is| are| does| do)\b|\bmeaning of\b|\bexplain\b|\bdefin\w+\b"
-_DEFINE_ZH = r"是什么|什么是|啥意思|什么意思|是啥|指什么|解释|啥是"
+_DEFINE_EN = r"\bwhat(?:'s|s| is| are| does| do)\b|\bmeaning of\b|\bexplain\b|\bdefin\w+\b"
+_DEFINE_ZH = r"是什么|什么是|啥意思|什么意思|是啥|指什么|指的是|解释|啥是|什么叫|是个啥"
+# asking what a word means, not what its value is ("what is an epoch?", not "what is the threshold?")
+_MEANING_EN = r"\bmean\w*|\bexplain\b|\bdefin\w+"
+_MEANING_ZH_BEFORE = r"什么是|什么叫|啥是"
+_MEANING_ZH_AFTER = r"是什么|是啥|是个啥|指的是|指什么|什么意思|啥意思"
+
+
+def _asks_meaning(term: str, text: str) -> bool:
+    """The message asks what ``term`` (a pattern) means, not its value: "what is an epoch?", "epoch是啥",
+    "什么叫难负例", "what does nDCG mean"; not "what is the threshold?" or "…，理由是什么"."""
+    return _has(
+        rf"{_MEANING_EN}|\bwhat(?:'s|s| is| are)\s+(?:an?\s+)?(?:{term})(?![a-z])|"
+        rf"(?:{_MEANING_ZH_BEFORE})\s*(?:{term})|(?:{term})\s*(?:这个词|这个)?\s*(?:{_MEANING_ZH_AFTER})",
+        text,
+    )
 
 
 def _glossary(msg: Msg, m: re.Match[str] | None) -> Plan | None:
     if not _has(f"{_DEFINE_EN}|{_DEFINE_ZH}", msg.text):  # either language: "teacher model 是啥"
         return None
     for en_rx, zh_rx, en, zh_text, meaning_only in GLOSSARY:
-        if meaning_only and not _has(r"\bmean\w*|\bexplain\b|什么意思|啥意思|什么是|指什么", msg.text):
+        if not _has(rf"(?<![a-z])(?:{en_rx})(?![a-z])|(?:{zh_rx})", msg.text):  # "什么叫hard negative": no \b
             continue
-        if _has(rf"\b(?:{en_rx})\b|(?:{zh_rx})", msg.text):
-            return msg.reply("explain", en, zh_text)
+        # "what is an epoch?" / "what are golden questions?" ask the meaning; "what is the threshold?" the value
+        if meaning_only and not _asks_meaning(f"{en_rx}|{zh_rx}", msg.text):
+            continue
+        return msg.reply("explain", en, zh_text)
     return None
 
 
@@ -1189,9 +1285,12 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
     R(
         "next",
         r"\bwhat (?:should|do|can|shall) (?:i|we) do (?:next|now|first)\b|\bwhat(?:'s| is) (?:next|the (?:next|first) (?:step|thing))\b|"
-        r"\bnext steps?\b|\bwhat now\b|\bnow what\b|\bwhere do (?:i|we) (?:start|begin|go from here)\b|\bhow do i (?:start|begin|get started)\b",
+        r"\bnext steps?\b|\bwhat now\b|\bnow what\b|\bwhere do (?:i|we) (?:start|begin|go from here)\b|\bhow do i (?:start|begin|get started)\b|"
+        r"\b(?:what|wat|which step)\b.{0,20}\bcomes? (?:next|after)\b|"
+        r"\bwhere (?:am i|are we) (?:in|at)\b.{0,20}\b(?:process|pipeline|workflow|steps?)\b",
         r"下一步(?:做什么|干什么|该|怎么|呢|是什么)|接下来(?:要|该)?(?:做什么|干什么|干嘛|怎么|呢)|然后(?:呢|要干嘛|该干嘛|要做什么|该做什么|怎么办)|"
-        r"现在(?:该|要)(?:做|干)什么|该做什么|(?:先|首先)(?:要)?(?:做|干)什么|从哪(?:里|儿)?开始|怎么开始",
+        r"现在(?:该|要)(?:做|干)什么|该做什么|(?:先|首先)(?:要)?(?:做|干)什么|从哪(?:里|儿)?开始|怎么开始|"
+        r"(?:进行|走|做)到(?:哪|哪一步|哪个阶段)|(?:之后|以后|然后|完了)(?:呢|怎么弄|怎么搞|干嘛|做啥|干啥)|后面还有(?:啥|什么|哪些)(?:步骤|步)",
         build=_next,
         on="text",
         examples=("what should I do next?", "下一步做什么？"),
@@ -1201,10 +1300,17 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         r"\bhow (?:do|can|should|would) (?:i|we) (?:use|load|call|deploy|integrate|plug) (?:it|the model|this model|my model|the "
         r"(?:tuned |fine[- ]?tuned |trained |new )?(?:embedding )?mod(?:el|le))\b|\b(?:use|load|call|plug|integrate|swap)\b.{0,40}\b(?:model|modle|it)\b.{0,40}"
         r"\b(?:code|app|application|python|project|rag|langchain|llamaindex|pipeline|system|production|service)\b|"
-        r"\bwhere (?:is|are|does|do|will|did you (?:put|save))\b.{0,30}\bmodel\b|\bload it with sentence[- ]transformers\b",
+        r"\bwhere (?:is|are|does|do|will|did you (?:put|save))\b.{0,30}\bmodel\b|\bload it with sentence[- ]transformers\b|"
+        r"\bhow (?:to|do i|can i|would i|should i) (?:use|load|call|hook|plug|wire|connect|integrate)\b.{0,40}\bmodel\b|"
+        r"\b(?:hook|plug|wire|connect)\b.{0,30}\b(?:model|it)\b.{0,10}\b(?:up|in|into|to)\b|"
+        r"\b(?:elasticsearch|opensearch|milvus|qdrant|weaviate|pgvector|chroma|vector (?:db|database|store))\b|"
+        r"\b(?:sample|example) code\b|\bcode (?:sample|example|snippet)s?\b",
         r"(?:怎么|如何)(?:用|使用|调用|加载|集成)(?:这个|微调后的|训练好的|新的|我的)?模型|模型(?:在|保存在|存在|放在)哪|"
         r"在(?:我的|我们的)?(?:程序|代码|项目|应用|系统)(?:里|中)(?:用|使用|调用)|(?:训练好|微调好|微调后|调好|新)的模型.{0,6}(?:怎么|如何)(?:用|使用|调用|加载)|"
-        r"(?:怎么|如何).{0,12}(?:加载|调用|使用)(?:微调后|训练好|微调好|新)的模型|(?:微调|训练)完.{0,10}(?:怎么|如何)(?:替换|接入|用|集成)",
+        r"(?:怎么|如何).{0,12}(?:加载|调用|使用)(?:微调后|训练好|微调好|新)的模型|(?:微调|训练)完.{0,10}(?:怎么|如何)(?:替换|接入|用|集成)|"
+        r"模型.{0,6}(?:怎么|如何)在.{0,12}(?:代码|程序|项目|应用|app|系统|服务)(?:里|中)(?:用|使用|调用)|"
+        r"(?:接到|接入|对接|集成到|接进).{0,12}(?:rag|系统|服务|应用|app|项目|搜索)|示例代码|代码示例|样例代码|"
+        r"(?:训完|训练完|微调完|训好).{0,16}(?:怎么|如何)(?:调用|用|接)|(?:app|应用|项目|代码)(?:里|中)用.{0,12}模型",
         build=_use_model,
         on="text",
         examples=("how do I use the model in my app?", "模型在哪里？"),
@@ -1223,7 +1329,8 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         r"\bwhy so many\b.{0,30}\b(?:rejected|dropped|filtered|removed|pairs)\b|\bwhy (?:are|is) there only\b.{0,20}\bpairs\b|"
         r"\b\d+ (?:filtered|rejected|dropped)(?: out)?\b.{0,20}\bwhy\b|\b(?:very|so|too) few (?:training )?pairs\b",
         r"为什么.{0,16}(?:这么少|太少|只有|拒绝|被拒|剔除|过滤掉|删掉|去掉)|怎么(?:这么少|只有这么|剔除了这么多|拒绝了这么多)|"
-        r"(?:被)?过滤掉(?:了)?(?:那么|这么)多|(?:才|只)(?:生成|有|出)(?:了)?(?:这么|那么)?(?:点|少|几个)|数据(?:太少|这么少|那么少)",
+        r"(?:被)?过滤掉(?:了)?(?:那么|这么)多|(?:才|只)(?:生成|有|出)(?:了)?(?:这么|那么)?(?:点|少|几个)|数据(?:太少|这么少|那么少)|"
+        r"(?:训练集|训练数据|数据集).{0,6}(?:长啥样|长什么样|什么样|看一下|看看|整体)",
         "show_dataset",
         on="text",
         examples=("why were so many pairs rejected?", "为什么剔除了这么多？"),
@@ -1232,7 +1339,8 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         "cost",
         r"\bhow much (?:will|would|does|did|is) (?:this|it|that|the whole thing|all this)(?: going to)? cost\b|\bwhat(?:'s| is| will be) "
         r"the (?:total )?(?:cost|price)\b|\bcost me\b|\bis (?:this|it) free\b|\b(?:total|overall) price\b|\bdo i (?:need to |have to )?pay\b|"
-        r"\bget charged\b|\bcharge me\b|\bpay for (?:something|anything)\b",
+        r"\bget charged\b|\bcharge (?:me|my|us|our)\b|\bpay for (?:something|anything)\b|\bcredit card\b|\bmoney[- ]?wise\b|"
+        r"\bcosts? involved\b|\bany (?:costs?|fees?|charges?)\b|\bcost (?:any )?money\b",
         r"要花多少钱|花多少钱|要多少钱|费用(?:是)?多少|多少费用|成本(?:是)?多少|收费|要钱吗|花钱吗|免费|付费",
         build=_cost,
         on="text",
@@ -1252,30 +1360,36 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         "results",
         r"\b(?:is|was|will) (?:the |my |this |our )?(?:new |tuned |fine[- ]?tuned |trained )?(?:model|it|this)\b.{0,20}\b(?:better|worse|"
         r"improv\w*|beat\w*)\b|\bdid (?:the )?(?:training|fine[- ]?tuning) (?:help|work)\b|\bhow do (?:i|we) know\b.{0,40}\b(?:better|beats?|"
-        r"improv\w*|works?)\b|\bwill (?:this|it|fine[- ]?tuning) (?:really |actually )?(?:make|improve|help)\b",
+        r"improv\w*|works?)\b|\bwill (?:this|it|fine[- ]?tuning) (?:really |actually )?(?:make|improve|help)\b|"
+        r"\bdid (?:the )?(?:training|fine[- ]?tuning|it) (?:actually |really |even )?(?:help|work|improve)\b|"
+        r"\b(?:scores?|metrics|numbers)\b.{0,20}\b(?:after|from) (?:the )?(?:fine[- ]?tun\w*|training)\b",
         r"新模型.{0,8}(?:好|强|差)吗|比原来.{0,4}(?:好|强)吗|(?:微调|训练|调完).{0,6}(?:到底|真的|究竟)?(?:有没有用|有用吗|有效果吗|起作用吗)|"
-        r"(?:效果|检索).{0,8}(?:真的|会)?(?:变好|更好|提升)(?:吗|了吗)|怎么知道.{0,16}(?:更好|变好|提升|好)",
+        r"(?:效果|检索).{0,8}(?:真的|会)?(?:变好|更好|提升)(?:吗|了吗)|怎么知道.{0,16}(?:更好|变好|提升|好)|"
+        r"(?:比|跟).{0,12}(?:好了没|好没好|强了没|有没有(?:变)?好|好了吗)|(?:微调|训练)(?:后|之后|完)的?.{0,4}(?:分数|得分|指标)",
         build=_results_or_next,
         on="text",
-        unless=r"\bis it better to\b",
+        unless=r"\bis it better to\b|(?:多|少|大|小|高|低)一点|\b(?:more|fewer|less) (?:epochs|steps|data)\b",
         examples=("is the new model better?", "新模型比原来的好吗？"),
     ),
     R(
         "results",
         r"\bhow good\b|\bhow well\b|\bis it (?:any )?better\b|\blast (?:evaluation|eval|results?)\b|\bwhat did the (?:last )?eval\w*|"
         r"\binterpret\b|\bresults? so far\b|\bwhat the (?:evaluation |eval )?results mean\b|\bno need to re-?run\b|\bwithout re-?running\b|"
-        r"\b(?:explain|summari[sz]e) the results\b|\bresults of the last\b|\bhow did the (?:evaluation|eval|training) go\b",
-        r"效果(?:如何|怎么样)|现在.*(好|效果)|上次.*(评估|结果)|解读|比(?:原来|之前)(?:的)?(?:好|强)",
-        "show_results",
-        when=lambda msg: bool((msg.stages.get("last_runs") or {}).get("eval")),
+        r"\b(?:explain|summari[sz]e) the results\b|\bresults of the last\b|\bhow did the (?:evaluation|eval|training) go\b|"
+        r"\b(?:show|see|view|give)\b.{0,12}\b(?:eval\w*|evaluation) results\b",
+        r"效果(?:如何|怎么样)|现在.*(好|效果)|上次.*(评估|结果)|解读|比(?:原来|之前)(?:的)?(?:好|强)|(?:看看|查看|显示|给我看)(?:一下)?.{0,4}评估结果",
+        build=_results_or_next,
+        when=lambda msg: bool((msg.stages.get("last_runs") or {}).get("eval")) or not _trained(msg),
+        unless=r"\bbase model\b|基座|基础模型|原始模型",
         on="text",
         examples=("how good is the tuned model?",),
     ),
     R(
         "estimate",
         r"\b(cost|costs|how long|how much time|how many steps|estimate|what would it take|should i train)\b|"
-        r"\bhow many (?:minutes|mins|hours)\b|\bwill it be (?:done|finished|ready)\b",
-        r"多久|多长时间|费用|成本|耗时|预估|估计|估算|多少步|要多少钱|需要多少|多少钱|几个小时|几分钟|多少分钟|多少小时",
+        r"\bhow many (?:minutes|mins|hours)\b|\bwill it be (?:done|finished|ready)\b|\bcompute\b|\btime[- ]?wise\b|"
+        r"\btakes? (?:all night|overnight|all day|long|forever|hours|days)\b|\btake\b.{0,20}\b\d+ ?(?:min|mins|minutes|hours?|h)\b",
+        r"多久|多长时间|费用|成本|耗时|预估|估计|估算|多少步|要多少钱|需要多少|多少钱|几个小时|几分钟|多少分钟|多少小时|算力|要多少时间|跑多长",
         "estimate_training",
         on="text",
         when=lambda msg: bool(TRAIN.search(msg.text) or _has(r"\b(steps|device)\b|步|设备", msg.text)),
@@ -1285,9 +1399,13 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         "setting_question",
         r"\bhow (?:many|much|big|large|high|low)\b.*\b(?:should|do|would|to|is)\b|\bwhat(?:'s| is| are) the (?:default|current|"
         r"recommended|best|right)\b|\bwhat\b.*\bshould i (?:use|set|pick|choose)\b|\bwhat does (?:the )?[\w ]{2,20} (?:setting|option) do\b|"
-        r"\brecommend\w*\b|\busually\b|\btoo (?:many|few|high|low|big|small)\b",
+        r"\brecommend\w*\b|\busually\b|\btoo (?:many|few|high|low|big|small)\b|"
+        r"\bshould (?:i|we)\b.{0,20}\b(?:lower|raise|increase|decrease|reduce|change|bump|tweak|adjust)\b|"
+        r"\bis the (?:default|current)\b.{0,30}\b(?:ok|okay|fine|good|enough|right)\b|\bshould it be (?:higher|lower|bigger|smaller)\b|"
+        r"\bwould (?:more|fewer|less|a (?:higher|lower|bigger|smaller))\b.{0,30}\b(?:help|hurt|overfit|matter|better|worse)\b|\boverfit\w*",
         r"(?:用|设|设置|选)(?:多少|几)|多少(?:合适|比较好|为好)|默认(?:的)?.{0,8}(?:是多少|是什么|多少)|(?:是多少|多大合适|设多少)|"
-        r"推荐|建议|合适",
+        r"推荐|建议|合适|会不会太(?:多|少|大|小|高|低)|是不是太(?:多|少|大|小|高|低)|要不要(?:调|改|降|加|减)|"
+        r"用默认的?.{0,4}(?:可以|行|够)吗|还是要调(?:高|低|大|小)|(?:多|少|大|小|高|低)一点.{0,8}(?:会|能)?(?:更好|好一些|效果更好)",
         build=_setting_question,
         on="text",
         examples=("how many epochs should I use?", "默认学习率是多少？"),
@@ -1299,7 +1417,8 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         r"\bsend (?:my|our) (?:data|documents?)\b|\bwork(?:s)? offline\b.*\?|\bthird[- ]party\b|\bconfidential\b|"
         r"\bcan (?:i|we|it|this) (?:run|work|be used) (?:fully |completely |entirely )?offline\b|\b(?:fully|completely|entirely) offline\b",
         r"数据.{0,8}(?:上传|发送|发出去|发到|外传|泄露|安全吗|隐私)|文档.{0,6}(?:上传|发送|外传|泄露)|(?:需要|要|必须)联网|隐私|能离线|"
-        r"(?:发|传|上传)(?:到)?(?:外面|外部|第三方|云端?)|保密|离线(?:跑|运行|使用)|完全离线|断网",
+        r"(?:发|传|上传)(?:到)?(?:外面|外部|第三方|云端?)|保密|离线(?:跑|运行|使用)|完全离线|断网|"
+        r"(?:发|传|交|给)给?(?:第三方|外部|别人|其他公司|云)|离开(?:我的|我们的|本地)?(?:电脑|机器|本机|服务器|内网)|内部资料",
         build=_privacy,
         on="text",
         examples=("is my data sent anywhere?", "数据会上传吗？"),
@@ -1308,9 +1427,10 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         "status",
         r"\bis (?:the )?training (?:done|finished|over|complete|still running)\b|\bhas (?:the )?training (?:finished|ended|"
         r"stopped)\b|\bare we done\b|\b(?:show|list|what are) (?:me )?(?:my |the |current )?settings\b|\bcurrent settings\b|"
-        r"\bhas it (?:finished|ended|completed|stopped)\b|\b(?:done|finished) yet\b",
+        r"\bhas it (?:finished|ended|completed|stopped)\b|\b(?:done|finished) yet\b|\bwhat(?:'s|s| is) (?:running|going on|happening)\b|"
+        r"\bstill (?:training|running)\b|\bhow far along\b",
         r"训练(?:完了|好了|结束了|完成了|跑完了)(?:吗|没)|(?:训练|跑)(?:结束|完成|完)(?:了)?(?:没有|没)|训练到哪|(?:当前|现在|查看|看看|显示)(?:的)?(?:设置|参数|配置)|"
-        r"设置(?:是什么|有哪些)|参数.{0,6}(?:怎么|如何)配置",
+        r"设置(?:是什么|有哪些)|参数.{0,6}(?:怎么|如何)配置|(?:后台|现在|正在)(?:在)?跑(?:什么|啥)|在跑(?:什么|啥)|还在(?:训练|跑)",
         "status",
         on="text",
         examples=("is training done?", "训练完了吗？", "show settings"),
@@ -1320,9 +1440,11 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         r"\b(?:can|do|does|will|should|must) (?:i|it|you|bgetune|this|training) (?:use|need|have|require|run on) (?:a |the )?"
         r"(?:gpu|cuda|cpu)\b|\bonly (?:have )?a cpu\b|\bno gpu\b|\bwithout (?:a )?gpu\b|\bis (?:a )?cpu (?:ok|enough|fine)\b|"
         r"\b(?:no|without|don'?t have)\b.{0,20}\b(?:nvidia|gpu|graphics card|cuda)\b|\b(?:gpu|nvidia)\b.{0,20}\b(?:mandatory|required|"
-        r"necessary|needed|a must)\b|\b(?:run|work|train)\w* (?:ok|fine|well) on (?:a |my )?cpu\b",
+        r"necessary|needed|a must)\b|\b(?:run|work|train)\w* (?:ok|fine|well) on (?:a |my )?cpu\b|"
+        r"\b(?:laptop|notebook|macbook|my (?:pc|computer|machine|workstation))\b.{0,40}\b(?:enough|ok|okay|fine|work|handle|cut it|powerful|run)\b",
         r"(?:需要|要|必须|有没有|能用|可以用)\s*(?:gpu|显卡)|只有\s*cpu|没有\s*(?:gpu|显卡)|cpu\s*(?:可以吗|够吗|行吗)|"
-        r"(?:没有|没)(?:独立)?(?:显卡|gpu|英伟达)|(?:必须|需要|一定)要?有?(?:英伟达|独立)?(?:显卡|gpu)|英伟达",
+        r"(?:没有|没)(?:独立)?(?:显卡|gpu|英伟达)|(?:必须|需要|一定)要?有?(?:英伟达|独立)?(?:显卡|gpu)|英伟达|"
+        r"(?:笔记本|电脑|本本|mac|macbook|配置).{0,10}(?:能跑|跑得动|跑不动|够用|够吗|行吗|可以吗|带得动)",
         build=_canned("device"),
         on="text",
         examples=("do I need a GPU?", "需要GPU吗？"),
@@ -1332,8 +1454,11 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         r"\b(?:better|more natural|more varied|different|nicer|more realistic) (?:questions|queries)\b|\b(?:questions|queries) "
         r"(?:are|look|seem) (?:bad|poor|weird|wrong|strange|unnatural|robotic|off|terrible)\b|\b(?:questions|queries)\b.{0,30}"
         r"\b(?:robot|machine|unnatural|kinda bad|awful|terrible|nobody would ask|no one would ask|stiff)\b|"
-        r"\bmake (?:the )?(?:questions|queries) (?:better|more natural)\b",
-        r"问题(?:质量)?(?:太差|不好|很差|奇怪|不自然|太生硬|不像人话)|(?:更好|更自然|更像用户)的问题|(?:问题|问句).{0,10}(?:机器写的|不自然|很怪|太假|生硬|不像)",
+        r"\bmake (?:the )?(?:questions|queries) (?:better|more natural)\b|"
+        r"\b(?:questions|queries|qs)\b.{0,20}\b(?:robotic|unnatural|bad|awful|weird|stiff|fake|generic|terrible|sound off)\b|"
+        r"\b(?:questions|queries)\b.{0,20}\b(?:more like|closer to)\b.{0,20}\b(?:users?|people|customers|humans?)\b",
+        r"问题(?:质量)?(?:太差|不好|很差|奇怪|不自然|太生硬|不像人话)|(?:更好|更自然|更像用户)的问题|(?:问题|问句).{0,10}(?:机器写的|不自然|很怪|太假|生硬|不像)|"
+        r"问题.{0,4}更像|更像(?:用户|真人|真实)|口语化",
         build=_canned("better_questions"),
         on="text",
         examples=("the questions look robotic", "问题质量太差了"),
@@ -1342,9 +1467,12 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         "resume_question",
         r"\b(?:can|could|may) (?:i|we)\b.*\b(?:stop|pause|interrupt|quit)\b.*\b(?:resume|continue|later|tomorrow|pick up)\b|"
         r"\bwhat (?:happens|if)\b.{0,40}\b(?:stop\w*|interrupt\w*|crash\w*|close\w*|sleep\w*|power|shut\w*)\b|"
-        r"\b(?:lose|lost)\b.{0,20}\b(?:everything|progress|my work)\b",
+        r"\b(?:lose|lost)\b.{0,20}\b(?:everything|progress|my work)\b|"
+        r"\b(?:is it possible|possible|can i|can we|could i)\b.{0,20}\b(?:pause|stop|interrupt)\w*\b.{0,40}\b(?:resume|continue|later|tomorrow|pick\w* (?:it )?(?:back )?up)\b|"
+        r"\b(?:save|keep|write)s? checkpoints?\b|\bin case\b.{0,20}\bcrash\w*",
         r"(?:可以|能|能不能|能否).{0,8}(?:停|暂停|中断).{0,12}(?:继续|恢复)|中断了怎么办|停了.{0,6}(?:怎么办|会怎样)|"
-        r"(?:断电|死机|崩溃|关机|中断|被打断).{0,10}(?:怎么办|会怎样|还在吗|会丢|丢失)|进度还在吗",
+        r"(?:断电|死机|崩溃|关机|中断|被打断).{0,10}(?:怎么办|会怎样|还在吗|会丢|丢失)|进度还在吗|"
+        r"(?:暂停|停下|停掉).{0,10}(?:接着|继续|明天|再跑)|断点|(?:退出|关掉|中断)了?.{0,10}(?:恢复|接着|继续)",
         build=_canned("resume_question"),
         on="text",
     ),
@@ -1622,14 +1750,14 @@ ROUTES: list[Route] = [  # read once setting phrases are taken out; setting chan
     R(
         "reject",
         r"\b(reject|drop|discard|remove|delete|toss)\b|\bthrow (?:out|away)\b|\bget rid of\b",
-        r"拒绝|拒掉|删除|删掉|去掉|丢弃|不要|否决|驳回|不通过",
+        r"拒绝|拒掉|删除|删掉|去掉|丢弃|不要|否决|驳回|不通过|(?<![a-z])(?:reject|drop)(?![a-z])",
         build=_reject,
         examples=("reject 4", "reject 5 because it's too vague", "拒绝 4"),
     ),
     R(
         "approve",
         r"\b(approve|accept|keep)\b",
-        r"通过|批准|保留",
+        r"通过|批准|保留|留下|留着|(?<![a-z])(?:approve|accept|keep)(?![a-z])",
         build=_approve,
         examples=("approve 3 5", "通过 3 5"),
     ),

@@ -174,10 +174,37 @@ def test_the_first_n_or_these_with_train_mean_the_page_shown_and_ask_when_there_
         ("approve 1-20", list(range(1, 21))),
         ("approve 3 and 5, those look good", [3, 5]),
         ("通过 5到8", [5, 6, 7, 8]),
+        ("ok the first three look good, approve them", [101, 102, 103]),  # a count in words
+        ("第2条和第7条留下", [2, 7]),  # 留下: keep
     ],
 )
 def test_the_first_n_and_these_mean_the_page_just_shown_and_ranges_are_every_id(text, ids):
     assert _steps(text, SHOWN) == [("approve_pairs", {"ids": ids})]
+
+
+def test_rejecting_in_chinese_reads_counts_in_words_and_english_verbs():
+    assert _steps("前三个不要", SHOWN) == [("reject_pairs", {"ids": [101, 102, 103], "why": None})]
+    assert _steps("这些都不行，全部reject", SHOWN)[0][1]["ids"] == list(range(101, 131))
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("whats an epoch", "one pass over all your training pairs"),
+        ("什么叫hard negative", "难负例"),
+        ("学习率是什么东西", "每一批训练时"),
+        ("sorry, what are golden questions?", "real questions your users asked"),
+        ("is the default threshold ok or should it be higher", "calibration measures it"),
+    ],
+)
+def test_a_newcomer_asking_what_a_word_means_gets_its_meaning(text, says):
+    p = _plan(text, REVIEW)
+    assert not p.steps and says in p.reply
+
+
+def test_asking_a_value_or_a_reason_is_not_a_definition():
+    assert _plan("what is the threshold?", REVIEW).intent != "explain"
+    assert _plan("微调后的模型值得上线吗，还是继续用基础模型？理由是什么", REVIEW).intent != "explain"
 
 
 def test_the_first_n_with_no_page_shown_asks_which_pairs_instead_of_approving_pair_n():
@@ -262,18 +289,25 @@ BLIND_STAGES = {
 def _blind_hit(row: dict) -> bool:
     p = _plan(row["text"], BLIND_STAGES)
     tools = [s["tool"] for s in p.steps]
+    if row["expect"] == "none":  # "don't train yet": nothing runs
+        return not tools
     if row["expect"] in REPLY_INTENTS:
         return p.intent == row["expect"] and not tools
     return tools[:1] == [row["expect"]] or (row["expect"] == "show_dataset" and tools[:1] == ["show_pairs"])
 
 
-def test_the_blind_newcomer_set_is_understood_in_both_languages():
+@pytest.mark.parametrize(
+    ("name", "size"),
+    # the second set (160, 2026-12-05) was written later, blind as well; scored before any fix: en 63.7%, zh 57.5%
+    [("heldout_utterances_newcomer.jsonl", 120), ("heldout_utterances_newcomer_2.jsonl", 160)],
+)
+def test_the_blind_newcomer_set_is_understood_in_both_languages(name, size):
     import json
     from pathlib import Path
 
-    path = Path(__file__).parent / "heldout_utterances_newcomer.jsonl"
+    path = Path(__file__).parent / name
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert len(rows) >= 120
+    assert len(rows) >= size
     for lang in ("en", "zh"):
         part = [r for r in rows if r["lang"] == lang]
         misses = [(r["expect"], r["text"]) for r in part if not _blind_hit(r)]
