@@ -323,20 +323,30 @@ def encode(
     return emb.float().cpu().numpy()
 
 
-def model_fingerprint(model: SentenceTransformer, resolved: ResolvedModel | None = None) -> str:
-    """Key for caches of embeddings: the model's path and rules plus a digest of a few weights."""
+def model_fingerprint(model: SentenceTransformer) -> str:
+    """Key for caches of embeddings: everything that decides a passage's embedding, so the same model reached
+    another way (an epoch's checkpoint scored by the ship decision, the shipped copy evaluated after it) finds the
+    embeddings already made, and models that differ anywhere never share them: the modules as configured
+    (transformer, pooling, normalisation, sequence length), the prompts, and every weight (a sample of weights
+    would miss training that moves only some of them, as LoRA does)."""
     import torch
 
     h = hashlib.sha256()
-    if resolved is not None:
-        h.update(resolved.key.encode())
+    h.update(repr(model).encode())
     h.update(json.dumps(model.prompts or {}, sort_keys=True).encode())
     h.update(str(model.max_seq_length).encode())
     with torch.no_grad():
-        for i, p in enumerate(model.parameters()):
-            if i % 16 == 0:
-                h.update(p.detach().float().flatten()[:64].cpu().numpy().tobytes())
+        for name, t in model.state_dict().items():
+            h.update(name.encode())
+            h.update(t.detach().contiguous().cpu().numpy().tobytes() if t.dtype != torch.bfloat16 else
+                     t.detach().float().cpu().numpy().tobytes())  # fmt: skip
     return h.hexdigest()[:16]
+
+
+def corpus_cache_path(ws: Any, fingerprint: str, ids: list[str]) -> Path:
+    """Where :func:`corpus_embeddings` keeps the embeddings of chunks ``ids`` by the model ``fingerprint``."""
+    ids_digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+    return ws.artifact_path("cache", f"emb-{fingerprint}-{ids_digest}.npy")
 
 
 def corpus_embeddings(
@@ -350,16 +360,17 @@ def corpus_embeddings(
     label: str = "chunks encoded",
 ) -> tuple[list[str], np.ndarray]:
     """(chunk ids, passage embeddings) of every chunk in the workspace, cached under artifacts/cache/ by model
-    fingerprint and chunk ids, so mining, filtering and evaluation encode the corpus once."""
+    fingerprint and chunk ids, so each model encodes the corpus once: mining, filtering, the teacher, each
+    epoch's validation, the ship decision (the base and every epoch), evaluation and calibration share it. The
+    cache keeps the ``CACHE_KEEP`` most recently used corpora."""
     rows = ws.query("SELECT id, text FROM chunks ORDER BY document_id, ord")
     ids = [r["id"] for r in rows]
-    fp = fingerprint or model_fingerprint(model)
-    ids_digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
-    path = ws.artifact_path("cache", f"emb-{fp}-{ids_digest}.npy")
+    path = corpus_cache_path(ws, fingerprint or model_fingerprint(model), ids)
     if path.exists():
         try:
             emb = np.load(path)
             if emb.shape[0] == len(ids):
+                os.utime(path)  # recently used: the last to be pruned
                 return ids, emb
         except (OSError, ValueError):
             pass
@@ -377,4 +388,23 @@ def corpus_embeddings(
     buf = io.BytesIO()
     np.save(buf, emb)
     atomic_write_bytes(path, buf.getvalue())
+    _prune_cache(path.parent)
     return ids, emb
+
+
+CACHE_KEEP = 12  # corpora kept: a run makes up to 1 + epochs + 3 mixes of them, a model a corpus each
+
+
+def _prune_cache(folder: Path, keep: int = CACHE_KEEP) -> None:
+    """Drop all but the ``keep`` most recently used corpus embeddings (another process may be reading one: a
+    file it has open stays readable until closed)."""
+
+    def used(f: Path) -> float:
+        try:
+            return f.stat().st_mtime
+        except OSError:  # pruned meanwhile by another process
+            return 0.0
+
+    files = sorted(folder.glob("emb-*.npy"), key=used, reverse=True)
+    for old in files[keep:]:
+        old.unlink(missing_ok=True)

@@ -254,12 +254,12 @@ def _score(
 ) -> dict[str, Any]:
     from bgetune.core.models import corpus_embeddings, encode, model_fingerprint
 
-    model, resolved = model_res
+    model = model_res[0]
     pre = f"{label}: " if label else ""
     ids, emb = corpus_embeddings(
         ws,
         model,
-        fingerprint=model_fingerprint(model, resolved),
+        fingerprint=model_fingerprint(model),
         progress=progress,
         label=f"{pre}chunks encoded",
     )

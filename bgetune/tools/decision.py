@@ -294,9 +294,16 @@ class CandidateScorer:
         base: SentenceTransformer | None = None,
         corpus_max: int = CORPUS_MAX,
         seed: int = 13,
+        ws: Workspace | None = None,
     ) -> None:
         from bgetune.tools.evaluation import QuerySet, search
 
+        # the evidence is scored against every chunk of ``ws``, in its order: each model's corpus embedding comes
+        # from the workspace's cache (the base's from mining, an epoch's from its validation), else is cached
+        whole = ws is not None and qs.corpus_ids == [
+            r["id"] for r in ws.query("SELECT id FROM chunks ORDER BY document_id, ord")
+        ]
+        self.ws = ws if whole else None
         if len(qs.corpus_ids) > corpus_max:
             keep: set[int] = set()
             index = {cid: i for i, cid in enumerate(qs.corpus_ids)}
@@ -305,7 +312,7 @@ class CandidateScorer:
             if base is not None:
                 from bgetune.core.models import encode
 
-                c_emb = encode(base, qs.corpus_texts, kind="passage")
+                c_emb = self._corpus(base, qs)
                 q_emb = encode(base, qs.queries, kind="query")
                 idx, _ = search(q_emb, c_emb, 100)
                 keep.update(int(i) for i in idx.flatten())
@@ -319,7 +326,15 @@ class CandidateScorer:
                 [qs.corpus_texts[i] for i in rows],
                 qs.query_ids,
             )
+            self.ws = None  # a sub-corpus: encoded per candidate
         self.qs = qs
+
+    def _corpus(self, model: SentenceTransformer, qs: QuerySet | None = None) -> np.ndarray:
+        from bgetune.core.models import corpus_embeddings, encode
+
+        if self.ws is not None:
+            return corpus_embeddings(self.ws, model)[1]
+        return encode(model, (qs or self.qs).corpus_texts, kind="passage")
 
     def score_judged(
         self, model: SentenceTransformer, gains: list[dict[str, float]]
@@ -332,7 +347,7 @@ class CandidateScorer:
         was_training = model.training
         model.eval()
         try:
-            c_emb = encode(model, self.qs.corpus_texts, kind="passage")
+            c_emb = self._corpus(model)
             q_emb = encode(model, self.qs.queries, kind="query")
         finally:
             model.train(was_training)
@@ -350,7 +365,7 @@ class CandidateScorer:
         was_training = model.training
         model.eval()
         try:
-            _, per = run_retrieval(model, self.qs)
+            _, per = run_retrieval(model, self.qs, corpus_emb=self._corpus(model))
         finally:
             model.train(was_training)
         return [q["ndcg@10"] for q in per]
@@ -366,7 +381,7 @@ def _graded_ndcg(ranked: list[str], gains: dict[str, float], k: int = 10) -> flo
 
 
 def teacher_gains(
-    ws: Workspace, qs: QuerySet, base: SentenceTransformer, resolved: ResolvedModel | None = None
+    ws: Workspace, qs: QuerySet, base: SentenceTransformer
 ) -> tuple[list[dict[str, float]], str]:
     """The offline teacher's judgement of each query: its top ``JUDGED_TOP`` passages of the evidence corpus,
     graded 3/2/1 (independent of the generator that wrote the queries).
@@ -378,7 +393,7 @@ def teacher_gains(
     from bgetune.tools.ingest import UNK_WARN, unknown_token_rate
     from bgetune.tools.teacher import FUSION_WEIGHT, CorpusIndex, DenseFusionTeacher
 
-    index = CorpusIndex(ws, base, resolved)
+    index = CorpusIndex(ws, base)
     unk = unknown_token_rate(getattr(base, "tokenizer", None), list(qs.corpus_texts))
     unreadable = unk >= UNK_WARN
     teacher = DenseFusionTeacher(index, weight=1.0 if unreadable else FUSION_WEIGHT)
@@ -605,11 +620,11 @@ def decide_after_training(
 
     tick("scoring the base model")
     base = load_model(resolved, device=device)
-    scorer = CandidateScorer(qs, base=base)
+    scorer = CandidateScorer(qs, base=base, ws=ws)
     gains: list[dict[str, float]] | None = None
     judge = ""
     if kind != "golden":  # no real question: the teacher's judgement is the independent check
-        gains, judge = teacher_gains(ws, scorer.qs, base, resolved)
+        gains, judge = teacher_gains(ws, scorer.qs, base)
     judged_named: list[tuple[str, str, int | None, float | None, list[float]]] = []
 
     def score(m: SentenceTransformer, name: str, kind_: str, n: int | None, a: float | None) -> list[float]:

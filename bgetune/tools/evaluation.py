@@ -239,7 +239,7 @@ def _workspace_retrieval(
     ids, emb = corpus_embeddings(
         ws,
         model,
-        fingerprint=model_fingerprint(model, resolved),
+        fingerprint=model_fingerprint(model),
         progress=progress,
         label=f"{label}: chunks encoded" if label else "chunks encoded",
     )

@@ -213,7 +213,7 @@ def _load_model(ws: Workspace, settings: Settings | None, base_model: Any):
     lang = corpus_language(ws.stats()["chunk_languages"])
     resolved = resolve_base_model(spec, language=lang)
     model = load_model(resolved, device=settings.device if settings else None)
-    return model, model_fingerprint(model, resolved)
+    return model, model_fingerprint(model)
 
 
 def round_trip(

@@ -464,7 +464,7 @@ class CandidateFinder:
         self.resolved = resolve_base_model(base_model) if base_model else resolve_workspace_base(ws)
         self.model = load_model(self.resolved)
         ids, self.emb = corpus_embeddings(
-            ws, self.model, fingerprint=model_fingerprint(self.model, self.resolved)
+            ws, self.model, fingerprint=model_fingerprint(self.model)
         )
         if ids != [r["id"] for r in self.rows]:
             from bgetune.core.models import encode

@@ -135,7 +135,6 @@ def _rank_corpus(
     ws: Workspace,
     pairs: list[dict[str, Any]],
     model: Any,
-    resolved: ResolvedModel,
     range_max: int,
     progress: Progress | None,
 ) -> _Ranked:
@@ -147,7 +146,7 @@ def _rank_corpus(
     ids, emb = corpus_embeddings(
         ws,
         model,
-        fingerprint=model_fingerprint(model, resolved),
+        fingerprint=model_fingerprint(model),
         progress=progress,
         label="chunks encoded",
     )
@@ -388,7 +387,7 @@ def mine_negatives(
         resolved = resolve_for_workspace(ws, base_model)
         if model is None:
             model = load_model(resolved)
-        ranked = _rank_corpus(ws, pairs, model, resolved, range_max, progress)
+        ranked = _rank_corpus(ws, pairs, model, range_max, progress)
         miner = _Miner(
             ranked,
             range_min=range_min,

@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from bgetune.core.config import Settings
-    from bgetune.core.models import ResolvedModel
 
 Progress = Callable[[int, int, str], None]
 
@@ -102,13 +101,11 @@ class CorpusIndex:
     """The workspace's chunks with the base model's embeddings (cached on disk) and a stemmed BM25 index: the
     candidate generator and the half of the offline teachers that needs the corpus."""
 
-    def __init__(
-        self, ws: Workspace, model: SentenceTransformer, resolved: ResolvedModel | None = None
-    ) -> None:
+    def __init__(self, ws: Workspace, model: SentenceTransformer) -> None:
         from bgetune.core.models import corpus_embeddings, model_fingerprint
 
         self.model = model
-        self.fingerprint = model_fingerprint(model, resolved)
+        self.fingerprint = model_fingerprint(model)
         self.ids, self.emb = corpus_embeddings(ws, model, fingerprint=self.fingerprint)
         rows = {r["id"]: r["text"] for r in ws.query("SELECT id, text FROM chunks")}
         self.texts = [rows[i] for i in self.ids]
@@ -847,7 +844,7 @@ def base_index(
     resolved = resolve_for_workspace(ws, base_model)
     if model is None:
         model = load_model(resolved, device=device)
-    return CorpusIndex(ws, model, resolved)
+    return CorpusIndex(ws, model)
 
 
 def score_teacher(

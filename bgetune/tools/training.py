@@ -923,8 +923,9 @@ def evaluate_val(
     fingerprint: str | None = None,
 ) -> dict[str, float]:
     """nDCG@10, MRR@10 and recall@10 of val pairs against the corpus (capped at ``corpus_max`` chunks,
-    every positive kept). With ``fingerprint`` (the base model before training) an uncapped corpus comes from
-    the embedding cache filtering and mining filled (models.corpus_embeddings): not encoded again."""
+    every positive kept). With ``fingerprint`` (models.model_fingerprint of ``model``) an uncapped corpus goes
+    through the embedding cache: the base's was filled by filtering and mining, and an epoch's is found again by
+    the ship decision and evaluation (models.corpus_embeddings)."""
     from bgetune.core.models import corpus_embeddings, encode
 
     if not pairs:
@@ -1507,7 +1508,7 @@ def _eval_base(run: _Run) -> None:
         run.vals,
         corpus_max=cfg.val_corpus_max,
         seed=cfg.seed,
-        fingerprint=model_fingerprint(run.model, run.prep["resolved"]),
+        fingerprint=model_fingerprint(run.model),
     )
 
 
@@ -1542,7 +1543,16 @@ def _end_epoch(run: _Run, epoch: int, stop: bool) -> bool:
     and the checkpoint. Returns whether to stop."""
     cfg, state, model = run.cfg, run.state, run.model
     if run.vals:
-        v = evaluate_val(run.ws, model, run.vals, corpus_max=cfg.val_corpus_max, seed=cfg.seed)
+        from bgetune.core.models import model_fingerprint
+
+        v = evaluate_val(
+            run.ws,
+            model,
+            run.vals,
+            corpus_max=cfg.val_corpus_max,
+            seed=cfg.seed,
+            fingerprint=None if cfg.lora else model_fingerprint(model),  # LoRA's checkpoint is another module
+        )
         state["val_history"].append({"epoch": epoch + 1, "step": state["step"], **v})
         best = state["best_val"]
         if best is None or v["ndcg@10"] > best["ndcg@10"] + 1e-6:
@@ -1745,7 +1755,11 @@ def _wise_ft(
     _save_model(merged, False, model_dir)
     if not vals:
         return None
-    return evaluate_val(ws, merged, vals, corpus_max=cfg.val_corpus_max, seed=cfg.seed)
+    from bgetune.core.models import model_fingerprint
+
+    return evaluate_val(
+        ws, merged, vals, corpus_max=cfg.val_corpus_max, seed=cfg.seed, fingerprint=model_fingerprint(merged)
+    )
 
 
 def _step_with_oom_fallback(stepper: Stepper, batch: list[int], epoch: int) -> float:

@@ -48,7 +48,7 @@ def _warm(ws: Workspace) -> None:
 
     res = resolve_workspace_base(ws)
     model = D.load_cached(res)
-    corpus_embeddings(ws, model, fingerprint=model_fingerprint(model, res))
+    corpus_embeddings(ws, model, fingerprint=model_fingerprint(model))
 
 
 @pytest.fixture(scope="module")

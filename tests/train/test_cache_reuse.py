@@ -29,7 +29,7 @@ def test_base_validation_reuses_the_cached_corpus_embedding(mined_ws, monkeypatc
         return real_encode(m, texts, **kw)
 
     monkeypatch.setattr(models, "encode", counting)
-    cached = evaluate_val(ws, model, pairs, fingerprint=model_fingerprint(model, resolved))
+    cached = evaluate_val(ws, model, pairs, fingerprint=model_fingerprint(model))
     assert cached["ndcg@10"] == pytest.approx(fresh["ndcg@10"], abs=1e-6)
     assert cached["corpus"] == fresh["corpus"]
     assert seen == [len(pairs)]  # only the queries were encoded: the corpus came from mining's cache

@@ -115,15 +115,31 @@ def _first_words(text: str) -> str:
     return "what about " + " ".join(re.findall(r"\w+", text)[2:10]).lower()
 
 
-def test_base_kept_when_no_candidate_beats_it_and_export_needs_ship_anyway(tmp_path):
+def test_base_kept_when_no_candidate_beats_it_and_export_needs_ship_anyway(tmp_path, monkeypatch):
+    import bgetune.core.models as models
+
     ws = faq_workspace(tmp_path, "en", 40)
     chunks = ws.chunks()
     _insert(ws, chunks[:24], [_first_words(c["text"]) for c in chunks[:24]], "train")
+    _insert(ws, chunks[24:28], [_first_words(c["text"]) for c in chunks[24:28]], "val")
     _insert(ws, chunks[28:40], [_first_words(c["text"]) for c in chunks[28:40]], "test")
     _, real = faq_rows("en", 40)
     g.add_questions(ws, [{"query": r["query"], "pos_ids": r["pos_ids"]} for r in real[:5]])
+    corpus_encodings: list[int] = []
+    real_encode = models.encode
+
+    def counting(m, texts, **kw):
+        if len(texts) == len(chunks):
+            corpus_encodings.append(len(texts))
+        return real_encode(m, texts, **kw)
+
+    monkeypatch.setattr(models, "encode", counting)
     # a learning rate so small that every candidate scores like the base: nothing beats it
     res = train(ws, _two_epochs(lr=1e-12))
+    # the corpus is encoded once per model: the base as loaded (its teacher index) and at the training length of
+    # 96 tokens (validation before training), each epoch (its validation), each mix. The ship decision finds the
+    # base and both epochs in the cache, and encodes only the 3 mixes (before: 3 more encodings)
+    assert len(corpus_encodings) == 2 + 2 + 3
     dec = res["decision"]
     assert dec["evidence"] == "held-out" and dec["queries"] == 12 and dec["golden_labeled"] == 5
     names = [c["name"] for c in dec["candidates"]]

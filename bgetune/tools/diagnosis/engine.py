@@ -83,7 +83,7 @@ class Engine(Corpus):
         out = []
         for i, (name, spec, res) in enumerate(specs):
             model = load_cached(res)
-            ids, emb = corpus_embeddings(self.ws, model, fingerprint=model_fingerprint(model, res))
+            ids, emb = corpus_embeddings(self.ws, model, fingerprint=model_fingerprint(model))
             block = blocks.get(name)
             thr = block.get("threshold_f1", block.get("threshold")) if block else None
             if (
