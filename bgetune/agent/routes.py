@@ -1313,6 +1313,7 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         r"(?:训完|训练完|微调完|训好).{0,16}(?:怎么|如何)(?:调用|用|接)|(?:app|应用|项目|代码)(?:里|中)用.{0,12}模型",
         build=_use_model,
         on="text",
+        unless=r"\b(?:can|could|would) you (?:host|serve|deploy|run)\b|\bhost (?:it|the model)\b|帮我部署|你(?:来)?部署",
         examples=("how do I use the model in my app?", "模型在哪里？"),
     ),
     R(
