@@ -111,6 +111,10 @@ def test_cost_questions_get_the_estimate_once_there_is_something_to_estimate(tex
         ("what does epoch 1 x0.5 mean?", "WiSE-FT"),
         ("what are pseudo pairs?", "query log"),
         ("教师模型是什么？", "教师"),
+        ("whats an epoch", "one pass over all your training pairs"),
+        ("什么叫hard negative", "难负例"),
+        ("学习率是什么东西", "每一批训练时"),
+        ("sorry, what are golden questions?", "real questions your users asked"),
     ],
 )
 def test_terms_are_explained_in_the_language_asked(text, want):
@@ -187,24 +191,11 @@ def test_rejecting_in_chinese_reads_counts_in_words_and_english_verbs():
     assert _steps("这些都不行，全部reject", SHOWN)[0][1]["ids"] == list(range(101, 131))
 
 
-@pytest.mark.parametrize(
-    ("text", "says"),
-    [
-        ("whats an epoch", "one pass over all your training pairs"),
-        ("什么叫hard negative", "难负例"),
-        ("学习率是什么东西", "每一批训练时"),
-        ("sorry, what are golden questions?", "real questions your users asked"),
-        ("is the default threshold ok or should it be higher", "calibration measures it"),
-    ],
-)
-def test_a_newcomer_asking_what_a_word_means_gets_its_meaning(text, says):
-    p = _plan(text, REVIEW)
-    assert not p.steps and says in p.reply
-
-
-def test_asking_a_value_or_a_reason_is_not_a_definition():
+def test_asking_a_value_or_a_reason_is_not_a_definition_and_threshold_advice_is_given():
     assert _plan("what is the threshold?", REVIEW).intent != "explain"
     assert _plan("微调后的模型值得上线吗，还是继续用基础模型？理由是什么", REVIEW).intent != "explain"
+    advice = _plan("is the default threshold ok or should it be higher", REVIEW)
+    assert not advice.steps and "calibration measures it" in advice.reply
 
 
 def test_the_first_n_with_no_page_shown_asks_which_pairs_instead_of_approving_pair_n():
