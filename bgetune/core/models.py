@@ -337,9 +337,9 @@ def model_fingerprint(model: SentenceTransformer) -> str:
     h.update(str(model.max_seq_length).encode())
     with torch.no_grad():
         for name, t in model.state_dict().items():
+            t = t.detach().float() if t.dtype == torch.bfloat16 else t.detach()  # numpy has no bfloat16
             h.update(name.encode())
-            h.update(t.detach().contiguous().cpu().numpy().tobytes() if t.dtype != torch.bfloat16 else
-                     t.detach().float().cpu().numpy().tobytes())  # fmt: skip
+            h.update(t.contiguous().cpu().numpy().tobytes())
     return h.hexdigest()[:16]
 
 
