@@ -13,8 +13,10 @@ confidence interval (same queries resampled for both). The best candidate by mea
 bound of its interval is above zero; otherwise the base is kept, the reply says so plainly with what to change,
 and the export writes nothing new unless the user insists (``ship_anyway``).
 
-Cost: one corpus encoding per candidate. Corpora above ``CORPUS_MAX`` chunks are scored on a fixed sub-corpus
-(every positive, the base model's top 100 for every query, a seeded random fill), the same for every candidate.
+Cost: one corpus encoding per candidate not already in the workspace's embedding cache: the base's comes from
+mining, each epoch's from its validation, so only the weight mixes are encoded here. Corpora above ``CORPUS_MAX``
+chunks are scored on a fixed sub-corpus (every positive, the base model's top 100 for every query, a seeded random
+fill), the same for every candidate, encoded per candidate.
 """
 
 from __future__ import annotations
