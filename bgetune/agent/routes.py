@@ -362,8 +362,27 @@ def _which_pairs(msg: Msg, intent: str) -> Plan:
     )
 
 
-def train_steps(stages: dict[str, Any], *, resume: bool = False) -> list[dict[str, Any]]:
-    """The stages the pipeline runs around training, in the table's order, skipping what is already done."""
+# "train for at most 20 minutes", "train, 1 hour max", "训练最多20分钟", "20分钟以内训练完": the training time budget
+_DURATION = r"(\d+(?:\.\d+)?\s*(?:h|hrs?|hours?|m|mins?|minutes?|s|secs?|seconds?|小时|分钟|秒)(?![a-z]))"
+_BUDGET = re.compile(
+    rf"\b(?:at most|max(?:imum)?|no more than|not more than|under|within|up to|in less than)\s+(?:of\s+)?{_DURATION}|"
+    rf"{_DURATION}\s*(?:max(?:imum)?|at most|tops|or less|budget)\b|\bbudget (?:of\s+)?{_DURATION}|"
+    rf"(?:最多|不超过|控制在|限时)\s*(?:训练)?\s*{_DURATION}|{_DURATION}\s*(?:以内|之内|内)",
+    _I,
+)
+
+
+def budget_in(text: str) -> str | None:
+    """The training time budget a message names ("20 min"), read by tools/budget.py's parse_duration."""
+    m = _BUDGET.search(text)
+    return next((g.strip() for g in m.groups() if g), None) if m else None
+
+
+def train_steps(
+    stages: dict[str, Any], *, resume: bool = False, budget: str | None = None
+) -> list[dict[str, Any]]:
+    """The stages the pipeline runs around training, in the table's order, skipping what is already done;
+    ``budget``: the training time budget the user named (its epochs and steps are fitted to it)."""
     from bgetune.capabilities.pipeline import AFTER_TRAIN
 
     pre = []
@@ -372,7 +391,8 @@ def train_steps(stages: dict[str, Any], *, resume: bool = False) -> list[dict[st
         pre.append(step("split_dataset"))
     if (resplit or not stages.get("negatives")) and not resume:
         pre.append(step("mine_negatives"))
-    train = step("train", resume=True) if resume else step("train")
+    args = {"resume": True} if resume else {}
+    train = step("train", **args, **({"time_budget": budget} if budget else {}))
     return pre + [train] + [step(name) for name in AFTER_TRAIN]
 
 
@@ -588,7 +608,7 @@ def _finetune(msg: Msg, m: re.Match[str] | None) -> Plan | list[dict[str, Any]] 
         and not msg.typed_docs
         and _has(r"\b(go ahead|now|start|begin|let'?s)\b|开始|现在|吧", msg.rest)
     ):
-        return msg.plan("train", train_steps(msg.stages))
+        return msg.plan("train", train_steps(msg.stages, budget=budget_in(msg.text)))
     if not (
         (words and not _has(r"微调(好|后|过)的", msg.rest)) or (msg.new_files and TRAIN.search(msg.text))
     ):
@@ -639,7 +659,9 @@ def _train(**kw: Any) -> Build:
         first = _approve_first(msg)
         if isinstance(first, Plan):  # 'approve the first 10 and train' with no page shown: ask, train nothing
             return first
-        return first + train_steps(msg.stages | kw.get("stages", {}), resume=kw.get("resume", False))
+        return first + train_steps(
+            msg.stages | kw.get("stages", {}), resume=kw.get("resume", False), budget=budget_in(msg.text)
+        )
 
     return build
 
@@ -1389,7 +1411,7 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         "estimate",
         r"\b(cost|costs|how long|how much time|how many steps|estimate|what would it take|should i train)\b|"
         r"\bhow many (?:minutes|mins|hours)\b|\bwill it be (?:done|finished|ready)\b|\bcompute\b|\btime[- ]?wise\b|"
-        r"\btakes? (?:all night|overnight|all day|long|forever|hours|days)\b|\btake\b.{0,20}\b\d+ ?(?:min|mins|minutes|hours?|h)\b",
+        r"\btakes? (?:all night|overnight|all day|long|forever|hours|days)\b",
         r"多久|多长时间|费用|成本|耗时|预估|估计|估算|多少步|要多少钱|需要多少|多少钱|几个小时|几分钟|多少分钟|多少小时|算力|要多少时间|跑多长",
         "estimate_training",
         on="text",
@@ -1729,7 +1751,8 @@ ROUTES: list[Route] = [  # read once setting phrases are taken out; setting chan
     R(
         "train",
         START_TRAIN,
-        r"开始训练|训练吧|进行训练|启动训练|去训练|训练模型|^\s*训练\s*[。!！]?\s*$|开始微调|微调吧|"
+        r"开始训练|训练吧|进行训练|启动训练|去训练|训练模型|^\s*训练\s*[。!！]?\s*$|开始微调|微调吧|最多训练|"
+        r"训练(?:最多|不超过|控制在|限时)|(?:以内|之内)训练完|"
         r"(?:用|在)\s*(?:gpu|cpu|显卡|cuda)\s*(?:上)?\s*(?:训练|微调|跑)",
         build=_train(),
         examples=("train", "train with 1 epoch", "开始训练"),

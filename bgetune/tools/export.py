@@ -262,12 +262,13 @@ def _fmt(v: Any) -> str:
 
 
 def last_export(ws: Any) -> dict[str, Any] | None:
-    """The newest export of the newest finished training run (its result: ``model_dir``, ``decision``, ...),
-    wherever ``--out`` put it; None when that run was not exported (an older run's export is not "the model")."""
+    """The newest export (its result: ``model_dir``, ``decision``, ...), wherever ``--out`` put it, when it is of
+    the newest finished training run: None when that run was not exported (an older run's export is not "the
+    model")."""
     train = ws.last_run("train")
     exp = ws.last_run("export")
     res = (exp or {}).get("result") or {}
-    if train is None or res.get("run_id") != train["id"]:
+    if train is not None and res.get("run_id") != train["id"]:
         return None
     d = res.get("model_dir")
     return res if d and (Path(d) / "modules.json").is_file() else None

@@ -111,6 +111,26 @@ def test_train_commands(text):
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("train for at most 20 minutes", 1200),
+        ("train, 20 min max", 1200),
+        ("train within 1.5 hours", 5400),
+        ("训练最多20分钟", 1200),
+        ("最多训练30分钟", 1800),
+    ],
+)
+def test_a_time_budget_said_in_the_chat_goes_to_the_training_step(text, seconds):
+    from bgetune.tools.budget import parse_duration
+
+    def train_args(said: str) -> dict:
+        return next(s for s in plan_request(said, stages=READY).steps if s["tool"] == "train")["args"]
+
+    assert parse_duration(train_args(text)["time_budget"]) == seconds  # the card fits epochs and steps to it
+    assert "time_budget" not in train_args("train")
+
+
 def test_train_skips_done_stages_and_keeps_settings():
     plan = plan_request("train for 2 epochs", stages=READY | {"splits": {"train": 5}, "negatives": 20})
     assert tools(plan) == ["set_setting", "train", "evaluate", "calibrate", "export_model"]
