@@ -261,20 +261,9 @@ def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, int | float) else ("" if v is None else str(v))
 
 
-def last_export(ws: Any) -> dict[str, Any] | None:
-    """The newest export (its result: ``model_dir``, ``decision``, ...), wherever ``--out`` put it, when it is of
-    the newest finished training run: None when that run was not exported (an older run's export is not "the
-    model")."""
-    train = ws.last_run("train")
-    exp = ws.last_run("export")
-    res = (exp or {}).get("result") or {}
-    if train is not None and res.get("run_id") != train["id"]:
-        return None
-    d = res.get("model_dir")
-    return res if d and (Path(d) / "modules.json").is_file() else None
-
-
 def exported_model_dir(ws: Any) -> str | None:
     """The exported model folder, else the trained one."""
+    from bgetune.tools.layout import last_export
+
     exp = last_export(ws)
     return exp["model_dir"] if exp else latest_tuned_dir(ws)

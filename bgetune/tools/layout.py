@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bgetune.core.workspace import Workspace
@@ -183,3 +183,16 @@ def latest_artifacts(ws: Workspace, run_id: str | None = None) -> RunArtifacts:
         eval_dir=ev,
         plots=plots,
     )
+
+
+def last_export(ws: Workspace) -> dict[str, Any] | None:
+    """The newest export (its result: ``model_dir``, ``decision``, ...), wherever ``--out`` put it, when it is of
+    the newest finished training run: None when that run was not exported (an older run's export is not "the
+    model")."""
+    train = ws.last_run("train")
+    exp = ws.last_run("export")
+    res = (exp or {}).get("result") or {}
+    if train is not None and res.get("run_id") != train["id"]:
+        return None
+    d = res.get("model_dir")
+    return res if d and (Path(d) / "modules.json").is_file() else None

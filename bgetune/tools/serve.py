@@ -926,8 +926,7 @@ def default_model_dir(ws: Any) -> Path | None:
     else its run folder's ``export/``, for workspaces exported before exports were recorded), else the newest
     trained model."""
     from bgetune.tools.evaluation import latest_tuned_dir
-    from bgetune.tools.export import last_export
-    from bgetune.tools.layout import latest_artifacts
+    from bgetune.tools.layout import last_export, latest_artifacts
 
     exp = last_export(ws)
     if exp is not None:
@@ -946,7 +945,7 @@ def shipped_base(ws: Any) -> tuple[Path, str] | None:
     d = res.get("decision") or {}
     if not d or d.get("ship") or d.get("forced"):
         return None
-    from bgetune.tools.export import last_export
+    from bgetune.tools.layout import last_export
 
     if ((last_export(ws) or {}).get("decision") or {}).get("forced"):
         return None  # "ship anyway": the tuned model was exported after all
