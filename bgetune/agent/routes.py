@@ -1323,9 +1323,11 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         r"(?:tuned |fine[- ]?tuned |trained |new )?(?:embedding )?mod(?:el|le))\b|\b(?:use|load|call|plug|integrate|swap)\b.{0,40}\b(?:model|modle|it)\b.{0,40}"
         r"\b(?:code|app|application|python|project|rag|langchain|llamaindex|pipeline|system|production|service)\b|"
         r"\bwhere (?:is|are|does|do|will|did you (?:put|save))\b.{0,30}\bmodel\b|\bload it with sentence[- ]transformers\b|"
-        r"\bhow (?:to|do i|can i|would i|should i) (?:use|load|call|hook|plug|wire|connect|integrate)\b.{0,40}\bmodel\b|"
+        r"\bhow (?:to|do i|can i|would i|should i) (?:use|load|call|hook|plug|wire|connect|integrate)\b.{0,20}\b(?:the|my|our|this|that|"
+        r"fine[- ]?tuned|tuned|trained|new)\s+(?:fine[- ]?tuned\s+|tuned\s+|trained\s+|new\s+)?(?:embedding\s+)?model\b|"
         r"\b(?:hook|plug|wire|connect)\b.{0,30}\b(?:model|it)\b.{0,10}\b(?:up|in|into|to)\b|"
-        r"\b(?:elasticsearch|opensearch|milvus|qdrant|weaviate|pgvector|chroma|vector (?:db|database|store))\b|"
+        r"\b(?:how|can i|could i|would i|do i|can we)\b.{0,60}\b(?:elasticsearch|opensearch|milvus|qdrant|weaviate|pgvector|chroma|"
+        r"vector (?:db|database|store))\b|"
         r"\b(?:sample|example) code\b|\bcode (?:sample|example|snippet)s?\b",
         r"(?:怎么|如何)(?:用|使用|调用|加载|集成)(?:这个|微调后的|训练好的|新的|我的)?模型|模型(?:在|保存在|存在|放在)哪|"
         r"在(?:我的|我们的)?(?:程序|代码|项目|应用|系统)(?:里|中)(?:用|使用|调用)|(?:训练好|微调好|微调后|调好|新)的模型.{0,6}(?:怎么|如何)(?:用|使用|调用|加载)|"
@@ -1410,7 +1412,7 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
     R(
         "estimate",
         r"\b(cost|costs|how long|how much time|how many steps|estimate|what would it take|should i train)\b|"
-        r"\bhow many (?:minutes|mins|hours)\b|\bwill it be (?:done|finished|ready)\b|\bcompute\b|\btime[- ]?wise\b|"
+        r"\bhow many (?:minutes|mins|hours)\b|\bwill it be (?:done|finished|ready)\b|\bhow much compute\b|\btime[- ]?wise\b|"
         r"\btakes? (?:all night|overnight|all day|long|forever|hours|days)\b",
         r"多久|多长时间|费用|成本|耗时|预估|估计|估算|多少步|要多少钱|需要多少|多少钱|几个小时|几分钟|多少分钟|多少小时|算力|要多少时间|跑多长",
         "estimate_training",
@@ -1441,7 +1443,7 @@ EARLY: list[Route] = [  # read on the whole message, before negation and setting
         r"\bcan (?:i|we|it|this) (?:run|work|be used) (?:fully |completely |entirely )?offline\b|\b(?:fully|completely|entirely) offline\b",
         r"数据.{0,8}(?:上传|发送|发出去|发到|外传|泄露|安全吗|隐私)|文档.{0,6}(?:上传|发送|外传|泄露)|(?:需要|要|必须)联网|隐私|能离线|"
         r"(?:发|传|上传)(?:到)?(?:外面|外部|第三方|云端?)|保密|离线(?:跑|运行|使用)|完全离线|断网|"
-        r"(?:发|传|交|给)给?(?:第三方|外部|别人|其他公司|云)|离开(?:我的|我们的|本地)?(?:电脑|机器|本机|服务器|内网)|内部资料",
+        r"(?:发|传|交)给(?:第三方|外部|别人|其他公司|云)|离开(?:我的|我们的|本地)?(?:电脑|机器|本机|服务器|内网)",
         build=_privacy,
         on="text",
         examples=("is my data sent anywhere?", "数据会上传吗？"),
