@@ -122,8 +122,9 @@ def _cli_param(f: dataclasses.Field) -> inspect.Parameter:
         item = typing.get_args(base)[0] if typing.get_args(base) else str
         if meta.get("positional"):
             # ids are read as the chat and the UI read them: `bgetune review approve 1-20 25`
-            annotation: Any = list[str] if _is_id_list(f) else list[item]  # type: ignore[valid-type]
-            if _is_id_list(f):
+            ids = _is_id_list(f)
+            annotation: Any = list[str] if ids else list[item]  # type: ignore[valid-type]
+            if ids:
                 help_ = f"{help_} Ranges too: 12-30 5 7."
             default = typer.Argument(... if required else None, help=help_)
             return inspect.Parameter(

@@ -297,7 +297,7 @@ def _exit_when_a_file_failed(res: IngestResult) -> None:
 
 
 def _export_dir(ws: Any) -> str | None:
-    """The newest training run's export folder, when it has been exported (exports record no run of their own).
+    """The newest training run's export folder inside its run folder, when it has been exported there.
     The stage snapshot is built on every agent step: only this lookup, not the run's whole artifact scan."""
     from bgetune.tools.layout import run_export_dir
 
