@@ -297,10 +297,14 @@ def _exit_when_a_file_failed(res: IngestResult) -> None:
 
 
 def _export_dir(ws: Any) -> str | None:
-    """The newest training run's export folder inside its run folder, when it has been exported there.
-    The stage snapshot is built on every agent step: only this lookup, not the run's whole artifact scan."""
-    from bgetune.tools.layout import run_export_dir
+    """The newest training run's export: wherever ``--out`` put it (the recorded export run), else its run
+    folder's ``export/`` (workspaces exported before exports were recorded). The stage snapshot is built on
+    every agent step: only these lookups, not the run's whole artifact scan."""
+    from bgetune.tools.layout import last_export, run_export_dir
 
+    exp = last_export(ws)
+    if exp is not None:
+        return str(exp["model_dir"])
     run = ws.last_run("train")
     d = run_export_dir(ws, run["id"]) if run else None
     return str(d) if d is not None and (d / "bgetune.json").exists() else None

@@ -176,6 +176,14 @@ def test_base_kept_when_no_candidate_beats_it_and_export_needs_ship_anyway(tmp_p
     # "ship anyway" to a folder of the user's choosing: serve, evaluate and compare now mean that folder
     assert shipped_base(ws) is None
     assert default_model_dir(ws) == folder.resolve() and exported_model_dir(ws) == str(folder.resolve())
+    # and the chat's "how do I use the model?" names that folder (it looked only in the run folder before)
+    from bgetune.agent.planner import plan_request
+    from bgetune.capabilities.data import stage_snapshot
+
+    snap = stage_snapshot(ws)
+    assert snap["export_dir"] == str(folder.resolve())
+    plan = plan_request("how do I use the model in my app?", stages=snap)
+    assert plan.intent == "use_model" and str(folder.resolve()) in plan.reply
     meta = json.loads((folder / "bgetune.json").read_text())
     assert meta["decision"]["forced"] is True and meta["decision"]["shipped"] == "base"
     assert meta["golden"] == {"questions": 5, "answerable": 5, "folder": "golden"}
