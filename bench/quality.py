@@ -57,6 +57,8 @@ VARIANTS: dict[str, dict[str, dict]] = {
         ]
     },
     "one-epoch": {"train": {"epochs": 1}},  # a cheap smoke variant
+    # new tokens for what the base cannot read (tools/vocab.py): today's default 'auto' vs none (the code before)
+    "vocab-off": {"train": {"extend_vocab": "off"}},
     # issue 25 ablation: today's contrastive loss / + distillation from the offline teacher (base + BM25 fusion) /
     # + teacher false-negative handling / + a KL-to-base regulariser
     "contrastive": {"train": {"objective": "contrastive"}},

@@ -93,6 +93,18 @@ class TrainResult(Result):
         teacher = self.detail.get("teacher")
         if isinstance(teacher, dict):  # issue 25: which teacher trained the model, and how good it was
             lines.append(teacher_sentence(teacher, lang))
+        vocab = self.detail.get("new_tokens")
+        if isinstance(vocab, dict) and vocab.get("added"):
+            ex = " ".join(vocab.get("examples") or [])
+            lines.append(
+                say(
+                    lang,
+                    f"The base model read {vocab['unknown_rate']:.0%} of the training texts' tokens as unknown: "
+                    f"{vocab['added']} new tokens were added and trained (e.g. {ex}).",
+                    f"基座模型把训练文本中 {vocab['unknown_rate']:.0%} 的词元读作未知：已新增并训练 {vocab['added']} 个词元"
+                    f"（例如 {ex}）。",
+                )
+            )
         decision = self.detail.get("decision")
         if isinstance(decision, dict) and decision.get("text"):
             lines.append(str(decision["text"]))
@@ -274,6 +286,16 @@ class TrainOptions:
     )
     teacher_false_negatives: bool | None = setting(
         None, help="A candidate the teacher rates at or above the positive is never a negative (default on)."
+    )
+    extend_vocab: Literal["auto", "on", "off"] | None = setting(
+        None,
+        help="New tokens for text the base reads as unknown (Chinese for an English base): auto (when 20%+ of "
+        "the training texts' tokens are unknown), on, off.",
+        workspace=True,
+        say=("new tokens", "extend vocab", "vocabulary", "新词元", "扩充词表"),
+    )
+    new_token_lr: float | None = setting(
+        None, help="Learning rate of the new tokens' embedding rows (default 2e-3).", min=1e-6, max=1.0
     )
 
 

@@ -216,6 +216,7 @@ def _model_card(ws: Workspace, run: dict[str, Any], info: dict[str, Any], metric
         f"passage {res.get('max_passage_len')}, LoRA {cfg.get('lora')}, Matryoshka {cfg.get('matryoshka_dims')}",
         f"- device {res.get('device')}, bf16 {res.get('bf16')}, processes {res.get('world_size')}",
         *teacher_card_lines(res.get("teacher"), res.get("objective")),
+        *_new_token_lines(res.get("new_tokens")),
         "",
         "## Metrics",
         "",
@@ -267,3 +268,14 @@ def exported_model_dir(ws: Any) -> str | None:
 
     exp = last_export(ws)
     return exp["model_dir"] if exp else latest_tuned_dir(ws)
+
+
+def _new_token_lines(vocab: dict[str, Any] | None) -> list[str]:
+    """The model card's line on tokens training added (tools/vocab.py), when it added any."""
+    if not vocab or not vocab.get("added"):
+        return []
+    return [
+        f"- new tokens: {vocab['added']} pieces the base read as unknown ({vocab['unknown_rate']:.0%} of the "
+        f"training texts' tokens), e.g. {' '.join(vocab.get('examples') or [])}; each started as the unknown "
+        "token's embedding and was trained (the tokenizer in this folder includes them)"
+    ]

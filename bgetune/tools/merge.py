@@ -26,6 +26,7 @@ from bgetune.tools.evaluation import (
     run_retrieval,
     workspace_queryset,
 )
+from bgetune.tools.vocab import pad_like
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -53,6 +54,10 @@ def merge_weights(base: SentenceTransformer, tuned: SentenceTransformer, alpha: 
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     b_state = base.state_dict()
     t_state = tuned.state_dict()
+    unk = getattr(getattr(tuned, "tokenizer", None), "unk_token_id", None)
+    for k, v in t_state.items():  # tokens training added (tools/vocab.py): the base reads them as unknown
+        if k.endswith("word_embeddings.weight") and k in b_state and v.shape[0] > b_state[k].shape[0]:
+            b_state[k] = pad_like(b_state[k], v, unk)
     missing = [k for k in t_state if k not in b_state or b_state[k].shape != t_state[k].shape]
     if missing:
         raise EvaluationError(

@@ -37,6 +37,7 @@ import numpy as np
 from bgetune.core.errors import BgetuneError
 from bgetune.core.workspace import TRAINABLE, Workspace, atomic_write_json, swap_dir_in
 from bgetune.tools.negatives import resolve_for_workspace, trainable_pairs
+from bgetune.tools.vocab import NEW_TOKEN_LR, VocabExtension, extend_vocab, new_rows_only
 
 Progress = Callable[[int, int, str], None]
 
@@ -116,6 +117,11 @@ class TrainConfig:
     student_temperature: float | None = None
     teacher_temperature: float | None = None
     teacher_false_negatives: bool = True  # a candidate the teacher scores >= the positive is never a negative
+    # New tokens (tools/vocab.py) for the pieces of the training texts the base reads as [UNK] (Chinese for an
+    # English base): 'auto' when at least 20% of their tokens are unknown, 'on', 'off'. Each new row starts as the
+    # [UNK] row (the model computes what the base computes) and trains at new_token_lr; the base's rows stay.
+    extend_vocab: str = "auto"
+    new_token_lr: float = NEW_TOKEN_LR
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,6 +152,7 @@ class Data:
     n_val: int = 0
     teacher: dict[str, Any] | None = None  # key, unit, description, check (when a teacher's scores are used)
     false_negatives: int = 0  # candidates kept out of the negatives: the teacher rates them >= the positive
+    vocab: VocabExtension | None = None  # the tokens added for pieces the base could not read
 
 
 def _p99(lengths: list[int]) -> int:
@@ -222,9 +229,11 @@ def load_data(
         n_fn += len(fn)
         raw.append((p, pos, n, frozenset(positives), frozenset(positives | fn), extra_fields))
 
+    q_texts = [query_prompt + p["query"] for p, *_ in raw]
+    mode = "off" if cfg.lora else cfg.extend_vocab  # LoRA trains adapters: new embedding rows would stay [UNK]
+    vocab = extend_vocab(model, [*ptexts, *q_texts], mode)
     tok = model.tokenizer
     cap_p = min(PASSAGE_LEN_CAP, int(model.max_seq_length or PASSAGE_LEN_CAP))
-    q_texts = [query_prompt + p["query"] for p, *_ in raw]
     q_ids = _tokenize(tok, q_texts, QUERY_LEN_CAP)
     p_ids = _tokenize(tok, ptexts, cap_p)
     mq = cfg.max_query_len or max(8, min(QUERY_LEN_CAP, _p99([len(x) for x in q_ids])))
@@ -244,6 +253,7 @@ def load_data(
         n_val,
         teacher=teach["info"] if teach else None,
         false_negatives=n_fn,
+        vocab=vocab,
     )
 
 
@@ -1070,16 +1080,22 @@ def _default_lr(model: Any, lora: bool) -> float:
     return 2e-5 if n < 150_000_000 else 1e-5
 
 
-def _make_optimizer(model: Any, cfg: TrainConfig, lr: float, total_steps: int) -> tuple[Any, Any]:
+def _make_optimizer(
+    model: Any, cfg: TrainConfig, lr: float, total_steps: int, vocab: VocabExtension | None = None
+) -> tuple[Any, Any]:
+    """AdamW with decay on matrices, linear warm-up and decay. With new tokens (``vocab``), the input embedding
+    matrix is its own group at ``cfg.new_token_lr``, and only its new rows move."""
     import torch
 
     params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.ndim >= 2]
+    emb = model[0].auto_model.get_input_embeddings().weight if vocab is not None and vocab.added else None
+    decay = [p for p in params if p.ndim >= 2 and p is not emb]
     no_decay = [p for p in params if p.ndim < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=lr,
-    )
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if emb is not None:
+        new_rows_only(emb, vocab.old_rows)
+        groups.append({"params": [emb], "weight_decay": 0.0, "lr": cfg.new_token_lr})
+    opt = torch.optim.AdamW(groups, lr=lr)
     warm = max(1, int(total_steps * cfg.warmup_ratio))
 
     def lam(step: int) -> float:
@@ -1470,7 +1486,7 @@ def _setup_run(
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
     lr = cfg.lr or _default_lr(model, cfg.lora)
-    opt, sched = _make_optimizer(model, cfg, lr, total)
+    opt, sched = _make_optimizer(model, cfg, lr, total, data.vocab)
     stepper = _make_stepper(prep, cfg, dist)
     vals = val_queries(ws) if dist.main else []
     return _Run(ws=ws, cfg=cfg, run_id=run_id, run_dir=run_dir, dist=dist, device=device, progress=progress,
@@ -1664,6 +1680,7 @@ def _train_result(
         "pairs_with_negatives": sum(1 for e in data.examples if e.negs),
         "objective": _objective_summary(prep["objective"], data),
         "teacher": data.teacher,
+        "new_tokens": data.vocab.to_dict() if data.vocab is not None else None,
         "base_model": prep["resolved"].spec,
         "family": prep["resolved"].family.name,
         "scale": prep["scale"],
