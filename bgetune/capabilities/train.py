@@ -290,7 +290,7 @@ class TrainOptions:
     extend_vocab: Literal["auto", "on", "off"] | None = setting(
         None,
         help="New tokens for text the base reads as unknown (Chinese for an English base): auto (when 20%+ of "
-        "the training texts' tokens are unknown), on, off.",
+        "the training texts' tokens are unknown), on, off (default).",
         workspace=True,
         say=("new tokens", "extend vocab", "vocabulary", "新词元", "扩充词表"),
     )

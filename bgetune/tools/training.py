@@ -120,7 +120,9 @@ class TrainConfig:
     # New tokens (tools/vocab.py) for the pieces of the training texts the base reads as [UNK] (Chinese for an
     # English base): 'auto' when at least 20% of their tokens are unknown, 'on', 'off'. Each new row starts as the
     # [UNK] row (the model computes what the base computes) and trains at new_token_lr; the base's rows stay.
-    extend_vocab: str = "auto"
+    # Off by default: on the bench's debian-faq-zh, 'auto' shipped +0.056 and 'off' +0.062 (the rows get only the
+    # run's few steps; bench/RESULTS.md).
+    extend_vocab: str = "off"
     new_token_lr: float = NEW_TOKEN_LR
     extra: dict[str, Any] = field(default_factory=dict)
 

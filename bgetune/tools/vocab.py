@@ -7,6 +7,10 @@ questions (bundled model, 2026-12-05, ``bench/RESULTS.md``): adding the corpus's
 tokens and training only their rows (a sentence of a passage -> its passage, 150 steps of 16) raised nDCG@10 from
 0.220 to 0.277 (+0.056, 95% CI +0.007..+0.112).
 
+Opt-in (``extend_vocab`` 'auto' or 'on'): run inside the pipeline's training, where the new rows get only that
+run's steps (24 on debian-faq-zh), 'auto' shipped +0.056 [+0.021, +0.094] against +0.062 [+0.025, +0.102] without
+it; the rows need more steps than the pairs give (``bench/RESULTS.md``).
+
 Each new row starts as a copy of the ``[UNK]`` row, so the extended model computes exactly what the base
 computes on every text until training moves the rows apart. During training the new rows get their own learning
 rate (``new_token_lr``), while the base's own rows stay as they were. A weight merge with the base

@@ -74,7 +74,9 @@ def test_training_moves_only_the_new_rows_and_the_saved_model_reads_them(tmp_pat
         device="cpu",
         objective="contrastive",
         decide=False,
+        extend_vocab="auto",
     )
+    assert TrainConfig().extend_vocab == "off"  # opt-in (bench/RESULTS.md)
     res = train(ws, cfg)
     vocab = res["new_tokens"]
     assert vocab["added"] > 100 and vocab["unknown_rate"] > 0.2
