@@ -58,6 +58,7 @@ VARIANTS: dict[str, dict[str, dict]] = {
     },
     "one-epoch": {"train": {"epochs": 1}},  # a cheap smoke variant
     # new tokens for what the base cannot read (tools/vocab.py): today's default 'auto' vs none (the code before)
+    "vocab-auto": {"train": {"extend_vocab": "auto"}},
     "vocab-off": {"train": {"extend_vocab": "off"}},
     "vocab-lr2e-2": {"train": {"extend_vocab": "on", "new_token_lr": 2e-2}},
     # issue 25 ablation: today's contrastive loss / + distillation from the offline teacher (base + BM25 fusion) /
