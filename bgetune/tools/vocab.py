@@ -2,10 +2,9 @@
 
 An English WordPiece model (the bundled MiniLM, bge-*-en) maps most Chinese characters to one token, ``[UNK]``:
 on the bench's Chinese sets 57-58% of the real questions' word pieces. Every such character then looks the same
-to the model, and no training objective can teach it what it cannot see. Measured on debian-faq-zh's 118 real
-questions (bundled model, 2026-12-05, ``bench/RESULTS.md``): adding the corpus's 1,173 unknown characters as new
-tokens and training only their rows (a sentence of a passage -> its passage, 150 steps of 16) raised nDCG@10 from
-0.220 to 0.277 (+0.056, 95% CI +0.007..+0.112).
+to the model, and no training objective can teach it what it cannot see. On debian-faq-zh's 118 real questions,
+adding the corpus's unknown characters as new tokens and training only their rows on the corpus alone (a sentence
+of a passage -> its passage; ``bench/vocab_ict.py``) raised nDCG@10 above the base (``bench/RESULTS.md``).
 
 Opt-in (``extend_vocab`` 'auto' or 'on'): run inside the pipeline's training, where the new rows get only that
 run's steps (24 on debian-faq-zh), 'auto' shipped +0.056 [+0.021, +0.094] against +0.062 [+0.025, +0.102] without
