@@ -365,7 +365,7 @@ def run_one(name: str, variant_name: str, variant: dict, protocol: str, seed: in
         "shipped_tuned": bool(dec.get("ship")) if dec else True,
         "pairs": (res.get("filter_pairs") or {}).get("kept")
         or (res.get("filter_pairs") or {}).get("by_reason"),
-        "train": {k: tr.get(k) for k in ("steps", "epochs_done", "best_epoch", "seconds") if k in tr},
+        "train": {k: tr.get(k) for k in ("steps", "epochs_done", "best_epoch", "seconds", "new_tokens") if k in tr},
         "synthetic": {
             k: (res.get("evaluate") or {}).get(k)
             for k in ("metrics", "ci", "queries")
