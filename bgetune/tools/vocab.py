@@ -7,7 +7,7 @@ adding the corpus's unknown characters as new tokens and training only their row
 of a passage -> its passage; ``bench/vocab_ict.py``) raised nDCG@10 above the base (``bench/RESULTS.md``).
 
 Opt-in (``extend_vocab`` 'auto' or 'on'): run inside the pipeline's training, where the new rows get only that
-run's steps (24 on debian-faq-zh), 'auto' shipped +0.056 [+0.021, +0.094] against +0.062 [+0.025, +0.102] without
+run's steps (18 on debian-faq-zh), 'auto' shipped +0.056 [+0.021, +0.094] against +0.062 [+0.025, +0.102] without
 it; the rows need more steps than the pairs give (``bench/RESULTS.md``).
 
 Each new row starts as a copy of the ``[UNK]`` row, so the extended model computes exactly what the base
