@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # heavy imports stay lazy: `bgetune status` must start fast
     from sentence_transformers import SentenceTransformer
 
 BUNDLED = "bundled"
+UNK_WARN = 0.2  # share of [UNK] tokens above which a model cannot read a language (ingest warns; training may add tokens)
 BGE_EN_INSTRUCTION = "Represent this sentence for searching relevant passages: "
 BGE_ZH_INSTRUCTION = "为这个句子生成表示以用于检索相关文章："
 

@@ -392,7 +392,8 @@ def teacher_gains(
     read the evidence (unknown-token share >= ``UNK_WARN``, e.g. Chinese with an English tokenizer) that share is
     the base's own noise and the judge would rate every change down (measured on the bench's debian-faq-zh: judged
     -0.47 for a real +0.064); there the judge is stemmed BM25 alone."""
-    from bgetune.tools.ingest import UNK_WARN, unknown_token_rate
+    from bgetune.core.models import UNK_WARN
+    from bgetune.tools.ingest import unknown_token_rate
     from bgetune.tools.teacher import FUSION_WEIGHT, CorpusIndex, DenseFusionTeacher
 
     index = CorpusIndex(ws, base)

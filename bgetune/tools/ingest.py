@@ -22,6 +22,7 @@ from typing import Any
 from bgetune.core.config import Settings
 from bgetune.core.errors import BgetuneError
 from bgetune.core.files import file_sha256
+from bgetune.core.models import UNK_WARN
 from bgetune.core.text import clean_text, join_lines
 from bgetune.core.workspace import Workspace, now_iso
 
@@ -684,7 +685,6 @@ READER_MODELS = {
         ("BAAI/bge-m3", "~2.3 GB", "Chinese, English and 100 more languages; about 10x slower, a GPU helps"),
     ),
 }
-UNK_WARN = 0.2  # share of [UNK] tokens above which the model cannot read a language
 
 
 def unknown_token_rate(tokenizer: Any, texts: list[str], *, max_texts: int = 200) -> float:

@@ -37,7 +37,7 @@ import numpy as np
 from bgetune.core.errors import BgetuneError
 from bgetune.core.workspace import TRAINABLE, Workspace, atomic_write_json, swap_dir_in
 from bgetune.tools.negatives import resolve_for_workspace, trainable_pairs
-from bgetune.tools.vocab import NEW_TOKEN_LR, VocabExtension, extend_vocab, new_rows_only
+from bgetune.tools.vocab import NEW_TOKEN_LR, VocabExtension, extend_vocab, new_rows_only, transformer
 
 Progress = Callable[[int, int, str], None]
 
@@ -1090,7 +1090,7 @@ def _make_optimizer(
     import torch
 
     params = [p for p in model.parameters() if p.requires_grad]
-    emb = model[0].auto_model.get_input_embeddings().weight if vocab is not None and vocab.added else None
+    emb = transformer(model).get_input_embeddings().weight if vocab is not None and vocab.added else None
     decay = [p for p in params if p.ndim >= 2 and p is not emb]
     no_decay = [p for p in params if p.ndim < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]

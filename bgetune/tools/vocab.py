@@ -22,9 +22,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from bgetune.core.models import UNK_WARN
+
 MIN_COUNT = 2  # a piece seen once teaches its row almost nothing
 MAX_NEW_TOKENS = 8000  # the most frequent pieces first
-AUTO_RATE = 0.2  # 'auto' extends when this share of the training texts' tokens is [UNK] (ingest's UNK_WARN)
 NEW_TOKEN_LR = 2e-3  # Adam's step size for the new rows (the base's rows keep theirs)
 
 
@@ -74,7 +75,7 @@ def unknown_pieces(tokenizer: Any, texts: list[str]) -> tuple[Counter[str], int,
     return counts, n_unk, n_all
 
 
-def _embeddings(model: Any) -> Any:
+def transformer(model: Any) -> Any:
     """The transformer inside a SentenceTransformer (its first module's ``auto_model``), or None."""
     first = model[0] if len(model) else None
     return getattr(first, "auto_model", None)
@@ -82,14 +83,14 @@ def _embeddings(model: Any) -> Any:
 
 def extend_vocab(model: Any, texts: list[str], mode: str = "auto") -> VocabExtension:
     """Add the pieces of ``texts`` that ``model``'s tokenizer cannot read as new tokens, each row a copy of the
-    unknown token's row (the model's output is unchanged). ``mode``: 'on', 'auto' (when at least ``AUTO_RATE``
+    unknown token's row (the model's output is unchanged). ``mode``: 'on', 'auto' (when at least ``UNK_WARN``
     of the tokens are unknown) or 'off'."""
     import torch
 
     if mode == "off":
         return VocabExtension(reason="off")
     tok = getattr(model, "tokenizer", None)
-    auto = _embeddings(model)
+    auto = transformer(model)
     if tok is None or auto is None:
         return VocabExtension(reason="the model has no tokenizer or transformer to extend")
     counts, n_unk, n_all = unknown_pieces(tok, texts)
@@ -98,8 +99,8 @@ def extend_vocab(model: Any, texts: list[str], mode: str = "auto") -> VocabExten
     if not counts:
         out.reason = "the base model reads every token of the training texts"
         return out
-    if mode == "auto" and rate < AUTO_RATE:
-        out.reason = f"{rate:.0%} of the training texts' tokens are unknown to the base (below {AUTO_RATE:.0%})"
+    if mode == "auto" and rate < UNK_WARN:
+        out.reason = f"{rate:.0%} of the training texts' tokens are unknown to the base (below {UNK_WARN:.0%})"
         return out
     emb = auto.get_input_embeddings()
     rows = int(emb.weight.shape[0])
